@@ -1,0 +1,119 @@
+//! One error type for the whole flow, with a stable machine-readable code for every case.
+
+use std::fmt;
+
+/// What went wrong, with a stable [`Error::code`] for scripts and JS callers and a message
+/// that says what to do. Messages never carry a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    #[error("invalid URL `{url}`: {reason}")]
+    InvalidUrl { url: String, reason: String },
+    #[error("refusing plain http:// for `{url}`: only loopback hosts (localhost, 127.0.0.1, [::1]) may use http; use https")]
+    InsecureUrl { url: String },
+    #[error("{0}")]
+    Network(String),
+    #[error("{0}")]
+    Storage(String),
+    #[error("{0}")]
+    Browser(String),
+    #[error("protected resource metadata at {url} is for `{found}`, not for this server (`{expected}`); refusing to authorize, it may be a malicious server")]
+    ResourceMismatch {
+        url: String,
+        expected: String,
+        found: String,
+    },
+    #[error("authorization server metadata fetched for issuer `{expected}` names issuer `{found}`; refusing to continue")]
+    IssuerMismatch { expected: String, found: String },
+    #[error("the authorization server `{issuer}` does not support PKCE with S256 (code_challenge_methods_supported: {advertised}); MCP requires it, so login is refused")]
+    PkceUnsupported { issuer: String, advertised: String },
+    #[error("discovery failed: {0}")]
+    Discovery(String),
+    #[error("no way to identify this client to `{issuer}`: it offers no dynamic client registration{cimd}; configure a pre-registered client (client_id, and client_secret if it has one)")]
+    NoClientRegistration { issuer: String, cimd: &'static str },
+    #[error("client registration at `{issuer}` failed: {detail}")]
+    Registration { issuer: String, detail: String },
+    #[error("invalid client metadata document URL `{url}`: it must be https with a path (e.g. https://app.example.com/oauth/client.json)")]
+    InvalidClientMetadataUrl { url: String },
+    #[error("the authorization server answered `{error}`{}", description.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]
+    AuthorizationDenied {
+        error: String,
+        description: Option<String>,
+    },
+    #[error("the callback's `state` does not match the pending login; it may be a forged or stale redirect, so it was ignored")]
+    StateMismatch,
+    #[error("the callback's issuer (`iss`) {0}; refusing it as a possible mix-up attack")]
+    IssuerParameter(String),
+    #[error("the callback URL carries no authorization code")]
+    MissingCode,
+    #[error("no login is pending for this callback; start the login again")]
+    NoPendingLogin,
+    #[error("token endpoint error `{error}`{}", description.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]
+    TokenEndpoint {
+        error: String,
+        description: Option<String>,
+        status: u16,
+    },
+    #[error("invalid token response: {0}")]
+    InvalidTokenResponse(String),
+    #[error("not logged in to {identity}; run `mcp-auth login {identity}`")]
+    LoginRequired { identity: String },
+    #[error("the login session for {identity} has expired or was revoked; run `mcp-auth login {identity}` again")]
+    ReauthenticationRequired { identity: String },
+    #[error(
+        "the server still refuses the request after {attempts} scope step-ups (needs `{scope}`)"
+    )]
+    StepUpExhausted { attempts: u32, scope: String },
+    #[error("the server rejected the new token too ({status}); check that this account may use the server")]
+    Unauthorized { status: u16 },
+    #[error("the stored record `{key}` is unreadable: {reason}")]
+    CorruptRecord { key: String, reason: String },
+    #[error(
+        "the login was redirected away from this page; call completeLogin with the callback URL"
+    )]
+    Redirected,
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Error {
+    /// A stable code for each case (kept the same across releases; JS sees it as `error.code`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidUrl { .. } => "invalid_url",
+            Error::InsecureUrl { .. } => "insecure_url",
+            Error::Network(_) => "network",
+            Error::Storage(_) => "storage",
+            Error::Browser(_) => "browser",
+            Error::ResourceMismatch { .. } => "resource_mismatch",
+            Error::IssuerMismatch { .. } => "issuer_mismatch",
+            Error::PkceUnsupported { .. } => "pkce_unsupported",
+            Error::Discovery(_) => "discovery",
+            Error::NoClientRegistration { .. } => "no_client_registration",
+            Error::Registration { .. } => "registration",
+            Error::InvalidClientMetadataUrl { .. } => "invalid_client_metadata_url",
+            Error::AuthorizationDenied { .. } => "authorization_denied",
+            Error::StateMismatch => "state_mismatch",
+            Error::IssuerParameter(_) => "iss_mismatch",
+            Error::MissingCode => "missing_code",
+            Error::NoPendingLogin => "no_pending_login",
+            Error::TokenEndpoint { .. } => "token_endpoint",
+            Error::InvalidTokenResponse(_) => "invalid_token_response",
+            Error::LoginRequired { .. } => "login_required",
+            Error::ReauthenticationRequired { .. } => "reauthentication_required",
+            Error::StepUpExhausted { .. } => "step_up_exhausted",
+            Error::Unauthorized { .. } => "unauthorized",
+            Error::CorruptRecord { .. } => "corrupt_record",
+            Error::Redirected => "redirected",
+            Error::Invalid(_) => "invalid",
+        }
+    }
+
+    pub(crate) fn invalid_url(url: &str, reason: impl fmt::Display) -> Self {
+        Error::InvalidUrl {
+            url: url.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

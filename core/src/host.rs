@@ -1,0 +1,191 @@
+//! The handful of capabilities a host supplies. Everything else is core logic.
+//!
+//! A host sends one HTTP request (never following redirects), reads, writes and deletes
+//! stored records (plus an optional lock around refresh), hands an authorization URL to the
+//! user and gives back the redirect URL, and tells the time.
+
+use std::fmt;
+
+/// An HTTP request as core builds it. Hosts send it as is and must not follow redirects.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    pub method: Method,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Vec<u8>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Delete,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+impl HttpRequest {
+    pub fn get(url: impl Into<String>) -> Self {
+        Self {
+            method: Method::Get,
+            url: url.into(),
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+
+    pub fn post(url: impl Into<String>, content_type: &str, body: Vec<u8>) -> Self {
+        Self {
+            method: Method::Post,
+            url: url.into(),
+            headers: vec![("content-type".into(), content_type.into())],
+            body: Some(body),
+        }
+    }
+
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+
+    /// Replaces (or adds) a header, matching the name case-insensitively.
+    pub fn set_header(&mut self, name: &str, value: impl Into<String>) {
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.headers.push((name.to_string(), value.into()));
+    }
+
+    pub fn header_value(&self, name: &str) -> Option<&str> {
+        find_header(&self.headers, name)
+    }
+}
+
+/// Requests carry bearer tokens and client secrets: Debug shows the method, URL and header
+/// names only.
+impl fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("headers", &names)
+            .field("body_len", &self.body.as_ref().map(Vec::len))
+            .finish()
+    }
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        find_header(&self.headers, name)
+    }
+
+    /// All values of a header (WWW-Authenticate may come several times).
+    pub fn header_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+impl fmt::Debug for HttpResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpResponse")
+            .field("status", &self.status)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// What a host reports when one of its capabilities fails.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HostError {
+    /// The request could not be sent or no response came back (DNS, refused, timeout, TLS).
+    Network(String),
+    /// The store could not be read or written.
+    Storage(String),
+    /// The user agent could not be used, or the user gave up.
+    Browser(String),
+}
+
+impl From<HostError> for crate::Error {
+    fn from(e: HostError) -> Self {
+        match e {
+            HostError::Network(m) => crate::Error::Network(m),
+            HostError::Storage(m) => crate::Error::Storage(m),
+            HostError::Browser(m) => crate::Error::Browser(m),
+        }
+    }
+}
+
+/// A held lock; dropping it releases the lock.
+pub struct HostLock(#[allow(dead_code)] Option<Box<dyn std::any::Any>>);
+
+impl HostLock {
+    /// A lock that guards nothing (hosts with a single process).
+    pub fn none() -> Self {
+        HostLock(None)
+    }
+    /// Wraps a guard whose `Drop` releases the host's lock.
+    pub fn new<G: 'static>(guard: G) -> Self {
+        HostLock(Some(Box::new(guard)))
+    }
+}
+
+/// The capabilities a host supplies. Futures need not be `Send`: the wasm host's are not.
+#[allow(async_fn_in_trait)]
+pub trait Host {
+    /// Sends one request. Must not follow redirects.
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HostError>;
+    /// Reads the record stored under `key`.
+    async fn load(&self, key: &str) -> Result<Option<String>, HostError>;
+    /// Writes the record under `key`, replacing any earlier one.
+    async fn save(&self, key: &str, value: &str) -> Result<(), HostError>;
+    /// Deletes the record under `key`; deleting a missing record is not an error.
+    async fn remove(&self, key: &str) -> Result<(), HostError>;
+    /// Holds a lock named `name` across processes (for the refresh critical section).
+    /// The default guards nothing; core still serialises callers inside one process.
+    async fn lock(&self, name: &str) -> Result<HostLock, HostError> {
+        let _ = name;
+        Ok(HostLock::none())
+    }
+    /// Hands the authorization URL to the user. Returns the full redirect URL the browser
+    /// came back to, or `None` when the page navigated away (full-page redirect flow) and
+    /// the login will be finished later with `complete_login`.
+    async fn authorize(
+        &self,
+        authorization_url: &str,
+        redirect_uri: &str,
+    ) -> Result<Option<String>, HostError>;
+    /// Seconds since the Unix epoch.
+    fn now(&self) -> u64;
+}

@@ -1,0 +1,28 @@
+//! `mcp-auth-core`: the OAuth 2.1 client side of the Model Context Protocol, written once.
+//!
+//! Every rule of the flow lives here: identity and resource URIs, discovery (RFC 9728,
+//! RFC 8414, OpenID Connect), client registration (configured, Client ID Metadata Document,
+//! RFC 7591), PKCE, the authorization request and callback checks (RFC 9207), token exchange,
+//! refresh with rotation, step-up, revocation (RFC 7009) and authorized requests. Hosts (the
+//! native CLI, the wasm build) implement [`Host`]: HTTP, storage, the browser, the clock.
+//! Nothing here touches a socket, a runtime, a keyring or a file.
+
+pub mod client;
+pub mod error;
+pub mod host;
+pub mod metadata;
+pub mod oauth;
+pub mod pkce;
+pub mod records;
+pub mod secret;
+pub mod urls;
+pub mod www_authenticate;
+
+pub use client::{
+    AuthOptions, AuthorizationRequest, LoginOutcome, LogoutReport, McpAuth, TokenInfo, TokenStatus,
+};
+pub use error::{Error, Result};
+pub use host::{Host, HostError, HostLock, HttpRequest, HttpResponse, Method};
+pub use records::{ClientAuthMethod, ClientRecord, TokenRecord};
+pub use secret::{AccessToken, AuthorizationCode, ClientSecret, PkceCodeVerifier, RefreshToken};
+pub use urls::{identity, resource_uri};

@@ -1,0 +1,171 @@
+//! Protected resource metadata (RFC 9728) and authorization server metadata (RFC 8414 and
+//! OpenID Connect Discovery): the documents, the URLs to try, and the checks.
+
+use crate::error::{Error, Result};
+use crate::urls::{parse_http_url, resource_covers, secure_url};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProtectedResourceMetadata {
+    pub resource: String,
+    #[serde(default)]
+    pub authorization_servers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes_supported: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_name: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthServerMetadata {
+    pub issuer: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes_supported: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_challenge_methods_supported: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_methods_supported: Option<Vec<String>>,
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
+    #[serde(default)]
+    pub client_id_metadata_document_supported: bool,
+}
+
+/// Where to look for protected resource metadata, in order: the URL from the
+/// `WWW-Authenticate` header, then the path-inserted well-known URL, then the root one.
+pub fn protected_resource_metadata_urls(
+    server_url: &str,
+    from_header: Option<&str>,
+) -> Result<Vec<String>> {
+    let url = parse_http_url(server_url)?;
+    let origin = url.origin().ascii_serialization();
+    let mut out = Vec::new();
+    if let Some(h) = from_header {
+        out.push(secure_url(h)?.to_string());
+    }
+    let path = url.path().trim_end_matches('/');
+    if !path.is_empty() {
+        out.push(format!(
+            "{origin}/.well-known/oauth-protected-resource{path}"
+        ));
+    }
+    out.push(format!("{origin}/.well-known/oauth-protected-resource"));
+    out.dedup();
+    Ok(out)
+}
+
+/// Where to look for authorization server metadata for an issuer, in order (MCP 2025-11-25):
+/// with a path, RFC 8414 path-inserted, OIDC path-inserted, OIDC path-appended; without, the
+/// RFC 8414 and OIDC well-known URLs at the root.
+pub fn authorization_server_metadata_urls(issuer: &str) -> Result<Vec<String>> {
+    let url = parse_http_url(issuer)?;
+    let origin = url.origin().ascii_serialization();
+    let path = url.path().trim_end_matches('/');
+    Ok(if path.is_empty() {
+        vec![
+            format!("{origin}/.well-known/oauth-authorization-server"),
+            format!("{origin}/.well-known/openid-configuration"),
+        ]
+    } else {
+        vec![
+            format!("{origin}/.well-known/oauth-authorization-server{path}"),
+            format!("{origin}/.well-known/openid-configuration{path}"),
+            format!("{origin}{path}/.well-known/openid-configuration"),
+        ]
+    })
+}
+
+/// Issuers compare as strings (RFC 8414 §3.3), forgiving only a trailing slash.
+pub fn same_issuer(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
+}
+
+impl ProtectedResourceMetadata {
+    pub fn parse(body: &[u8], url: &str) -> Result<Self> {
+        serde_json::from_slice(body).map_err(|e| {
+            Error::Discovery(format!(
+                "protected resource metadata at {url} is not valid JSON: {e}"
+            ))
+        })
+    }
+
+    /// The document must speak for the server the user asked for (RFC 9728 §3.3).
+    pub fn check_resource(&self, server_resource: &str, url: &str) -> Result<()> {
+        if resource_covers(&self.resource, server_resource) {
+            Ok(())
+        } else {
+            Err(Error::ResourceMismatch {
+                url: url.to_string(),
+                expected: server_resource.to_string(),
+                found: self.resource.clone(),
+            })
+        }
+    }
+}
+
+impl AuthServerMetadata {
+    pub fn parse(body: &[u8], url: &str) -> Result<Self> {
+        serde_json::from_slice(body).map_err(|e| {
+            Error::Discovery(format!(
+                "authorization server metadata at {url} is not usable: {e}"
+            ))
+        })
+    }
+
+    /// The issuer must be the one asked for, PKCE S256 must be offered, and every endpoint must
+    /// be https (or loopback http).
+    pub fn validate(&self, expected_issuer: &str) -> Result<()> {
+        if !same_issuer(&self.issuer, expected_issuer) {
+            return Err(Error::IssuerMismatch {
+                expected: expected_issuer.to_string(),
+                found: self.issuer.clone(),
+            });
+        }
+        match &self.code_challenge_methods_supported {
+            Some(m) if m.iter().any(|x| x == "S256") => {}
+            other => {
+                return Err(Error::PkceUnsupported {
+                    issuer: self.issuer.clone(),
+                    advertised: match other {
+                        Some(m) => format!("[{}]", m.join(", ")),
+                        None => "absent".into(),
+                    },
+                })
+            }
+        }
+        secure_url(&self.authorization_endpoint)?;
+        secure_url(&self.token_endpoint)?;
+        for u in [&self.registration_endpoint, &self.revocation_endpoint]
+            .into_iter()
+            .flatten()
+        {
+            secure_url(u)?;
+        }
+        Ok(())
+    }
+
+    /// The 2025-03-26 fallback when a server publishes no metadata: default endpoints at the
+    /// origin (PKCE S256 assumed, as that revision requires it of every server).
+    pub fn legacy_defaults(origin: &str) -> Self {
+        AuthServerMetadata {
+            issuer: origin.to_string(),
+            authorization_endpoint: format!("{origin}/authorize"),
+            token_endpoint: format!("{origin}/token"),
+            registration_endpoint: Some(format!("{origin}/register")),
+            code_challenge_methods_supported: Some(vec!["S256".into()]),
+            ..Default::default()
+        }
+    }
+
+    pub fn supports_scope(&self, scope: &str) -> bool {
+        self.scopes_supported
+            .as_ref()
+            .is_some_and(|s| s.iter().any(|x| x == scope))
+    }
+}

@@ -1,0 +1,497 @@
+//! The OAuth messages themselves: the authorization URL, the callback check, token,
+//! registration and revocation requests, and reading their responses. Pure functions.
+
+use crate::error::{Error, Result};
+use crate::host::{HttpRequest, HttpResponse};
+use crate::metadata::{same_issuer, AuthServerMetadata};
+use crate::records::{ClientAuthMethod, ClientRecord, ClientSource, TokenRecord};
+use crate::secret::{AccessToken, AuthorizationCode, ClientSecret, PkceCodeVerifier, RefreshToken};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde::Deserialize;
+use url::form_urlencoded;
+use url::Url;
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// Everything the authorization URL carries.
+pub struct AuthorizationParams<'a> {
+    pub authorization_endpoint: &'a str,
+    pub client_id: &'a str,
+    pub redirect_uri: &'a str,
+    pub state: &'a str,
+    pub code_challenge: &'a str,
+    pub resource: Option<&'a str>,
+    pub scope: Option<&'a str>,
+    pub extra: &'a [(String, String)],
+}
+
+/// The authorization request URL (OAuth 2.1 §4.1.1, PKCE S256, RFC 8707 `resource`).
+pub fn authorization_url(p: &AuthorizationParams<'_>) -> Result<String> {
+    let mut url = Url::parse(p.authorization_endpoint)
+        .map_err(|e| Error::invalid_url(p.authorization_endpoint, e))?;
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("response_type", "code")
+            .append_pair("client_id", p.client_id)
+            .append_pair("redirect_uri", p.redirect_uri)
+            .append_pair("state", p.state)
+            .append_pair("code_challenge", p.code_challenge)
+            .append_pair("code_challenge_method", "S256");
+        if let Some(r) = p.resource {
+            q.append_pair("resource", r);
+        }
+        if let Some(s) = p.scope {
+            q.append_pair("scope", s);
+        }
+        for (k, v) in p.extra {
+            q.append_pair(k, v);
+        }
+    }
+    Ok(url.into())
+}
+
+/// The value of a query parameter in a URL (first occurrence).
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    let parsed = Url::parse(url).ok()?;
+    let found = parsed
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned());
+    found
+}
+
+/// Whether a request that reached the redirect URI is the callback for this authorization
+/// request (its `state` matches). Hosts use it to ignore stray requests.
+pub fn is_callback_for(callback_url: &str, authorization_url: &str) -> bool {
+    match (
+        query_param(callback_url, "state"),
+        query_param(authorization_url, "state"),
+    ) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// Validates the redirect back from the authorization server and returns the code.
+/// The order matters: `state` first, then `iss` (RFC 9207), and only then is an `error`
+/// from the callback believed; on a state or issuer mismatch its text is not shown.
+pub fn validate_callback(
+    callback_url: &str,
+    expected_state: &str,
+    issuer: &str,
+    iss_required: bool,
+) -> Result<AuthorizationCode> {
+    let url = Url::parse(callback_url.trim()).map_err(|e| Error::invalid_url(callback_url, e))?;
+    let mut state = None;
+    let mut iss = None;
+    let mut code = None;
+    let mut error = None;
+    let mut description = None;
+    for (k, v) in url.query_pairs() {
+        let slot = match k.as_ref() {
+            "state" => &mut state,
+            "iss" => &mut iss,
+            "code" => &mut code,
+            "error" => &mut error,
+            "error_description" => &mut description,
+            _ => continue,
+        };
+        if slot.is_some() {
+            // a repeated parameter is a malformed response (RFC 6749 §3.1)
+            return Err(Error::Invalid(format!(
+                "the callback repeats the `{k}` parameter"
+            )));
+        }
+        *slot = Some(v.into_owned());
+    }
+    if state.as_deref() != Some(expected_state) {
+        return Err(Error::StateMismatch);
+    }
+    match iss {
+        Some(i) if !same_issuer(&i, issuer) => {
+            return Err(Error::IssuerParameter(format!(
+                "is `{i}`, expected `{issuer}`"
+            )));
+        }
+        None if iss_required => {
+            return Err(Error::IssuerParameter(
+                "is missing although the authorization server promises to send it".into(),
+            ));
+        }
+        _ => {}
+    }
+    if let Some(error) = error {
+        return Err(Error::AuthorizationDenied { error, description });
+    }
+    match code {
+        Some(c) if !c.is_empty() => Ok(AuthorizationCode::new(c)),
+        _ => Err(Error::MissingCode),
+    }
+}
+
+/// Picks the token endpoint authentication method for a client with or without a secret.
+pub fn choose_auth_method(
+    explicit: Option<ClientAuthMethod>,
+    has_secret: bool,
+    meta: &AuthServerMetadata,
+) -> ClientAuthMethod {
+    if let Some(m) = explicit {
+        return m;
+    }
+    if !has_secret {
+        return ClientAuthMethod::None;
+    }
+    match &meta.token_endpoint_auth_methods_supported {
+        // RFC 8414: absent means client_secret_basic
+        None => ClientAuthMethod::ClientSecretBasic,
+        Some(list) if list.iter().any(|m| m == "client_secret_basic") => {
+            ClientAuthMethod::ClientSecretBasic
+        }
+        Some(list) if list.iter().any(|m| m == "client_secret_post") => {
+            ClientAuthMethod::ClientSecretPost
+        }
+        Some(_) => ClientAuthMethod::ClientSecretBasic,
+    }
+}
+
+fn form_encode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// A form POST to a token or revocation endpoint, authenticated as the client.
+pub fn client_form_request(
+    endpoint: &str,
+    client: &ClientRecord,
+    params: &[(&str, &str)],
+) -> HttpRequest {
+    let mut body = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        body.append_pair(k, v);
+    }
+    let secret = client
+        .client_secret
+        .as_ref()
+        .map(ClientSecret::secret)
+        .unwrap_or("");
+    let mut basic = None;
+    match client.auth_method {
+        ClientAuthMethod::None => {
+            body.append_pair("client_id", &client.client_id);
+        }
+        ClientAuthMethod::ClientSecretPost => {
+            body.append_pair("client_id", &client.client_id);
+            body.append_pair("client_secret", secret);
+        }
+        ClientAuthMethod::ClientSecretBasic => {
+            // RFC 6749 §2.3.1: both parts form-urlencoded before base64
+            let pair = format!("{}:{}", form_encode(&client.client_id), form_encode(secret));
+            basic = Some(format!("Basic {}", STANDARD.encode(pair)));
+        }
+    }
+    let mut req = HttpRequest::post(endpoint, FORM, body.finish().into_bytes())
+        .header("accept", "application/json");
+    if let Some(b) = basic {
+        req = req.header("authorization", b);
+    }
+    req
+}
+
+/// The authorization-code token request.
+pub fn code_token_request(
+    token_endpoint: &str,
+    client: &ClientRecord,
+    code: &AuthorizationCode,
+    redirect_uri: &str,
+    verifier: &PkceCodeVerifier,
+    resource: Option<&str>,
+) -> HttpRequest {
+    let mut p = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code.secret()),
+        ("redirect_uri", redirect_uri),
+        ("code_verifier", verifier.secret()),
+    ];
+    if let Some(r) = resource {
+        p.push(("resource", r));
+    }
+    client_form_request(token_endpoint, client, &p)
+}
+
+/// The refresh request (the `resource` is sent again, RFC 8707 §2.2).
+pub fn refresh_token_request(
+    token_endpoint: &str,
+    client: &ClientRecord,
+    refresh: &RefreshToken,
+    resource: Option<&str>,
+) -> HttpRequest {
+    let mut p = vec![
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh.secret()),
+    ];
+    if let Some(r) = resource {
+        p.push(("resource", r));
+    }
+    client_form_request(token_endpoint, client, &p)
+}
+
+/// RFC 7009 revocation of one token.
+pub fn revocation_request(
+    endpoint: &str,
+    client: &ClientRecord,
+    token: &str,
+    hint: &str,
+) -> HttpRequest {
+    client_form_request(
+        endpoint,
+        client,
+        &[("token", token), ("token_type_hint", hint)],
+    )
+}
+
+#[derive(Deserialize)]
+struct RawTokenResponse {
+    access_token: Option<String>,
+    token_type: Option<String>,
+    expires_in: Option<serde_json::Value>,
+    refresh_token: Option<String>,
+    scope: Option<String>,
+    id_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawError {
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// An error response from a token, registration or revocation endpoint.
+pub fn endpoint_error(resp: &HttpResponse) -> Error {
+    let parsed: Option<RawError> = serde_json::from_slice(&resp.body).ok();
+    match parsed.and_then(|e| e.error.map(|err| (err, e.error_description))) {
+        Some((error, description)) => Error::TokenEndpoint {
+            error,
+            description,
+            status: resp.status,
+        },
+        None => Error::TokenEndpoint {
+            error: format!("http_{}", resp.status),
+            description: Some(format!(
+                "the server answered HTTP {} without an OAuth error",
+                resp.status
+            )),
+            status: resp.status,
+        },
+    }
+}
+
+/// What the token endpoint granted, already validated.
+pub struct TokenGrant {
+    pub access_token: AccessToken,
+    pub token_type: String,
+    pub refresh_token: Option<RefreshToken>,
+    pub expires_at: Option<u64>,
+    pub scope: Option<String>,
+    pub id_token: Option<AccessToken>,
+}
+
+/// The longest lifetime believed (ten years); anything longer is a broken server.
+const MAX_EXPIRES_IN: u64 = 10 * 365 * 24 * 3600;
+
+/// Reads a token response: 200 JSON, a bearer `token_type` (any case), a sane `expires_in`
+/// turned into an absolute time. A missing `scope` means the requested scope was granted.
+pub fn parse_token_response(
+    resp: &HttpResponse,
+    now: u64,
+    requested_scope: Option<&str>,
+) -> Result<TokenGrant> {
+    if !resp.is_success() {
+        return Err(endpoint_error(resp));
+    }
+    let raw: RawTokenResponse = serde_json::from_slice(&resp.body)
+        .map_err(|e| Error::InvalidTokenResponse(format!("not a JSON object ({e})")))?;
+    let access_token = raw
+        .access_token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| Error::InvalidTokenResponse("no access_token".into()))?;
+    let token_type = raw
+        .token_type
+        .ok_or_else(|| Error::InvalidTokenResponse("no token_type".into()))?;
+    if !token_type.eq_ignore_ascii_case("bearer") {
+        return Err(Error::InvalidTokenResponse(format!(
+            "token_type `{token_type}` is not Bearer"
+        )));
+    }
+    let expires_in = match raw.expires_in {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::Number(n)) => Some(n.as_u64().ok_or_else(|| {
+            Error::InvalidTokenResponse(format!(
+                "expires_in `{n}` is not a whole number of seconds"
+            ))
+        })?),
+        Some(serde_json::Value::String(s)) => Some(s.trim().parse::<u64>().map_err(|_| {
+            Error::InvalidTokenResponse(format!("expires_in `{s}` is not a number"))
+        })?),
+        Some(other) => {
+            return Err(Error::InvalidTokenResponse(format!(
+                "expires_in `{other}` is not a number"
+            )))
+        }
+    };
+    if expires_in.is_some_and(|e| e > MAX_EXPIRES_IN) {
+        return Err(Error::InvalidTokenResponse(
+            "expires_in is longer than ten years".into(),
+        ));
+    }
+    Ok(TokenGrant {
+        access_token: AccessToken::new(access_token),
+        token_type: "Bearer".into(),
+        refresh_token: raw
+            .refresh_token
+            .filter(|t| !t.is_empty())
+            .map(RefreshToken::new),
+        expires_at: expires_in.map(|e| now.saturating_add(e)),
+        scope: raw
+            .scope
+            .filter(|s| !s.trim().is_empty())
+            .or_else(|| requested_scope.map(str::to_string)),
+        id_token: raw.id_token.map(AccessToken::new),
+    })
+}
+
+impl TokenGrant {
+    pub fn into_record(
+        self,
+        identity: &str,
+        resource: &str,
+        issuer: &str,
+        client_id: &str,
+        now: u64,
+        previous_refresh: Option<RefreshToken>,
+    ) -> TokenRecord {
+        TokenRecord {
+            version: crate::records::RECORD_VERSION,
+            identity: identity.to_string(),
+            resource: resource.to_string(),
+            issuer: issuer.to_string(),
+            client_id: client_id.to_string(),
+            access_token: self.access_token,
+            token_type: self.token_type,
+            // a server that does not rotate keeps the refresh token valid
+            refresh_token: self.refresh_token.or(previous_refresh),
+            expires_at: self.expires_at,
+            scope: self.scope,
+            obtained_at: now,
+            id_token: self.id_token,
+        }
+    }
+}
+
+/// The dynamic client registration request (RFC 7591) of a native public client.
+pub fn registration_request(
+    endpoint: &str,
+    client_name: &str,
+    redirect_uri: &str,
+    scope: Option<&str>,
+) -> HttpRequest {
+    let mut body = serde_json::json!({
+        "client_name": client_name,
+        "application_type": "native",
+        "redirect_uris": [redirect_uri],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+    });
+    if let (Some(s), Some(obj)) = (scope, body.as_object_mut()) {
+        obj.insert("scope".into(), s.into());
+    }
+    HttpRequest::post(endpoint, "application/json", body.to_string().into_bytes())
+        .header("accept", "application/json")
+}
+
+#[derive(Deserialize)]
+struct RawRegistration {
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    token_endpoint_auth_method: Option<String>,
+    redirect_uris: Option<Vec<String>>,
+}
+
+/// Reads a registration response into a client record bound to `issuer`.
+pub fn parse_registration_response(
+    resp: &HttpResponse,
+    issuer: &str,
+    redirect_uri: &str,
+    now: u64,
+) -> Result<ClientRecord> {
+    let fail = |detail: String| Error::Registration {
+        issuer: issuer.to_string(),
+        detail,
+    };
+    if !resp.is_success() {
+        return Err(match endpoint_error(resp) {
+            Error::TokenEndpoint {
+                error,
+                description,
+                status,
+            } => fail(format!(
+                "HTTP {status} `{error}`{}",
+                description.map(|d| format!(": {d}")).unwrap_or_default()
+            )),
+            other => other,
+        });
+    }
+    let raw: RawRegistration = serde_json::from_slice(&resp.body)
+        .map_err(|e| fail(format!("the response is not JSON ({e})")))?;
+    let client_id = raw
+        .client_id
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| fail("the response has no client_id".into()))?;
+    let secret = raw
+        .client_secret
+        .filter(|s| !s.is_empty())
+        .map(ClientSecret::new);
+    let auth_method = match raw.token_endpoint_auth_method.as_deref() {
+        Some(m) => ClientAuthMethod::parse(m)
+            .ok_or_else(|| fail(format!("unsupported token_endpoint_auth_method `{m}`")))?,
+        // RFC 7591 §2: the default is client_secret_basic, which only makes sense with a secret
+        None if secret.is_some() => ClientAuthMethod::ClientSecretBasic,
+        None => ClientAuthMethod::None,
+    };
+    if auth_method != ClientAuthMethod::None && secret.is_none() {
+        return Err(fail(format!(
+            "the server chose {} but issued no client_secret",
+            auth_method.as_str()
+        )));
+    }
+    Ok(ClientRecord {
+        version: crate::records::RECORD_VERSION,
+        issuer: issuer.to_string(),
+        client_id,
+        client_secret: secret,
+        auth_method,
+        source: ClientSource::Dynamic,
+        redirect_uris: raw
+            .redirect_uris
+            .unwrap_or_else(|| vec![redirect_uri.to_string()]),
+        registered_at: Some(now),
+    })
+}
+
+/// A Client ID Metadata Document URL must be https with a path other than `/`.
+pub fn check_client_metadata_url(url: &str) -> Result<()> {
+    match Url::parse(url) {
+        Ok(u)
+            if u.scheme() == "https"
+                && u.host().is_some()
+                && u.path() != "/"
+                && !u.path().is_empty()
+                && u.fragment().is_none() =>
+        {
+            Ok(())
+        }
+        _ => Err(Error::InvalidClientMetadataUrl {
+            url: url.to_string(),
+        }),
+    }
+}

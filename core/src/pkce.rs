@@ -1,0 +1,63 @@
+//! PKCE (RFC 7636, S256 only) and the `state` value.
+
+use crate::error::{Error, Result};
+use crate::secret::PkceCodeVerifier;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+/// `n` random bytes from the operating system (or the JS crypto API on wasm).
+pub fn random_bytes(n: usize) -> Result<Vec<u8>> {
+    let mut buf = vec![0u8; n];
+    getrandom::fill(&mut buf)
+        .map_err(|e| Error::Invalid(format!("no secure random source: {e}")))?;
+    Ok(buf)
+}
+
+/// A fresh verifier: 64 characters of base64url (all unreserved), 384 random bits.
+pub fn new_verifier() -> Result<PkceCodeVerifier> {
+    Ok(PkceCodeVerifier::new(
+        URL_SAFE_NO_PAD.encode(random_bytes(48)?),
+    ))
+}
+
+/// The S256 challenge: BASE64URL(SHA256(ASCII(verifier))).
+pub fn challenge_s256(verifier: &PkceCodeVerifier) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.secret().as_bytes()))
+}
+
+/// Whether a verifier meets RFC 7636 §4.1: 43 to 128 characters of [A-Za-z0-9-._~].
+pub fn verifier_is_valid(v: &str) -> bool {
+    (43..=128).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+/// A fresh `state`: 256 random bits, base64url.
+pub fn new_state() -> Result<String> {
+    Ok(URL_SAFE_NO_PAD.encode(random_bytes(32)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fresh_values_are_valid_and_distinct() {
+        let a = new_verifier().unwrap();
+        let b = new_verifier().unwrap();
+        assert!(verifier_is_valid(a.secret()));
+        assert_ne!(a, b);
+        assert!(new_state().unwrap().len() >= 22); // >= 128 bits
+        assert_ne!(new_state().unwrap(), new_state().unwrap());
+    }
+
+    #[test]
+    fn verifier_rules() {
+        assert!(!verifier_is_valid(&"a".repeat(42)));
+        assert!(verifier_is_valid(&"a".repeat(43)));
+        assert!(verifier_is_valid(&"a".repeat(128)));
+        assert!(!verifier_is_valid(&"a".repeat(129)));
+        assert!(!verifier_is_valid(&format!("{}+", "a".repeat(50))));
+    }
+}

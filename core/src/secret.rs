@@ -1,0 +1,70 @@
+//! Secrets as newtypes: `Debug` prints a redaction, so a token cannot reach a log by accident.
+//! The value is only reachable through an explicit `secret()` call.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+macro_rules! secret_type {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn new(value: impl Into<String>) -> Self {
+                Self(value.into())
+            }
+            /// The secret value itself. Every call site is a place a secret leaves the type.
+            pub fn secret(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "([redacted])"))
+            }
+        }
+    };
+}
+
+secret_type!(
+    /// An OAuth access token.
+    AccessToken
+);
+secret_type!(
+    /// An OAuth refresh token.
+    RefreshToken
+);
+secret_type!(
+    /// A PKCE code verifier (RFC 7636).
+    PkceCodeVerifier
+);
+secret_type!(
+    /// A confidential client's secret.
+    ClientSecret
+);
+secret_type!(
+    /// A one-time authorization code.
+    AuthorizationCode
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_every_secret() {
+        let shown = format!(
+            "{:?} {:?} {:?} {:?} {:?}",
+            AccessToken::new("at-SECRET"),
+            RefreshToken::new("rt-SECRET"),
+            PkceCodeVerifier::new("pv-SECRET"),
+            ClientSecret::new("cs-SECRET"),
+            AuthorizationCode::new("ac-SECRET")
+        );
+        assert!(!shown.contains("SECRET"), "{shown}");
+        assert!(shown.contains("AccessToken([redacted])"));
+    }
+}

@@ -1,0 +1,1 @@
+//! wasm-bindgen shell (filled by the wasm issue).
