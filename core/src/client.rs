@@ -50,6 +50,9 @@ pub struct AuthOptions {
     pub extra_params: Vec<(String, String)>,
     /// Whether `authorized_request` may start a login (browser) when it needs one.
     pub interactive: bool,
+    /// An authorization server known in advance (e.g. a provider with a fixed client):
+    /// no discovery, and no `resource` parameter is sent.
+    pub fixed_server: Option<AuthServerMetadata>,
 }
 
 impl Default for AuthOptions {
@@ -64,6 +67,7 @@ impl Default for AuthOptions {
             client_metadata_url: None,
             extra_params: Vec::new(),
             interactive: true,
+            fixed_server: None,
         }
     }
 }
@@ -241,17 +245,17 @@ impl<H: Host> McpAuth<H> {
         &self,
         server_url: &str,
         challenge: Option<BearerChallenge>,
-        use_cache: bool,
+        max_age: u64,
     ) -> Result<(DiscoveryRecord, Option<BearerChallenge>)> {
         let resource = resource_uri(server_url)?;
         let server = secure_url(server_url)?;
         let now = self.host.now();
-        if use_cache {
+        if max_age > 0 {
             if let Ok(Some(rec)) = self
                 .read::<DiscoveryRecord>(&discovery_key(&resource))
                 .await
             {
-                if now.saturating_sub(rec.fetched_at) < DISCOVERY_TTL {
+                if now.saturating_sub(rec.fetched_at) < max_age {
                     return Ok((rec, challenge));
                 }
             }
@@ -319,6 +323,7 @@ impl<H: Host> McpAuth<H> {
             protected_resource: prm,
             authorization_server: meta,
             metadata_url,
+            fixed: false,
             fetched_at: now,
         };
         self.write(&discovery_key(&resource), &rec).await?;
@@ -456,7 +461,13 @@ impl<H: Host> McpAuth<H> {
         let identity = identity(server_url)?;
         let redirect = parse_http_url(&opts.redirect_uri)?;
         require_secure(&redirect)?;
-        let (disc, challenge) = self.discover(server_url, challenge, use_cache).await?;
+        let (disc, challenge) = match &opts.fixed_server {
+            Some(meta) => (self.fixed_discovery(server_url, meta).await?, challenge),
+            None => {
+                let max_age = if use_cache { DISCOVERY_TTL } else { 0 };
+                self.discover(server_url, challenge, max_age).await?
+            }
+        };
         let meta = &disc.authorization_server;
         let scope = scope_override.or_else(|| self.choose_scope(opts, challenge.as_ref(), &disc));
         let client = self
@@ -470,7 +481,7 @@ impl<H: Host> McpAuth<H> {
             redirect_uri: &opts.redirect_uri,
             state: &state,
             code_challenge: &pkce::challenge_s256(&verifier),
-            resource: Some(&disc.resource),
+            resource: (!disc.fixed).then_some(disc.resource.as_str()),
             scope: scope.as_deref(),
             extra: &opts.extra_params,
         })?;
@@ -487,6 +498,7 @@ impl<H: Host> McpAuth<H> {
             client,
             scope,
             iss_required: meta.authorization_response_iss_parameter_supported,
+            fixed: disc.fixed,
             created_at: self.host.now(),
         };
         self.write(&pending_key(&state), &pending).await?;
@@ -496,6 +508,29 @@ impl<H: Host> McpAuth<H> {
             state,
             identity,
         })
+    }
+
+    /// A discovery record for a server whose authorization server is known in advance
+    /// (no discovery requests, no `resource` parameter); cached so refresh finds it.
+    async fn fixed_discovery(
+        &self,
+        server_url: &str,
+        meta: &AuthServerMetadata,
+    ) -> Result<DiscoveryRecord> {
+        secure_url(&meta.authorization_endpoint)?;
+        secure_url(&meta.token_endpoint)?;
+        let resource = resource_uri(server_url)?;
+        let rec = DiscoveryRecord {
+            version: RECORD_VERSION,
+            resource: resource.clone(),
+            protected_resource: None,
+            authorization_server: meta.clone(),
+            metadata_url: None,
+            fixed: true,
+            fetched_at: self.host.now(),
+        };
+        self.write(&discovery_key(&resource), &rec).await?;
+        Ok(rec)
     }
 
     /// Scope choice (MCP 2025-11-25): configured, else the challenge's, else the protected
@@ -548,7 +583,7 @@ impl<H: Host> McpAuth<H> {
             &code,
             &pending.redirect_uri,
             &pending.verifier,
-            Some(&pending.resource),
+            (!pending.fixed).then_some(pending.resource.as_str()),
         );
         let resp = self.host.send(req).await?;
         let grant = match oauth::parse_token_response(&resp, now, pending.scope.as_deref()) {
@@ -678,13 +713,13 @@ impl<H: Host> McpAuth<H> {
                 identity: identity.to_string(),
             });
         };
-        let (disc, _) = self.discover(&record.resource, None, true).await?;
+        let (disc, _) = self.discover(&record.resource, None, u64::MAX).await?;
         let client = self.client_for(&record).await?;
         let req = oauth::refresh_token_request(
             &disc.authorization_server.token_endpoint,
             &client,
             &refresh_token,
-            Some(&record.resource),
+            (!disc.fixed).then_some(record.resource.as_str()),
         );
         let resp = self.host.send(req).await?;
         match oauth::parse_token_response(&resp, now, record.scope.as_deref()) {
@@ -899,7 +934,7 @@ impl<H: Host> McpAuth<H> {
     }
 
     async fn revoke(&self, record: &TokenRecord, report: &mut LogoutReport) {
-        let disc = match self.discover(&record.resource, None, true).await {
+        let disc = match self.discover(&record.resource, None, u64::MAX).await {
             Ok((d, _)) => d,
             Err(e) => {
                 report.revocation_notes.push(format!(

@@ -142,6 +142,9 @@ pub struct DiscoveryRecord {
     /// Where the authorization server metadata came from (`None`: legacy defaults).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata_url: Option<String>,
+    /// Configured rather than discovered: no `resource` parameter is sent.
+    #[serde(default)]
+    pub fixed: bool,
     pub fetched_at: u64,
 }
 
@@ -164,6 +167,9 @@ pub struct PendingLogin {
     /// RFC 9207: the callback must carry `iss`.
     #[serde(default)]
     pub iss_required: bool,
+    /// A configured authorization server: no `resource` parameter.
+    #[serde(default)]
+    pub fixed: bool,
     pub created_at: u64,
 }
 
