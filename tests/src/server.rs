@@ -1,0 +1,441 @@
+//! The listeners, the request router, CORS, the request log and the admin endpoints.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use serde_json::json;
+
+use crate::scenario::Scenario;
+use crate::state::{Ctx, LoggedRequest, Shared, StaticClient};
+use crate::{mcp, oauth};
+
+/// How to start a [`TestServer`].
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub scenario: Scenario,
+    /// Port of the resource server; 0 picks any free port.
+    pub port: u16,
+    /// Overrides the scenario's access token lifetime.
+    pub token_lifetime_secs: Option<u64>,
+    /// Served under `/demo/`.
+    pub static_dir: Option<PathBuf>,
+}
+
+/// A running authorization server + MCP resource server on 127.0.0.1.
+///
+/// It runs on its own thread with its own tokio runtime, so it works from plain `#[test]`
+/// functions and from inside `#[tokio::test]`. Dropping it shuts it down.
+pub struct TestServer {
+    ctx: Ctx,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Start `scenario` on a random port. Panics if no port can be bound.
+    pub fn start(scenario: Scenario) -> TestServer {
+        match TestServer::start_with(Options {
+            scenario,
+            ..Options::default()
+        }) {
+            Ok(s) => s,
+            Err(e) => panic!("mcp-auth-testkit: cannot start the test server: {e}"),
+        }
+    }
+
+    /// Start with explicit options; returns once the listeners are bound.
+    pub fn start_with(opts: Options) -> std::io::Result<TestServer> {
+        let rs = std::net::TcpListener::bind(("127.0.0.1", opts.port))?;
+        rs.set_nonblocking(true)?;
+        let base_url = format!("http://127.0.0.1:{}", rs.local_addr()?.port());
+        let as_listener = if opts.scenario.separate_as() {
+            let l = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+            l.set_nonblocking(true)?;
+            Some(l)
+        } else {
+            None
+        };
+        let (as_origin, as_prefix) = match &as_listener {
+            Some(l) => (
+                format!("http://127.0.0.1:{}", l.local_addr()?.port()),
+                "/tenant1".to_string(),
+            ),
+            None => (base_url.clone(), String::new()),
+        };
+        let lifetime = opts
+            .token_lifetime_secs
+            .unwrap_or_else(|| opts.scenario.default_token_lifetime());
+        let ctx: Ctx = Arc::new(Shared::new(
+            opts.scenario,
+            base_url,
+            as_origin,
+            as_prefix,
+            Duration::from_secs(lifetime),
+            opts.static_dir,
+        ));
+
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("mcp-auth-testkit")
+            .enable_all()
+            .build()?;
+        let (rs_l, as_l) = {
+            let _guard = rt.enter();
+            let rs_l = tokio::net::TcpListener::from_std(rs)?;
+            let as_l = match as_listener {
+                Some(l) => Some(tokio::net::TcpListener::from_std(l)?),
+                None => None,
+            };
+            (rs_l, as_l)
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let rs_app = router(ctx.clone(), "rs");
+        let as_app = router(ctx.clone(), "as");
+        let thread = std::thread::Builder::new()
+            .name("mcp-auth-testkit".into())
+            .spawn(move || {
+                rt.block_on(async move {
+                    let rs_srv = async {
+                        if let Err(e) = axum::serve(rs_l, rs_app).await {
+                            eprintln!("mcp-auth-testkit: resource server stopped: {e}");
+                        }
+                    };
+                    let as_srv = async {
+                        match as_l {
+                            Some(l) => {
+                                if let Err(e) = axum::serve(l, as_app).await {
+                                    eprintln!(
+                                        "mcp-auth-testkit: authorization server stopped: {e}"
+                                    );
+                                }
+                            }
+                            None => std::future::pending::<()>().await,
+                        }
+                    };
+                    tokio::select! {
+                        _ = rs_srv => {}
+                        _ = as_srv => {}
+                        _ = rx => {}
+                    }
+                });
+                // Dropping the runtime cancels every connection task (SSE streams included).
+                rt.shutdown_timeout(Duration::from_secs(2));
+            })?;
+        Ok(TestServer {
+            ctx,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    pub fn scenario(&self) -> Scenario {
+        self.ctx.scenario
+    }
+
+    /// `http://127.0.0.1:PORT`, the resource server's origin.
+    pub fn base_url(&self) -> String {
+        self.ctx.base_url.clone()
+    }
+
+    pub fn mcp_url(&self) -> String {
+        self.ctx.mcp_resource()
+    }
+
+    pub fn sse_url(&self) -> String {
+        self.ctx.sse_resource()
+    }
+
+    /// The authorization server's issuer identifier (as listed in the PRM).
+    pub fn issuer(&self) -> String {
+        self.ctx.issuer()
+    }
+
+    /// The authorization server's origin (differs from `base_url` when it has its own listener).
+    pub fn as_origin(&self) -> String {
+        self.ctx.as_origin.clone()
+    }
+
+    /// Every request so far, in arrival order (admin `/_testkit/*` requests excluded).
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.ctx.lock().log.clone()
+    }
+
+    /// `"METHOD /path"` for every request so far.
+    pub fn request_lines(&self) -> Vec<String> {
+        self.ctx
+            .lock()
+            .log
+            .iter()
+            .map(LoggedRequest::line)
+            .collect()
+    }
+
+    /// How many `method path` requests arrived.
+    pub fn count(&self, method: &str, path: &str) -> usize {
+        self.ctx
+            .lock()
+            .log
+            .iter()
+            .filter(|r| r.method.eq_ignore_ascii_case(method) && r.path == path)
+            .count()
+    }
+
+    pub fn clear_log(&self) {
+        self.ctx.lock().log.clear();
+    }
+
+    /// Every access token issued so far expires now.
+    pub fn expire_access_tokens(&self) {
+        expire_all(&self.ctx);
+    }
+
+    /// Tokens revoked through the revocation endpoint.
+    pub fn revoked_count(&self) -> usize {
+        self.ctx.lock().revoked
+    }
+
+    /// Add a pre-registered client.
+    pub fn register_client(&self, c: StaticClient) {
+        self.ctx.add_client(c);
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn expire_all(ctx: &Shared) {
+    let now = Instant::now();
+    for t in ctx.lock().access.values_mut() {
+        t.expires = now;
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct App {
+    pub ctx: Ctx,
+    pub server: &'static str,
+}
+
+fn router(ctx: Ctx, server: &'static str) -> Router {
+    Router::new()
+        .fallback(dispatch)
+        .with_state(App { ctx, server })
+}
+
+/// Every request passes here: log it, answer preflights, route it, add CORS headers.
+async fn dispatch(State(app): State<App>, req: Request) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    if !path.starts_with("/_testkit/") {
+        app.ctx.lock().log.push(LoggedRequest {
+            method: method.as_str().to_string(),
+            path: path.clone(),
+            query: req.uri().query().map(str::to_string),
+            server: app.server,
+        });
+    }
+    let mut resp = if method == Method::OPTIONS {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        route(&app, &method, &path, req).await
+    };
+    add_cors(&mut resp);
+    resp
+}
+
+fn add_cors(resp: &mut Response) {
+    let h = resp.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST, DELETE, OPTIONS"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static(
+            "authorization, content-type, mcp-protocol-version, mcp-session-id, last-event-id",
+        ),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("WWW-Authenticate, Mcp-Session-Id, Location"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+}
+
+async fn route(app: &App, method: &Method, path: &str, req: Request) -> Response {
+    let ctx = &app.ctx;
+    if let Some(admin) = path.strip_prefix("/_testkit/") {
+        return admin_route(ctx, method, admin);
+    }
+    if app.server == "rs" {
+        if let Some(resp) = rs_route(ctx, method, path, req).await {
+            return resp;
+        }
+        return not_found();
+    }
+    match oauth::route(ctx, method, path, req).await {
+        Some(resp) => resp,
+        None => not_found(),
+    }
+}
+
+/// Routes on the resource server's origin (which also hosts the AS unless it is separate).
+/// `None` when the path is not served on this origin in this scenario.
+async fn rs_route(ctx: &Ctx, method: &Method, path: &str, req: Request) -> Option<Response> {
+    let sc = ctx.scenario;
+    match path {
+        "/mcp" => return Some(mcp::mcp_endpoint(ctx, method, req).await),
+        "/sse" => {
+            return Some(if method == Method::GET {
+                mcp::sse_get(ctx, req).await
+            } else {
+                method_not_allowed("GET, OPTIONS")
+            })
+        }
+        "/messages" => {
+            return Some(if method == Method::POST {
+                mcp::messages_post(ctx, req).await
+            } else {
+                method_not_allowed("POST, OPTIONS")
+            })
+        }
+        "/.well-known/oauth-protected-resource/mcp" if sc.prm_path_form() => {
+            return Some(prm(ctx, method, "/mcp"))
+        }
+        "/.well-known/oauth-protected-resource/sse" if sc.prm_path_form() => {
+            return Some(prm(ctx, method, "/sse"))
+        }
+        "/.well-known/oauth-protected-resource" if sc.prm_root_form() => {
+            return Some(prm(ctx, method, "/mcp"))
+        }
+        _ => {}
+    }
+    if path == "/demo" || path.starts_with("/demo/") {
+        return Some(crate::statics::serve(ctx, method, path));
+    }
+    if !sc.separate_as() {
+        return oauth::route(ctx, method, path, req).await;
+    }
+    None
+}
+
+/// RFC 9728 protected resource metadata.
+fn prm(ctx: &Shared, method: &Method, rs_path: &str) -> Response {
+    if method != Method::GET {
+        return method_not_allowed("GET, OPTIONS");
+    }
+    let resource = if ctx.scenario == Scenario::MaliciousResource {
+        format!("https://evil.example.com{rs_path}")
+    } else {
+        format!("{}{}", ctx.base_url, rs_path)
+    };
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "resource": resource,
+            "authorization_servers": [ctx.issuer()],
+            "scopes_supported": ["mcp:read", "mcp:write"],
+            "bearer_methods_supported": ["header"],
+            "resource_name": "mcp-auth testkit",
+        }),
+    )
+}
+
+fn admin_route(ctx: &Shared, method: &Method, what: &str) -> Response {
+    match (what, method.as_str()) {
+        ("stats", "GET") => {
+            let inner = ctx.lock();
+            let requests: Vec<String> = inner.log.iter().map(LoggedRequest::line).collect();
+            let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+            for r in &requests {
+                *counts.entry(r.clone()).or_default() += 1;
+            }
+            json_response(
+                StatusCode::OK,
+                &json!({
+                    "requests": requests,
+                    "counts": counts,
+                    "revoked": inner.revoked,
+                    "scenario": ctx.scenario.name(),
+                }),
+            )
+        }
+        ("expire", "POST") => {
+            expire_all(ctx);
+            json_response(StatusCode::OK, &json!({"ok": true}))
+        }
+        ("clear-log", "POST") => {
+            ctx.lock().log.clear();
+            json_response(StatusCode::OK, &json!({"ok": true}))
+        }
+        ("stats", _) => method_not_allowed("GET, OPTIONS"),
+        ("expire", _) | ("clear-log", _) => method_not_allowed("POST, OPTIONS"),
+        _ => not_found(),
+    }
+}
+
+pub(crate) fn json_response(status: StatusCode, v: &serde_json::Value) -> Response {
+    let mut resp = (status, v.to_string()).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+pub(crate) fn not_found() -> Response {
+    json_response(
+        StatusCode::NOT_FOUND,
+        &json!({"error": "not_found", "error_description": "no such endpoint in this scenario"}),
+    )
+}
+
+pub(crate) fn method_not_allowed(allow: &'static str) -> Response {
+    let mut resp = json_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &json!({"error": "method_not_allowed"}),
+    );
+    resp.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    resp
+}
+
+/// Read a request body (at most 1 MiB) as UTF-8 text.
+pub(crate) async fn body_text(body: Body) -> Result<String, String> {
+    let bytes = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .map_err(|e| format!("cannot read the request body: {e}"))?;
+    String::from_utf8(bytes.to_vec()).map_err(|_| "the request body is not UTF-8".to_string())
+}
+
+/// Does the `Content-Type` header name this media type (parameters ignored)?
+pub(crate) fn content_type_is(headers: &axum::http::HeaderMap, media: &str) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(media))
+}

@@ -1,0 +1,345 @@
+//! The servers' shared state: clients, codes, grants, tokens, the request log.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::scenario::Scenario;
+use crate::util::unix_now;
+
+/// How a client authenticates at the token and revocation endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    None,
+    ClientSecretBasic,
+    ClientSecretPost,
+}
+
+impl AuthMethod {
+    pub fn name(self) -> &'static str {
+        match self {
+            AuthMethod::None => "none",
+            AuthMethod::ClientSecretBasic => "client_secret_basic",
+            AuthMethod::ClientSecretPost => "client_secret_post",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AuthMethod> {
+        match s {
+            "none" => Some(AuthMethod::None),
+            "client_secret_basic" => Some(AuthMethod::ClientSecretBasic),
+            "client_secret_post" => Some(AuthMethod::ClientSecretPost),
+            _ => None,
+        }
+    }
+}
+
+/// A client known to the authorization server, e.g. one a test registers up front.
+#[derive(Debug, Clone)]
+pub struct StaticClient {
+    pub client_id: String,
+    /// Required for the secret-based methods.
+    pub client_secret: Option<String>,
+    pub auth_method: AuthMethod,
+    pub redirect_uris: Vec<String>,
+    pub client_name: Option<String>,
+}
+
+impl StaticClient {
+    /// A public client (`token_endpoint_auth_method` = `none`).
+    pub fn public(client_id: &str, redirect_uris: &[&str]) -> StaticClient {
+        StaticClient {
+            client_id: client_id.to_string(),
+            client_secret: None,
+            auth_method: AuthMethod::None,
+            redirect_uris: redirect_uris.iter().map(|s| s.to_string()).collect(),
+            client_name: None,
+        }
+    }
+
+    /// A confidential client using `method` with `secret`.
+    pub fn confidential(
+        client_id: &str,
+        secret: &str,
+        method: AuthMethod,
+        redirect_uris: &[&str],
+    ) -> StaticClient {
+        StaticClient {
+            client_id: client_id.to_string(),
+            client_secret: Some(secret.to_string()),
+            auth_method: method,
+            redirect_uris: redirect_uris.iter().map(|s| s.to_string()).collect(),
+            client_name: None,
+        }
+    }
+}
+
+/// The stored registration of a client.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub auth_method: AuthMethod,
+    pub redirect_uris: Vec<String>,
+    pub client_name: Option<String>,
+    pub grant_types: Vec<String>,
+    pub issued_at: u64,
+    /// Accepted as a Client ID Metadata Document URL (any loopback redirect).
+    pub cimd: bool,
+}
+
+impl From<StaticClient> for Client {
+    fn from(c: StaticClient) -> Client {
+        Client {
+            client_id: c.client_id,
+            client_secret: c.client_secret,
+            auth_method: c.auth_method,
+            redirect_uris: c.redirect_uris,
+            client_name: c.client_name,
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            issued_at: unix_now(),
+            cimd: false,
+        }
+    }
+}
+
+impl Client {
+    pub fn display_name(&self) -> &str {
+        self.client_name.as_deref().unwrap_or(&self.client_id)
+    }
+
+    pub fn allows_grant(&self, grant: &str) -> bool {
+        self.grant_types.iter().any(|g| g == grant)
+    }
+}
+
+/// A validated authorization request, waiting for the user (consent) or turned into a code.
+#[derive(Debug, Clone)]
+pub struct AuthRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub code_challenge: String,
+    pub resource: String,
+    pub scope: Vec<String>,
+    pub state: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthCode {
+    pub req: AuthRequest,
+    pub expires: Instant,
+    pub used: bool,
+    /// The grant issued from this code, once it was exchanged.
+    pub grant: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub scope: Vec<String>,
+    pub resource: String,
+    pub revoked: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct AccessToken {
+    pub grant: u64,
+    pub client_id: String,
+    pub scope: Vec<String>,
+    pub resource: String,
+    pub expires: Instant,
+    pub revoked: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshState {
+    Active,
+    Rotated,
+    Revoked,
+}
+
+#[derive(Debug, Clone)]
+pub struct RefreshToken {
+    pub grant: u64,
+    pub client_id: String,
+    pub state: RefreshState,
+}
+
+/// One request as the server saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedRequest {
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    /// `"rs"` for the resource server's listener, `"as"` for the separate authorization
+    /// server listener (only in scenarios where the AS has its own origin).
+    pub server: &'static str,
+}
+
+impl LoggedRequest {
+    pub fn line(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+}
+
+/// Everything mutable, behind one mutex (never held across an await).
+#[derive(Default)]
+pub struct Inner {
+    pub clients: HashMap<String, Client>,
+    pub codes: HashMap<String, AuthCode>,
+    pub pending: HashMap<String, AuthRequest>,
+    pub grants: HashMap<u64, Grant>,
+    pub next_grant: u64,
+    pub access: HashMap<String, AccessToken>,
+    pub refresh: HashMap<String, RefreshToken>,
+    pub log: Vec<LoggedRequest>,
+    pub revoked: usize,
+    pub mcp_sessions: HashMap<String, ()>,
+    pub sse_sessions: HashMap<String, UnboundedSender<String>>,
+}
+
+impl Inner {
+    /// Revoke a grant and every token issued under it.
+    pub fn revoke_grant(&mut self, grant: u64) {
+        if let Some(g) = self.grants.get_mut(&grant) {
+            g.revoked = true;
+        }
+        for t in self.access.values_mut().filter(|t| t.grant == grant) {
+            t.revoked = true;
+        }
+        for t in self.refresh.values_mut().filter(|t| t.grant == grant) {
+            t.state = RefreshState::Revoked;
+        }
+    }
+
+    /// Is this grant still alive?
+    pub fn grant_active(&self, grant: u64) -> bool {
+        self.grants.get(&grant).is_some_and(|g| !g.revoked)
+    }
+}
+
+/// Fixed facts about a running server plus its mutable state.
+pub struct Shared {
+    pub scenario: Scenario,
+    /// `http://127.0.0.1:PORT` of the resource server.
+    pub base_url: String,
+    /// Origin of the authorization server (same as `base_url` unless it has its own listener).
+    pub as_origin: String,
+    /// Path prefix of AS endpoints (`""` or `"/tenant1"`).
+    pub as_prefix: String,
+    pub token_lifetime: Duration,
+    pub static_dir: Option<PathBuf>,
+    inner: Mutex<Inner>,
+}
+
+pub type Ctx = Arc<Shared>;
+
+impl Shared {
+    pub fn new(
+        scenario: Scenario,
+        base_url: String,
+        as_origin: String,
+        as_prefix: String,
+        token_lifetime: Duration,
+        static_dir: Option<PathBuf>,
+    ) -> Shared {
+        let shared = Shared {
+            scenario,
+            base_url,
+            as_origin,
+            as_prefix,
+            token_lifetime,
+            static_dir,
+            inner: Mutex::new(Inner {
+                next_grant: 1,
+                ..Inner::default()
+            }),
+        };
+        let loopback = [
+            "http://localhost:3030/callback",
+            "http://127.0.0.1:3030/callback",
+        ];
+        shared.add_client(StaticClient {
+            client_name: Some("Public test client".into()),
+            ..StaticClient::public("public-client", &loopback)
+        });
+        shared.add_client(StaticClient {
+            client_name: Some("Basic test client".into()),
+            ..StaticClient::confidential(
+                "basic-client",
+                "basic-secret",
+                AuthMethod::ClientSecretBasic,
+                &loopback,
+            )
+        });
+        shared.add_client(StaticClient {
+            client_name: Some("Post test client".into()),
+            ..StaticClient::confidential(
+                "post-client",
+                "post-secret",
+                AuthMethod::ClientSecretPost,
+                &loopback,
+            )
+        });
+        shared
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn add_client(&self, c: StaticClient) {
+        let c: Client = c.into();
+        self.lock().clients.insert(c.client_id.clone(), c);
+    }
+
+    /// The issuer identifier (what PRM lists in `authorization_servers`).
+    pub fn issuer(&self) -> String {
+        format!("{}{}", self.as_origin, self.as_prefix)
+    }
+
+    /// The issuer value the metadata document claims.
+    pub fn metadata_issuer(&self) -> String {
+        if self.scenario == Scenario::IssuerMismatch {
+            "https://other.example.com".to_string()
+        } else {
+            self.issuer()
+        }
+    }
+
+    /// Full URL of an AS endpoint such as `/token`.
+    pub fn as_endpoint(&self, path: &str) -> String {
+        format!("{}{}{}", self.as_origin, self.as_prefix, path)
+    }
+
+    pub fn mcp_resource(&self) -> String {
+        format!("{}/mcp", self.base_url)
+    }
+
+    pub fn sse_resource(&self) -> String {
+        format!("{}/sse", self.base_url)
+    }
+
+    /// Resource URIs the AS issues tokens for.
+    pub fn is_known_resource(&self, r: &str) -> bool {
+        r == self.mcp_resource() || r == self.sse_resource()
+    }
+
+    /// The PRM URL to name in `WWW-Authenticate` for a given RS path (`/mcp` or `/sse`).
+    pub fn prm_url(&self, rs_path: &str) -> String {
+        if self.scenario.prm_root_form() {
+            format!("{}/.well-known/oauth-protected-resource", self.base_url)
+        } else {
+            format!(
+                "{}/.well-known/oauth-protected-resource{}",
+                self.base_url, rs_path
+            )
+        }
+    }
+
+    pub fn supported_scopes() -> &'static [&'static str] {
+        &["mcp:read", "mcp:write", "offline_access"]
+    }
+}
