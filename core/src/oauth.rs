@@ -110,9 +110,8 @@ pub fn validate_callback(
     }
     match iss {
         Some(i) if !same_issuer(&i, issuer) => {
-            return Err(Error::IssuerParameter(format!(
-                "is `{i}`, expected `{issuer}`"
-            )));
+            // the received value is not shown: it comes from whoever forged the redirect
+            return Err(Error::IssuerParameter(format!("does not match `{issuer}`")));
         }
         None if iss_required => {
             return Err(Error::IssuerParameter(
