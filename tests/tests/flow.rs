@@ -42,7 +42,11 @@ async fn full_flow_with_dcr_logs_the_expected_requests() {
         ]
     );
     let req = &s.requests()[4];
-    assert!(req.query.as_deref().unwrap_or("").contains("code_challenge="));
+    assert!(req
+        .query
+        .as_deref()
+        .unwrap_or("")
+        .contains("code_challenge="));
     assert_eq!(req.server, "rs");
 
     // The token works, and whoami reports the client.
@@ -56,7 +60,10 @@ async fn full_flow_with_dcr_logs_the_expected_requests() {
     )
     .await;
     let v: serde_json::Value = resp.json().await.expect("json");
-    assert_eq!(v["result"]["structuredContent"]["client_id"], json!(client_id));
+    assert_eq!(
+        v["result"]["structuredContent"]["client_id"],
+        json!(client_id)
+    );
     assert_eq!(s.count("POST", "/mcp"), 3);
     s.clear_log();
     assert!(s.request_lines().is_empty());
@@ -388,7 +395,10 @@ async fn secret_scenarios_force_the_method_at_registration() {
             s.base_url()
         ))
         .await;
-        assert_eq!(meta["token_endpoint_auth_methods_supported"], json!([method]));
+        assert_eq!(
+            meta["token_endpoint_auth_methods_supported"],
+            json!([method])
+        );
         let (status, v) = register(
             &s,
             json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"}),

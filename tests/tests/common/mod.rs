@@ -113,7 +113,9 @@ pub async fn authorize(s: &TestServer, a: &AuthUrl) -> String {
     assert!(redirect.starts_with(&a.redirect_uri), "{redirect}");
     let q = query(&redirect);
     assert_eq!(q.get("state"), Some(&a.state), "{redirect}");
-    q.get("code").cloned().unwrap_or_else(|| panic!("no code in {redirect}"))
+    q.get("code")
+        .cloned()
+        .unwrap_or_else(|| panic!("no code in {redirect}"))
 }
 
 pub async fn token_request(
@@ -207,11 +209,17 @@ pub fn www_authenticate(resp: &reqwest::Response) -> String {
 }
 
 pub fn access(tok: &Value) -> String {
-    tok["access_token"].as_str().expect("access_token").to_string()
+    tok["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string()
 }
 
 pub fn refresh_token(tok: &Value) -> String {
-    tok["refresh_token"].as_str().expect("refresh_token").to_string()
+    tok["refresh_token"]
+        .as_str()
+        .expect("refresh_token")
+        .to_string()
 }
 
 /// Initialize an MCP session with this token; returns the session id.
