@@ -188,6 +188,13 @@ fn handle_message(msg: &Value, token: &TokenInfo) -> Outcome {
     let Some(id) = msg.get("id").cloned() else {
         return Outcome::Nothing;
     };
+    if !(id.is_string() || id.is_i64() || id.is_u64()) {
+        return Outcome::Reply(rpc_error_body(
+            Value::Null,
+            -32600,
+            "invalid request: id must be a string or an integer",
+        ));
+    }
     let params = msg.get("params").cloned().unwrap_or(json!({}));
     let result = match method {
         "initialize" => {
