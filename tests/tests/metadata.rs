@@ -225,3 +225,28 @@ async fn every_scenario_starts_and_round_trips_its_name() {
     }
     assert!("nope".parse::<Scenario>().is_err());
 }
+
+#[tokio::test]
+async fn options_port_and_token_lifetime() {
+    use mcp_auth_testkit::Options;
+    let s = TestServer::start_with(Options {
+        scenario: Scenario::ShortLived,
+        token_lifetime_secs: Some(120),
+        ..Options::default()
+    })
+    .expect("start");
+    let (_, tok) = login(&s, None).await;
+    assert_eq!(tok["expires_in"], 120);
+    // The same port twice fails with an io error instead of panicking.
+    let port: u16 = s
+        .base_url()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    let again = TestServer::start_with(Options {
+        port,
+        ..Options::default()
+    });
+    assert!(again.is_err());
+}

@@ -384,3 +384,27 @@ async fn old_http_sse_transport() {
         .expect("post");
     assert_eq!(resp.status().as_u16(), 404);
 }
+
+#[tokio::test]
+async fn drop_does_not_hang_on_an_open_event_stream() {
+    let s = TestServer::start(Scenario::Default);
+    let (_, tok) = login(&s, None).await;
+    let mut stream = http()
+        .get(s.sse_url())
+        .bearer_auth(access(&tok))
+        .send()
+        .await
+        .expect("sse");
+    let mut buf = String::new();
+    read_events(&mut stream, &mut buf, 1).await;
+    let dropped = tokio::task::spawn_blocking(move || drop(s));
+    tokio::time::timeout(Duration::from_secs(5), dropped)
+        .await
+        .expect("drop finished in time")
+        .expect("join");
+    // The stream ends once the server is gone.
+    let end = tokio::time::timeout(Duration::from_secs(5), stream.chunk())
+        .await
+        .expect("stream ended in time");
+    assert!(!matches!(end, Ok(Some(_))), "{end:?}");
+}
