@@ -1,1 +1,597 @@
-//! wasm-bindgen shell (filled by the wasm issue).
+//! `mcp-auth-wasm`: the wasm-bindgen shell over `mcp-auth-core` for browsers and Node.
+//!
+//! Nothing here knows OAuth. JavaScript hands in its capabilities (storage functions, a
+//! redirect handler, optionally a `fetch`) and this crate adapts them to core's [`Host`]
+//! trait, and core's types and errors to plain JS objects and `Error`s with a `code`.
+
+mod host;
+mod js;
+
+use host::JsHost;
+use js::{get, opt_bool, opt_str, set, to_js_object};
+use js_sys::{Array, Object, Promise, Uint8Array};
+use mcp_auth_core::{
+    AuthOptions, ClientAuthMethod, ClientSecret, Error, HttpRequest, LoginOutcome, McpAuth, Method,
+};
+use serde::Serialize;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** Key/value storage for the records (the CLI's format). Each function may return a promise. */
+export interface McpAuthStorage {
+  get(key: string): string | null | undefined | Promise<string | null | undefined>;
+  set(key: string, value: string): void | Promise<void>;
+  delete(key: string): void | Promise<void>;
+}
+
+/**
+ * Takes the user to the authorization URL. Return the full callback URL the browser came back
+ * to (Node, popup windows, tests), or `undefined` after navigating the page away (full-page
+ * redirect: finish later with `completeLogin(location.href)`).
+ */
+export type McpAuthRedirect = (
+  authorizationUrl: string,
+  redirectUri: string,
+) => string | null | undefined | Promise<string | null | undefined>;
+
+export interface McpAuthClientOptions {
+  storage: McpAuthStorage;
+  redirect?: McpAuthRedirect;
+  /** Defaults to `globalThis.fetch`. Called with `redirect: 'manual'`. */
+  fetch?: (url: string, init: RequestInit) => Promise<Response>;
+  /** Defaults to the page's origin + path in a browser, `http://localhost:3030/callback` elsewhere. */
+  redirectUri?: string;
+  /** The client name sent in dynamic client registration. Default: `mcp-auth`. */
+  clientName?: string;
+}
+
+export interface LoginOptions {
+  /** Space-separated scopes; by default the server's challenge or metadata decides. */
+  scope?: string;
+  /** A pre-registered client. */
+  clientId?: string;
+  clientSecret?: string;
+  clientAuthMethod?: "none" | "client_secret_basic" | "client_secret_post";
+  /** A Client ID Metadata Document URL (used when the server supports it). */
+  clientMetadataUrl?: string;
+  redirectUri?: string;
+  clientName?: string;
+  /** Extra authorization request parameters. */
+  extraParams?: Record<string, string>;
+  /** Whether `authorizedFetch` may start a login when it needs one (default true). */
+  interactive?: boolean;
+}
+
+/** What a login or refresh left in the store (no secrets). */
+export interface TokenInfo {
+  identity: string;
+  resource: string;
+  issuer: string;
+  clientId: string;
+  scope: string | null;
+  /** Seconds since the Unix epoch. */
+  expiresAt: number | null;
+  hasRefreshToken: boolean;
+}
+
+export type LoginResult = ({ redirected: false } & TokenInfo) | { redirected: true };
+
+export interface AuthorizationRequest {
+  authorizationUrl: string;
+  redirectUri: string;
+  state: string;
+  identity: string;
+}
+
+export interface TokenStatus {
+  identity: string;
+  present: boolean;
+  expired: boolean;
+  expiresAt: number | null;
+  scope: string | null;
+  issuer: string | null;
+  hasRefreshToken: boolean;
+  /** Set when the record exists but cannot be read. */
+  problem: string | null;
+}
+
+export interface LogoutReport {
+  identity: string;
+  revoked: string[];
+  revocationNotes: string[];
+  deletedKeys: string[];
+}
+
+export interface AuthorizedRequest {
+  method?: "GET" | "POST" | "DELETE";
+  /** Defaults to the server URL; must be on the same origin to share its tokens. */
+  url?: string;
+  headers?: Record<string, string> | Headers | [string, string][];
+  body?: string | Uint8Array | ArrayBuffer;
+}
+
+export interface AuthorizedResponse {
+  status: number;
+  /** Lower-case header names. */
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Every error thrown by this package: `code` is stable (the CLI's error codes). */
+export interface McpAuthError extends Error {
+  code: string;
+}
+"#;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(typescript_type = "McpAuthClientOptions")]
+    pub type ClientOptions;
+    #[wasm_bindgen(typescript_type = "LoginOptions")]
+    pub type LoginOptions;
+    #[wasm_bindgen(typescript_type = "AuthorizedRequest")]
+    pub type AuthorizedRequest;
+    #[wasm_bindgen(typescript_type = "{ forgetClient?: boolean }")]
+    pub type LogoutOptions;
+    #[wasm_bindgen(typescript_type = "Promise<LoginResult>")]
+    pub type LoginPromise;
+    #[wasm_bindgen(typescript_type = "Promise<AuthorizationRequest>")]
+    pub type BeginPromise;
+    #[wasm_bindgen(typescript_type = "Promise<TokenInfo>")]
+    pub type TokenInfoPromise;
+    #[wasm_bindgen(typescript_type = "Promise<string>")]
+    pub type StringPromise;
+    #[wasm_bindgen(typescript_type = "Promise<AuthorizedResponse>")]
+    pub type ResponsePromise;
+    #[wasm_bindgen(typescript_type = "Promise<TokenStatus[]>")]
+    pub type StatusListPromise;
+    #[wasm_bindgen(typescript_type = "Promise<TokenStatus>")]
+    pub type StatusPromise;
+    #[wasm_bindgen(typescript_type = "Promise<LogoutReport>")]
+    pub type LogoutPromise;
+
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn console_error(message: &str);
+}
+
+/// Reports a panic on the console instead of an anonymous `unreachable` trap. The module is
+/// unusable afterwards (panic = abort), so the message says it is a bug.
+#[wasm_bindgen(start)]
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        console_error(&format!(
+            "mcp-auth-wasm: internal error, please report this bug: {info}"
+        ));
+    }));
+}
+
+/// Core's error as a JS `Error` with a stable `code`. Two messages name the CLI command; in
+/// JS they name the method to call instead.
+pub(crate) fn js_error(e: Error) -> JsValue {
+    let message = match &e {
+        Error::LoginRequired { identity } => {
+            format!("not logged in to {identity}; call login() for this server first")
+        }
+        Error::ReauthenticationRequired { identity } => format!(
+            "the login session for {identity} has expired or was revoked; call login() again"
+        ),
+        other => other.to_string(),
+    };
+    coded_error(&message, e.code())
+}
+
+pub(crate) fn coded_error(message: &str, code: &str) -> JsValue {
+    let err = js_sys::Error::new(message);
+    set(&err, "code", &JsValue::from_str(code));
+    err.into()
+}
+
+fn invalid(message: impl Into<String>) -> JsValue {
+    js_error(Error::Invalid(message.into()))
+}
+
+/// The identity tokens are stored under: the normalised origin of the server URL.
+#[wasm_bindgen]
+pub fn identity(url: &str) -> Result<String, JsValue> {
+    mcp_auth_core::identity(url).map_err(js_error)
+}
+
+/// The canonical resource URI sent as `resource` (RFC 8707).
+#[wasm_bindgen(js_name = resourceUri)]
+pub fn resource_uri(url: &str) -> Result<String, JsValue> {
+    mcp_auth_core::resource_uri(url).map_err(js_error)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TokenInfoJs<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redirected: Option<bool>,
+    identity: &'a str,
+    resource: &'a str,
+    issuer: &'a str,
+    client_id: &'a str,
+    scope: Option<&'a str>,
+    expires_at: Option<u64>,
+    has_refresh_token: bool,
+}
+
+impl<'a> TokenInfoJs<'a> {
+    fn new(i: &'a mcp_auth_core::TokenInfo, redirected: Option<bool>) -> Self {
+        TokenInfoJs {
+            redirected,
+            identity: &i.identity,
+            resource: &i.resource,
+            issuer: &i.issuer,
+            client_id: &i.client_id,
+            scope: i.scope.as_deref(),
+            expires_at: i.expires_at,
+            has_refresh_token: i.has_refresh_token,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TokenStatusJs<'a> {
+    identity: &'a str,
+    present: bool,
+    expired: bool,
+    expires_at: Option<u64>,
+    scope: Option<&'a str>,
+    issuer: Option<&'a str>,
+    has_refresh_token: bool,
+    problem: Option<&'a str>,
+}
+
+impl<'a> From<&'a mcp_auth_core::TokenStatus> for TokenStatusJs<'a> {
+    fn from(s: &'a mcp_auth_core::TokenStatus) -> Self {
+        TokenStatusJs {
+            identity: &s.identity,
+            present: s.present,
+            expired: s.expired,
+            expires_at: s.expires_at,
+            scope: s.scope.as_deref(),
+            issuer: s.issuer.as_deref(),
+            has_refresh_token: s.has_refresh_token,
+            problem: s.problem.as_deref(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LogoutReportJs<'a> {
+    identity: &'a str,
+    revoked: &'a [String],
+    revocation_notes: &'a [String],
+    deleted_keys: &'a [String],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AuthorizationRequestJs<'a> {
+    authorization_url: &'a str,
+    redirect_uri: &'a str,
+    state: &'a str,
+    identity: &'a str,
+}
+
+struct Inner {
+    auth: McpAuth<JsHost>,
+    redirect_uri: String,
+    client_name: String,
+}
+
+impl Inner {
+    /// Core's options from the client defaults and a JS `LoginOptions` object.
+    fn auth_options(&self, options: &JsValue) -> Result<AuthOptions, JsValue> {
+        let mut o = AuthOptions {
+            redirect_uri: self.redirect_uri.clone(),
+            client_name: self.client_name.clone(),
+            ..AuthOptions::default()
+        };
+        if options.is_undefined() || options.is_null() {
+            return Ok(o);
+        }
+        if !options.is_object() {
+            return Err(invalid("login options must be an object"));
+        }
+        if let Some(v) = opt_str(options, "redirectUri")? {
+            o.redirect_uri = v;
+        }
+        if let Some(v) = opt_str(options, "clientName")? {
+            o.client_name = v;
+        }
+        o.scope = opt_str(options, "scope")?;
+        o.client_id = opt_str(options, "clientId")?;
+        o.client_secret = opt_str(options, "clientSecret")?.map(ClientSecret::new);
+        o.client_auth_method = match opt_str(options, "clientAuthMethod")? {
+            None => None,
+            Some(m) => Some(ClientAuthMethod::parse(&m).ok_or_else(|| {
+                invalid(format!(
+                    "clientAuthMethod `{m}` is not none, client_secret_basic or client_secret_post"
+                ))
+            })?),
+        };
+        o.client_metadata_url = opt_str(options, "clientMetadataUrl")?;
+        if let Some(b) = opt_bool(options, "interactive")? {
+            o.interactive = b;
+        }
+        let extra = get(options, "extraParams");
+        if extra.is_object() {
+            for entry in Object::entries(extra.unchecked_ref::<Object>()).iter() {
+                let pair: Array = entry.unchecked_into();
+                let (k, v) = (pair.get(0).as_string(), pair.get(1).as_string());
+                match (k, v) {
+                    (Some(k), Some(v)) => o.extra_params.push((k, v)),
+                    _ => return Err(invalid("extraParams values must be strings")),
+                }
+            }
+        }
+        Ok(o)
+    }
+}
+
+/// An MCP OAuth client over host functions supplied by JavaScript.
+#[wasm_bindgen]
+pub struct McpAuthClient {
+    inner: Rc<Inner>,
+}
+
+/// Runs a future as a JS promise whose rejection is a coded `Error`.
+fn spawn<F>(future: F) -> Promise
+where
+    F: std::future::Future<Output = Result<JsValue, JsValue>> + 'static,
+{
+    future_to_promise(future)
+}
+
+#[wasm_bindgen]
+impl McpAuthClient {
+    /// `new McpAuthClient({ storage: {get, set, delete}, redirect, fetch?, redirectUri?, clientName? })`
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: ClientOptions) -> Result<McpAuthClient, JsValue> {
+        let options: JsValue = options.into();
+        if !options.is_object() {
+            return Err(invalid(
+                "McpAuthClient needs an options object: { storage: {get, set, delete}, redirect }",
+            ));
+        }
+        let host = JsHost::from_options(&options)?;
+        let redirect_uri = match opt_str(&options, "redirectUri")? {
+            Some(u) => u,
+            None => {
+                host::page_redirect_uri().unwrap_or_else(|| AuthOptions::default().redirect_uri)
+            }
+        };
+        let client_name = opt_str(&options, "clientName")?.unwrap_or_else(|| "mcp-auth".into());
+        Ok(McpAuthClient {
+            inner: Rc::new(Inner {
+                auth: McpAuth::new(host),
+                redirect_uri,
+                client_name,
+            }),
+        })
+    }
+
+    /// Logs in to an MCP server: discovery, client registration, PKCE, the `redirect`
+    /// function, token exchange. Resolves to `{redirected: true}` when the page navigated away.
+    pub fn login(&self, server_url: String, options: Option<LoginOptions>) -> LoginPromise {
+        let inner = self.inner.clone();
+        let options: JsValue = options.map(Into::into).unwrap_or(JsValue::UNDEFINED);
+        spawn(async move {
+            let opts = inner.auth_options(&options)?;
+            match inner
+                .auth
+                .login(&server_url, &opts)
+                .await
+                .map_err(js_error)?
+            {
+                LoginOutcome::Completed(info) => {
+                    to_js_object(&TokenInfoJs::new(&info, Some(false)))
+                }
+                LoginOutcome::Redirected => {
+                    let o = Object::new();
+                    set(&o, "redirected", &JsValue::TRUE);
+                    Ok(o.into())
+                }
+            }
+        })
+        .unchecked_into()
+    }
+
+    /// Prepares a login without calling `redirect`: the pending state is stored and the
+    /// authorization URL returned; finish with `completeLogin`.
+    #[wasm_bindgen(js_name = beginLogin)]
+    pub fn begin_login(&self, server_url: String, options: Option<LoginOptions>) -> BeginPromise {
+        let inner = self.inner.clone();
+        let options: JsValue = options.map(Into::into).unwrap_or(JsValue::UNDEFINED);
+        spawn(async move {
+            let opts = inner.auth_options(&options)?;
+            let r = inner
+                .auth
+                .begin_login(&server_url, &opts)
+                .await
+                .map_err(js_error)?;
+            to_js_object(&AuthorizationRequestJs {
+                authorization_url: &r.authorization_url,
+                redirect_uri: &r.redirect_uri,
+                state: &r.state,
+                identity: &r.identity,
+            })
+        })
+        .unchecked_into()
+    }
+
+    /// Finishes a login from the URL the browser came back to (e.g. `location.href`).
+    #[wasm_bindgen(js_name = completeLogin)]
+    pub fn complete_login(&self, callback_url: String) -> TokenInfoPromise {
+        let inner = self.inner.clone();
+        spawn(async move {
+            let info = inner
+                .auth
+                .complete_login(&callback_url)
+                .await
+                .map_err(js_error)?;
+            to_js_object(&TokenInfoJs::new(&info, None))
+        })
+        .unchecked_into()
+    }
+
+    /// A valid access token for the server (refreshed when about to expire). Never logs in.
+    #[wasm_bindgen(js_name = accessToken)]
+    pub fn access_token(&self, server_url: String) -> StringPromise {
+        let inner = self.inner.clone();
+        spawn(async move {
+            let token = inner
+                .auth
+                .access_token(&server_url)
+                .await
+                .map_err(js_error)?;
+            Ok(JsValue::from_str(token.secret()))
+        })
+        .unchecked_into()
+    }
+
+    /// Sends a request with the bearer token: 401 refreshes (then logs in again), 403
+    /// `insufficient_scope` steps up. Resolves to `{status, headers, body}`.
+    #[wasm_bindgen(js_name = authorizedFetch)]
+    pub fn authorized_fetch(
+        &self,
+        server_url: String,
+        request: Option<AuthorizedRequest>,
+        options: Option<LoginOptions>,
+    ) -> ResponsePromise {
+        let inner = self.inner.clone();
+        let request: JsValue = request.map(Into::into).unwrap_or(JsValue::UNDEFINED);
+        let options: JsValue = options.map(Into::into).unwrap_or(JsValue::UNDEFINED);
+        spawn(async move {
+            let opts = inner.auth_options(&options)?;
+            let req = http_request(&server_url, &request)?;
+            let resp = inner
+                .auth
+                .authorized_request(&server_url, req, &opts)
+                .await
+                .map_err(js_error)?;
+            let headers = Object::new();
+            for (name, value) in &resp.headers {
+                let name = name.to_ascii_lowercase();
+                let prev = get(&headers, &name).as_string();
+                let value = match prev {
+                    Some(p) => format!("{p}, {value}"),
+                    None => value.clone(),
+                };
+                set(&headers, &name, &JsValue::from_str(&value));
+            }
+            let out = Object::new();
+            set(&out, "status", &JsValue::from(resp.status));
+            set(&out, "headers", &headers);
+            set(&out, "body", &JsValue::from_str(&resp.text()));
+            Ok(out.into())
+        })
+        .unchecked_into()
+    }
+
+    /// Every stored identity with its token state (reads only).
+    pub fn status(&self) -> StatusListPromise {
+        let inner = self.inner.clone();
+        spawn(async move {
+            let list = inner.auth.status().await.map_err(js_error)?;
+            let list: Vec<TokenStatusJs> = list.iter().map(Into::into).collect();
+            to_js_object(&list)
+        })
+        .unchecked_into()
+    }
+
+    /// The token state of one server's identity (reads only).
+    #[wasm_bindgen(js_name = tokenStatus)]
+    pub fn token_status(&self, server_url: String) -> StatusPromise {
+        let inner = self.inner.clone();
+        spawn(async move {
+            let identity = mcp_auth_core::identity(&server_url).map_err(js_error)?;
+            let st = inner.auth.token_status(&identity).await.map_err(js_error)?;
+            to_js_object(&TokenStatusJs::from(&st))
+        })
+        .unchecked_into()
+    }
+
+    /// Revokes the tokens (when the server offers revocation) and deletes them;
+    /// `{forgetClient: true}` also forgets the client registration and cached discovery.
+    pub fn logout(&self, identity: String, options: Option<LogoutOptions>) -> LogoutPromise {
+        let inner = self.inner.clone();
+        let options: JsValue = options.map(Into::into).unwrap_or(JsValue::UNDEFINED);
+        spawn(async move {
+            let forget = if options.is_object() {
+                opt_bool(&options, "forgetClient")?.unwrap_or(false)
+            } else {
+                false
+            };
+            let r = inner
+                .auth
+                .logout(&identity, forget)
+                .await
+                .map_err(js_error)?;
+            to_js_object(&LogoutReportJs {
+                identity: &r.identity,
+                revoked: &r.revoked,
+                revocation_notes: &r.revocation_notes,
+                deleted_keys: &r.deleted_keys,
+            })
+        })
+        .unchecked_into()
+    }
+}
+
+/// Core's request from a JS `{method, url, headers, body}`.
+fn http_request(server_url: &str, request: &JsValue) -> Result<HttpRequest, JsValue> {
+    let mut req = HttpRequest::get(server_url);
+    if request.is_undefined() || request.is_null() {
+        return Ok(req);
+    }
+    if !request.is_object() {
+        return Err(invalid(
+            "the request must be an object {method, headers, body}",
+        ));
+    }
+    req.method = match opt_str(request, "method")?.map(|m| m.to_ascii_uppercase()) {
+        None => Method::Get,
+        Some(m) if m == "GET" => Method::Get,
+        Some(m) if m == "POST" => Method::Post,
+        Some(m) if m == "DELETE" => Method::Delete,
+        Some(m) => return Err(invalid(format!("method `{m}` is not GET, POST or DELETE"))),
+    };
+    if let Some(url) = opt_str(request, "url")? {
+        req.url = url;
+    }
+    let headers = get(request, "headers");
+    if headers.is_object() {
+        let pairs: Box<dyn Iterator<Item = JsValue>> = match js_sys::try_iter(&headers) {
+            Ok(Some(it)) => Box::new(it.filter_map(Result::ok)),
+            _ => Box::new(Object::entries(headers.unchecked_ref::<Object>()).into_iter()),
+        };
+        for pair in pairs {
+            let pair: Array = pair.unchecked_into();
+            match (pair.get(0).as_string(), pair.get(1).as_string()) {
+                (Some(n), Some(v)) => req.headers.push((n, v)),
+                _ => return Err(invalid("header names and values must be strings")),
+            }
+        }
+    }
+    let body = get(request, "body");
+    if let Some(s) = body.as_string() {
+        req.body = Some(s.into_bytes());
+    } else if body.is_instance_of::<Uint8Array>() {
+        req.body = Some(body.unchecked_into::<Uint8Array>().to_vec());
+    } else if body.is_instance_of::<js_sys::ArrayBuffer>() {
+        req.body = Some(Uint8Array::new(&body).to_vec());
+    } else if !body.is_undefined() && !body.is_null() {
+        return Err(invalid(
+            "the request body must be a string, Uint8Array or ArrayBuffer",
+        ));
+    }
+    Ok(req)
+}

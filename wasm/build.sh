@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Builds the npm-ready packages of mcp-auth-wasm:
+#   wasm/pkg/web   ES module for browsers (--target web)
+#   wasm/pkg/node  CommonJS for Node >= 18 (--target nodejs)
+# with opt-level z + LTO ([profile.wasm-release]) and npm binaryen's `wasm-opt -Oz`, and
+# prints the raw and gzip sizes of the .wasm and JS glue before and after wasm-opt.
+# Also copies the web package into web-demo/pkg for the demo page.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+WASM_OPT=$ROOT/wasm/js/node_modules/.bin/wasm-opt
+say() { printf '\033[1m[wasm-build]\033[0m %s\n' "$*" >&2; }
+
+if [ ! -x "$WASM_OPT" ]; then
+  say "installing npm packages in wasm/js (binaryen's wasm-opt)"
+  (cd wasm/js && npm install --no-audit --no-fund --loglevel=error)
+fi
+want=$(grep -m1 -A2 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p')
+have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')
+if [ "$want" != "$have" ]; then
+  say "wasm-bindgen CLI is '${have:-missing}' but the crate is $want; run: cargo install wasm-bindgen-cli --version $want"
+  exit 1
+fi
+
+say "cargo build -p mcp-auth-wasm --target wasm32-unknown-unknown --profile wasm-release"
+# Keep the target_features section (wasm-bindgen reads it; `strip = true` would drop it):
+# wasm-bindgen drops the debug sections and wasm-opt --strip-debug the names.
+CARGO_PROFILE_WASM_RELEASE_STRIP=false CARGO_PROFILE_WASM_RELEASE_DEBUG=false \
+  cargo build -q -p mcp-auth-wasm --target wasm32-unknown-unknown --profile wasm-release
+WASM=$TARGET_DIR/wasm32-unknown-unknown/wasm-release/mcp_auth_wasm.wasm
+
+size_line() { # label file...
+  local label=$1; shift
+  local raw=0 gz=0 f
+  for f in "$@"; do
+    raw=$((raw + $(wc -c <"$f")))
+    gz=$((gz + $(gzip -9 -c "$f" | wc -c)))
+  done
+  printf '  %-34s raw %8d B  gzip %7d B (%s KiB)\n' "$label" "$raw" "$gz" "$(awk "BEGIN{printf \"%.1f\", $gz/1024}")"
+}
+
+VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+for kind in web node; do
+  out=wasm/pkg/$kind
+  rm -rf "$out"
+  if [ $kind = web ]; then bt=web; else bt=nodejs; fi
+  wasm-bindgen --target "$bt" --out-dir "$out" --out-name mcp_auth "$WASM"
+  echo "== $kind package ($out), sizes:"
+  size_line ".wasm before wasm-opt" "$out/mcp_auth_bg.wasm"
+  size_line ".wasm + JS glue before wasm-opt" "$out/mcp_auth_bg.wasm" "$out/mcp_auth.js"
+  "$WASM_OPT" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+    --enable-mutable-globals --enable-reference-types --enable-multivalue --strip-debug --strip-producers \
+    "$out/mcp_auth_bg.wasm" -o "$out/mcp_auth_bg.wasm.opt"
+  mv "$out/mcp_auth_bg.wasm.opt" "$out/mcp_auth_bg.wasm"
+  size_line ".wasm after wasm-opt -Oz" "$out/mcp_auth_bg.wasm"
+  size_line ".wasm + JS glue after wasm-opt -Oz" "$out/mcp_auth_bg.wasm" "$out/mcp_auth.js"
+  if [ $kind = web ]; then
+    cat >"$out/package.json" <<JSON
+{
+  "name": "mcp-auth-wasm",
+  "version": "$VERSION",
+  "description": "The MCP OAuth 2.1 client (mcp-auth) for browsers: WebAssembly ES module.",
+  "license": "MIT OR Apache-2.0",
+  "type": "module",
+  "module": "mcp_auth.js",
+  "main": "mcp_auth.js",
+  "types": "mcp_auth.d.ts",
+  "files": ["mcp_auth.js", "mcp_auth.d.ts", "mcp_auth_bg.wasm", "mcp_auth_bg.wasm.d.ts"],
+  "sideEffects": ["./snippets/*"]
+}
+JSON
+  else
+    cat >"$out/package.json" <<JSON
+{
+  "name": "mcp-auth-wasm-node",
+  "version": "$VERSION",
+  "description": "The MCP OAuth 2.1 client (mcp-auth) for Node >= 18: WebAssembly, CommonJS.",
+  "license": "MIT OR Apache-2.0",
+  "main": "mcp_auth.js",
+  "types": "mcp_auth.d.ts",
+  "engines": { "node": ">=18" },
+  "files": ["mcp_auth.js", "mcp_auth.d.ts", "mcp_auth_bg.wasm", "mcp_auth_bg.wasm.d.ts"]
+}
+JSON
+  fi
+done
+
+rm -rf web-demo/pkg
+cp -r wasm/pkg/web web-demo/pkg
+say "packages in wasm/pkg/web and wasm/pkg/node (web copy in web-demo/pkg)"

@@ -1,0 +1,226 @@
+//! The host capabilities, supplied by JavaScript: storage functions, a redirect handler,
+//! `fetch`, and the clock.
+
+use crate::js::{get, message_of, set};
+use js_sys::{Array, Function, Object, Promise, Uint8Array};
+use mcp_auth_core::{Error, Host, HostError, HttpRequest, HttpResponse};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+pub(crate) struct JsHost {
+    storage: JsValue,
+    get: Function,
+    set: Function,
+    delete: Function,
+    redirect: Option<Function>,
+    fetch: Function,
+    fetch_this: JsValue,
+}
+
+fn function(target: &JsValue, name: &str, what: &str) -> Result<Function, JsValue> {
+    get(target, name).dyn_into::<Function>().map_err(|_| {
+        crate::js_error(Error::Invalid(format!(
+            "{what}: `{name}` must be a function"
+        )))
+    })
+}
+
+/// Awaits a value that may or may not be a promise.
+async fn settle(value: JsValue) -> Result<JsValue, JsValue> {
+    if value.is_instance_of::<Promise>() || get(&value, "then").is_function() {
+        JsFuture::from(Promise::resolve(&value)).await
+    } else {
+        Ok(value)
+    }
+}
+
+/// The page's URL without query or fragment, in a browser; `None` in Node.
+pub(crate) fn page_redirect_uri() -> Option<String> {
+    let location = get(&js_sys::global(), "location");
+    if !location.is_object() {
+        return None;
+    }
+    let origin = get(&location, "origin").as_string()?;
+    let path = get(&location, "pathname").as_string()?;
+    origin
+        .starts_with("http")
+        .then(|| format!("{origin}{path}"))
+}
+
+/// A URL without its query, for messages.
+fn without_query(url: &str) -> &str {
+    url.split(['?', '#']).next().unwrap_or(url)
+}
+
+impl JsHost {
+    pub(crate) fn from_options(options: &JsValue) -> Result<JsHost, JsValue> {
+        let storage = get(options, "storage");
+        if !storage.is_object() {
+            return Err(crate::js_error(Error::Invalid(
+                "McpAuthClient needs `storage`: an object with get(key), set(key, value) and delete(key)".into(),
+            )));
+        }
+        let what = "storage";
+        let redirect = get(options, "redirect");
+        let redirect = if redirect.is_undefined() || redirect.is_null() {
+            None
+        } else {
+            Some(function(options, "redirect", "McpAuthClient options")?)
+        };
+        let custom = get(options, "fetch");
+        let (fetch, fetch_this) = if custom.is_undefined() || custom.is_null() {
+            let global = js_sys::global();
+            let f = function(
+                &global,
+                "fetch",
+                "this JavaScript environment (no global fetch; pass `fetch` in the options)",
+            )?;
+            (f, global.into())
+        } else {
+            (
+                function(options, "fetch", "McpAuthClient options")?,
+                JsValue::UNDEFINED,
+            )
+        };
+        Ok(JsHost {
+            get: function(&storage, "get", what)?,
+            set: function(&storage, "set", what)?,
+            delete: function(&storage, "delete", what)?,
+            storage,
+            redirect,
+            fetch,
+            fetch_this,
+        })
+    }
+}
+
+fn storage_error(op: &str, key: &str, err: &JsValue) -> HostError {
+    HostError::Storage(format!(
+        "storage.{op}(\"{key}\") failed: {}",
+        message_of(err)
+    ))
+}
+
+impl Host for JsHost {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HostError> {
+        let url = request.url.clone();
+        let failed = |e: &JsValue| {
+            HostError::Network(format!(
+                "the request to {} failed: {}",
+                without_query(&url),
+                message_of(e)
+            ))
+        };
+        let init = Object::new();
+        set(&init, "method", &JsValue::from_str(request.method.as_str()));
+        let headers = Object::new();
+        for (name, value) in &request.headers {
+            set(&headers, name, &JsValue::from_str(value));
+        }
+        set(&init, "headers", &headers);
+        if let Some(body) = &request.body {
+            set(&init, "body", &Uint8Array::from(body.as_slice()));
+        }
+        set(&init, "redirect", &JsValue::from_str("manual"));
+        let pending = self
+            .fetch
+            .call2(&self.fetch_this, &JsValue::from_str(&request.url), &init)
+            .map_err(|e| failed(&e))?;
+        let resp = settle(pending).await.map_err(|e| failed(&e))?;
+        let status = get(&resp, "status").as_f64().unwrap_or(0.0) as u16;
+        let mut out_headers = Vec::new();
+        let h = get(&resp, "headers");
+        if let Ok(Some(iter)) = js_sys::try_iter(&h) {
+            for pair in iter.flatten() {
+                let pair: Array = pair.unchecked_into();
+                if let (Some(n), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
+                    out_headers.push((n, v));
+                }
+            }
+        }
+        let array_buffer =
+            function(&resp, "arrayBuffer", "the fetch response").map_err(|e| failed(&e))?;
+        let buf = array_buffer.call0(&resp).map_err(|e| failed(&e))?;
+        let buf = settle(buf).await.map_err(|e| failed(&e))?;
+        Ok(HttpResponse {
+            status,
+            headers: out_headers,
+            body: Uint8Array::new(&buf).to_vec(),
+        })
+    }
+
+    async fn load(&self, key: &str) -> Result<Option<String>, HostError> {
+        let v = self
+            .get
+            .call1(&self.storage, &JsValue::from_str(key))
+            .map_err(|e| storage_error("get", key, &e))?;
+        let v = settle(v).await.map_err(|e| storage_error("get", key, &e))?;
+        if v.is_undefined() || v.is_null() {
+            return Ok(None);
+        }
+        v.as_string().map(Some).ok_or_else(|| {
+            HostError::Storage(format!(
+                "storage.get(\"{key}\") returned a value that is not a string"
+            ))
+        })
+    }
+
+    async fn save(&self, key: &str, value: &str) -> Result<(), HostError> {
+        let v = self
+            .set
+            .call2(
+                &self.storage,
+                &JsValue::from_str(key),
+                &JsValue::from_str(value),
+            )
+            .map_err(|e| storage_error("set", key, &e))?;
+        settle(v).await.map_err(|e| storage_error("set", key, &e))?;
+        Ok(())
+    }
+
+    async fn remove(&self, key: &str) -> Result<(), HostError> {
+        let v = self
+            .delete
+            .call1(&self.storage, &JsValue::from_str(key))
+            .map_err(|e| storage_error("delete", key, &e))?;
+        settle(v)
+            .await
+            .map_err(|e| storage_error("delete", key, &e))?;
+        Ok(())
+    }
+
+    async fn authorize(
+        &self,
+        authorization_url: &str,
+        redirect_uri: &str,
+    ) -> Result<Option<String>, HostError> {
+        let Some(redirect) = &self.redirect else {
+            return Err(HostError::Browser(
+                "no `redirect` function was given to McpAuthClient; pass one, or use beginLogin() and completeLogin()".into(),
+            ));
+        };
+        let failed = |e: &JsValue| {
+            HostError::Browser(format!("the redirect function failed: {}", message_of(e)))
+        };
+        let v = redirect
+            .call2(
+                &JsValue::UNDEFINED,
+                &JsValue::from_str(authorization_url),
+                &JsValue::from_str(redirect_uri),
+            )
+            .map_err(|e| failed(&e))?;
+        let v = settle(v).await.map_err(|e| failed(&e))?;
+        if v.is_undefined() || v.is_null() {
+            return Ok(None);
+        }
+        v.as_string().map(Some).ok_or_else(|| {
+            HostError::Browser(
+                "the redirect function must return the callback URL (a string) or undefined".into(),
+            )
+        })
+    }
+
+    fn now(&self) -> u64 {
+        (js_sys::Date::now() / 1000.0) as u64
+    }
+}

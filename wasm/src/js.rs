@@ -1,0 +1,67 @@
+//! Small helpers over `js_sys::Reflect` and JSON.
+
+use js_sys::Reflect;
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+pub(crate) fn get(target: &JsValue, name: &str) -> JsValue {
+    Reflect::get(target, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+}
+
+pub(crate) fn set(target: &JsValue, name: &str, value: &JsValue) {
+    // Only fails on frozen objects or proxies, which we never build.
+    let _ = Reflect::set(target, &JsValue::from_str(name), value);
+}
+
+/// An optional string property: `undefined`/`null` is `None`, anything but a string an error.
+pub(crate) fn opt_str(target: &JsValue, name: &str) -> Result<Option<String>, JsValue> {
+    let v = get(target, name);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    v.as_string()
+        .map(Some)
+        .ok_or_else(|| crate::coded_error(&format!("option `{name}` must be a string"), "invalid"))
+}
+
+pub(crate) fn opt_bool(target: &JsValue, name: &str) -> Result<Option<bool>, JsValue> {
+    let v = get(target, name);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    v.as_bool()
+        .map(Some)
+        .ok_or_else(|| crate::coded_error(&format!("option `{name}` must be a boolean"), "invalid"))
+}
+
+/// A plain JS object (not a `Map`) from a serialisable value, through JSON.
+pub(crate) fn to_js_object<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    let text = serde_json::to_string(value)
+        .map_err(|e| crate::coded_error(&format!("cannot encode the result: {e}"), "invalid"))?;
+    js_sys::JSON::parse(&text)
+}
+
+/// A readable message from a thrown JS value (an `Error`'s message and its `cause`).
+pub(crate) fn message_of(err: &JsValue) -> String {
+    if let Some(s) = err.as_string() {
+        return s;
+    }
+    let message = get(err, "message").as_string();
+    let cause = get(err, "cause");
+    let cause = if cause.is_undefined() || cause.is_null() {
+        None
+    } else {
+        get(&cause, "message")
+            .as_string()
+            .or_else(|| get(&cause, "code").as_string())
+            .or_else(|| cause.as_string())
+    };
+    match (message, cause) {
+        (Some(m), Some(c)) => format!("{m} ({c})"),
+        (Some(m), None) => m,
+        (None, _) => js_sys::JSON::stringify(err)
+            .ok()
+            .and_then(|s| s.as_string())
+            .unwrap_or_else(|| "an unknown JavaScript error".into()),
+    }
+}

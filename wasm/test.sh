@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The wasm tests: builds the packages (wasm/build.sh) and the testkit, then runs the Node tests
+# (node --test wasm/tests/*.test.mjs) and the web demo in headless Chromium
+# (wasm/tests/browser/*.test.mjs, screenshots in test-artifacts/). Each test file starts and
+# stops its own testkit on free ports. Exits non-zero when anything fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+say() { printf '\033[1m[wasm-test]\033[0m %s\n' "$*" >&2; }
+
+if [ ! -d wasm/js/node_modules/playwright-core ] || [ ! -x wasm/js/node_modules/.bin/wasm-opt ]; then
+  say "installing npm packages in wasm/js"
+  (cd wasm/js && npm install --no-audit --no-fund --loglevel=error)
+fi
+bash wasm/build.sh
+say "cargo build -p mcp-auth-testkit"
+cargo build -q -p mcp-auth-testkit
+export MCP_AUTH_TESTKIT="${CARGO_TARGET_DIR:-$PWD/target}/debug/mcp-auth-testkit"
+
+# Chromium must not write into the home folder.
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+export XDG_CONFIG_HOME="$TMP/config" XDG_CACHE_HOME="$TMP/cache"
+mkdir -p "$XDG_CONFIG_HOME" "$XDG_CACHE_HOME" test-artifacts
+
+status=0
+echo "== wasm Node tests (node --test wasm/tests/*.test.mjs)"
+node --test wasm/tests/*.test.mjs || status=1
+echo "== web demo in headless Chromium (node --test wasm/tests/browser/*.test.mjs)"
+if [ -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
+  node --test wasm/tests/browser/*.test.mjs || status=1
+else
+  echo "Chromium not found at ${CHROMIUM:-/usr/bin/chromium}; run .ci/setup" >&2
+  status=1
+fi
+if [ $status -ne 0 ]; then say "FAILED"; else say "all wasm tests passed (screenshots in test-artifacts/)"; fi
+exit $status

@@ -1,0 +1,93 @@
+// The web demo in real headless Chromium (Debian's, driven by playwright-core): log in through
+// the testkit's consent page, see the tool list after the redirect back, reload, still there.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createRequire } from "node:module";
+import { ROOT, startTestkit } from "../helpers.mjs";
+
+const require = createRequire(path.join(ROOT, "wasm/js/package.json"));
+const { chromium } = require("playwright-core");
+
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const ARTIFACTS = path.join(ROOT, "test-artifacts");
+let kit, context, page, tmp;
+const consoleErrors = [];
+
+before(async () => {
+  kit = await startTestkit("consent", ["--static-dir", path.join(ROOT, "web-demo")]);
+  tmp = mkdtempSync(path.join(tmpdir(), "mcp-auth-chromium-"));
+  for (const d of ["config", "cache"]) mkdirSync(path.join(tmp, d));
+  process.env.XDG_CONFIG_HOME = path.join(tmp, "config");
+  process.env.XDG_CACHE_HOME = path.join(tmp, "cache");
+  context = await chromium.launchPersistentContext(path.join(tmp, "profile"), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    ],
+    env: { ...process.env },
+    timeout: 60000,
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+  page.on("console", (m) => {
+    if (m.type() === "error") consoleErrors.push(m.text());
+  });
+  page.on("pageerror", (e) => consoleErrors.push(String(e)));
+});
+
+after(async () => {
+  await context?.close();
+  await kit?.stop();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+const demoUrl = () => `${kit.base_url}/demo/`;
+
+test("the demo logs in through the consent page and shows the tool list after the redirect back", async () => {
+  await page.goto(demoUrl());
+  await page.waitForFunction(() => document.getElementById("state").textContent.includes("Not logged in"));
+  assert.equal(await page.inputValue("#server-url"), kit.mcp_url, "defaults to the same-origin /mcp");
+  await page.click("#login");
+  // the testkit's consent page, on the authorization server
+  await page.waitForSelector("#approve", { timeout: 20000 });
+  assert.match(page.url(), /\/authorize\?/);
+  await page.click("#approve");
+  await page.waitForSelector('#tools li[data-tool="write_note"]', { timeout: 20000 });
+  const tools = await page.$$eval("#tools li", (lis) => lis.map((li) => li.dataset.tool));
+  for (const t of ["echo", "whoami", "write_note"]) assert.ok(tools.includes(t), `tool ${t} shown`);
+  assert.equal(await page.textContent("#identity"), new URL(kit.mcp_url).origin);
+  assert.match(await page.textContent("#scopes"), /mcp:read/);
+  assert.match(await page.textContent("#expiry"), /\d/);
+  assert.ok(!new URL(page.url()).search.includes("code="), "the code is removed from the address bar");
+  const keys = await page.evaluate(() => Object.keys(localStorage));
+  assert.ok(keys.includes(`mcp-auth:tokens:${new URL(kit.mcp_url).origin}`), keys.join(","));
+  assert.ok(!keys.some((k) => k.startsWith("mcp-auth:pending:")), "the pending login is spent");
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: path.join(ARTIFACTS, "web-demo-logged-in.png"), fullPage: true });
+});
+
+test("after a reload the session is still there (no new authorization)", async () => {
+  const authorizeBefore = (await kit.stats()).counts["GET /authorize"] ?? 0;
+  const tokenBefore = (await kit.stats()).counts["POST /token"] ?? 0;
+  await page.reload();
+  await page.waitForSelector('#tools li[data-tool="whoami"]', { timeout: 20000 });
+  assert.match(await page.textContent("#state"), /Logged in\. \d+ tools/);
+  const stats = await kit.stats();
+  assert.equal(stats.counts["GET /authorize"] ?? 0, authorizeBefore, "no new authorization request");
+  assert.equal(stats.counts["POST /token"] ?? 0, tokenBefore, "no new token request");
+  await page.screenshot({ path: path.join(ARTIFACTS, "web-demo-after-reload.png"), fullPage: true });
+});
+
+test("log out revokes and clears the session", async () => {
+  await page.click("#logout");
+  await page.waitForFunction(() => document.getElementById("state").textContent.startsWith("Logged out"));
+  assert.equal(await page.isHidden("#session"), true);
+  const keys = await page.evaluate(() => Object.keys(localStorage));
+  assert.ok(!keys.some((k) => k.startsWith("mcp-auth:tokens:")), keys.join(","));
+  assert.ok((await kit.stats()).revoked >= 1);
+  assert.deepEqual(consoleErrors.filter((e) => !/favicon/.test(e)), [], "no errors on the page console");
+});

@@ -1,0 +1,226 @@
+// The whole flow through the Node build against the real testkit over HTTP on 127.0.0.1.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import {
+  loadNodePackage, startTestkit, memoryStorage, followingRedirect, rpc, INITIALIZE, tokenRecord,
+} from "./helpers.mjs";
+
+const { McpAuthClient, identity } = loadNodePackage();
+
+let kit;
+before(async () => {
+  kit = await startTestkit("default");
+});
+after(async () => {
+  await kit?.stop();
+});
+
+function client(storage, calls = [], extra = {}) {
+  return new McpAuthClient({ storage, redirect: followingRedirect(calls), ...extra });
+}
+
+/** initialize then tools/list through authorizedFetch; returns the tool names. */
+async function listTools(c, url) {
+  const init = await c.authorizedFetch(url, rpc("initialize", INITIALIZE));
+  assert.equal(init.status, 200, init.body);
+  const sid = init.headers["mcp-session-id"];
+  assert.ok(sid, "initialize returns a session id");
+  const list = await c.authorizedFetch(url, rpc("tools/list", {}, sid, 2));
+  assert.equal(list.status, 200, list.body);
+  return { sid, tools: JSON.parse(list.body).result.tools.map((t) => t.name) };
+}
+
+test("login follows the authorization URL, stores CLI-format records, and authorizedFetch lists tools", async () => {
+  const storage = memoryStorage();
+  const calls = [];
+  const c = client(storage, calls);
+  const id = identity(kit.mcp_url);
+  const info = await c.login(kit.mcp_url);
+  assert.equal(info.redirected, false);
+  assert.equal(info.identity, id);
+  assert.equal(info.resource, kit.mcp_url);
+  assert.equal(info.issuer.replace(/\/$/, ""), kit.issuer.replace(/\/$/, ""));
+  assert.ok(info.hasRefreshToken);
+  assert.ok(info.expiresAt > Date.now() / 1000, "expiry is absolute and in the future");
+  assert.match(info.scope, /mcp:read/);
+  assert.equal(calls.length, 1);
+  const authUrl = new URL(calls[0].authorizationUrl);
+  assert.equal(authUrl.searchParams.get("code_challenge_method"), "S256");
+  assert.equal(authUrl.searchParams.get("resource"), kit.mcp_url);
+
+  const rec = tokenRecord(storage, id);
+  assert.equal(rec.version, 1);
+  assert.equal(rec.identity, id);
+  assert.ok(rec.access_token && rec.refresh_token);
+  assert.equal(await c.accessToken(kit.mcp_url), rec.access_token);
+  assert.ok(JSON.parse(storage.map.get("index")).keys.includes(`tokens:${id}`));
+  assert.ok(![...storage.map.keys()].some((k) => k.startsWith("pending:")), "the pending login is spent");
+
+  const { tools } = await listTools(c, kit.mcp_url);
+  for (const t of ["echo", "whoami", "write_note"]) assert.ok(tools.includes(t), `tool ${t} listed`);
+
+  const [st] = await c.status();
+  assert.equal(st.identity, id);
+  assert.equal(st.present, true);
+  assert.equal(st.expired, false);
+  assert.equal(st.hasRefreshToken, true);
+});
+
+test("refresh after expiry: a 401 refreshes once and the rotated refresh token is persisted first", async () => {
+  const storage = memoryStorage();
+  const c = client(storage);
+  await c.login(kit.mcp_url);
+  const id = identity(kit.mcp_url);
+  const before = tokenRecord(storage, id);
+  const tokenPosts = (await kit.stats()).counts["POST /token"] ?? 0;
+
+  await kit.expire(); // the server now rejects every access token it issued
+  const { tools } = await listTools(c, kit.mcp_url);
+  assert.ok(tools.includes("echo"));
+
+  const afterRefresh = tokenRecord(storage, id);
+  assert.notEqual(afterRefresh.access_token, before.access_token, "a new access token");
+  assert.notEqual(afterRefresh.refresh_token, before.refresh_token, "the rotated refresh token is stored");
+  assert.equal((await kit.stats()).counts["POST /token"], tokenPosts + 1, "exactly one refresh");
+
+  // A fresh client on the same storage (another process, a reload) can refresh again with the
+  // persisted token; had the old one been kept, the server would see reuse and revoke the grant.
+  await kit.expire();
+  const c2 = client(storage);
+  const r = await c2.authorizedFetch(kit.mcp_url, rpc("initialize", INITIALIZE));
+  assert.equal(r.status, 200, r.body);
+  assert.notEqual(tokenRecord(storage, id).refresh_token, afterRefresh.refresh_token);
+});
+
+test("accessToken refreshes a token that expires soon (short-lived scenario), without a browser", async () => {
+  const short = await startTestkit("short-lived");
+  try {
+    const storage = memoryStorage();
+    const calls = [];
+    const c = client(storage, calls);
+    await c.login(short.mcp_url);
+    const id = identity(short.mcp_url);
+    const first = tokenRecord(storage, id);
+    assert.ok(first.expires_at - first.obtained_at <= 2, "2 s tokens");
+    const t = await c.accessToken(short.mcp_url); // within the 60 s skew: refreshed
+    const second = tokenRecord(storage, id);
+    assert.equal(t, second.access_token);
+    assert.notEqual(t, first.access_token);
+    assert.notEqual(second.refresh_token, first.refresh_token);
+    assert.equal(calls.length, 1, "no second login");
+    assert.equal((await short.stats()).counts["POST /token"], 2);
+  } finally {
+    await short.stop();
+  }
+});
+
+test("step-up: write_note's 403 insufficient_scope re-authorizes with the union of scopes", async () => {
+  const storage = memoryStorage();
+  const calls = [];
+  const c = client(storage, calls);
+  const info = await c.login(kit.mcp_url, { scope: "mcp:read" });
+  assert.equal(info.scope, "mcp:read");
+  const { sid } = await listTools(c, kit.mcp_url);
+  const r = await c.authorizedFetch(
+    kit.mcp_url,
+    rpc("tools/call", { name: "write_note", arguments: { text: "hi" } }, sid, 3),
+  );
+  assert.equal(r.status, 200, r.body);
+  assert.match(JSON.parse(r.body).result.content[0].text, /note saved: hi/);
+  assert.equal(calls.length, 2, "one step-up authorization");
+  const scopes = new URL(calls[1].authorizationUrl).searchParams.get("scope").split(" ");
+  assert.ok(scopes.includes("mcp:read") && scopes.includes("mcp:write"), scopes.join(" "));
+  assert.match(tokenRecord(storage, identity(kit.mcp_url)).scope, /mcp:write/);
+});
+
+test("step-up is refused when interactive is false", async () => {
+  const storage = memoryStorage();
+  const c = client(storage);
+  await c.login(kit.mcp_url, { scope: "mcp:read" });
+  const { sid } = await listTools(c, kit.mcp_url);
+  await assert.rejects(
+    c.authorizedFetch(
+      kit.mcp_url,
+      rpc("tools/call", { name: "write_note", arguments: { text: "x" } }, sid, 3),
+      { interactive: false },
+    ),
+    (e) => e instanceof Error && e.code === "step_up_exhausted",
+  );
+});
+
+test("full-page redirect: login resolves {redirected}, and a new client finishes with completeLogin", async () => {
+  const storage = memoryStorage();
+  let handedOut;
+  const c = new McpAuthClient({
+    storage,
+    redirectUri: "http://127.0.0.1:9/app/",
+    redirect: (url) => {
+      handedOut = url; // a browser would do location.assign(url) here
+      return undefined;
+    },
+  });
+  const r = await c.login(kit.mcp_url);
+  assert.deepEqual(r, { redirected: true });
+  assert.ok([...storage.map.keys()].some((k) => k.startsWith("pending:")), "pending state stored");
+  // the browser comes back to the page; a new instance (a reload) completes the login
+  const callback = await followingRedirect()(handedOut);
+  assert.ok(callback.startsWith("http://127.0.0.1:9/app/?"));
+  const c2 = new McpAuthClient({ storage });
+  const info = await c2.completeLogin(callback);
+  assert.equal(info.identity, identity(kit.mcp_url));
+  await assert.rejects(c2.completeLogin(callback), (e) => e.code === "state_mismatch", "a callback is used once");
+});
+
+test("storage errors are surfaced: a storage whose set throws makes login reject with code storage", async () => {
+  const storage = memoryStorage();
+  storage.set = () => {
+    throw new Error("disk full");
+  };
+  const c = client(storage);
+  await assert.rejects(c.login(kit.mcp_url), (e) => {
+    assert.ok(e instanceof Error);
+    assert.equal(e.code, "storage");
+    assert.match(e.message, /storage\.set\(.*\) failed: disk full/);
+    return true;
+  });
+});
+
+test("storage errors are surfaced: a rejected promise from get reaches accessToken", async () => {
+  const c = client({
+    get: async () => {
+      throw new Error("backend offline");
+    },
+    set: async () => {},
+    delete: async () => {},
+  });
+  await assert.rejects(c.accessToken(kit.mcp_url), (e) => e.code === "storage" && /backend offline/.test(e.message));
+});
+
+test("errors carry stable codes and say what to do", async () => {
+  const c = client(memoryStorage());
+  await assert.rejects(c.accessToken(kit.mcp_url), (e) => e.code === "login_required" && /call login\(\)/.test(e.message));
+  await assert.rejects(c.login("http://example.com/mcp"), (e) => e.code === "insecure_url");
+  await assert.rejects(c.login("not a url"), (e) => e.code === "invalid_url");
+  assert.throws(() => new McpAuthClient({}), (e) => e.code === "invalid" && /storage/.test(e.message));
+  const noRedirect = new McpAuthClient({ storage: memoryStorage() });
+  await assert.rejects(noRedirect.login(kit.mcp_url), (e) => e.code === "browser" && /redirect/.test(e.message));
+  const offline = new McpAuthClient({ storage: memoryStorage(), redirect: followingRedirect(), fetch: async () => { throw new TypeError("fetch failed"); } });
+  await assert.rejects(offline.login(kit.mcp_url), (e) => e.code === "network" && /fetch failed/.test(e.message));
+});
+
+test("logout revokes at the server and deletes the tokens", async () => {
+  const storage = memoryStorage();
+  const c = client(storage);
+  await c.login(kit.mcp_url);
+  const id = identity(kit.mcp_url);
+  const revokedBefore = (await kit.stats()).revoked;
+  const report = await c.logout(id);
+  assert.equal(report.identity, id);
+  assert.ok(report.revoked.includes("refresh_token"), JSON.stringify(report));
+  assert.ok(report.deletedKeys.includes(`tokens:${id}`));
+  assert.equal(tokenRecord(storage, id), undefined);
+  assert.ok((await kit.stats()).revoked > revokedBefore);
+  await assert.rejects(c.accessToken(kit.mcp_url), (e) => e.code === "login_required");
+  const st = await c.status();
+  assert.ok(!st.some((s) => s.present), JSON.stringify(st));
+});
