@@ -8,6 +8,7 @@
 //! Nothing here touches a socket, a runtime, a keyring or a file.
 
 pub mod client;
+pub mod codex;
 pub mod error;
 pub mod host;
 pub mod metadata;
