@@ -494,3 +494,202 @@ pub fn check_client_metadata_url(url: &str) -> Result<()> {
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resp(status: u16, body: &str) -> HttpResponse {
+        HttpResponse {
+            status,
+            headers: vec![],
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn token_responses() {
+        let ok = parse_token_response(&resp(200, r#"{"access_token":"a","token_type":"bEaReR","expires_in":"60","refresh_token":"r"}"#), 1000, Some("x y")).unwrap();
+        assert_eq!(ok.expires_at, Some(1060));
+        assert_eq!(
+            ok.scope.as_deref(),
+            Some("x y"),
+            "missing scope means the requested one"
+        );
+        assert_eq!(ok.token_type, "Bearer");
+        let no_expiry = parse_token_response(
+            &resp(
+                200,
+                r#"{"access_token":"a","token_type":"Bearer","scope":"z"}"#,
+            ),
+            1000,
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            (no_expiry.expires_at, no_expiry.scope.as_deref()),
+            (None, Some("z"))
+        );
+        for bad in [
+            r#"{"access_token":"a","token_type":"mac"}"#,
+            r#"{"access_token":"a"}"#,
+            r#"{"token_type":"Bearer"}"#,
+            r#"{"access_token":"","token_type":"Bearer"}"#,
+            r#"{"access_token":"a","token_type":"Bearer","expires_in":-5}"#,
+            r#"{"access_token":"a","token_type":"Bearer","expires_in":1.5}"#,
+            r#"{"access_token":"a","token_type":"Bearer","expires_in":99999999999}"#,
+            r#"{"access_token":"a","token_type":"Bearer","expires_in":"soon"}"#,
+            "not json",
+        ] {
+            let err = parse_token_response(&resp(200, bad), 0, None)
+                .err()
+                .unwrap_or_else(|| panic!("accepted {bad}"));
+            assert_eq!(err.code(), "invalid_token_response", "{bad}");
+        }
+        let err = parse_token_response(
+            &resp(
+                400,
+                r#"{"error":"invalid_grant","error_description":"gone"}"#,
+            ),
+            0,
+            None,
+        )
+        .err()
+        .unwrap();
+        assert!(
+            matches!(&err, Error::TokenEndpoint { error, status: 400, .. } if error == "invalid_grant")
+        );
+        let err = parse_token_response(&resp(502, "<html>bad gateway</html>"), 0, None)
+            .err()
+            .unwrap();
+        assert!(matches!(&err, Error::TokenEndpoint { error, .. } if error == "http_502"));
+    }
+
+    #[test]
+    fn client_authentication_forms() {
+        let mut client = ClientRecord {
+            version: 1,
+            issuer: "https://as".into(),
+            client_id: "id:with space".into(),
+            client_secret: Some(ClientSecret::new("p@ss/word")),
+            auth_method: ClientAuthMethod::ClientSecretBasic,
+            source: ClientSource::Configured,
+            redirect_uris: vec![],
+            registered_at: None,
+        };
+        let req = client_form_request("https://as/token", &client, &[("grant_type", "x")]);
+        // RFC 6749 §2.3.1: form-urlencode both parts, then base64
+        let expected = format!("Basic {}", STANDARD.encode("id%3Awith+space:p%40ss%2Fword"));
+        assert_eq!(req.header_value("authorization"), Some(expected.as_str()));
+        assert_eq!(
+            String::from_utf8(req.body.clone().unwrap()).unwrap(),
+            "grant_type=x"
+        );
+        client.auth_method = ClientAuthMethod::ClientSecretPost;
+        let req = client_form_request("https://as/token", &client, &[("grant_type", "x")]);
+        assert!(req.header_value("authorization").is_none());
+        assert_eq!(
+            String::from_utf8(req.body.unwrap()).unwrap(),
+            "grant_type=x&client_id=id%3Awith+space&client_secret=p%40ss%2Fword"
+        );
+        assert!(!format!(
+            "{:?}",
+            client_form_request("https://as/token", &client, &[])
+        )
+        .contains("p@ss"));
+    }
+
+    #[test]
+    fn registration_responses() {
+        let r = parse_registration_response(
+            &resp(201, r#"{"client_id":"c1"}"#),
+            "https://as",
+            "http://localhost:3030/callback",
+            5,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.auth_method, r.source, r.redirect_uris.len()),
+            (ClientAuthMethod::None, ClientSource::Dynamic, 1)
+        );
+        let r = parse_registration_response(
+            &resp(201, r#"{"client_id":"c1","client_secret":"s"}"#),
+            "https://as",
+            "x",
+            5,
+        )
+        .unwrap();
+        assert_eq!(r.auth_method, ClientAuthMethod::ClientSecretBasic);
+        let e = parse_registration_response(
+            &resp(
+                201,
+                r#"{"client_id":"c1","token_endpoint_auth_method":"client_secret_post"}"#,
+            ),
+            "https://as",
+            "x",
+            5,
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "registration");
+        let e = parse_registration_response(
+            &resp(400, r#"{"error":"invalid_redirect_uri"}"#),
+            "https://as",
+            "x",
+            5,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("invalid_redirect_uri"), "{e}");
+    }
+
+    #[test]
+    fn client_metadata_urls() {
+        assert!(check_client_metadata_url("https://app.example.com/client.json").is_ok());
+        for bad in [
+            "http://app.example.com/c.json",
+            "https://app.example.com/",
+            "https://app.example.com",
+            "https://app.example.com/c#x",
+            "nope",
+        ] {
+            assert!(check_client_metadata_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn authorization_url_carries_every_parameter() {
+        let url = authorization_url(&AuthorizationParams {
+            authorization_endpoint: "https://as.example.com/authorize?tenant=a",
+            client_id: "c",
+            redirect_uri: "http://localhost:3030/callback",
+            state: "s",
+            code_challenge: "ch",
+            resource: Some("https://mcp.example.com/mcp"),
+            scope: Some("a b"),
+            extra: &[("originator".into(), "mcp-auth".into())],
+        })
+        .unwrap();
+        for (k, v) in [
+            ("tenant", "a"),
+            ("response_type", "code"),
+            ("client_id", "c"),
+            ("redirect_uri", "http://localhost:3030/callback"),
+            ("state", "s"),
+            ("code_challenge", "ch"),
+            ("code_challenge_method", "S256"),
+            ("resource", "https://mcp.example.com/mcp"),
+            ("scope", "a b"),
+            ("originator", "mcp-auth"),
+        ] {
+            assert_eq!(query_param(&url, k).as_deref(), Some(v), "{k}");
+        }
+        assert!(is_callback_for(
+            "http://localhost:3030/callback?code=x&state=s",
+            &url
+        ));
+        assert!(!is_callback_for(
+            "http://localhost:3030/callback?code=x&state=t",
+            &url
+        ));
+        assert!(!is_callback_for("http://localhost:3030/favicon.ico", &url));
+    }
+}

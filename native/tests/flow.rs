@@ -889,3 +889,36 @@ async fn secrets_stay_out_of_errors_and_debug() {
     );
     assert!(!format!("{req:?}").contains(rec.access_token.secret()));
 }
+
+#[tokio::test]
+async fn a_stale_registration_is_dropped_and_registration_retried_once() {
+    let server = TestServer::start(Scenario::Default);
+    let auth = client(Browser::Approve);
+    login(&auth, &server, &AuthOptions::default()).await;
+    // the server no longer accepts the stored client as it is (say, its secret was rotated)
+    let key = format!("client:{}|{}", server.base_url(), server.issuer());
+    let mut rec: mcp_auth_core::ClientRecord =
+        serde_json::from_str(&auth.host().store.load(&key).unwrap().unwrap()).unwrap();
+    rec.auth_method = ClientAuthMethod::ClientSecretPost;
+    rec.client_secret = Some(ClientSecret::new("stale"));
+    auth.host()
+        .store
+        .save(&key, &serde_json::to_string(&rec).unwrap())
+        .unwrap();
+    server.clear_log();
+    login(&auth, &server, &AuthOptions::default()).await;
+    let lines = server.request_lines();
+    assert_eq!(
+        lines.iter().filter(|l| *l == "POST /register").count(),
+        1,
+        "{lines:?}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| *l == "POST /token").count(),
+        2,
+        "{lines:?}"
+    );
+    let now: mcp_auth_core::ClientRecord =
+        serde_json::from_str(&auth.host().store.load(&key).unwrap().unwrap()).unwrap();
+    assert_ne!(now.client_id, rec.client_id);
+}
