@@ -143,7 +143,11 @@ fn callback_validation() {
             c["iss_required"].as_bool().unwrap(),
         );
         match (&c["code"], &c["error"]) {
-            (Value::String(code), _) => assert_eq!(r.expect(s(&c["callback"])).secret(), code),
+            (Value::String(code), _) => assert_eq!(
+                r.unwrap_or_else(|e| panic!("{}: {e}", c["callback"]))
+                    .secret(),
+                code
+            ),
             (_, Value::String(code)) => {
                 let err = r
                     .err()
