@@ -1,5 +1,13 @@
 //! The native shell of mcp-auth: host capabilities over reqwest, the OS keyring or files,
-//! the loopback callback server and the browser. No OAuth rule is written here.
+//! the loopback callback server and the browser, and the `mcp-auth` commands. No OAuth rule
+//! is written here: core decides, this crate does the I/O.
 
+pub mod browser;
+pub mod callback;
+pub mod cli;
+pub mod config;
+pub mod host;
 pub mod http;
+pub mod lock;
+pub mod mcp;
 pub mod store;

@@ -1,4 +1,3 @@
 fn main() {
-    eprintln!("mcp-auth: the CLI arrives with its own issue");
-    std::process::exit(2);
+    std::process::exit(mcp_auth::cli::main_entry());
 }

@@ -1,8 +1,49 @@
-//! Storage capabilities. (The keyring and file stores arrive with the CLI.)
+//! Storage capabilities: the OS keyring, a 0600 JSON file under the XDG state directory, or
+//! memory. Records are opaque strings here; their format and keys belong to core.
 
+use crate::lock::FileLock;
 use mcp_auth_core::HostError;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+
+/// The keyring service name every record is stored under.
+pub const KEYRING_SERVICE: &str = "mcp-auth";
+
+/// Which store a command uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Persist {
+    Keyring,
+    File,
+    Memory,
+}
+
+impl Persist {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Persist::Keyring => "keyring",
+            Persist::File => "file",
+            Persist::Memory => "memory",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "keyring" => Some(Persist::Keyring),
+            "file" => Some(Persist::File),
+            "memory" => Some(Persist::Memory),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Persist {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Records in memory: gone when the process ends.
 #[derive(Default)]
@@ -27,5 +68,365 @@ impl MemoryStore {
     }
     pub fn keys(&self) -> Vec<String> {
         self.map().keys().cloned().collect()
+    }
+}
+
+/// The state directory of mcp-auth: `$XDG_STATE_HOME/mcp-auth`, else
+/// `~/.local/state/mcp-auth` (on Windows `%LOCALAPPDATA%\mcp-auth`).
+pub fn state_dir() -> Result<PathBuf, HostError> {
+    if let Some(dir) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir).join("mcp-auth"));
+    }
+    #[cfg(windows)]
+    if let Some(dir) = std::env::var_os("LOCALAPPDATA").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir).join("mcp-auth"));
+    }
+    match home_dir() {
+        Some(home) => Ok(home.join(".local").join("state").join("mcp-auth")),
+        None => Err(HostError::Storage(
+            "cannot find a state directory: set HOME or XDG_STATE_HOME".into(),
+        )),
+    }
+}
+
+pub fn home_dir() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .or_else(|| std::env::var_os("USERPROFILE"))
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+}
+
+/// A JSON object of records in one file, readable only by the user, replaced by atomic
+/// rename; writers serialise on a lock file beside it.
+pub struct FileStore {
+    path: PathBuf,
+}
+
+impl FileStore {
+    pub fn new(path: PathBuf) -> Self {
+        FileStore { path }
+    }
+
+    /// The default file: `<state dir>/store.json`.
+    pub fn default_path() -> Result<PathBuf, HostError> {
+        Ok(state_dir()?.join("store.json"))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn storage_error(&self, what: &str, e: impl fmt::Display) -> HostError {
+        HostError::Storage(format!("cannot {what} {}: {e}", self.path.display()))
+    }
+
+    fn read_all(&self) -> Result<BTreeMap<String, String>, HostError> {
+        match std::fs::read_to_string(&self.path) {
+            Ok(text) if text.trim().is_empty() => Ok(BTreeMap::new()),
+            Ok(text) => serde_json::from_str(&text).map_err(|e| {
+                HostError::Storage(format!(
+                    "the token file {} is not valid JSON ({e}); move it away and log in again",
+                    self.path.display()
+                ))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+            Err(e) => Err(self.storage_error("read", e)),
+        }
+    }
+
+    fn write_all(&self, map: &BTreeMap<String, String>) -> Result<(), HostError> {
+        let dir = self
+            .path
+            .parent()
+            .ok_or_else(|| self.storage_error("write", "no parent directory"))?;
+        create_private_dir(dir).map_err(|e| self.storage_error("create the folder of", e))?;
+        let text =
+            serde_json::to_string_pretty(map).map_err(|e| self.storage_error("encode", e))?;
+        let tmp = dir.join(format!(
+            ".{}.{}.tmp",
+            self.path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "store".into()),
+            std::process::id()
+        ));
+        {
+            let mut f = private_file(&tmp).map_err(|e| self.storage_error("write", e))?;
+            f.write_all(text.as_bytes())
+                .and_then(|()| f.sync_all())
+                .map_err(|e| self.storage_error("write", e))?;
+        }
+        std::fs::rename(&tmp, &self.path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            self.storage_error("replace", e)
+        })
+    }
+
+    fn writer_lock(&self) -> Result<FileLock, HostError> {
+        let mut name = self.path.as_os_str().to_owned();
+        name.push(".lock");
+        FileLock::acquire(Path::new(&name))
+    }
+
+    pub fn exists(&self) -> bool {
+        self.path.exists()
+    }
+
+    pub fn load(&self, key: &str) -> Result<Option<String>, HostError> {
+        Ok(self.read_all()?.remove(key))
+    }
+
+    pub fn save(&self, key: &str, value: &str) -> Result<(), HostError> {
+        let _lock = self.writer_lock()?;
+        let mut map = self.read_all()?;
+        map.insert(key.to_string(), value.to_string());
+        self.write_all(&map)
+    }
+
+    pub fn remove(&self, key: &str) -> Result<(), HostError> {
+        let _lock = self.writer_lock()?;
+        let mut map = self.read_all()?;
+        if map.remove(key).is_some() {
+            self.write_all(&map)?;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::create_dir_all(dir)
+    }
+}
+
+fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)
+}
+
+/// Whether the OS keyring can be used, and if not, why.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct KeyringState {
+    pub backend: &'static str,
+    pub available: bool,
+    /// Why it is not usable (or a note), in words.
+    pub detail: Option<String>,
+}
+
+pub fn keyring_backend_name() -> &'static str {
+    if cfg!(target_os = "macos") {
+        "macOS Keychain"
+    } else if cfg!(target_os = "windows") {
+        "Windows Credential Manager"
+    } else if cfg!(target_os = "linux") {
+        "Secret Service"
+    } else {
+        "none"
+    }
+}
+
+/// The OS keyring: one entry per key under the service `mcp-auth`. Every call blocks (D-Bus
+/// on Linux), so it runs on a blocking thread.
+pub struct KeyringStore;
+
+#[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows"))]
+mod os_keyring {
+    use super::KEYRING_SERVICE;
+    use mcp_auth_core::HostError;
+
+    fn describe(e: &keyring::Error) -> String {
+        match e {
+            keyring::Error::PlatformFailure(inner) | keyring::Error::NoStorageAccess(inner) => {
+                format!("{e} ({inner})")
+            }
+            other => other.to_string(),
+        }
+    }
+
+    fn entry(key: &str) -> Result<keyring::Entry, HostError> {
+        keyring::Entry::new(KEYRING_SERVICE, key)
+            .map_err(|e| HostError::Storage(format!("keyring: {}", describe(&e))))
+    }
+
+    pub fn load(key: &str) -> Result<Option<String>, HostError> {
+        match entry(key)?.get_password() {
+            Ok(v) => Ok(Some(v)),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(HostError::Storage(format!("keyring: {}", describe(&e)))),
+        }
+    }
+
+    pub fn save(key: &str, value: &str) -> Result<(), HostError> {
+        entry(key)?
+            .set_password(value)
+            .map_err(|e| HostError::Storage(format!("keyring: {}", describe(&e))))
+    }
+
+    pub fn remove(key: &str) -> Result<(), HostError> {
+        match entry(key)?.delete_credential() {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(HostError::Storage(format!("keyring: {}", describe(&e)))),
+        }
+    }
+
+    /// Reads the index entry: reachable (present or not) means usable. Writes nothing.
+    pub fn probe() -> Result<(), String> {
+        let e = keyring::Entry::new(KEYRING_SERVICE, "index").map_err(|e| describe(&e))?;
+        match e.get_password() {
+            Ok(_) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(describe(&e)),
+        }
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
+mod os_keyring {
+    use mcp_auth_core::HostError;
+    const NONE: &str = "no OS keyring support on this platform";
+    pub fn load(_: &str) -> Result<Option<String>, HostError> {
+        Err(HostError::Storage(NONE.into()))
+    }
+    pub fn save(_: &str, _: &str) -> Result<(), HostError> {
+        Err(HostError::Storage(NONE.into()))
+    }
+    pub fn remove(_: &str) -> Result<(), HostError> {
+        Err(HostError::Storage(NONE.into()))
+    }
+    pub fn probe() -> Result<(), String> {
+        Err(NONE.into())
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, HostError> + Send + 'static,
+) -> Result<T, HostError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| HostError::Storage(format!("keyring call failed: {e}")))?
+}
+
+impl KeyringStore {
+    pub async fn load(&self, key: &str) -> Result<Option<String>, HostError> {
+        let key = key.to_string();
+        blocking(move || os_keyring::load(&key)).await
+    }
+    pub async fn save(&self, key: &str, value: &str) -> Result<(), HostError> {
+        let (key, value) = (key.to_string(), value.to_string());
+        blocking(move || os_keyring::save(&key, &value)).await
+    }
+    pub async fn remove(&self, key: &str) -> Result<(), HostError> {
+        let key = key.to_string();
+        blocking(move || os_keyring::remove(&key)).await
+    }
+
+    /// Whether the keyring answers, without writing to it. Gives up after `timeout`
+    /// (a Secret Service that cannot start hangs for minutes).
+    pub async fn probe(timeout: std::time::Duration) -> KeyringState {
+        let backend = keyring_backend_name();
+        let res =
+            tokio::time::timeout(timeout, tokio::task::spawn_blocking(os_keyring::probe)).await;
+        let detail = match res {
+            Ok(Ok(Ok(()))) => None,
+            Ok(Ok(Err(why))) => Some(why),
+            Ok(Err(e)) => Some(format!("the keyring check failed: {e}")),
+            Err(_) => Some(format!(
+                "the keyring did not answer within {} s",
+                timeout.as_secs()
+            )),
+        };
+        KeyringState {
+            backend,
+            available: detail.is_none(),
+            detail,
+        }
+    }
+}
+
+/// The store a command works with.
+pub enum Store {
+    Keyring(KeyringStore),
+    File(FileStore),
+    Memory(MemoryStore),
+}
+
+impl Store {
+    pub fn kind(&self) -> Persist {
+        match self {
+            Store::Keyring(_) => Persist::Keyring,
+            Store::File(_) => Persist::File,
+            Store::Memory(_) => Persist::Memory,
+        }
+    }
+    pub async fn load(&self, key: &str) -> Result<Option<String>, HostError> {
+        match self {
+            Store::Keyring(s) => s.load(key).await,
+            Store::File(s) => s.load(key),
+            Store::Memory(s) => s.load(key),
+        }
+    }
+    pub async fn save(&self, key: &str, value: &str) -> Result<(), HostError> {
+        match self {
+            Store::Keyring(s) => s.save(key, value).await,
+            Store::File(s) => s.save(key, value),
+            Store::Memory(s) => s.save(key, value),
+        }
+    }
+    pub async fn remove(&self, key: &str) -> Result<(), HostError> {
+        match self {
+            Store::Keyring(s) => s.remove(key).await,
+            Store::File(s) => s.remove(key),
+            Store::Memory(s) => s.remove(key),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_store_round_trip_is_private() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FileStore::new(dir.path().join("sub").join("store.json"));
+        assert_eq!(store.load("a").expect("load"), None);
+        store.save("a", "1").expect("save");
+        store.save("b", "2").expect("save");
+        assert_eq!(store.load("a").expect("load").as_deref(), Some("1"));
+        store.remove("a").expect("remove");
+        assert_eq!(store.load("a").expect("load"), None);
+        assert_eq!(store.load("b").expect("load").as_deref(), Some("2"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(store.path())
+                .expect("meta")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn corrupt_file_store_says_what_to_do() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("store.json");
+        std::fs::write(&path, "{not json").expect("write");
+        let err = FileStore::new(path).load("a").expect_err("corrupt");
+        assert!(format!("{err:?}").contains("move it away"), "{err:?}");
     }
 }

@@ -1,0 +1,508 @@
+//! Configuration: fast-agent's `fastagent.config.yaml` (plus the `*.secrets.yaml` beside it,
+//! deep-merged, with `${VAR}` / `${VAR:default}` substituted) and the `mcpServers` JSON of
+//! `.mcp.json` / `mcp.json`. Errors name the file, the line and what is wrong.
+
+use crate::store::Persist;
+use mcp_auth_core::ClientSecret;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub const YAML_NAMES: [&str; 3] = [
+    "fastagent.config.yaml",
+    "fast-agent.yaml",
+    "fast-agent.config.yaml",
+];
+pub const JSON_NAMES: [&str; 2] = [".mcp.json", "mcp.json"];
+
+pub const DEFAULT_REDIRECT_PORT: u16 = 3030;
+pub const DEFAULT_REDIRECT_PATH: &str = "/callback";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    Stdio,
+    Sse,
+    #[serde(
+        alias = "streamable-http",
+        alias = "streamable_http",
+        alias = "streamableHttp"
+    )]
+    Http,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Stdio => "stdio",
+            Transport::Sse => "sse",
+            Transport::Http => "http",
+        }
+    }
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A configuration problem, already in words (file, line, what is wrong).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[derive(Deserialize, Default)]
+struct RawRoot {
+    #[serde(default)]
+    mcp: Option<RawMcp>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawMcp {
+    #[serde(default)]
+    servers: Option<BTreeMap<String, RawServer>>,
+}
+
+#[derive(Deserialize, Default, Clone)]
+struct RawServer {
+    #[serde(default)]
+    transport: Option<Transport>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    headers: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    command: Option<String>,
+    #[serde(default)]
+    auth: Option<RawAuth>,
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    #[serde(default)]
+    oauth: Option<bool>,
+    #[serde(default)]
+    redirect_port: Option<u16>,
+    #[serde(default)]
+    redirect_path: Option<String>,
+    #[serde(default)]
+    persist: Option<Persist>,
+    #[serde(default)]
+    scope: Option<ScopeValue>,
+    #[serde(default)]
+    client_metadata_url: Option<String>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    client_secret: Option<String>,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(untagged)]
+enum ScopeValue {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+struct RawJsonRoot {
+    #[serde(rename = "mcpServers", default)]
+    mcp_servers: BTreeMap<String, RawJsonServer>,
+}
+
+#[derive(Deserialize)]
+struct RawJsonServer {
+    #[serde(rename = "type", alias = "transport", default)]
+    kind: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    headers: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    command: Option<String>,
+}
+
+/// One configured MCP server, with every default applied.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub name: String,
+    pub transport: Transport,
+    pub url: Option<String>,
+    /// Authenticated by a configured `Authorization` header instead of OAuth.
+    pub header_auth: bool,
+    pub oauth: bool,
+    pub redirect_port: u16,
+    pub redirect_path: String,
+    pub persist: Option<Persist>,
+    pub scope: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<ClientSecret>,
+    pub client_metadata_url: Option<String>,
+    /// The file that defined it.
+    pub source: PathBuf,
+}
+
+impl ServerConfig {
+    pub fn redirect_uri(&self) -> String {
+        redirect_uri(self.redirect_port, &self.redirect_path)
+    }
+}
+
+pub fn redirect_uri(port: u16, path: &str) -> String {
+    let path = if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("/{path}")
+    };
+    format!("http://localhost:{port}{path}")
+}
+
+/// Everything configured, and where it came from.
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    pub files: Vec<PathBuf>,
+    pub servers: BTreeMap<String, ServerConfig>,
+}
+
+impl Config {
+    /// Loads from `-c PATH` (a file or a folder), else the nearest folder, from the current
+    /// one upwards, that holds a known config file. No config at all is not an error.
+    pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        match explicit {
+            Some(p) if p.is_dir() => load_dir(p),
+            Some(p) if p.is_file() => load_file(p),
+            Some(p) => Err(ConfigError(format!(
+                "config file {} does not exist",
+                p.display()
+            ))),
+            None => {
+                let cwd = std::env::current_dir()
+                    .map_err(|e| ConfigError(format!("cannot read the current folder: {e}")))?;
+                for dir in cwd.ancestors() {
+                    if YAML_NAMES
+                        .iter()
+                        .chain(JSON_NAMES.iter())
+                        .any(|n| dir.join(n).is_file())
+                    {
+                        return load_dir(dir);
+                    }
+                }
+                Ok(Config::default())
+            }
+        }
+    }
+
+    pub fn server(&self, name: &str) -> Option<&ServerConfig> {
+        self.servers.get(name)
+    }
+
+    pub fn describe_files(&self) -> String {
+        if self.files.is_empty() {
+            "no config file found (looked for fastagent.config.yaml, fast-agent.yaml, fast-agent.config.yaml, .mcp.json, mcp.json from the current folder upwards)".into()
+        } else {
+            self.files
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    }
+}
+
+fn load_dir(dir: &Path) -> Result<Config, ConfigError> {
+    let mut config = Config::default();
+    if let Some(yaml) = YAML_NAMES.iter().map(|n| dir.join(n)).find(|p| p.is_file()) {
+        config = load_yaml(&yaml)?;
+    }
+    for json in JSON_NAMES
+        .iter()
+        .map(|n| dir.join(n))
+        .filter(|p| p.is_file())
+    {
+        let extra = load_json(&json)?;
+        config.files.extend(extra.files);
+        for (name, server) in extra.servers {
+            config.servers.entry(name).or_insert(server);
+        }
+    }
+    Ok(config)
+}
+
+fn load_file(path: &Path) -> Result<Config, ConfigError> {
+    if path.extension().is_some_and(|e| e == "json") {
+        load_json(path)
+    } else {
+        load_yaml(path)
+    }
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))
+}
+
+/// The secrets file beside a config file.
+fn secrets_path(config: &Path) -> Option<PathBuf> {
+    let dir = config.parent()?;
+    let name = config.file_name()?.to_string_lossy().into_owned();
+    let mut candidates = Vec::new();
+    if let Some(stem) = name.strip_suffix(".config.yaml") {
+        candidates.push(format!("{stem}.secrets.yaml"));
+    }
+    if let Some(stem) = name.strip_suffix(".yaml") {
+        candidates.push(format!("{stem}.secrets.yaml"));
+    }
+    candidates.push("fastagent.secrets.yaml".into());
+    candidates.push("fast-agent.secrets.yaml".into());
+    candidates
+        .into_iter()
+        .map(|c| dir.join(c))
+        .find(|p| p.is_file())
+}
+
+fn yaml_error(path: &Path, e: serde_yaml::Error) -> ConfigError {
+    let mut msg = format!("invalid config {}", path.display());
+    if let Some(loc) = e.location() {
+        msg.push_str(&format!(" line {} column {}", loc.line(), loc.column()));
+    }
+    // serde_yaml repeats the location at the end; keep the message itself
+    let text = e.to_string();
+    let text = match text.rfind(" at line ") {
+        Some(i) if e.location().is_some() => text[..i].to_string(),
+        _ => text,
+    };
+    msg.push_str(": ");
+    msg.push_str(&text);
+    ConfigError(msg)
+}
+
+/// Parses one YAML file after substitution, checking its shape (so errors carry a line).
+fn parse_yaml(path: &Path) -> Result<serde_yaml::Value, ConfigError> {
+    let text = substitute_env(&read(path)?);
+    serde_yaml::from_str::<RawRoot>(&text).map_err(|e| yaml_error(path, e))?;
+    let value: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| yaml_error(path, e))?;
+    Ok(match value {
+        serde_yaml::Value::Null => serde_yaml::Value::Mapping(Default::default()),
+        v => v,
+    })
+}
+
+fn load_yaml(path: &Path) -> Result<Config, ConfigError> {
+    let mut files = vec![path.to_path_buf()];
+    let mut value = parse_yaml(path)?;
+    if let Some(secrets) = secrets_path(path) {
+        let s = parse_yaml(&secrets)?;
+        deep_merge(&mut value, s);
+        files.push(secrets);
+    }
+    let root: RawRoot = serde_yaml::from_value(value).map_err(|e| {
+        ConfigError(format!(
+            "invalid config {} (merged with its secrets file): {e}",
+            path.display()
+        ))
+    })?;
+    let mut servers = BTreeMap::new();
+    for (name, raw) in root.mcp.and_then(|m| m.servers).unwrap_or_default() {
+        let server = resolve(&name, raw, path)?;
+        servers.insert(name, server);
+    }
+    Ok(Config { files, servers })
+}
+
+fn load_json(path: &Path) -> Result<Config, ConfigError> {
+    let text = substitute_env(&read(path)?);
+    let root: RawJsonRoot = serde_json::from_str(&text).map_err(|e| {
+        ConfigError(format!(
+            "invalid config {} line {} column {}: {e}",
+            path.display(),
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let mut servers = BTreeMap::new();
+    for (name, s) in root.mcp_servers {
+        let transport = match s.kind.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            Some("stdio") => Some(Transport::Stdio),
+            Some("sse") => Some(Transport::Sse),
+            Some("http" | "streamable-http" | "streamable_http" | "streamablehttp") => {
+                Some(Transport::Http)
+            }
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "invalid config {}: server `{name}` has type `{other}`; use stdio, sse or http",
+                    path.display()
+                )))
+            }
+            None => None,
+        };
+        let raw = RawServer {
+            transport,
+            url: s.url,
+            headers: s.headers,
+            command: s.command,
+            auth: None,
+        };
+        servers.insert(name.clone(), resolve(&name, raw, path)?);
+    }
+    Ok(Config {
+        files: vec![path.to_path_buf()],
+        servers,
+    })
+}
+
+fn resolve(name: &str, raw: RawServer, path: &Path) -> Result<ServerConfig, ConfigError> {
+    let transport = match (raw.transport, &raw.url, &raw.command) {
+        (Some(t), _, _) => t,
+        (None, Some(_), _) => Transport::Http,
+        (None, None, Some(_)) => Transport::Stdio,
+        (None, None, None) => {
+            return Err(ConfigError(format!(
+                "invalid config {}: server `{name}` has neither a url nor a command",
+                path.display()
+            )))
+        }
+    };
+    if transport != Transport::Stdio {
+        match &raw.url {
+            None => {
+                return Err(ConfigError(format!(
+                    "invalid config {}: server `{name}` uses transport {transport} but has no url",
+                    path.display()
+                )))
+            }
+            Some(u) => {
+                url::Url::parse(u).map_err(|e| {
+                    ConfigError(format!(
+                        "invalid config {}: server `{name}` has an invalid url `{u}`: {e}",
+                        path.display()
+                    ))
+                })?;
+            }
+        }
+    }
+    let header_auth = raw
+        .headers
+        .as_ref()
+        .is_some_and(|h| h.keys().any(|k| k.eq_ignore_ascii_case("authorization")));
+    let auth = raw.auth.unwrap_or_default();
+    let oauth = transport != Transport::Stdio && auth.oauth.unwrap_or(!header_auth);
+    let scope = match auth.scope {
+        Some(ScopeValue::One(s)) => Some(s),
+        Some(ScopeValue::Many(v)) => Some(v.join(" ")),
+        None => None,
+    }
+    .filter(|s| !s.trim().is_empty());
+    Ok(ServerConfig {
+        name: name.to_string(),
+        transport,
+        url: raw.url,
+        header_auth,
+        oauth,
+        redirect_port: auth.redirect_port.unwrap_or(DEFAULT_REDIRECT_PORT),
+        redirect_path: auth
+            .redirect_path
+            .unwrap_or_else(|| DEFAULT_REDIRECT_PATH.into()),
+        persist: auth.persist,
+        scope,
+        client_id: auth.client_id,
+        client_secret: auth.client_secret.map(ClientSecret::new),
+        client_metadata_url: auth.client_metadata_url,
+        source: path.to_path_buf(),
+    })
+}
+
+/// Merges `over` into `base`: mappings key by key, anything else replaced.
+fn deep_merge(base: &mut serde_yaml::Value, over: serde_yaml::Value) {
+    match (base, over) {
+        (serde_yaml::Value::Mapping(b), serde_yaml::Value::Mapping(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(slot) => deep_merge(slot, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
+    }
+}
+
+/// Replaces `${VAR}` and `${VAR:default}` with the environment's value (or the default).
+/// An unset variable without a default is left as written.
+pub fn substitute_env(text: &str) -> String {
+    substitute_with(text, |name| std::env::var(name).ok())
+}
+
+pub fn substitute_with(text: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let inner = &after[..end];
+        let (name, default) = match inner.split_once(':') {
+            Some((n, d)) => (n, Some(d)),
+            None => (inner, None),
+        };
+        let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        match (valid, lookup(name), default) {
+            (true, Some(v), _) => out.push_str(&v),
+            (true, None, Some(d)) => out.push_str(d),
+            _ => out.push_str(&rest[start..start + 2 + end + 1]),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn substitution_uses_env_then_default_then_leaves_it() {
+        let look = |n: &str| (n == "SET").then(|| "value".to_string());
+        assert_eq!(substitute_with("a ${SET} b", look), "a value b");
+        assert_eq!(substitute_with("${UNSET:dflt}", look), "dflt");
+        assert_eq!(substitute_with("${SET:dflt}", look), "value");
+        assert_eq!(substitute_with("${UNSET}", look), "${UNSET}");
+        assert_eq!(substitute_with("x ${UNCLOSED", look), "x ${UNCLOSED");
+        assert_eq!(
+            substitute_with("${UNSET:http://h:1/x}", look),
+            "http://h:1/x"
+        );
+    }
+
+    #[test]
+    fn deep_merge_keeps_siblings() {
+        let mut a: serde_yaml::Value =
+            serde_yaml::from_str("mcp: {servers: {x: {url: 'http://a/mcp'}}}").expect("a");
+        let b: serde_yaml::Value =
+            serde_yaml::from_str("mcp: {servers: {x: {auth: {client_secret: s}}}}").expect("b");
+        deep_merge(&mut a, b);
+        assert_eq!(
+            a["mcp"]["servers"]["x"]["url"].as_str(),
+            Some("http://a/mcp")
+        );
+        assert_eq!(
+            a["mcp"]["servers"]["x"]["auth"]["client_secret"].as_str(),
+            Some("s")
+        );
+    }
+}
