@@ -12,9 +12,13 @@ if [ ! -d wasm/js/node_modules/playwright-core ] || [ ! -x wasm/js/node_modules/
   (cd wasm/js && npm install --no-audit --no-fund --loglevel=error)
 fi
 bash wasm/build.sh
-say "cargo build -p mcp-auth-testkit"
-cargo build -q -p mcp-auth-testkit
-export MCP_AUTH_TESTKIT="${CARGO_TARGET_DIR:-$PWD/target}/debug/mcp-auth-testkit"
+if [ -n "${MCP_AUTH_TESTKIT:-}" ]; then
+  say "using the testkit at $MCP_AUTH_TESTKIT"
+else
+  say "cargo build -p mcp-auth-testkit"
+  cargo build -q -p mcp-auth-testkit
+  export MCP_AUTH_TESTKIT="${CARGO_TARGET_DIR:-$PWD/target}/debug/mcp-auth-testkit"
+fi
 
 # Chromium must not write into the home folder.
 TMP=$(mktemp -d)
