@@ -22,5 +22,5 @@ mod util;
 pub use browse::{browse, browse_and_deliver};
 pub use scenario::{Scenario, UnknownScenario};
 pub use server::{Options, TestServer};
-pub use state::{AuthMethod, LoggedRequest, StaticClient};
+pub use state::{AuthMethod, LoggedRequest, StaticClient, CODEX_ACCOUNT_ID, CODEX_CLIENT_ID};
 pub use util::s256 as pkce_s256;

@@ -11,7 +11,7 @@ use crate::scenario::Scenario;
 use crate::server::{body_text, content_type_is, json_response, method_not_allowed};
 use crate::state::{
     AccessToken, AuthCode, AuthMethod, AuthRequest, Client, Ctx, Grant, Inner, RefreshState,
-    RefreshToken, Shared,
+    RefreshToken, Shared, CODEX_ACCOUNT_ID, CODEX_CLIENT_ID,
 };
 use crate::util::{
     basic_credentials, html_escape, is_loopback_http, random_token, redirect_matches, s256,
@@ -37,7 +37,8 @@ pub(crate) async fn route(
     }
     let endpoint = path.strip_prefix(prefix)?;
     let resp = match endpoint {
-        "/authorize" => {
+        // `/oauth/*`: the OpenAI (Codex) sign-in paths, same handlers
+        "/authorize" | "/oauth/authorize" => {
             if method == Method::GET {
                 authorize(ctx, req.uri().query())
             } else {
@@ -51,7 +52,7 @@ pub(crate) async fn route(
                 method_not_allowed("POST, OPTIONS")
             }
         }
-        "/token" => {
+        "/token" | "/oauth/token" => {
             if method == Method::POST {
                 token(ctx, req).await
             } else {
@@ -327,7 +328,10 @@ fn authorize(ctx: &Shared, query: Option<&str>) -> Response {
     if !valid_pkce_string(challenge) {
         return fail("invalid_request", "code_challenge is malformed");
     }
-    let Some(resource) = p.get("resource") else {
+    // The Codex sign-in sends no resource: its tokens are for the default resource.
+    let codex = client.client_id == CODEX_CLIENT_ID;
+    let mcp_resource = ctx.mcp_resource();
+    let Some(resource) = p.get("resource").or(codex.then_some(mcp_resource.as_str())) else {
         return fail(
             "invalid_target",
             "the resource parameter (RFC 8707) is required",
@@ -342,7 +346,7 @@ fn authorize(ctx: &Shared, query: Option<&str>) -> Response {
             ),
         );
     }
-    let scope = match parse_scope(p.get("scope")) {
+    let scope = match parse_scope(p.get("scope"), codex) {
         Ok(s) => s,
         Err(bad) => return fail("invalid_scope", &format!("unknown scope {bad}")),
     };
@@ -363,10 +367,12 @@ fn authorize(ctx: &Shared, query: Option<&str>) -> Response {
 }
 
 /// Requested scopes (default `mcp:read`); `Err(scope)` names the first unknown one.
-fn parse_scope(scope: Option<&str>) -> Result<Vec<String>, String> {
+fn parse_scope(scope: Option<&str>, oidc: bool) -> Result<Vec<String>, String> {
     let mut out: Vec<String> = Vec::new();
     for s in scope.unwrap_or("").split(' ').filter(|s| !s.is_empty()) {
-        if !Shared::supported_scopes().contains(&s) {
+        let known =
+            Shared::supported_scopes().contains(&s) || (oidc && Shared::oidc_scopes().contains(&s));
+        if !known {
             return Err(s.to_string());
         }
         if !out.iter().any(|o| o == s) {
@@ -704,6 +710,9 @@ fn issue_tokens(
         "expires_in": ctx.token_lifetime.as_secs(),
         "scope": scope.join(" "),
     });
+    if scope.iter().any(|s| s == "openid") {
+        body["id_token"] = json!(id_token(ctx, client));
+    }
     if client.allows_grant("refresh_token") {
         let refresh = random_token(32);
         inner.refresh.insert(
@@ -721,6 +730,32 @@ fn issue_tokens(
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     resp
+}
+
+/// An (unsigned, `alg: none`) id_token in the shape OpenAI's sign-in returns, carrying the
+/// ChatGPT account id claim the Codex login reads.
+fn id_token(ctx: &Shared, client: &Client) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let header = json!({"alg": "none", "typ": "JWT"});
+    let now = unix_now();
+    let claims = json!({
+        "iss": ctx.issuer(),
+        "aud": client.client_id,
+        "sub": "user-testkit",
+        "email": "user@example.com",
+        "iat": now,
+        "exp": now + 3600,
+        "https://api.openai.com/auth": {
+            "chatgpt_account_id": CODEX_ACCOUNT_ID,
+            "chatgpt_plan_type": "plus"
+        }
+    });
+    format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    )
 }
 
 fn refresh_grant(ctx: &Shared, client: &Client, p: &Params) -> Response {
@@ -932,7 +967,7 @@ async fn register(ctx: &Shared, req: Request) -> Response {
     match meta.get("scope") {
         None => {}
         Some(Value::String(s)) => {
-            if let Err(bad) = parse_scope(Some(s)) {
+            if let Err(bad) = parse_scope(Some(s), false) {
                 return registration_error(
                     "invalid_client_metadata",
                     &format!("unknown scope {bad}"),

@@ -11,6 +11,12 @@ use crate::scenario::Scenario;
 use crate::util::unix_now;
 
 /// How a client authenticates at the token and revocation endpoints.
+/// The client id of OpenAI's Codex CLI, pre-registered here.
+pub const CODEX_CLIENT_ID: &str = "app_EMoamEEZ73f0CkXaXp7hrann";
+
+/// The ChatGPT account id the testkit puts into Codex id_tokens.
+pub const CODEX_ACCOUNT_ID: &str = "acct_testkit_0001";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthMethod {
     None,
@@ -283,6 +289,12 @@ impl Shared {
                 &loopback,
             )
         });
+        // The OpenAI Codex (ChatGPT sign-in) public client, for `mcp-auth codex-login` tests
+        // against `/oauth/authorize` and `/oauth/token`.
+        shared.add_client(StaticClient {
+            client_name: Some("Codex CLI".into()),
+            ..StaticClient::public(CODEX_CLIENT_ID, &["http://localhost:1455/auth/callback"])
+        });
         shared
     }
 
@@ -341,5 +353,10 @@ impl Shared {
 
     pub fn supported_scopes() -> &'static [&'static str] {
         &["mcp:read", "mcp:write", "offline_access"]
+    }
+
+    /// OpenID Connect scopes, accepted (not advertised) for the Codex-style sign-in.
+    pub fn oidc_scopes() -> &'static [&'static str] {
+        &["openid", "profile", "email"]
     }
 }

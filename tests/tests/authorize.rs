@@ -254,3 +254,53 @@ async fn registration_validates_redirect_uris() {
         .expect("register");
     assert_eq!(resp.status().as_u16(), 400);
 }
+
+#[tokio::test]
+async fn codex_style_sign_in_issues_an_id_token_with_the_account_claim() {
+    use base64::Engine;
+    let server = mcp_auth_testkit::TestServer::start(mcp_auth_testkit::Scenario::Default);
+    let verifier = "codex-verifier-codex-verifier-codex-verifier-0123";
+    let mut url = url::Url::parse(&format!("{}/oauth/authorize", server.base_url())).unwrap();
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", mcp_auth_testkit::CODEX_CLIENT_ID)
+        .append_pair("redirect_uri", "http://localhost:1455/auth/callback")
+        .append_pair("scope", "openid profile email offline_access")
+        .append_pair("code_challenge", &mcp_auth_testkit::pkce_s256(verifier))
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("state", "st");
+    let back = mcp_auth_testkit::browse(url.as_str()).await.unwrap();
+    let back = url::Url::parse(&back).unwrap();
+    let code = back
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .expect("a code");
+    let resp = reqwest::Client::new()
+        .post(format!("{}/oauth/token", server.base_url()))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://localhost:1455/auth/callback"),
+            ("code_verifier", verifier),
+            ("client_id", mcp_auth_testkit::CODEX_CLIENT_ID),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    let id_token = body["id_token"].as_str().expect("an id_token");
+    let payload = id_token.split('.').nth(1).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        claims["https://api.openai.com/auth"]["chatgpt_account_id"],
+        mcp_auth_testkit::CODEX_ACCOUNT_ID
+    );
+    assert!(body["refresh_token"].is_string());
+}
