@@ -22,6 +22,7 @@ pub struct CallbackServer {
     addr: SocketAddr,
     received: oneshot::Receiver<String>,
     shutdown: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl CallbackServer {
@@ -44,7 +45,7 @@ impl CallbackServer {
         });
         let app = axum::Router::new().fallback(handle).with_state(shared);
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(async {
                     let _ = stop_rx.await;
@@ -55,6 +56,7 @@ impl CallbackServer {
             addr,
             received: rx,
             shutdown: Some(stop_tx),
+            task,
         })
     }
 
@@ -68,11 +70,27 @@ impl CallbackServer {
     }
 }
 
+impl CallbackServer {
+    /// Stops serving and waits (briefly) until the port is released.
+    pub async fn close(mut self) {
+        if let Some(stop) = self.shutdown.take() {
+            let _ = stop.send(());
+        }
+        let finished =
+            tokio::time::timeout(std::time::Duration::from_secs(1), &mut self.task).await;
+        if finished.is_err() {
+            self.task.abort();
+            let _ = (&mut self.task).await;
+        }
+    }
+}
+
 impl Drop for CallbackServer {
     fn drop(&mut self) {
         if let Some(stop) = self.shutdown.take() {
             let _ = stop.send(());
         }
+        self.task.abort();
     }
 }
 

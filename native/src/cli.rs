@@ -355,15 +355,6 @@ struct Target {
     server: Option<ServerConfig>,
 }
 
-impl Target {
-    fn label(&self) -> String {
-        self.server
-            .as_ref()
-            .map(|s| s.name.clone())
-            .unwrap_or_else(|| self.url.clone())
-    }
-}
-
 fn resolve_target(
     cfg: &Config,
     target: &str,
@@ -743,7 +734,10 @@ fn table(header: &[&str]) -> Table {
     t
 }
 
-fn keyring_line(k: &KeyringState) -> String {
+fn keyring_line(k: &KeyringState, over: Option<Persist>) -> String {
+    if let Some(p) = over.filter(|p| *p != Persist::Keyring) {
+        return format!("Keyring: {} not used ({STORE_ENV}={p})", k.backend);
+    }
     if k.available {
         format!("Keyring: {} (available)", k.backend)
     } else {
@@ -791,7 +785,7 @@ async fn status(ctx: &Ctx, target: Option<&str>) -> CliResult {
         return print_json(&report);
     }
     let mut out = String::new();
-    out.push_str(&keyring_line(&report.keyring));
+    out.push_str(&keyring_line(&report.keyring, over));
     out.push('\n');
     if let Some(p) = over {
         out.push_str(&format!("Store: {p} (from {STORE_ENV})\n"));
@@ -896,7 +890,7 @@ fn status_target(
             "servers": sharing,
         }));
     }
-    println!("{}", keyring_line(keyring));
+    println!("{}", keyring_line(keyring, persist_override()?));
     println!("Identity: {ident}");
     if mine.is_empty() {
         println!("Token:    ✗ none stored (run `mcp-auth login {target}`)");
@@ -1003,15 +997,19 @@ async fn token(ctx: &Ctx, target: &str) -> CliResult {
         eprintln!("{n}");
     }
     let auth = auth_with(store, no_login_ui())?;
-    let record = auth.valid_record(&t.url).await.map_err(|e| match e {
-        Error::LoginRequired { .. } | Error::ReauthenticationRequired { .. } => {
-            CliError::new(format!(
-                "{e}\n(no usable token for `{}`; run `mcp-auth login {target}`)",
-                t.label()
-            ))
-        }
-        e => CliError::from(e),
-    })?;
+    let record = auth
+        .valid_record(&t.url)
+        .await
+        .map_err(|e| match (&e, &t.server) {
+            (
+                Error::LoginRequired { .. } | Error::ReauthenticationRequired { .. },
+                Some(server),
+            ) => CliError::new(format!(
+                "no usable token for server `{}`: {e}\n(for this server: `mcp-auth login {}`)",
+                server.name, server.name
+            )),
+            _ => CliError::from(e),
+        })?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", record.access_token.secret())
         .map_err(|e| CliError::new(format!("cannot write the token: {e}")))?;

@@ -191,7 +191,7 @@ impl Host for NativeHost {
         if let Some(pb) = pb {
             pb.finish_and_clear();
         }
-        drop(server);
+        server.close().await;
         result.map(Some)
     }
 

@@ -250,12 +250,7 @@ mod os_keyring {
     use mcp_auth_core::HostError;
 
     fn describe(e: &keyring::Error) -> String {
-        match e {
-            keyring::Error::PlatformFailure(inner) | keyring::Error::NoStorageAccess(inner) => {
-                format!("{e} ({inner})")
-            }
-            other => other.to_string(),
-        }
+        e.to_string()
     }
 
     fn entry(key: &str) -> Result<keyring::Entry, HostError> {
