@@ -1341,6 +1341,11 @@ async fn codexplan(ctx: &Ctx) -> CliResult {
             return Ok(());
         }
     }
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::new(
+            "no valid Codex sign-in; run `mcp-auth codex-login` (not started here: standard input is not a terminal)",
+        ));
+    }
     if !confirm("No valid Codex sign-in. Sign in with ChatGPT now?", false)? {
         println!("Not signed in.");
         return Ok(());
