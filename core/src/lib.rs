@@ -16,6 +16,7 @@ pub mod oauth;
 pub mod pkce;
 pub mod records;
 pub mod secret;
+pub mod stream;
 pub mod urls;
 pub mod www_authenticate;
 

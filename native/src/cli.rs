@@ -1128,11 +1128,6 @@ async fn probe(
     let cfg = ctx.config()?;
     let t = resolve_target(&cfg, target, transport)?;
     require_oauth(&t)?;
-    if t.transport == Transport::Sse {
-        return Err(CliError::new(
-            "probe over the legacy SSE transport is not supported yet; use a Streamable HTTP URL (…/mcp)",
-        ));
-    }
     let arguments: Value = match args {
         Some(a) => serde_json::from_str(a)
             .map_err(|e| CliError::new(format!("--args is not valid JSON: {e}")))?,
@@ -1153,7 +1148,13 @@ async fn probe(
         ..LoginUi::default()
     };
     let auth = auth_with(store, ui)?;
-    let mut session = McpSession::new(&auth, &t.url, &opts);
+    let mut session = if t.transport == Transport::Sse {
+        McpSession::connect_sse(&auth, &t.url, &opts)
+            .await
+            .map_err(CliError::new)?
+    } else {
+        McpSession::new(&auth, &t.url, &opts)
+    };
     let init = session.initialize().await.map_err(CliError::new)?;
     let tools = session
         .call("tools/list", json!({}))

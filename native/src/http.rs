@@ -83,3 +83,25 @@ fn describe(url: &str, e: &reqwest::Error) -> String {
         format!("{what}: {shown} ({detail})")
     }
 }
+
+impl HttpClient {
+    /// Opens a streaming GET (an SSE event stream); the caller reads the body as it comes.
+    /// Redirects are not followed; the stream may stay open up to ten minutes.
+    pub async fn open_stream(
+        &self,
+        url: &str,
+        headers: &[(String, String)],
+    ) -> Result<reqwest::Response, HostError> {
+        let mut rb = self
+            .inner
+            .get(url)
+            .timeout(Duration::from_secs(600))
+            .header("accept", "text/event-stream");
+        for (name, value) in headers {
+            rb = rb.header(name, value);
+        }
+        rb.send()
+            .await
+            .map_err(|e| HostError::Network(describe(url, &e)))
+    }
+}

@@ -1,5 +1,7 @@
-//! A minimal MCP client session over Streamable HTTP, every request sent through core's
-//! `authorized_request` (which refreshes, logs in again or steps up as the server asks).
+//! A minimal MCP client session over Streamable HTTP, or the 2024-11-05 HTTP+SSE transport
+//! (`GET /sse` event stream + `POST` to the endpoint it names). Every POST goes through
+//! core's `authorized_request` (which refreshes, logs in again or steps up as the server
+//! asks); the event stream's token comes from core's `token_for`.
 
 use crate::host::NativeHost;
 use mcp_auth_core::{AuthOptions, HttpRequest, HttpResponse, McpAuth};
@@ -14,6 +16,54 @@ pub struct McpSession<'a> {
     session_id: Option<String>,
     protocol_version: Option<String>,
     next_id: u64,
+    sse: Option<SseStream>,
+}
+
+/// The open event stream of the HTTP+SSE transport.
+struct SseStream {
+    resp: reqwest::Response,
+    buf: String,
+    endpoint: String,
+}
+
+/// How long to wait for an answer on the event stream.
+const SSE_ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl SseStream {
+    /// The next complete event: (event name, data).
+    async fn next_event(&mut self) -> Result<(String, String), String> {
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf[..end].to_string();
+                self.buf.drain(..end + 2);
+                let mut event = "message".to_string();
+                let mut data = Vec::new();
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        event = v.trim().to_string();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push(v.strip_prefix(' ').unwrap_or(v).to_string());
+                    }
+                }
+                if data.is_empty() {
+                    continue;
+                }
+                return Ok((event, data.join("\n")));
+            }
+            let chunk = tokio::time::timeout(SSE_ANSWER_TIMEOUT, self.resp.chunk())
+                .await
+                .map_err(|_| {
+                    format!(
+                        "no event from the server within {} s",
+                        SSE_ANSWER_TIMEOUT.as_secs()
+                    )
+                })?
+                .map_err(|e| format!("the event stream broke: {e}"))?
+                .ok_or_else(|| "the server closed the event stream".to_string())?;
+            self.buf
+                .push_str(&String::from_utf8_lossy(&chunk).replace("\r\n", "\n"));
+        }
+    }
 }
 
 /// Messages of a response: a JSON body, or the `data:` of each server-sent event.
@@ -62,13 +112,74 @@ impl<'a> McpSession<'a> {
             session_id: None,
             protocol_version: None,
             next_id: 1,
+            sse: None,
         }
     }
 
+    /// Opens the event stream of the HTTP+SSE transport at `url` and reads its endpoint.
+    pub async fn connect_sse(
+        auth: &'a McpAuth<NativeHost>,
+        url: &str,
+        opts: &'a AuthOptions,
+    ) -> Result<Self, String> {
+        let mut rejected = None;
+        for _ in 0..2 {
+            let record = auth
+                .token_for(url, rejected.as_ref(), opts)
+                .await
+                .map_err(|e| e.to_string())?;
+            let bearer = vec![(
+                "authorization".to_string(),
+                format!("Bearer {}", record.access_token.secret()),
+            )];
+            let resp = auth
+                .host()
+                .http()
+                .open_stream(url, &bearer)
+                .await
+                .map_err(|e| mcp_auth_core::Error::from(e).to_string())?;
+            if resp.status().as_u16() == 401 {
+                rejected = Some(record.access_token);
+                continue;
+            }
+            if !resp.status().is_success() {
+                return Err(format!(
+                    "GET {url}: the server answered HTTP {}",
+                    resp.status().as_u16()
+                ));
+            }
+            let mut stream = SseStream {
+                resp,
+                buf: String::new(),
+                endpoint: String::new(),
+            };
+            let (event, data) = stream.next_event().await?;
+            if event != "endpoint" {
+                return Err(format!(
+                    "the SSE stream began with `{event}`, not the `endpoint` event"
+                ));
+            }
+            let endpoint = url::Url::parse(url)
+                .and_then(|base| base.join(data.trim()))
+                .map_err(|e| format!("the SSE endpoint `{data}` is not a URL: {e}"))?;
+            stream.endpoint = endpoint.to_string();
+            let mut s = McpSession::new(auth, url, opts);
+            s.sse = Some(stream);
+            return Ok(s);
+        }
+        Err(
+            "the server rejected the new token too; check that this account may use the server"
+                .into(),
+        )
+    }
+
     fn request(&self, body: &Value) -> HttpRequest {
-        let mut req =
-            HttpRequest::post(&self.url, "application/json", body.to_string().into_bytes())
-                .header("accept", "application/json, text/event-stream");
+        let target = match &self.sse {
+            Some(s) => s.endpoint.as_str(),
+            None => self.url.as_str(),
+        };
+        let mut req = HttpRequest::post(target, "application/json", body.to_string().into_bytes())
+            .header("accept", "application/json, text/event-stream");
         if let Some(s) = &self.session_id {
             req = req.header("mcp-session-id", s.clone());
         }
@@ -103,10 +214,29 @@ impl<'a> McpSession<'a> {
                 short_body(&resp)
             ));
         }
-        let msg = response_messages(&resp)?
-            .into_iter()
-            .find(|m| m.get("id").and_then(Value::as_u64) == Some(id))
-            .ok_or_else(|| format!("{method}: the server sent no answer"))?;
+        // over HTTP+SSE the POST is only acknowledged; the answer comes on the stream
+        let found = if self.sse.is_some() {
+            None
+        } else {
+            response_messages(&resp)?
+                .into_iter()
+                .find(|m| m.get("id").and_then(Value::as_u64) == Some(id))
+        };
+        let msg = match (found, &mut self.sse) {
+            (Some(m), _) => m,
+            (None, Some(stream)) => loop {
+                let (event, data) = stream.next_event().await?;
+                if event != "message" {
+                    continue;
+                }
+                let m: Value = serde_json::from_str(&data)
+                    .map_err(|e| format!("the server sent an event that is not JSON ({e})"))?;
+                if m.get("id").and_then(Value::as_u64) == Some(id) {
+                    break m;
+                }
+            },
+            (None, None) => return Err(format!("{method}: the server sent no answer")),
+        };
         if let Some(err) = msg.get("error") {
             return Err(format!(
                 "{method}: the server answered error {}: {}",

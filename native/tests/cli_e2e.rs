@@ -237,3 +237,35 @@ fn login_without_any_way_to_complete_fails_fast() {
                 .contains("tokens:")
     );
 }
+
+/// `probe` over the 2024-11-05 HTTP+SSE transport: with no token it logs in first, then
+/// opens the event stream with the token and gets every answer over it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_over_sse_logs_in_then_lists_and_calls() {
+    let server = TestServer::start(Scenario::Default);
+    let env = CliEnv::new();
+    let base = server.base_url();
+    let (run, n) = env
+        .run_with_browser(&[
+            "probe",
+            &base,
+            "--transport",
+            "sse",
+            "--call",
+            "echo",
+            "--args",
+            r#"{"text":"over-sse"}"#,
+        ])
+        .await;
+    let run = run.ok();
+    assert_eq!(n, 1, "one login: {}", run.stderr);
+    assert!(run.stdout.contains("write_note"), "{}", run.stdout);
+    assert!(run.stdout.contains("over-sse"), "{}", run.stdout);
+    assert!(server.count("GET", "/sse") >= 1);
+    assert!(server.count("POST", "/messages") >= 3);
+    assert_eq!(
+        server.count("POST", "/mcp"),
+        0,
+        "nothing went over Streamable HTTP"
+    );
+}
