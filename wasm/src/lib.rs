@@ -6,6 +6,7 @@
 
 mod host;
 mod js;
+mod pure;
 
 use host::JsHost;
 use js::{get, opt_bool, opt_str, set, to_js_object};
@@ -347,6 +348,9 @@ fn spawn<F>(future: F) -> Promise
 where
     F: std::future::Future<Output = Result<JsValue, JsValue>> + 'static,
 {
+    // One instantiation of the promise glue for all methods (smaller).
+    let future: std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue, JsValue>>>> =
+        Box::pin(future);
     future_to_promise(future)
 }
 

@@ -1,0 +1,111 @@
+//! Core's pure functions, exported as is so that JavaScript gets exactly the CLI's answers
+//! (the shared vectors in tests/vectors/ check it) and custom flows can reuse them.
+
+use crate::js::to_js_object;
+use crate::js_error;
+use mcp_auth_core::metadata::{
+    authorization_server_metadata_urls, protected_resource_metadata_urls,
+};
+use mcp_auth_core::oauth::validate_callback;
+use mcp_auth_core::pkce::{challenge_s256, verifier_is_valid};
+use mcp_auth_core::www_authenticate::{bearer, parse_challenges};
+use mcp_auth_core::PkceCodeVerifier;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(
+        typescript_type = "{ scheme: string; token68: string | null; params: Record<string, string> }[]"
+    )]
+    pub type ChallengeList;
+    #[wasm_bindgen(
+        typescript_type = "{ resourceMetadata: string | null; scope: string | null; error: string | null; errorDescription: string | null } | null"
+    )]
+    pub type BearerChallengeJs;
+}
+
+/// The PKCE S256 code challenge of a verifier (RFC 7636).
+#[wasm_bindgen(js_name = pkceChallenge)]
+pub fn pkce_challenge(verifier: &str) -> String {
+    challenge_s256(&PkceCodeVerifier::new(verifier))
+}
+
+/// Whether a string is a valid PKCE code verifier (43–128 unreserved characters).
+#[wasm_bindgen(js_name = isValidPkceVerifier)]
+pub fn is_valid_pkce_verifier(verifier: &str) -> bool {
+    verifier_is_valid(verifier)
+}
+
+#[derive(Serialize)]
+struct ChallengeOut<'a> {
+    scheme: &'a str,
+    token68: Option<&'a str>,
+    params: &'a BTreeMap<String, String>,
+}
+
+/// Every challenge in the `WWW-Authenticate` header values (RFC 9110 §11.6.1).
+#[wasm_bindgen(js_name = parseWwwAuthenticate)]
+pub fn parse_www_authenticate(headers: Vec<String>) -> Result<ChallengeList, JsValue> {
+    let parsed = parse_challenges(headers.iter().map(String::as_str));
+    let out: Vec<ChallengeOut> = parsed
+        .iter()
+        .map(|c| ChallengeOut {
+            scheme: &c.scheme,
+            token68: c.token68.as_deref(),
+            params: &c.params,
+        })
+        .collect();
+    Ok(to_js_object(&out)?.unchecked_into())
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BearerOut<'a> {
+    resource_metadata: Option<&'a str>,
+    scope: Option<&'a str>,
+    error: Option<&'a str>,
+    error_description: Option<&'a str>,
+}
+
+/// What the MCP client takes from the Bearer challenge, or `null` when there is none.
+#[wasm_bindgen(js_name = bearerChallenge)]
+pub fn bearer_challenge(headers: Vec<String>) -> Result<BearerChallengeJs, JsValue> {
+    let out = match bearer(headers.iter().map(String::as_str)) {
+        None => JsValue::NULL,
+        Some(b) => to_js_object(&BearerOut {
+            resource_metadata: b.resource_metadata.as_deref(),
+            scope: b.scope.as_deref(),
+            error: b.error.as_deref(),
+            error_description: b.error_description.as_deref(),
+        })?,
+    };
+    Ok(out.unchecked_into())
+}
+
+/// The protected resource metadata URLs to try, in order (RFC 9728).
+#[wasm_bindgen(js_name = protectedResourceMetadataUrls)]
+pub fn prm_urls(server_url: &str, header_url: Option<String>) -> Result<Vec<String>, JsValue> {
+    protected_resource_metadata_urls(server_url, header_url.as_deref()).map_err(js_error)
+}
+
+/// The authorization server metadata URLs to try, in order (RFC 8414, OpenID Connect).
+#[wasm_bindgen(js_name = authorizationServerMetadataUrls)]
+pub fn as_urls(issuer: &str) -> Result<Vec<String>, JsValue> {
+    authorization_server_metadata_urls(issuer).map_err(js_error)
+}
+
+/// Checks a callback URL against the expected state and issuer (RFC 9207) and returns the
+/// authorization code; throws an `Error` with the code (`state_mismatch`, `iss_mismatch`, …).
+#[wasm_bindgen(js_name = validateCallback)]
+pub fn validate_callback_js(
+    callback_url: &str,
+    state: &str,
+    issuer: &str,
+    iss_required: bool,
+) -> Result<String, JsValue> {
+    validate_callback(callback_url, state, issuer, iss_required)
+        .map(|code| code.secret().to_string())
+        .map_err(js_error)
+}
