@@ -834,7 +834,11 @@ async fn status(ctx: &Ctx, target: Option<&str>) -> CliResult {
                 s.name.clone(),
                 s.transport.to_string(),
                 s.oauth.to_string(),
-                s.persist.to_string(),
+                if s.oauth == "on" {
+                    s.persist.to_string()
+                } else {
+                    "-".to_string()
+                },
                 s.token.clone(),
                 s.identity.clone().unwrap_or_else(|| "-".into()),
             ]);

@@ -267,9 +267,13 @@ mod os_keyring {
     }
 
     pub fn save(key: &str, value: &str) -> Result<(), HostError> {
-        entry(key)?
-            .set_password(value)
-            .map_err(|e| HostError::Storage(format!("keyring: {}", describe(&e))))
+        entry(key)?.set_password(value).map_err(|e| {
+            HostError::Storage(format!(
+                "cannot write to the keyring: {}; unlock the keyring, or set `persist: file` \
+                 (or MCP_AUTH_STORE=file) to keep tokens in a file instead",
+                describe(&e)
+            ))
+        })
     }
 
     pub fn remove(key: &str) -> Result<(), HostError> {

@@ -54,6 +54,10 @@ mcp:
     std::fs::create_dir_all(&sub).expect("mkdir");
 
     let st = env.run(&["status", "--json"]).ok().json();
+    assert!(
+        !env.path().join("state").join("mcp-auth").exists(),
+        "status is read-only: it created the state folder"
+    );
     let files = st["config_files"].to_string();
     assert!(files.contains("fastagent.config.yaml") && files.contains("fastagent.secrets.yaml"));
     assert!(

@@ -25,8 +25,15 @@ async fn keyring_login_token_status_clear() {
     let mcp = server.mcp_url();
     let identity = server.base_url();
 
+    let index_before = tokio::task::spawn_blocking(|| keyring_entry("index"))
+        .await
+        .expect("join");
     let st = env.run(&["status", "--json"]).ok().json();
     assert_eq!(st["keyring"]["available"], true, "{st}");
+    let index_after = tokio::task::spawn_blocking(|| keyring_entry("index"))
+        .await
+        .expect("join");
+    assert_eq!(index_before, index_after, "status wrote to the keyring");
 
     let (run, n) = env.run_with_browser(&["login", &mcp]).await;
     let run = run.ok();
