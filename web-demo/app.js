@@ -82,6 +82,14 @@ async function main() {
       return undefined;
     },
     redirectUri: location.origin + location.pathname,
+    // Tabs of this origin share the tokens; a Web Lock keeps two of them from spending the
+    // same refresh token at once. Resolves to the function that releases the lock.
+    lock: (name) =>
+      new Promise((held, failed) => {
+        navigator.locks
+          .request(`mcp-auth:${name}`, () => new Promise((release) => held(release)))
+          .catch(failed);
+      }),
     clientName: "mcp-auth web demo",
   });
   const serverUrl = localStorage.getItem(SERVER_KEY) || `${location.origin}/mcp`;

@@ -3,7 +3,7 @@
 
 use crate::js::{get, message_of, set};
 use js_sys::{Array, Function, Object, Promise, Uint8Array};
-use mcp_auth_core::{Error, Host, HostError, HttpRequest, HttpResponse};
+use mcp_auth_core::{Error, Host, HostError, HostLock, HttpRequest, HttpResponse};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
@@ -15,6 +15,16 @@ pub(crate) struct JsHost {
     redirect: Option<Function>,
     fetch: Function,
     fetch_this: JsValue,
+    lock: Option<Function>,
+}
+
+/// Calls the release function the host's `lock` gave when the lock guard is dropped.
+struct Release(Function);
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        let _ = self.0.call0(&JsValue::UNDEFINED);
+    }
 }
 
 fn function(target: &JsValue, name: &str, what: &str) -> Result<Function, JsValue> {
@@ -82,7 +92,14 @@ impl JsHost {
                 JsValue::UNDEFINED,
             )
         };
+        let lock = get(options, "lock");
+        let lock = if lock.is_undefined() || lock.is_null() {
+            None
+        } else {
+            Some(function(options, "lock", "McpAuthClient options")?)
+        };
         Ok(JsHost {
+            lock,
             get: function(&storage, "get", what)?,
             set: function(&storage, "set", what)?,
             delete: function(&storage, "delete", what)?,
@@ -187,6 +204,24 @@ impl Host for JsHost {
             .await
             .map_err(|e| storage_error("delete", key, &e))?;
         Ok(())
+    }
+
+    async fn lock(&self, name: &str) -> Result<HostLock, HostError> {
+        let Some(lock) = &self.lock else {
+            return Ok(HostLock::none());
+        };
+        let failed =
+            |e: &JsValue| HostError::Storage(format!("lock(\"{name}\") failed: {}", message_of(e)));
+        let v = lock
+            .call1(&JsValue::UNDEFINED, &JsValue::from_str(name))
+            .map_err(|e| failed(&e))?;
+        let release = settle(v).await.map_err(|e| failed(&e))?;
+        let release = release.dyn_into::<Function>().map_err(|_| {
+            HostError::Storage(format!(
+                "lock(\"{name}\") must resolve to a function that releases the lock"
+            ))
+        })?;
+        Ok(HostLock::new(Release(release)))
     }
 
     async fn authorize(

@@ -47,6 +47,13 @@ export interface McpAuthClientOptions {
   redirectUri?: string;
   /** The client name sent in dynamic client registration. Default: `mcp-auth`. */
   clientName?: string;
+  /**
+   * Holds a lock shared by every client on the same storage (other tabs, other processes)
+   * around a refresh, so that two of them never spend the same refresh token. Resolves once
+   * the lock is held, to a function that releases it. In browsers, e.g. with Web Locks:
+   * `name => new Promise(held => navigator.locks.request(name, () => new Promise(held)))`.
+   */
+  lock?: (name: string) => Promise<() => void>;
 }
 
 export interface LoginOptions {

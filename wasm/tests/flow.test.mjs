@@ -224,3 +224,61 @@ test("logout revokes at the server and deletes the tokens", async () => {
   const st = await c.status();
   assert.ok(!st.some((s) => s.present), JSON.stringify(st));
 });
+
+/** An async mutex standing in for a cross-process lock; records what happens. */
+function sharedLock(events) {
+  let tail = Promise.resolve();
+  return async (name) => {
+    let release;
+    const held = new Promise((r) => (release = r));
+    const prev = tail;
+    tail = prev.then(() => held);
+    await prev;
+    events.push(`acquire ${name}`);
+    return () => {
+      events.push(`release ${name}`);
+      release();
+    };
+  };
+}
+
+test("two clients on one storage with a shared lock refresh once after expiry (no refresh-token reuse)", async () => {
+  const storage = memoryStorage();
+  const events = [];
+  const lock = sharedLock(events);
+  const logFetch = (url, init) => {
+    if (url.endsWith("/token")) events.push("POST /token");
+    return fetch(url, init);
+  };
+  const a = client(storage, [], { lock, fetch: logFetch });
+  const b = client(storage, [], { lock, fetch: logFetch });
+  await a.login(kit.mcp_url);
+  const id = identity(kit.mcp_url);
+  const before = await kit.stats();
+  events.length = 0;
+  await kit.expire();
+  const [ra, rb] = await Promise.all([
+    a.authorizedFetch(kit.mcp_url, rpc("initialize", INITIALIZE)),
+    b.authorizedFetch(kit.mcp_url, rpc("initialize", INITIALIZE)),
+  ]);
+  assert.equal(ra.status, 200, ra.body);
+  assert.equal(rb.status, 200, rb.body);
+  const after = await kit.stats();
+  assert.equal(after.counts["POST /token"], before.counts["POST /token"] + 1, "one refresh for both");
+  assert.equal(after.revoked, before.revoked, "no grant revoked for refresh-token reuse");
+  assert.deepEqual(events, [
+    `acquire refresh:${id}`, "POST /token", `release refresh:${id}`,
+    `acquire refresh:${id}`, `release refresh:${id}`,
+  ]);
+});
+
+test("a failing lock is reported, not ignored", async () => {
+  const storage = memoryStorage();
+  const c = client(storage, [], { lock: async () => { throw new Error("lock file busy"); } });
+  await c.login(kit.mcp_url);
+  await kit.expire();
+  await assert.rejects(
+    c.authorizedFetch(kit.mcp_url, rpc("initialize", INITIALIZE)),
+    (e) => e.code === "storage" && /lock file busy/.test(e.message),
+  );
+});

@@ -68,6 +68,10 @@ test("the demo logs in through the consent page and shows the tool list after th
   const keys = await page.evaluate(() => Object.keys(localStorage));
   assert.ok(keys.includes(`mcp-auth:tokens:${new URL(kit.mcp_url).origin}`), keys.join(","));
   assert.ok(!keys.some((k) => k.startsWith("mcp-auth:pending:")), "the pending login is spent");
+  const stats = await kit.stats();
+  assert.equal(stats.counts["GET /authorize"], 1, JSON.stringify(stats.counts));
+  assert.equal(stats.counts["POST /authorize/decision"], 1, "one consent click");
+  assert.equal(stats.counts["POST /token"], 1);
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: path.join(ARTIFACTS, "web-demo-logged-in.png"), fullPage: true });
 });
@@ -82,6 +86,18 @@ test("after a reload the session is still there (no new authorization)", async (
   assert.equal(stats.counts["GET /authorize"] ?? 0, authorizeBefore, "no new authorization request");
   assert.equal(stats.counts["POST /token"] ?? 0, tokenBefore, "no new token request");
   await page.screenshot({ path: path.join(ARTIFACTS, "web-demo-after-reload.png"), fullPage: true });
+});
+
+test("after the server expires the tokens, a reload refreshes them (under a Web Lock) without a new login", async () => {
+  const before = await kit.stats();
+  await kit.expire();
+  await page.reload();
+  await page.waitForSelector('#tools li[data-tool="whoami"]', { timeout: 20000 });
+  const after = await kit.stats();
+  assert.equal(after.counts["POST /token"], before.counts["POST /token"] + 1, "one refresh");
+  assert.equal(after.counts["GET /authorize"], before.counts["GET /authorize"], "no new authorization");
+  const held = await page.evaluate(() => navigator.locks.query());
+  assert.deepEqual(held.held, [], "the lock was released");
 });
 
 test("log out revokes and clears the session", async () => {
