@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf '\033[1m[wasm-test]\033[0m %s\n' "$*" >&2; }
 
-if [ ! -d wasm/js/node_modules/playwright-core ] || [ ! -x wasm/js/node_modules/.bin/wasm-opt ]; then
+if [ ! -d wasm/js/node_modules/playwright-core ] || [ ! -x wasm/js/node_modules/.bin/wasm-opt ] \
+  || [ ! -x wasm/js/node_modules/.bin/tsc ]; then
   say "installing npm packages in wasm/js"
   (cd wasm/js && npm install --no-audit --no-fund --loglevel=error)
 fi
@@ -27,6 +28,12 @@ export XDG_CONFIG_HOME="$TMP/config" XDG_CACHE_HOME="$TMP/cache"
 mkdir -p "$XDG_CONFIG_HOME" "$XDG_CACHE_HOME" test-artifacts
 
 status=0
+echo "== TypeScript declarations (tsc --strict on wasm/tests/types/example.ts)"
+if wasm/js/node_modules/.bin/tsc -p wasm/tests/types/tsconfig.json; then
+  echo "ok - the .d.ts files of both packages type-check a user's code"
+else
+  echo "not ok - tsc failed"; status=1
+fi
 echo "== wasm Node tests (node --test wasm/tests/*.test.mjs)"
 node --test wasm/tests/*.test.mjs || status=1
 echo "== web demo in headless Chromium (node --test wasm/tests/browser/*.test.mjs)"

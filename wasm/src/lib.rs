@@ -167,8 +167,9 @@ extern "C" {
 
 /// Reports a panic on the console instead of an anonymous `unreachable` trap. The module is
 /// unusable afterwards (panic = abort), so the message says it is a bug.
-#[wasm_bindgen(start)]
-pub fn install_panic_hook() {
+#[wasm_bindgen(start, skip_typescript)]
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         console_error(&format!(
             "mcp-auth-wasm: internal error, please report this bug: {info}"
@@ -391,7 +392,11 @@ impl McpAuthClient {
 
     /// Logs in to an MCP server: discovery, client registration, PKCE, the `redirect`
     /// function, token exchange. Resolves to `{redirected: true}` when the page navigated away.
-    pub fn login(&self, server_url: String, options: Option<LoginOptions>) -> LoginPromise {
+    pub fn login(
+        &self,
+        #[wasm_bindgen(js_name = serverUrl)] server_url: String,
+        options: Option<LoginOptions>,
+    ) -> LoginPromise {
         let inner = self.inner.clone();
         let options: JsValue = options.map(Into::into).unwrap_or(JsValue::UNDEFINED);
         spawn(async move {
@@ -418,7 +423,11 @@ impl McpAuthClient {
     /// Prepares a login without calling `redirect`: the pending state is stored and the
     /// authorization URL returned; finish with `completeLogin`.
     #[wasm_bindgen(js_name = beginLogin)]
-    pub fn begin_login(&self, server_url: String, options: Option<LoginOptions>) -> BeginPromise {
+    pub fn begin_login(
+        &self,
+        #[wasm_bindgen(js_name = serverUrl)] server_url: String,
+        options: Option<LoginOptions>,
+    ) -> BeginPromise {
         let inner = self.inner.clone();
         let options: JsValue = options.map(Into::into).unwrap_or(JsValue::UNDEFINED);
         spawn(async move {
@@ -440,7 +449,10 @@ impl McpAuthClient {
 
     /// Finishes a login from the URL the browser came back to (e.g. `location.href`).
     #[wasm_bindgen(js_name = completeLogin)]
-    pub fn complete_login(&self, callback_url: String) -> TokenInfoPromise {
+    pub fn complete_login(
+        &self,
+        #[wasm_bindgen(js_name = callbackUrl)] callback_url: String,
+    ) -> TokenInfoPromise {
         let inner = self.inner.clone();
         spawn(async move {
             let info = inner
@@ -455,7 +467,10 @@ impl McpAuthClient {
 
     /// A valid access token for the server (refreshed when about to expire). Never logs in.
     #[wasm_bindgen(js_name = accessToken)]
-    pub fn access_token(&self, server_url: String) -> StringPromise {
+    pub fn access_token(
+        &self,
+        #[wasm_bindgen(js_name = serverUrl)] server_url: String,
+    ) -> StringPromise {
         let inner = self.inner.clone();
         spawn(async move {
             let token = inner
@@ -473,7 +488,7 @@ impl McpAuthClient {
     #[wasm_bindgen(js_name = authorizedFetch)]
     pub fn authorized_fetch(
         &self,
-        server_url: String,
+        #[wasm_bindgen(js_name = serverUrl)] server_url: String,
         request: Option<AuthorizedRequest>,
         options: Option<LoginOptions>,
     ) -> ResponsePromise {
@@ -520,7 +535,10 @@ impl McpAuthClient {
 
     /// The token state of one server's identity (reads only).
     #[wasm_bindgen(js_name = tokenStatus)]
-    pub fn token_status(&self, server_url: String) -> StatusPromise {
+    pub fn token_status(
+        &self,
+        #[wasm_bindgen(js_name = serverUrl)] server_url: String,
+    ) -> StatusPromise {
         let inner = self.inner.clone();
         spawn(async move {
             let identity = mcp_auth_core::identity(&server_url).map_err(js_error)?;

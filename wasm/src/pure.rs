@@ -86,7 +86,10 @@ pub fn bearer_challenge(headers: Vec<String>) -> Result<BearerChallengeJs, JsVal
 
 /// The protected resource metadata URLs to try, in order (RFC 9728).
 #[wasm_bindgen(js_name = protectedResourceMetadataUrls)]
-pub fn prm_urls(server_url: &str, header_url: Option<String>) -> Result<Vec<String>, JsValue> {
+pub fn prm_urls(
+    #[wasm_bindgen(js_name = serverUrl)] server_url: &str,
+    #[wasm_bindgen(js_name = headerUrl)] header_url: Option<String>,
+) -> Result<Vec<String>, JsValue> {
     protected_resource_metadata_urls(server_url, header_url.as_deref()).map_err(js_error)
 }
 
@@ -100,10 +103,10 @@ pub fn as_urls(issuer: &str) -> Result<Vec<String>, JsValue> {
 /// authorization code; throws an `Error` with the code (`state_mismatch`, `iss_mismatch`, …).
 #[wasm_bindgen(js_name = validateCallback)]
 pub fn validate_callback_js(
-    callback_url: &str,
+    #[wasm_bindgen(js_name = callbackUrl)] callback_url: &str,
     state: &str,
     issuer: &str,
-    iss_required: bool,
+    #[wasm_bindgen(js_name = issRequired)] iss_required: bool,
 ) -> Result<String, JsValue> {
     validate_callback(callback_url, state, issuer, iss_required)
         .map(|code| code.secret().to_string())

@@ -1,0 +1,66 @@
+// Type-checked against the generated declarations (tsc --noEmit --strict, run by wasm/test.sh).
+// The @ts-expect-error lines fail the check if the declarations were loose (`any`).
+import {
+  McpAuthClient,
+  identity,
+  resourceUri,
+  type McpAuthStorage,
+  type LoginResult,
+  type TokenStatus,
+  type AuthorizedResponse,
+  type McpAuthError,
+} from "../../pkg/node/mcp_auth.js";
+import initWeb, { McpAuthClient as WebClient } from "../../pkg/web/mcp_auth.js";
+
+const map = new Map<string, string>();
+const storage: McpAuthStorage = {
+  get: (k) => map.get(k),
+  set: (k, v) => void map.set(k, v),
+  delete: async (k) => void map.delete(k),
+};
+
+export async function example(serverUrl: string): Promise<string[]> {
+  const client = new McpAuthClient({
+    storage,
+    redirect: async (authorizationUrl: string) => {
+      const r = await fetch(authorizationUrl, { redirect: "manual" });
+      return r.headers.get("location") ?? undefined;
+    },
+    lock: async (_name: string) => () => {},
+  });
+  const result: LoginResult = await client.login(serverUrl, { scope: "mcp:read" });
+  if (!result.redirected) {
+    const expires: number | null = result.expiresAt;
+    void expires;
+  }
+  const token: string = await client.accessToken(serverUrl);
+  void token;
+  const resp: AuthorizedResponse = await client.authorizedFetch(serverUrl, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+  });
+  const status: number = resp.status;
+  void status;
+  const all: TokenStatus[] = await client.status();
+  await client.logout(identity(serverUrl), { forgetClient: true });
+  try {
+    resourceUri("not a url");
+  } catch (e) {
+    const code: string = (e as McpAuthError).code;
+    void code;
+  }
+
+  // @ts-expect-error storage is required
+  new McpAuthClient({ redirect: () => undefined });
+  // @ts-expect-error login resolves to an object, not a string
+  const wrong: string = await client.login(serverUrl);
+  void wrong;
+  // @ts-expect-error methods are GET, POST or DELETE
+  await client.authorizedFetch(serverUrl, { method: "PATCH" });
+
+  await initWeb();
+  const web = new WebClient({ storage, redirect: (url) => void location.assign(url) });
+  await web.completeLogin(location.href);
+  return all.map((s) => s.identity);
+}
