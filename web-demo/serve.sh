@@ -6,8 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT=${1:-8080}
 bash wasm/build.sh
-cargo build -q -p mcp-auth-testkit
-TARGET_DIR=${CARGO_TARGET_DIR:-target}
+TESTKIT=${MCP_AUTH_TESTKIT:-}
+if [ -z "$TESTKIT" ]; then
+  cargo build -q -p mcp-auth-testkit
+  TESTKIT=${CARGO_TARGET_DIR:-target}/debug/mcp-auth-testkit
+fi
 echo
 echo "Open http://127.0.0.1:$PORT/demo/  (Ctrl-C to stop)"
-exec "$TARGET_DIR/debug/mcp-auth-testkit" serve --port "$PORT" --scenario consent --static-dir web-demo
+exec "$TESTKIT" serve --port "$PORT" --scenario consent --static-dir web-demo
