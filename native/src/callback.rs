@@ -1,4 +1,5 @@
-//! The loopback callback server: listens on 127.0.0.1 only, hands back exactly one request
+//! The loopback callback server: listens on 127.0.0.1 (and on [::1] when it can, since
+//! browsers may resolve `localhost` to either) and nowhere else, hands back exactly one request
 //! that core recognises as the callback for this authorization request, answers every other
 //! request with an error page (escaping whatever it echoes) and keeps waiting, and shuts down
 //! when dropped.
@@ -7,7 +8,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::Html;
 use mcp_auth_core::oauth::{is_callback_for, query_param};
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
@@ -21,8 +22,8 @@ struct Shared {
 pub struct CallbackServer {
     addr: SocketAddr,
     received: oneshot::Receiver<String>,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl CallbackServer {
@@ -44,19 +45,31 @@ impl CallbackServer {
             deliver: Mutex::new(Some(tx)),
         });
         let app = axum::Router::new().fallback(handle).with_state(shared);
-        let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stop_rx.await;
+        let mut listeners = vec![listener];
+        // the same port on the IPv6 loopback, if it is free and IPv6 is there
+        if let Ok(v6) = tokio::net::TcpListener::bind((Ipv6Addr::LOCALHOST, port)).await {
+            listeners.push(v6);
+        }
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let tasks = listeners
+            .into_iter()
+            .map(|l| {
+                let app = app.clone();
+                let mut stop = stop_rx.clone();
+                tokio::spawn(async move {
+                    let _ = axum::serve(l, app)
+                        .with_graceful_shutdown(async move {
+                            let _ = stop.wait_for(|v| *v).await;
+                        })
+                        .await;
                 })
-                .await;
-        });
+            })
+            .collect();
         Ok(CallbackServer {
             addr,
             received: rx,
-            shutdown: Some(stop_tx),
-            task,
+            shutdown: stop_tx,
+            tasks,
         })
     }
 
@@ -73,24 +86,25 @@ impl CallbackServer {
 impl CallbackServer {
     /// Stops serving and waits (briefly) until the port is released.
     pub async fn close(mut self) {
-        if let Some(stop) = self.shutdown.take() {
-            let _ = stop.send(());
+        let _ = self.shutdown.send(true);
+        for task in &mut self.tasks {
+            let finished =
+                tokio::time::timeout(std::time::Duration::from_secs(1), &mut *task).await;
+            if finished.is_err() {
+                task.abort();
+                let _ = (&mut *task).await;
+            }
         }
-        let finished =
-            tokio::time::timeout(std::time::Duration::from_secs(1), &mut self.task).await;
-        if finished.is_err() {
-            self.task.abort();
-            let _ = (&mut self.task).await;
-        }
+        self.tasks.clear();
     }
 }
 
 impl Drop for CallbackServer {
     fn drop(&mut self) {
-        if let Some(stop) = self.shutdown.take() {
-            let _ = stop.send(());
+        let _ = self.shutdown.send(true);
+        for task in &self.tasks {
+            task.abort();
         }
-        self.task.abort();
     }
 }
 

@@ -47,6 +47,11 @@ async fn one_valid_callback_is_accepted_and_strays_are_refused_with_escaped_page
     let (status, _) = get(&format!("{base}/favicon.ico")).await;
     assert_eq!(status, 404);
 
+    // the IPv6 loopback (where there is one) is the same server
+    if let Ok(resp) = reqwest::get(format!("http://[::1]:{port}/callback?state=wrong")).await {
+        assert_eq!(resp.status().as_u16(), 400);
+    }
+
     // the right one completes it
     let (status, body) = get(&format!("{base}/callback?code=c-1&state=s-123")).await;
     assert_eq!(status, 200);

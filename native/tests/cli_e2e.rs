@@ -269,3 +269,48 @@ async fn probe_over_sse_logs_in_then_lists_and_calls() {
         "nothing went over Streamable HTTP"
     );
 }
+
+/// A pre-registered confidential client: client_id in the config, client_secret in the
+/// secrets file beside it; and the flags override the config.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preregistered_client_from_config_and_secrets() {
+    let server = TestServer::start(Scenario::Preregistered);
+    let env = CliEnv::new();
+    env.write_config(
+        "fastagent.config.yaml",
+        &format!(
+            "mcp:\n  servers:\n    pre:\n      url: {}\n      auth:\n        client_id: basic-client\n",
+            server.mcp_url()
+        ),
+    );
+    env.write_config(
+        "fastagent.secrets.yaml",
+        "mcp:\n  servers:\n    pre:\n      auth:\n        client_secret: basic-secret\n",
+    );
+    let (run, n) = env.run_with_browser(&["login", "pre"]).await;
+    let run = run.ok();
+    assert_eq!(n, 1);
+    assert!(run.stdout.contains("Tokens stored for identity"));
+    assert!(!run.stderr.contains("basic-secret") && !run.stdout.contains("basic-secret"));
+    assert_eq!(server.count("POST", "/register"), 0);
+    let tok = env.run(&["token", "pre"]).ok();
+    assert_eq!(
+        mcp_status_with(&server.mcp_url(), tok.stdout.trim()).await,
+        200
+    );
+
+    // flags win over the config: a public client by URL
+    let env2 = CliEnv::new();
+    let (run, _) = env2
+        .run_with_browser(&["login", &server.mcp_url(), "--client-id", "public-client"])
+        .await;
+    run.ok();
+    let whoami = env2
+        .run(&["probe", &server.mcp_url(), "--call", "whoami", "--json"])
+        .ok()
+        .json();
+    assert!(
+        whoami["call"].to_string().contains("public-client"),
+        "{whoami}"
+    );
+}
