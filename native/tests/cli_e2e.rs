@@ -134,6 +134,20 @@ async fn login_status_token_probe_refresh_step_up_clear() {
         "{scope}"
     );
 
+    // the server forgets the token early: probe sees 401, refreshes once, no new login
+    server.expire_access_tokens();
+    server.clear_log();
+    let (run, authorizations) = env.run_with_browser(&["probe", &mcp]).await;
+    let run = run.ok();
+    assert_eq!(authorizations, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("echo"));
+    assert_eq!(
+        server.count("POST", "/token"),
+        1,
+        "{:?}",
+        server.request_lines()
+    );
+
     // clear refuses without a terminal or --yes
     let refused = env.run(&["clear", "--identity", &identity]).failed();
     assert!(refused.stderr.contains("--yes"), "{}", refused.stderr);
