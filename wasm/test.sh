@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The wasm tests: builds the packages (wasm/build.sh) and the testkit, then runs the Node tests
+# The wasm tests: builds the packages (wasm/build.sh), the testkit and the CLI, then runs the Node tests
 # (node --test wasm/tests/*.test.mjs) and the web demo in headless Chromium
 # (wasm/tests/browser/*.test.mjs, screenshots in test-artifacts/). Each test file starts and
 # stops its own testkit on free ports. Exits non-zero when anything fails.
@@ -19,6 +19,13 @@ else
   say "cargo build -p mcp-auth-testkit"
   cargo build -q -p mcp-auth-testkit
   export MCP_AUTH_TESTKIT="${CARGO_TARGET_DIR:-$PWD/target}/debug/mcp-auth-testkit"
+fi
+if [ -n "${MCP_AUTH_CLI:-}" ]; then
+  say "using the CLI at $MCP_AUTH_CLI"
+else
+  say "cargo build -p mcp-auth (the CLI, for the shared file store test)"
+  cargo build -q -p mcp-auth
+  export MCP_AUTH_CLI="${CARGO_TARGET_DIR:-$PWD/target}/debug/mcp-auth"
 fi
 
 # Chromium must not write into the home folder.

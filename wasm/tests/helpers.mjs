@@ -1,5 +1,6 @@
 // Shared helpers for the Node and Chromium tests: the testkit process, storages, redirects.
 import { spawn } from "node:child_process";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createInterface } from "node:readline";
 import path from "node:path";
@@ -119,4 +120,35 @@ export const INITIALIZE = {
 export function tokenRecord(storage, identity) {
   const text = storage.map.get(`tokens:${identity}`);
   return text === undefined ? undefined : JSON.parse(text);
+}
+
+/**
+ * A storage over one JSON file `{key: value}` — the CLI's file store format
+ * (`$XDG_STATE_HOME/mcp-auth/store.json`), written by atomic rename, readable by the user only.
+ */
+export function jsonFileStorage(file) {
+  const read = () => {
+    try {
+      return JSON.parse(readFileSync(file, "utf8"));
+    } catch (e) {
+      if (e.code === "ENOENT") return {};
+      throw e;
+    }
+  };
+  const write = (map) => {
+    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(map, null, 2), { mode: 0o600 });
+    renameSync(tmp, file);
+  };
+  return {
+    read,
+    get: (k) => read()[k],
+    set: (k, v) => write({ ...read(), [k]: v }),
+    delete: (k) => {
+      const m = read();
+      delete m[k];
+      write(m);
+    },
+  };
 }
