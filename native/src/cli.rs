@@ -257,7 +257,11 @@ struct Ctx {
 
 impl Ctx {
     fn config(&self) -> CliResult<Config> {
-        Ok(Config::load(self.config_path.as_deref())?)
+        let cfg = Config::load(self.config_path.as_deref())?;
+        for w in &cfg.warnings {
+            eprintln!("warning: {w}");
+        }
+        Ok(cfg)
     }
 }
 

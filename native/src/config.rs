@@ -87,7 +87,6 @@ struct RawServer {
 }
 
 #[derive(Deserialize, Default, Clone)]
-#[serde(deny_unknown_fields)]
 struct RawAuth {
     #[serde(default)]
     oauth: Option<bool>,
@@ -105,6 +104,9 @@ struct RawAuth {
     client_id: Option<String>,
     #[serde(default)]
     client_secret: Option<String>,
+    /// Keys mcp-auth does not know (other tools' settings, or typos): warned about.
+    #[serde(flatten)]
+    other: BTreeMap<String, serde_yaml::Value>,
 }
 
 #[derive(Deserialize, Clone)]
@@ -171,6 +173,8 @@ pub fn redirect_uri(port: u16, path: &str) -> String {
 #[derive(Clone, Debug, Default)]
 pub struct Config {
     pub files: Vec<PathBuf>,
+    /// Things that are not errors but look wrong (unknown `auth` keys).
+    pub warnings: Vec<String>,
     pub servers: BTreeMap<String, ServerConfig>,
 }
 
@@ -231,6 +235,7 @@ fn load_dir(dir: &Path) -> Result<Config, ConfigError> {
     {
         let extra = load_json(&json)?;
         config.files.extend(extra.files);
+        config.warnings.extend(extra.warnings);
         for (name, server) in extra.servers {
             config.servers.entry(name).or_insert(server);
         }
@@ -312,11 +317,24 @@ fn load_yaml(path: &Path) -> Result<Config, ConfigError> {
         ))
     })?;
     let mut servers = BTreeMap::new();
+    let mut warnings = Vec::new();
     for (name, raw) in root.mcp.and_then(|m| m.servers).unwrap_or_default() {
+        if let Some(auth) = &raw.auth {
+            for key in auth.other.keys() {
+                warnings.push(format!(
+                    "{}: server `{name}`: unknown key `auth.{key}` ignored (known: oauth, redirect_port, redirect_path, persist, scope, client_metadata_url, client_id, client_secret)",
+                    path.display()
+                ));
+            }
+        }
         let server = resolve(&name, raw, path)?;
         servers.insert(name, server);
     }
-    Ok(Config { files, servers })
+    Ok(Config {
+        files,
+        warnings,
+        servers,
+    })
 }
 
 fn load_json(path: &Path) -> Result<Config, ConfigError> {
@@ -356,6 +374,7 @@ fn load_json(path: &Path) -> Result<Config, ConfigError> {
     }
     Ok(Config {
         files: vec![path.to_path_buf()],
+        warnings: Vec::new(),
         servers,
     })
 }

@@ -178,6 +178,18 @@ fn bad_yaml_names_the_file_line_and_problem() {
     let env = CliEnv::new();
     env.write_config(
         "fastagent.config.yaml",
+        "mcp:\n  servers:\n    x:\n      url: https://a.example/mcp\n      auth:\n        scopes: a\n",
+    );
+    let run = env.run(&["status"]).ok();
+    assert!(
+        run.stderr.contains("unknown key `auth.scopes` ignored"),
+        "a typo is pointed out: {}",
+        run.stderr
+    );
+
+    let env = CliEnv::new();
+    env.write_config(
+        "fastagent.config.yaml",
         "mcp:\n  servers:\n    x:\n      transport: http\n",
     );
     let run = env.run(&["status"]).failed();
