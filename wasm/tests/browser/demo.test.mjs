@@ -109,3 +109,18 @@ test("log out revokes and clears the session", async () => {
   assert.ok((await kit.stats()).revoked >= 1);
   assert.deepEqual(consoleErrors, [], "no errors on the page console");
 });
+
+test("denying consent comes back to the page with a clear error and no session", async () => {
+  await page.goto(demoUrl());
+  await page.waitForFunction(() => document.getElementById("state").textContent.includes("Not logged in"));
+  await page.click("#login");
+  await page.waitForSelector("#deny", { timeout: 20000 });
+  await page.click("#deny");
+  await page.waitForFunction(() => document.getElementById("error").textContent.length > 0, null, { timeout: 20000 });
+  const error = await page.textContent("#error");
+  assert.match(error, /Login failed: .*access_denied.*\(authorization_denied\)/, error);
+  assert.equal(await page.isHidden("#session"), true);
+  const keys = await page.evaluate(() => Object.keys(localStorage));
+  assert.ok(!keys.some((k) => k.startsWith("mcp-auth:tokens:")), keys.join(","));
+  await page.screenshot({ path: path.join(ARTIFACTS, "web-demo-denied.png"), fullPage: true });
+});
