@@ -268,3 +268,19 @@ fn bad_input_gets_a_clear_error_and_no_panic() {
     let r = env.run(&["token", "https://a.example/mcp"]).failed();
     assert!(r.stderr.contains("mcp-auth login"), "{}", r.stderr);
 }
+
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let env = CliEnv::new();
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let out = env
+        .command(&["status"])
+        .stdout(writer)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("internal error"), "{stderr}");
+    assert_eq!(out.status.code(), Some(141));
+}
