@@ -40,6 +40,7 @@ size_line() { # label file...
   printf '  %-34s raw %8d B  gzip %7d B (%s KiB)\n' "$label" "$raw" "$gz" "$(awk "BEGIN{printf \"%.1f\", $gz/1024}")"
 }
 
+FEATURES="--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue"
 VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 for kind in web node; do
   out=wasm/pkg/$kind
@@ -47,10 +48,12 @@ for kind in web node; do
   if [ $kind = web ]; then bt=web; else bt=nodejs; fi
   wasm-bindgen --target "$bt" --out-dir "$out" --out-name mcp_auth "$WASM"
   echo "== $kind package ($out), sizes:"
-  size_line ".wasm before wasm-opt" "$out/mcp_auth_bg.wasm"
-  size_line ".wasm + JS glue before wasm-opt" "$out/mcp_auth_bg.wasm" "$out/mcp_auth.js"
-  "$WASM_OPT" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-    --enable-mutable-globals --enable-reference-types --enable-multivalue --strip-debug --strip-producers \
+  # "before": wasm-bindgen's output with only the name section dropped (no optimisation)
+  "$WASM_OPT" -O0 $FEATURES --strip-debug --strip-producers "$out/mcp_auth_bg.wasm" -o "$out/before.wasm"
+  size_line ".wasm before wasm-opt" "$out/before.wasm"
+  size_line ".wasm + JS glue before wasm-opt" "$out/before.wasm" "$out/mcp_auth.js"
+  rm "$out/before.wasm"
+  "$WASM_OPT" -Oz $FEATURES --strip-debug --strip-producers \
     "$out/mcp_auth_bg.wasm" -o "$out/mcp_auth_bg.wasm.opt"
   mv "$out/mcp_auth_bg.wasm.opt" "$out/mcp_auth_bg.wasm"
   size_line ".wasm after wasm-opt -Oz" "$out/mcp_auth_bg.wasm"
