@@ -77,9 +77,10 @@ pub fn state_dir() -> Result<PathBuf, HostError> {
     if let Some(dir) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
         return Ok(PathBuf::from(dir).join("mcp-auth"));
     }
-    #[cfg(windows)]
-    if let Some(dir) = std::env::var_os("LOCALAPPDATA").filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(dir).join("mcp-auth"));
+    if cfg!(windows) {
+        if let Some(dir) = std::env::var_os("LOCALAPPDATA").filter(|d| !d.is_empty()) {
+            return Ok(PathBuf::from(dir).join("mcp-auth"));
+        }
     }
     match home_dir() {
         Some(home) => Ok(home.join(".local").join("state").join("mcp-auth")),
