@@ -73,9 +73,9 @@ pub fn response_messages(resp: &HttpResponse) -> Result<Vec<Value>, String> {
         .unwrap_or("")
         .to_ascii_lowercase();
     if ctype.starts_with("text/event-stream") {
-        let text = resp.text();
+        let text = resp.text().replace("\r\n", "\n");
         let mut out = Vec::new();
-        for event in text.split("\n\n").flat_map(|e| e.split("\r\n\r\n")) {
+        for event in text.split("\n\n") {
             let data: Vec<&str> = event
                 .lines()
                 .filter_map(|l| l.strip_prefix("data:"))
@@ -290,5 +290,48 @@ fn short_body(resp: &HttpResponse) -> String {
     } else {
         let cut: String = t.chars().take(200).collect();
         format!(": {cut}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resp(ctype: &str, body: &str) -> HttpResponse {
+        HttpResponse {
+            status: 200,
+            headers: vec![("content-type".into(), ctype.into())],
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn event_stream_answers_are_split_into_messages() {
+        let r = resp(
+            "text/event-stream; charset=utf-8",
+            "event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\ndata: \"result\":{}}\n\n: comment\n\nevent: message\r\ndata: {\"id\":2}\r\n\r\n",
+        );
+        let msgs = response_messages(&r).expect("parsed");
+        assert_eq!(msgs.len(), 2, "{msgs:?}");
+        assert_eq!(msgs[0]["id"], 1);
+        assert_eq!(msgs[1]["id"], 2);
+    }
+
+    #[test]
+    fn json_answers_and_batches_and_empty_bodies() {
+        assert_eq!(
+            response_messages(&resp("application/json", r#"{"id":3}"#)).expect("one")[0]["id"],
+            3
+        );
+        assert_eq!(
+            response_messages(&resp("application/json", r#"[{"id":1},{"id":2}]"#))
+                .expect("batch")
+                .len(),
+            2
+        );
+        assert!(response_messages(&resp("application/json", ""))
+            .expect("empty")
+            .is_empty());
+        assert!(response_messages(&resp("application/json", "<html>")).is_err());
     }
 }
