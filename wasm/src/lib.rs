@@ -115,8 +115,6 @@ export interface LogoutReport {
 
 export interface AuthorizedRequest {
   method?: "GET" | "POST" | "DELETE";
-  /** Defaults to the server URL; must be on the same origin to share its tokens. */
-  url?: string;
   headers?: Record<string, string> | Headers | [string, string][];
   body?: string | Uint8Array | ArrayBuffer;
 }
@@ -364,7 +362,7 @@ where
 
 #[wasm_bindgen]
 impl McpAuthClient {
-    /// `new McpAuthClient({ storage: {get, set, delete}, redirect, fetch?, redirectUri?, clientName? })`
+    /// `new McpAuthClient({ storage: {get, set, delete}, redirect?, fetch?, lock?, redirectUri?, clientName? })`
     #[wasm_bindgen(constructor)]
     pub fn new(options: ClientOptions) -> Result<McpAuthClient, JsValue> {
         let options: JsValue = options.into();
@@ -575,7 +573,9 @@ impl McpAuthClient {
     }
 }
 
-/// Core's request from a JS `{method, url, headers, body}`.
+/// Core's request from a JS `{method, headers, body}`. It always goes to the server URL the
+/// token is for (any URL on the server's origin shares its identity, e.g. an SSE transport's
+/// message endpoint); there is no way to send the token elsewhere.
 fn http_request(server_url: &str, request: &JsValue) -> Result<HttpRequest, JsValue> {
     let mut req = HttpRequest::get(server_url);
     if request.is_undefined() || request.is_null() {
@@ -593,9 +593,6 @@ fn http_request(server_url: &str, request: &JsValue) -> Result<HttpRequest, JsVa
         Some(m) if m == "DELETE" => Method::Delete,
         Some(m) => return Err(invalid(format!("method `{m}` is not GET, POST or DELETE"))),
     };
-    if let Some(url) = opt_str(request, "url")? {
-        req.url = url;
-    }
     let headers = get(request, "headers");
     if headers.is_object() {
         let pairs: Box<dyn Iterator<Item = JsValue>> = match js_sys::try_iter(&headers) {
