@@ -1004,20 +1004,26 @@ async fn token(ctx: &Ctx, target: &str) -> CliResult {
     if let Some(n) = note {
         eprintln!("{n}");
     }
+    let in_memory = store.kind() == Persist::Memory;
     let auth = auth_with(store, no_login_ui())?;
-    let record = auth
-        .valid_record(&t.url)
-        .await
-        .map_err(|e| match (&e, &t.server) {
+    let record = auth.valid_record(&t.url).await.map_err(|e| {
+        let mut msg = match (&e, &t.server) {
             (
                 Error::LoginRequired { .. } | Error::ReauthenticationRequired { .. },
                 Some(server),
-            ) => CliError::new(format!(
+            ) => format!(
                 "no usable token for server `{}`: {e}\n(for this server: `mcp-auth login {}`)",
                 server.name, server.name
-            )),
-            _ => CliError::from(e),
-        })?;
+            ),
+            _ => e.to_string(),
+        };
+        if in_memory && matches!(e, Error::LoginRequired { .. }) {
+            msg.push_str(
+                "\nTokens are kept in memory here, so no earlier login survives; use a keyring or `persist: file` to keep them between commands.",
+            );
+        }
+        CliError::new(msg)
+    })?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", record.access_token.secret())
         .map_err(|e| CliError::new(format!("cannot write the token: {e}")))?;

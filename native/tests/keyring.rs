@@ -120,4 +120,5 @@ async fn without_a_secret_service_the_fallback_is_honest() {
     // and indeed nothing outlived the process
     let r = env.run(&["token", &server.mcp_url()]).failed();
     assert!(r.stderr.contains("mcp-auth login"), "{}", r.stderr);
+    assert!(r.stderr.contains("kept in memory here"), "{}", r.stderr);
 }
