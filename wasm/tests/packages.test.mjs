@@ -1,0 +1,47 @@
+// The two packages built by wasm/build.sh are npm-ready, load the way users load them, and
+// stay within a size ceiling (a regression guard, not the 38 KB goal: see wasm/README.md).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+import path from "node:path";
+import { ROOT } from "./helpers.mjs";
+
+const GZIP_CEILING = 250 * 1024; // .wasm + JS glue, gzip -9
+
+for (const kind of ["web", "node"]) {
+  const dir = path.join(ROOT, "wasm/pkg", kind);
+  test(`pkg/${kind}: npm pack ships the module, the .wasm and the declarations`, () => {
+    const manifest = JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8"));
+    const [packed] = JSON.parse(execFileSync("npm", ["pack", "--dry-run", "--json", "--loglevel=error"], { cwd: dir, encoding: "utf8" }));
+    const files = packed.files.map((f) => f.path).sort();
+    for (const f of ["package.json", "mcp_auth.js", "mcp_auth.d.ts", "mcp_auth_bg.wasm"]) {
+      assert.ok(files.includes(f), `${f} in ${files.join(", ")}`);
+    }
+    assert.equal(manifest.types, "mcp_auth.d.ts");
+    assert.equal(manifest.main, "mcp_auth.js");
+    if (kind === "web") assert.equal(manifest.type, "module");
+    const wasm = readFileSync(path.join(dir, "mcp_auth_bg.wasm"));
+    assert.deepEqual([...wasm.subarray(0, 4)], [0, 0x61, 0x73, 0x6d], "a wasm module");
+    const dts = readFileSync(path.join(dir, "mcp_auth.d.ts"), "utf8");
+    for (const name of ["class McpAuthClient", "interface McpAuthStorage", "interface McpAuthError", "completeLogin(callbackUrl: string)"]) {
+      assert.ok(dts.includes(name), `${name} declared`);
+    }
+    const glue = readFileSync(path.join(dir, "mcp_auth.js"));
+    const gz = gzipSync(wasm, { level: 9 }).length + gzipSync(glue, { level: 9 }).length;
+    assert.ok(gz < GZIP_CEILING, `gzip size ${gz} B is over the ${GZIP_CEILING} B ceiling`);
+  });
+}
+
+test("pkg/node also loads with ESM named imports (the other tests use require())", async () => {
+  const esm = await import(path.join(ROOT, "wasm/pkg/node/mcp_auth.js"));
+  assert.equal(esm.identity("HTTPS://Example.COM:443/mcp"), "https://example.com");
+  assert.equal(typeof esm.McpAuthClient, "function");
+});
+
+test("pkg/web initialises from bytes in Node too (no fetch of the .wasm needed)", async () => {
+  const web = await import(path.join(ROOT, "wasm/pkg/web/mcp_auth.js"));
+  await web.default({ module_or_path: readFileSync(path.join(ROOT, "wasm/pkg/web/mcp_auth_bg.wasm")) });
+  assert.equal(web.resourceUri("https://mcp.example.com/mcp/"), "https://mcp.example.com/mcp");
+});
