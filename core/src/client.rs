@@ -837,7 +837,7 @@ impl<H: Host> McpAuth<H> {
         }
     }
 
-    async fn login_and_read(
+    pub(crate) async fn login_and_read(
         &self,
         server_url: &str,
         opts: &AuthOptions,

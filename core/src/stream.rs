@@ -2,7 +2,7 @@
 //! 2024-11-05 HTTP+SSE transport, which [`McpAuth::authorized_request`] cannot carry (it
 //! reads whole responses). The 401 policy is the same: refresh once, then log in again.
 
-use crate::client::{AuthOptions, LoginOutcome, McpAuth};
+use crate::client::{AuthOptions, McpAuth};
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::records::TokenRecord;
@@ -36,16 +36,8 @@ impl<H: Host> McpAuth<H> {
         if !opts.interactive {
             return Err(Error::ReauthenticationRequired { identity: id });
         }
-        match self.login(server_url, opts).await? {
-            LoginOutcome::Completed(info) => {
-                self.token_record(&info.identity)
-                    .await?
-                    .ok_or(Error::LoginRequired {
-                        identity: info.identity,
-                    })
-            }
-            LoginOutcome::Redirected => Err(Error::Redirected),
-        }
+        self.login_and_read(server_url, opts, None, None, true)
+            .await
     }
 }
 
