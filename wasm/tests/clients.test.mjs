@@ -1,0 +1,51 @@
+// The login options that pick the client: pre-registered (with a secret) and a Client ID
+// Metadata Document URL, against the testkit scenarios that offer each.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { loadNodePackage, startTestkit, memoryStorage, followingRedirect, rpc, INITIALIZE } from "./helpers.mjs";
+
+const { McpAuthClient } = loadNodePackage();
+
+async function whoami(c, url) {
+  const init = await c.authorizedFetch(url, rpc("initialize", INITIALIZE));
+  assert.equal(init.status, 200, init.body);
+  const r = await c.authorizedFetch(url, rpc("tools/call", { name: "whoami", arguments: {} }, init.headers["mcp-session-id"], 2));
+  assert.equal(r.status, 200, r.body);
+  return JSON.parse(r.body).result.structuredContent;
+}
+
+test("a pre-registered confidential client (clientId + clientSecret, client_secret_basic)", async () => {
+  const kit = await startTestkit("preregistered");
+  try {
+    const noClient = new McpAuthClient({ storage: memoryStorage(), redirect: followingRedirect() });
+    await assert.rejects(noClient.login(kit.mcp_url), (e) => e.code === "no_client_registration" && /client_id/.test(e.message));
+
+    const storage = memoryStorage();
+    const c = new McpAuthClient({ storage, redirect: followingRedirect() });
+    const info = await c.login(kit.mcp_url, { clientId: "basic-client", clientSecret: "basic-secret", clientAuthMethod: "client_secret_basic" });
+    assert.equal(info.clientId, "basic-client");
+    assert.equal((await whoami(c, kit.mcp_url)).client_id, "basic-client");
+    assert.equal((await kit.stats()).counts["POST /register"] ?? 0, 0, "no dynamic registration");
+    await assert.rejects(c.login(kit.mcp_url, { clientId: "basic-client", clientAuthMethod: "bogus" }), (e) => e.code === "invalid");
+  } finally {
+    await kit.stop();
+  }
+});
+
+test("a Client ID Metadata Document URL is used as the client_id when the server supports it", async () => {
+  const kit = await startTestkit("cimd");
+  try {
+    const url = "https://app.example.com/oauth/client.json";
+    const c = new McpAuthClient({ storage: memoryStorage(), redirect: followingRedirect() });
+    const info = await c.login(kit.mcp_url, { clientMetadataUrl: url });
+    assert.equal(info.clientId, url);
+    assert.equal((await whoami(c, kit.mcp_url)).client_id, url);
+    assert.equal((await kit.stats()).counts["POST /register"] ?? 0, 0, "no dynamic registration");
+    await assert.rejects(
+      c.login(kit.mcp_url, { clientMetadataUrl: "http://app.example.com/c.json" }),
+      (e) => e.code === "invalid_client_metadata_url",
+    );
+  } finally {
+    await kit.stop();
+  }
+});
