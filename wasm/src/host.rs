@@ -143,7 +143,21 @@ impl Host for JsHost {
             .fetch
             .call2(&self.fetch_this, &JsValue::from_str(&request.url), &init)
             .map_err(|e| failed(&e))?;
-        let resp = settle(pending).await.map_err(|e| failed(&e))?;
+        let resp = settle(pending).await.map_err(|e| {
+            let mut err = failed(&e);
+            if page_redirect_uri().is_some() {
+                if let HostError::Network(m) = &mut err {
+                    m.push_str(" (in a browser this is also what a missing CORS header looks like: the server must allow this origin)");
+                }
+            }
+            err
+        })?;
+        if get(&resp, "type").as_string().as_deref() == Some("opaqueredirect") {
+            return Err(HostError::Network(format!(
+                "{} answered with a redirect, which mcp-auth does not follow; use the final URL",
+                without_query(&url)
+            )));
+        }
         let status = get(&resp, "status").as_f64().unwrap_or(0.0) as u16;
         let mut out_headers = Vec::new();
         let h = get(&resp, "headers");

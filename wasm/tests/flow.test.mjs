@@ -206,6 +206,13 @@ test("errors carry stable codes and say what to do", async () => {
   await assert.rejects(noRedirect.login(kit.mcp_url), (e) => e.code === "browser" && /redirect/.test(e.message));
   const offline = new McpAuthClient({ storage: memoryStorage(), redirect: followingRedirect(), fetch: async () => { throw new TypeError("fetch failed"); } });
   await assert.rejects(offline.login(kit.mcp_url), (e) => e.code === "network" && /fetch failed/.test(e.message));
+  // what a browser's fetch gives for a 3xx with redirect: 'manual'
+  const redirected = new McpAuthClient({
+    storage: memoryStorage(),
+    redirect: followingRedirect(),
+    fetch: async () => ({ type: "opaqueredirect", status: 0, headers: new Headers(), arrayBuffer: async () => new ArrayBuffer(0) }),
+  });
+  await assert.rejects(redirected.login(kit.mcp_url), (e) => e.code === "network" && /answered with a redirect/.test(e.message));
 });
 
 test("logout revokes at the server and deletes the tokens", async () => {
