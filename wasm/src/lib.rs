@@ -169,10 +169,26 @@ extern "C" {
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
-        console_error(&format!(
-            "mcp-auth-wasm: internal error, please report this bug: {info}"
-        ));
+        let message = format!("mcp-auth-wasm: internal error, please report this bug: {info}");
+        console_error(&message);
+        if let Ok(mut p) = PANICKED.lock() {
+            *p = Some(message);
+        }
     }));
+}
+
+/// Set by the panic hook: after a panic the module's memory may be inconsistent, so every
+/// later call is refused with code `internal` instead of running on it.
+static PANICKED: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+fn check_not_panicked() -> Result<(), JsValue> {
+    match PANICKED.lock().ok().and_then(|p| p.clone()) {
+        Some(m) => Err(coded_error(
+            &format!("{m}; reload the page or restart the process"),
+            "internal",
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Core's error as a JS `Error` with a stable `code`. Two messages name the CLI command; in
@@ -354,6 +370,9 @@ fn spawn<F>(future: F) -> Promise
 where
     F: std::future::Future<Output = Result<JsValue, JsValue>> + 'static,
 {
+    if let Err(e) = check_not_panicked() {
+        return Promise::reject(&e);
+    }
     // One instantiation of the promise glue for all methods (smaller).
     let future: std::pin::Pin<Box<dyn std::future::Future<Output = Result<JsValue, JsValue>>>> =
         Box::pin(future);
@@ -365,6 +384,7 @@ impl McpAuthClient {
     /// `new McpAuthClient({ storage: {get, set, delete}, redirect?, fetch?, lock?, redirectUri?, clientName? })`
     #[wasm_bindgen(constructor)]
     pub fn new(options: ClientOptions) -> Result<McpAuthClient, JsValue> {
+        check_not_panicked()?;
         let options: JsValue = options.into();
         if !options.is_object() {
             return Err(invalid(
