@@ -569,14 +569,15 @@ impl<H: Host> McpAuth<H> {
             self.delete(&key).await?;
             return Err(Error::NoPendingLogin);
         }
+        // the pending login is spent by any callback that names it: a denial, an issuer
+        // mismatch or a token endpoint error all end it
+        self.delete(&key).await?;
         let code = oauth::validate_callback(
             callback_url,
             &pending.state,
             &pending.issuer,
             pending.iss_required,
         )?;
-        // the pending login is spent whatever the token endpoint says
-        self.delete(&key).await?;
         let req = oauth::code_token_request(
             &pending.token_endpoint,
             &pending.client,

@@ -922,3 +922,48 @@ async fn a_stale_registration_is_dropped_and_registration_retried_once() {
         serde_json::from_str(&auth.host().store.load(&key).unwrap().unwrap()).unwrap();
     assert_ne!(now.client_id, rec.client_id);
 }
+
+#[tokio::test]
+async fn a_denied_or_mismatched_callback_ends_the_pending_login() {
+    let server = TestServer::start(Scenario::Default);
+    let auth = client(Browser::Refuse);
+    let opts = AuthOptions::default();
+    let pending = |auth: &McpAuth<TestHost>| {
+        auth.host()
+            .store
+            .keys()
+            .into_iter()
+            .filter(|k| k.starts_with("pending:"))
+            .count()
+    };
+    let req = auth.begin_login(&server.mcp_url(), &opts).await.unwrap();
+    assert_eq!(pending(&auth), 1);
+    // a callback with another state is ignored and leaves the pending login alone
+    let err = auth
+        .complete_login(&format!("{}?code=x&state=forged", req.redirect_uri))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "state_mismatch");
+    assert_eq!(pending(&auth), 1);
+    // the user said no
+    let denied = format!(
+        "{}?error=access_denied&error_description=No+thanks&state={}",
+        req.redirect_uri, req.state
+    );
+    let err = auth.complete_login(&denied).await.unwrap_err();
+    assert_eq!(err.code(), "authorization_denied");
+    assert!(err.to_string().contains("No thanks"), "{err}");
+    assert_eq!(pending(&auth), 0);
+    assert!(!auth
+        .index()
+        .await
+        .unwrap()
+        .keys
+        .iter()
+        .any(|k| k.starts_with("pending:")));
+    // the same callback again finds nothing to complete
+    assert_eq!(
+        auth.complete_login(&denied).await.unwrap_err().code(),
+        "state_mismatch"
+    );
+}
