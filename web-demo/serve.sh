@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT=${1:-8080}
+bash .ci/setup
 bash wasm/build.sh
 TESTKIT=${MCP_AUTH_TESTKIT:-}
 if [ -z "$TESTKIT" ]; then
