@@ -302,31 +302,37 @@ async fn login_sequence(
     (server, auth, lines)
 }
 
+/// Logs in on a scenario and checks the first requests the server saw.
+async fn starts_with(scenario: Scenario, expected: &[&str]) {
+    let (_, _, lines) = login_sequence(scenario, AuthOptions::default()).await;
+    assert_eq!(&lines[..expected.len()], expected, "{scenario:?}");
+}
+
 #[tokio::test]
 async fn metadata_by_path_without_header_hint() {
-    let (_, _, lines) = login_sequence(Scenario::PrmPath, AuthOptions::default()).await;
-    assert_eq!(
-        &lines[..3],
-        [
+    starts_with(
+        Scenario::PrmPath,
+        &[
             "POST /mcp",
             "GET /.well-known/oauth-protected-resource/mcp",
-            "GET /.well-known/oauth-authorization-server"
-        ]
-    );
+            "GET /.well-known/oauth-authorization-server",
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn metadata_at_root_only() {
-    let (_, _, lines) = login_sequence(Scenario::PrmRoot, AuthOptions::default()).await;
-    assert_eq!(
-        &lines[..4],
-        [
+    starts_with(
+        Scenario::PrmRoot,
+        &[
             "POST /mcp",
             "GET /.well-known/oauth-protected-resource/mcp",
             "GET /.well-known/oauth-protected-resource",
-            "GET /.well-known/oauth-authorization-server"
-        ]
-    );
+            "GET /.well-known/oauth-authorization-server",
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -359,46 +365,46 @@ async fn authorization_server_on_another_origin_with_a_path_issuer() {
 
 #[tokio::test]
 async fn openid_configuration_only() {
-    let (_, _, lines) = login_sequence(Scenario::OidcOnly, AuthOptions::default()).await;
-    assert_eq!(
-        &lines[..4],
-        [
+    starts_with(
+        Scenario::OidcOnly,
+        &[
             "POST /mcp",
             "GET /.well-known/oauth-protected-resource/mcp",
             "GET /.well-known/oauth-authorization-server",
-            "GET /.well-known/openid-configuration"
-        ]
-    );
+            "GET /.well-known/openid-configuration",
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn openid_configuration_appended_to_an_issuer_path() {
-    let (_, _, lines) = login_sequence(Scenario::OidcPath, AuthOptions::default()).await;
-    assert_eq!(
-        &lines[..5],
-        [
+    starts_with(
+        Scenario::OidcPath,
+        &[
             "POST /mcp",
             "GET /.well-known/oauth-protected-resource/mcp",
             "GET /.well-known/oauth-authorization-server/tenant1",
             "GET /.well-known/openid-configuration/tenant1",
-            "GET /tenant1/.well-known/openid-configuration"
-        ]
-    );
+            "GET /tenant1/.well-known/openid-configuration",
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn legacy_server_with_metadata() {
-    let (_, _, lines) = login_sequence(Scenario::LegacyMetadata, AuthOptions::default()).await;
-    assert_eq!(
-        &lines[..5],
-        [
+    starts_with(
+        Scenario::LegacyMetadata,
+        &[
             "POST /mcp",
             "GET /.well-known/oauth-protected-resource/mcp",
             "GET /.well-known/oauth-protected-resource",
             "GET /.well-known/oauth-authorization-server",
-            "POST /register"
-        ]
-    );
+            "POST /register",
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
