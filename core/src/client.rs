@@ -141,6 +141,18 @@ pub struct LogoutReport {
 
 type LocalLock = Arc<futures_util::lock::Mutex<()>>;
 
+/// Why a login happens, beyond the options: what a 401 or 403 said, and whether cached
+/// discovery may be used.
+#[derive(Clone, Default)]
+pub(crate) struct Retry {
+    /// The challenge of the response that asked for the login.
+    challenge: Option<BearerChallenge>,
+    /// A scope that replaces the usual choice (step-up: the union of held and challenged).
+    scope: Option<String>,
+    /// Discover again instead of trusting the cache.
+    fresh: bool,
+}
+
 /// The MCP OAuth client over a host.
 pub struct McpAuth<H: Host> {
     host: H,
@@ -447,24 +459,27 @@ impl<H: Host> McpAuth<H> {
         server_url: &str,
         opts: &AuthOptions,
     ) -> Result<AuthorizationRequest> {
-        self.begin(server_url, opts, None, None, true).await
+        self.begin(server_url, opts, Retry::default()).await
     }
 
     async fn begin(
         &self,
         server_url: &str,
         opts: &AuthOptions,
-        challenge: Option<BearerChallenge>,
-        scope_override: Option<String>,
-        use_cache: bool,
+        retry: Retry,
     ) -> Result<AuthorizationRequest> {
+        let Retry {
+            challenge,
+            scope: scope_override,
+            fresh,
+        } = retry;
         let identity = identity(server_url)?;
         let redirect = parse_http_url(&opts.redirect_uri)?;
         require_secure(&redirect)?;
         let (disc, challenge) = match &opts.fixed_server {
             Some(meta) => (self.fixed_discovery(server_url, meta).await?, challenge),
             None => {
-                let max_age = if use_cache { DISCOVERY_TTL } else { 0 };
+                let max_age = if fresh { 0 } else { DISCOVERY_TTL };
                 self.discover(server_url, challenge, max_age).await?
             }
         };
@@ -615,28 +630,17 @@ impl<H: Host> McpAuth<H> {
     /// The whole login: prepare, let the host take the user through the browser, finish.
     /// A stale dynamic registration is dropped and registration retried once.
     pub async fn login(&self, server_url: &str, opts: &AuthOptions) -> Result<LoginOutcome> {
-        self.login_inner(server_url, opts, None, None, true).await
+        self.login_inner(server_url, opts, Retry::default()).await
     }
 
     async fn login_inner(
         &self,
         server_url: &str,
         opts: &AuthOptions,
-        challenge: Option<BearerChallenge>,
-        scope: Option<String>,
-        use_cache: bool,
+        mut retry: Retry,
     ) -> Result<LoginOutcome> {
-        let mut use_cache = use_cache;
         for attempt in 0..2 {
-            let req = self
-                .begin(
-                    server_url,
-                    opts,
-                    challenge.clone(),
-                    scope.clone(),
-                    use_cache,
-                )
-                .await?;
+            let req = self.begin(server_url, opts, retry.clone()).await?;
             let Some(callback) = self
                 .host
                 .authorize(&req.authorization_url, &req.redirect_uri)
@@ -650,7 +654,7 @@ impl<H: Host> McpAuth<H> {
                         && is_oauth_error(&e, "invalid_client")
                         && opts.client_id.is_none() =>
                 {
-                    use_cache = false;
+                    retry.fresh = true;
                     continue;
                 }
                 other => return other.map(LoginOutcome::Completed),
@@ -771,7 +775,7 @@ impl<H: Host> McpAuth<H> {
                 if !opts.interactive {
                     return Err(e);
                 }
-                self.login_and_read(server_url, opts, None, None, true)
+                self.login_and_read(server_url, opts, Retry::default())
                     .await?
             }
             Err(e) => return Err(e),
@@ -811,7 +815,15 @@ impl<H: Host> McpAuth<H> {
                     }
                     relogged = true;
                     record = self
-                        .login_and_read(server_url, opts, challenge, None, false)
+                        .login_and_read(
+                            server_url,
+                            opts,
+                            Retry {
+                                challenge,
+                                scope: None,
+                                fresh: true,
+                            },
+                        )
                         .await?;
                 }
                 403 if challenge.as_ref().and_then(|c| c.error.as_deref())
@@ -830,7 +842,15 @@ impl<H: Host> McpAuth<H> {
                     step_ups += 1;
                     let union = join_scopes([record.scope.clone().unwrap_or_default(), wanted]);
                     record = self
-                        .login_and_read(server_url, opts, challenge, union, true)
+                        .login_and_read(
+                            server_url,
+                            opts,
+                            Retry {
+                                challenge,
+                                scope: union,
+                                fresh: false,
+                            },
+                        )
                         .await?;
                 }
                 _ => return Ok(resp),
@@ -842,14 +862,9 @@ impl<H: Host> McpAuth<H> {
         &self,
         server_url: &str,
         opts: &AuthOptions,
-        challenge: Option<BearerChallenge>,
-        scope: Option<String>,
-        use_cache: bool,
+        retry: Retry,
     ) -> Result<TokenRecord> {
-        match self
-            .login_inner(server_url, opts, challenge, scope, use_cache)
-            .await?
-        {
+        match self.login_inner(server_url, opts, retry).await? {
             LoginOutcome::Completed(info) => {
                 self.token_record(&info.identity)
                     .await?

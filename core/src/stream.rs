@@ -2,7 +2,7 @@
 //! 2024-11-05 HTTP+SSE transport, which [`McpAuth::authorized_request`] cannot carry (it
 //! reads whole responses). The 401 policy is the same: refresh once, then log in again.
 
-use crate::client::{AuthOptions, McpAuth};
+use crate::client::{AuthOptions, McpAuth, Retry};
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::records::TokenRecord;
@@ -36,7 +36,7 @@ impl<H: Host> McpAuth<H> {
         if !opts.interactive {
             return Err(Error::ReauthenticationRequired { identity: id });
         }
-        self.login_and_read(server_url, opts, None, None, true)
+        self.login_and_read(server_url, opts, Retry::default())
             .await
     }
 }
