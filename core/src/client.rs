@@ -241,9 +241,13 @@ impl<H: Host> McpAuth<H> {
 
     /// Sends the unauthenticated MCP request that tells the client where to look.
     async fn probe(&self, server_url: &str) -> Result<Option<BearerChallenge>> {
-        let body = br#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"mcp-auth","version":"0"}}}"#;
-        let req = HttpRequest::post(server_url, "application/json", body.to_vec())
-            .header("accept", "application/json, text/event-stream");
+        let init = crate::mcp::initialize_params("mcp-auth", env!("CARGO_PKG_VERSION"));
+        let req = crate::mcp::post(
+            server_url,
+            &crate::mcp::message(Some(0), "initialize", Some(init)),
+            None,
+            None,
+        );
         let resp = self.host.send(req).await?;
         Ok(if resp.status == 401 {
             bearer(resp.header_all("www-authenticate"))

@@ -11,6 +11,7 @@ pub mod client;
 pub mod codex;
 pub mod error;
 pub mod host;
+pub mod mcp;
 pub mod metadata;
 pub mod oauth;
 pub mod pkce;

@@ -4,10 +4,8 @@
 //! asks); the event stream's token comes from core's `token_for`.
 
 use crate::host::NativeHost;
-use mcp_auth_core::{AuthOptions, HttpRequest, HttpResponse, McpAuth};
-use serde_json::{json, Value};
-
-pub const PROTOCOL_VERSION: &str = "2025-06-18";
+use mcp_auth_core::{mcp, AuthOptions, HttpRequest, HttpResponse, McpAuth};
+use serde_json::Value;
 
 pub struct McpSession<'a> {
     auth: &'a McpAuth<NativeHost>,
@@ -23,6 +21,7 @@ pub struct McpSession<'a> {
 struct SseStream {
     resp: reqwest::Response,
     buf: String,
+    pending: std::collections::VecDeque<mcp::SseEvent>,
     endpoint: String,
 }
 
@@ -33,22 +32,8 @@ impl SseStream {
     /// The next complete event: (event name, data).
     async fn next_event(&mut self) -> Result<(String, String), String> {
         loop {
-            if let Some(end) = self.buf.find("\n\n") {
-                let block: String = self.buf[..end].to_string();
-                self.buf.drain(..end + 2);
-                let mut event = "message".to_string();
-                let mut data = Vec::new();
-                for line in block.lines() {
-                    if let Some(v) = line.strip_prefix("event:") {
-                        event = v.trim().to_string();
-                    } else if let Some(v) = line.strip_prefix("data:") {
-                        data.push(v.strip_prefix(' ').unwrap_or(v).to_string());
-                    }
-                }
-                if data.is_empty() {
-                    continue;
-                }
-                return Ok((event, data.join("\n")));
+            if let Some(e) = self.pending.pop_front() {
+                return Ok((e.event, e.data));
             }
             let chunk = tokio::time::timeout(SSE_ANSWER_TIMEOUT, self.resp.chunk())
                 .await
@@ -60,46 +45,9 @@ impl SseStream {
                 })?
                 .map_err(|e| format!("the event stream broke: {e}"))?
                 .ok_or_else(|| "the server closed the event stream".to_string())?;
-            self.buf
-                .push_str(&String::from_utf8_lossy(&chunk).replace("\r\n", "\n"));
+            self.buf.push_str(&String::from_utf8_lossy(&chunk));
+            self.pending.extend(mcp::take_sse_events(&mut self.buf));
         }
-    }
-}
-
-/// Messages of a response: a JSON body, or the `data:` of each server-sent event.
-pub fn response_messages(resp: &HttpResponse) -> Result<Vec<Value>, String> {
-    let ctype = resp
-        .header("content-type")
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    if ctype.starts_with("text/event-stream") {
-        let text = resp.text().replace("\r\n", "\n");
-        let mut out = Vec::new();
-        for event in text.split("\n\n") {
-            let data: Vec<&str> = event
-                .lines()
-                .filter_map(|l| l.strip_prefix("data:"))
-                .map(|d| d.strip_prefix(' ').unwrap_or(d))
-                .collect();
-            if data.is_empty() {
-                continue;
-            }
-            let joined = data.join("\n");
-            out.push(
-                serde_json::from_str(&joined)
-                    .map_err(|e| format!("the server sent an event that is not JSON ({e})"))?,
-            );
-        }
-        Ok(out)
-    } else if resp.body.is_empty() {
-        Ok(Vec::new())
-    } else {
-        let v: Value = serde_json::from_slice(&resp.body)
-            .map_err(|e| format!("the server's answer is not JSON ({e})"))?;
-        Ok(match v {
-            Value::Array(a) => a,
-            v => vec![v],
-        })
     }
 }
 
@@ -151,6 +99,7 @@ impl<'a> McpSession<'a> {
             let mut stream = SseStream {
                 resp,
                 buf: String::new(),
+                pending: Default::default(),
                 endpoint: String::new(),
             };
             let (event, data) = stream.next_event().await?;
@@ -178,15 +127,12 @@ impl<'a> McpSession<'a> {
             Some(s) => s.endpoint.as_str(),
             None => self.url.as_str(),
         };
-        let mut req = HttpRequest::post(target, "application/json", body.to_string().into_bytes())
-            .header("accept", "application/json, text/event-stream");
-        if let Some(s) = &self.session_id {
-            req = req.header("mcp-session-id", s.clone());
-        }
-        if let Some(v) = &self.protocol_version {
-            req = req.header("mcp-protocol-version", v.clone());
-        }
-        req
+        mcp::post(
+            target,
+            body,
+            self.session_id.as_deref(),
+            self.protocol_version.as_deref(),
+        )
     }
 
     async fn send(&mut self, body: &Value) -> Result<HttpResponse, String> {
@@ -205,7 +151,7 @@ impl<'a> McpSession<'a> {
     pub async fn call(&mut self, method: &str, params: Value) -> Result<Value, String> {
         let id = self.next_id;
         self.next_id += 1;
-        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        let body = mcp::message(Some(id), method, Some(params));
         let resp = self.send(&body).await?;
         if !resp.is_success() {
             return Err(format!(
@@ -218,9 +164,7 @@ impl<'a> McpSession<'a> {
         let found = if self.sse.is_some() {
             None
         } else {
-            response_messages(&resp)?
-                .into_iter()
-                .find(|m| m.get("id").and_then(Value::as_u64) == Some(id))
+            mcp::find_answer(mcp::response_messages(&resp)?, id)
         };
         let msg = match (found, &mut self.sse) {
             (Some(m), _) => m,
@@ -237,18 +181,11 @@ impl<'a> McpSession<'a> {
             },
             (None, None) => return Err(format!("{method}: the server sent no answer")),
         };
-        if let Some(err) = msg.get("error") {
-            return Err(format!(
-                "{method}: the server answered error {}: {}",
-                err.get("code").cloned().unwrap_or(Value::Null),
-                err.get("message").and_then(Value::as_str).unwrap_or("")
-            ));
-        }
-        Ok(msg.get("result").cloned().unwrap_or(Value::Null))
+        mcp::result_of(method, msg)
     }
 
     pub async fn notify(&mut self, method: &str) -> Result<(), String> {
-        let body = json!({"jsonrpc": "2.0", "method": method});
+        let body = mcp::message(None, method, None);
         let resp = self.send(&body).await?;
         if resp.is_success() {
             Ok(())
@@ -266,11 +203,7 @@ impl<'a> McpSession<'a> {
         let result = self
             .call(
                 "initialize",
-                json!({
-                    "protocolVersion": PROTOCOL_VERSION,
-                    "capabilities": {},
-                    "clientInfo": {"name": "mcp-auth", "version": env!("CARGO_PKG_VERSION")},
-                }),
+                mcp::initialize_params("mcp-auth", env!("CARGO_PKG_VERSION")),
             )
             .await?;
         self.protocol_version = result
@@ -290,48 +223,5 @@ fn short_body(resp: &HttpResponse) -> String {
     } else {
         let cut: String = t.chars().take(200).collect();
         format!(": {cut}")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn resp(ctype: &str, body: &str) -> HttpResponse {
-        HttpResponse {
-            status: 200,
-            headers: vec![("content-type".into(), ctype.into())],
-            body: body.as_bytes().to_vec(),
-        }
-    }
-
-    #[test]
-    fn event_stream_answers_are_split_into_messages() {
-        let r = resp(
-            "text/event-stream; charset=utf-8",
-            "event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\ndata: \"result\":{}}\n\n: comment\n\nevent: message\r\ndata: {\"id\":2}\r\n\r\n",
-        );
-        let msgs = response_messages(&r).expect("parsed");
-        assert_eq!(msgs.len(), 2, "{msgs:?}");
-        assert_eq!(msgs[0]["id"], 1);
-        assert_eq!(msgs[1]["id"], 2);
-    }
-
-    #[test]
-    fn json_answers_and_batches_and_empty_bodies() {
-        assert_eq!(
-            response_messages(&resp("application/json", r#"{"id":3}"#)).expect("one")[0]["id"],
-            3
-        );
-        assert_eq!(
-            response_messages(&resp("application/json", r#"[{"id":1},{"id":2}]"#))
-                .expect("batch")
-                .len(),
-            2
-        );
-        assert!(response_messages(&resp("application/json", ""))
-            .expect("empty")
-            .is_empty());
-        assert!(response_messages(&resp("application/json", "<html>")).is_err());
     }
 }
