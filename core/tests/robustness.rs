@@ -1,0 +1,136 @@
+//! Input from outside the process never panics the parsers: a deterministic stream of
+//! random and mutated inputs through every function that reads untrusted text.
+
+use mcp_auth_core::host::HttpResponse;
+use mcp_auth_core::metadata::{AuthServerMetadata, ProtectedResourceMetadata};
+use mcp_auth_core::oauth::{parse_registration_response, parse_token_response, validate_callback};
+use mcp_auth_core::www_authenticate::{bearer, parse_challenges};
+use mcp_auth_core::{identity, mcp, resource_uri};
+
+/// xorshift64*: reproducible without a dependency.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn pick<'a>(&mut self, items: &'a [&'a str]) -> &'a str {
+        items[(self.next() % items.len() as u64) as usize]
+    }
+}
+
+const SEEDS: &[&str] = &[
+    r#"Bearer resource_metadata="https://a.example/prm", scope="a b", error="insufficient_scope""#,
+    r#"Basic realm="x", Bearer error=invalid_token, Negotiate abc=="#,
+    "http://localhost:3030/callback?code=abc&state=S&iss=https%3A%2F%2Fas.example",
+    "https://user:pw@Example.COM:443/a/b/?q=1#f",
+    r#"{"access_token":"a","token_type":"Bearer","expires_in":3600,"refresh_token":"r","scope":"x"}"#,
+    r#"{"issuer":"https://as","authorization_endpoint":"https://as/a","token_endpoint":"https://as/t","code_challenge_methods_supported":["S256"]}"#,
+    r#"{"resource":"https://rs/mcp","authorization_servers":["https://as"]}"#,
+    r#"{"client_id":"c","client_secret":"s","token_endpoint_auth_method":"client_secret_post"}"#,
+    "event: message\ndata: {\"id\":1}\n\n",
+];
+const PIECES: &[&str] = &[
+    "\"",
+    "\\",
+    ",",
+    "=",
+    " ",
+    "\t",
+    "%",
+    "%zz",
+    "&",
+    "?",
+    "#",
+    "[",
+    "]",
+    "::",
+    "\u{0}",
+    "\u{e9}",
+    "\u{1F600}",
+    "{",
+    "}",
+    "null",
+    "-1",
+    "1e309",
+    "\n",
+    "\r\n",
+    "data:",
+    "Bearer",
+    "==",
+    "state=",
+    "iss=",
+    "code=",
+];
+
+fn mutate(rng: &mut Rng, seed: &str) -> String {
+    let mut chars: Vec<char> = seed.chars().collect();
+    for _ in 0..(rng.next() % 6) {
+        let at = if chars.is_empty() {
+            0
+        } else {
+            (rng.next() % (chars.len() as u64 + 1)) as usize
+        };
+        match rng.next() % 3 {
+            0 => {
+                let piece: Vec<char> = rng.pick(PIECES).chars().collect();
+                chars.splice(at..at, piece);
+            }
+            1 if at < chars.len() => {
+                let end = (at + 1 + (rng.next() % 8) as usize).min(chars.len());
+                chars.drain(at..end);
+            }
+            _ => chars.truncate(at),
+        }
+    }
+    chars.into_iter().collect()
+}
+
+#[test]
+fn parsers_never_panic_on_mutated_input() {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for _ in 0..20_000 {
+        let seed = rng.pick(SEEDS);
+        let input = mutate(&mut rng, seed);
+        let _ = parse_challenges([input.as_str()]);
+        let _ = bearer([input.as_str(), "Bearer"]);
+        let _ = validate_callback(&input, "S", "https://as.example", rng.next() % 2 == 0);
+        let _ = identity(&input);
+        let _ = resource_uri(&input);
+        let resp = HttpResponse {
+            status: [200u16, 201, 400, 500][(rng.next() % 4) as usize],
+            headers: vec![(
+                "content-type".into(),
+                rng.pick(&["application/json", "text/event-stream"]).into(),
+            )],
+            body: input.clone().into_bytes(),
+        };
+        let _ = parse_token_response(&resp, u64::MAX - (rng.next() % 10), Some("x"));
+        let _ =
+            parse_registration_response(&resp, "https://as", "http://localhost:3030/callback", 0);
+        let _ = mcp::response_messages(&resp);
+        if let Ok(m) = AuthServerMetadata::parse(input.as_bytes(), "u") {
+            let _ = m.validate("https://as");
+        }
+        if let Ok(p) = ProtectedResourceMetadata::parse(input.as_bytes(), "u") {
+            let _ = p.check_resource("https://rs/mcp", "u");
+        }
+    }
+}
+
+#[test]
+fn far_future_expiry_saturates() {
+    let resp = HttpResponse {
+        status: 200,
+        headers: vec![],
+        body: br#"{"access_token":"a","token_type":"Bearer","expires_in":60}"#.to_vec(),
+    };
+    assert_eq!(
+        parse_token_response(&resp, u64::MAX - 1, None)
+            .unwrap()
+            .expires_at,
+        Some(u64::MAX)
+    );
+}
