@@ -96,7 +96,12 @@ fn parsers_never_panic_on_mutated_input() {
         let input = mutate(&mut rng, seed);
         let _ = parse_challenges([input.as_str()]);
         let _ = bearer([input.as_str(), "Bearer"]);
-        let _ = validate_callback(&input, "S", "https://as.example", rng.next() % 2 == 0);
+        let _ = validate_callback(
+            &input,
+            "S",
+            "https://as.example",
+            rng.next().is_multiple_of(2),
+        );
         let _ = identity(&input);
         let _ = resource_uri(&input);
         let resp = HttpResponse {
