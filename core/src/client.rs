@@ -180,14 +180,14 @@ impl<H: Host> McpAuth<H> {
 
     // ---- storage helpers ----
 
-    async fn read<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+    pub(crate) async fn read<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
         match self.host.load(key).await? {
             Some(text) => decode(key, &text).map(Some),
             None => Ok(None),
         }
     }
 
-    async fn write<T: Serialize>(&self, key: &str, record: &T) -> Result<()> {
+    pub(crate) async fn write<T: Serialize>(&self, key: &str, record: &T) -> Result<()> {
         self.host.save(key, &encode(record)?).await?;
         if key != INDEX_KEY {
             self.update_index(|idx| idx.keys.insert(key.to_string()))
@@ -196,7 +196,7 @@ impl<H: Host> McpAuth<H> {
         Ok(())
     }
 
-    async fn delete(&self, key: &str) -> Result<()> {
+    pub(crate) async fn delete(&self, key: &str) -> Result<()> {
         self.host.remove(key).await?;
         self.update_index(|idx| idx.keys.remove(key)).await
     }
