@@ -1,22 +1,20 @@
-//! The flow, once: discovery, client registration, authorization, token exchange, refresh,
-//! step-up, revocation and authorized requests, driven over the host's capabilities.
+//! The client and its login: options, client identity (configured, CIMD, DCR), the
+//! authorization request and the callback. Discovery is in `discover`, stored tokens and
+//! refresh in `tokens`, authorized requests in `request`.
 
 use crate::error::{Error, Result};
-use crate::host::{Host, HttpRequest, HttpResponse};
-use crate::metadata::{
-    authorization_server_metadata_urls, protected_resource_metadata_urls, AuthServerMetadata,
-    ProtectedResourceMetadata,
-};
-use crate::oauth::{self, AuthorizationParams};
+use crate::host::Host;
+use crate::metadata::AuthServerMetadata;
+use crate::oauth::{self, AuthorizationParams, TokenBinding};
 use crate::pkce;
 use crate::records::{
     client_key, decode, discovery_key, encode, join_scopes, pending_key, tokens_key,
     ClientAuthMethod, ClientRecord, ClientSource, DiscoveryRecord, Index, PendingLogin,
     TokenRecord, INDEX_KEY, RECORD_VERSION,
 };
-use crate::secret::{AccessToken, ClientSecret};
+use crate::secret::ClientSecret;
 use crate::urls::{identity, parse_http_url, require_secure, resource_uri, secure_url};
-use crate::www_authenticate::{bearer, BearerChallenge};
+use crate::www_authenticate::BearerChallenge;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -28,8 +26,10 @@ pub const DEFAULT_REFRESH_SKEW: u64 = 60;
 pub const PENDING_LOGIN_TTL: u64 = 15 * 60;
 /// Cached discovery is used for this long.
 pub const DISCOVERY_TTL: u64 = 24 * 3600;
-/// Step-ups allowed for one request.
-pub const MAX_STEP_UPS: u32 = 3;
+/// Authorization requests (first login, re-login, step-ups) allowed for one operation.
+pub const MAX_AUTHORIZATIONS: u32 = 3;
+/// Kept for callers of the earlier name: the same cap.
+pub const MAX_STEP_UPS: u32 = MAX_AUTHORIZATIONS;
 /// The default loopback redirect URI.
 pub const DEFAULT_REDIRECT_URI: &str = "http://localhost:3030/callback";
 
@@ -53,6 +53,30 @@ pub struct AuthOptions {
     /// An authorization server known in advance (e.g. a provider with a fixed client):
     /// no discovery, and no `resource` parameter is sent.
     pub fixed_server: Option<AuthServerMetadata>,
+    /// The issuer a pre-registered client belongs to. Without it, the client is bound to the
+    /// issuer of its first completed login and refused with any other.
+    pub issuer: Option<String>,
+    /// Send the RFC 8707 `resource` parameter (default). Off only for authorization servers
+    /// that refuse it (e.g. Microsoft Entra ID with v2 scopes).
+    pub send_resource: bool,
+    /// Take an authorization server that does not list `code_challenge_methods_supported`
+    /// as supporting S256 (off by default; a list without S256 is still refused).
+    pub assume_pkce_s256: bool,
+}
+
+impl AuthOptions {
+    /// One line for each escape hatch these options turn on (hosts print them whenever
+    /// they are used).
+    pub fn escape_hatch_warnings(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if !self.send_resource {
+            out.push("warning: the RFC 8707 resource parameter is not sent (send_resource: false); tokens are not bound to this server by the authorization server");
+        }
+        if self.assume_pkce_s256 {
+            out.push("warning: PKCE S256 is assumed for an authorization server that does not advertise it (assume_pkce_s256: true)");
+        }
+        out
+    }
 }
 
 impl Default for AuthOptions {
@@ -68,6 +92,9 @@ impl Default for AuthOptions {
             extra_params: Vec::new(),
             interactive: true,
             fixed_server: None,
+            issuer: None,
+            send_resource: true,
+            assume_pkce_s256: false,
         }
     }
 }
@@ -114,10 +141,12 @@ pub enum LoginOutcome {
     Redirected,
 }
 
-/// One stored identity, as `status` shows it.
+/// One stored token record (an identity and one of its resources), as `status` shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TokenStatus {
     pub identity: String,
+    /// The resource the tokens are for (`None` when nothing is stored).
+    pub resource: Option<String>,
     pub present: bool,
     pub expired: bool,
     pub expires_at: Option<u64>,
@@ -146,18 +175,19 @@ type LocalLock = Arc<futures_util::lock::Mutex<()>>;
 #[derive(Clone, Default)]
 pub(crate) struct Retry {
     /// The challenge of the response that asked for the login.
-    challenge: Option<BearerChallenge>,
-    /// A scope that replaces the usual choice (step-up: the union of held and challenged).
-    scope: Option<String>,
+    pub(crate) challenge: Option<BearerChallenge>,
+    /// A scope that replaces the usual choice (step-up: the union of requested and
+    /// challenged).
+    pub(crate) scope: Option<String>,
     /// Discover again instead of trusting the cache.
-    fresh: bool,
+    pub(crate) fresh: bool,
 }
 
 /// The MCP OAuth client over a host.
 pub struct McpAuth<H: Host> {
-    host: H,
-    refresh_skew: u64,
-    locks: Mutex<HashMap<String, LocalLock>>,
+    pub(crate) host: H,
+    pub(crate) refresh_skew: u64,
+    pub(crate) locks: Mutex<HashMap<String, LocalLock>>,
 }
 
 impl<H: Host> McpAuth<H> {
@@ -201,7 +231,12 @@ impl<H: Host> McpAuth<H> {
         self.update_index(|idx| idx.keys.remove(key)).await
     }
 
+    /// Read-modify-write of the index under the host's lock, so parallel processes do not
+    /// lose each other's keys.
     async fn update_index(&self, change: impl FnOnce(&mut Index) -> bool) -> Result<()> {
+        let local = self.local_lock(INDEX_KEY);
+        let _local = local.lock().await;
+        let _host = self.host.lock(INDEX_KEY).await?;
         let mut idx = self.index().await?;
         if change(&mut idx) {
             idx.version = RECORD_VERSION;
@@ -219,135 +254,16 @@ impl<H: Host> McpAuth<H> {
         }
     }
 
-    pub async fn token_record(&self, identity: &str) -> Result<Option<TokenRecord>> {
-        self.read(&tokens_key(identity)).await
-    }
-
-    // ---- discovery ----
-
-    async fn get_json_document(&self, url: &str) -> Result<Option<HttpResponse>> {
-        let resp = self
-            .host
-            .send(HttpRequest::get(url).header("accept", "application/json"))
-            .await?;
-        match resp.status {
-            200..=299 => Ok(Some(resp)),
-            400..=499 => Ok(None),
-            s => Err(Error::Discovery(format!(
-                "{url} answered HTTP {s}; try again later"
-            ))),
-        }
-    }
-
-    /// Sends the unauthenticated MCP request that tells the client where to look.
-    async fn probe(&self, server_url: &str) -> Result<Option<BearerChallenge>> {
-        let init = crate::mcp::initialize_params("mcp-auth", env!("CARGO_PKG_VERSION"));
-        let req = crate::mcp::post(
-            server_url,
-            &crate::mcp::message(Some(0), "initialize", Some(init)),
-            None,
-            None,
-        );
-        let resp = self.host.send(req).await?;
-        Ok(if resp.status == 401 {
-            bearer(resp.header_all("www-authenticate"))
-        } else {
-            None
-        })
-    }
-
-    /// Finds the protected resource and authorization server metadata for a server.
-    pub async fn discover(
-        &self,
-        server_url: &str,
-        challenge: Option<BearerChallenge>,
-        max_age: u64,
-    ) -> Result<(DiscoveryRecord, Option<BearerChallenge>)> {
-        let resource = resource_uri(server_url)?;
-        let server = secure_url(server_url)?;
-        let now = self.host.now();
-        if max_age > 0 {
-            if let Ok(Some(rec)) = self
-                .read::<DiscoveryRecord>(&discovery_key(&resource))
-                .await
-            {
-                if now.saturating_sub(rec.fetched_at) < max_age {
-                    return Ok((rec, challenge));
-                }
-            }
-        }
-        let challenge = match challenge {
-            Some(c) => Some(c),
-            None => self.probe(server_url).await?,
-        };
-        let header_url = challenge
-            .as_ref()
-            .and_then(|c| c.resource_metadata.as_deref());
-        let mut prm = None;
-        for url in protected_resource_metadata_urls(server_url, header_url)? {
-            if let Some(resp) = self.get_json_document(&url).await? {
-                let doc = ProtectedResourceMetadata::parse(&resp.body, &url)?;
-                doc.check_resource(&resource, &url)?;
-                prm = Some(doc);
-                break;
-            }
-        }
-        let origin = server.origin().ascii_serialization();
-        let (issuer, legacy) = match &prm {
-            Some(doc) => {
-                let first = doc.authorization_servers.first().ok_or_else(|| {
-                    Error::Discovery(
-                        "the protected resource metadata lists no authorization_servers".into(),
-                    )
-                })?;
-                (
-                    secure_url(first)?
-                        .to_string()
-                        .trim_end_matches('/')
-                        .to_string(),
-                    false,
-                )
-            }
-            None => (origin.clone(), true),
-        };
-        let mut found = None;
-        for url in authorization_server_metadata_urls(&issuer)? {
-            if let Some(resp) = self.get_json_document(&url).await? {
-                let meta = AuthServerMetadata::parse(&resp.body, &url)?;
-                meta.validate(&issuer)?;
-                found = Some((meta, url));
-                break;
-            }
-        }
-        let (meta, metadata_url) = match found {
-            Some((m, u)) => (m, Some(u)),
-            None if legacy => (AuthServerMetadata::legacy_defaults(&origin), None),
-            None => {
-                return Err(Error::Discovery(format!(
-                    "no authorization server metadata found for issuer {issuer}"
-                )))
-            }
-        };
-        // Send the resource the metadata names when it covers this server (same origin, path prefix).
-        let resource_param = prm
-            .as_ref()
-            .map(|p| p.resource.clone())
-            .unwrap_or_else(|| resource.clone());
-        let rec = DiscoveryRecord {
-            version: RECORD_VERSION,
-            resource: resource_uri(&resource_param).unwrap_or(resource.clone()),
-            protected_resource: prm,
-            authorization_server: meta,
-            metadata_url,
-            fixed: false,
-            fetched_at: now,
-        };
-        self.write(&discovery_key(&resource), &rec).await?;
-        Ok((rec, challenge))
+    pub(crate) fn local_lock(&self, name: &str) -> LocalLock {
+        let mut map = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(name.to_string()).or_default().clone()
     }
 
     // ---- client identity ----
 
+    /// The client to use with `meta`'s issuer: configured → Client ID Metadata Document →
+    /// a stored dynamic registration → a new registration. Every client is bound to one exact
+    /// issuer; a configured client's secret never goes to an issuer it was not bound to.
     async fn resolve_client(
         &self,
         identity: &str,
@@ -355,9 +271,11 @@ impl<H: Host> McpAuth<H> {
         opts: &AuthOptions,
         scope: Option<&str>,
     ) -> Result<ClientRecord> {
-        let issuer = meta.issuer.trim_end_matches('/').to_string();
+        let issuer = meta.issuer.clone();
         let key = client_key(identity, &issuer);
         if let Some(id) = &opts.client_id {
+            self.check_configured_issuer(identity, id, &issuer, opts)
+                .await?;
             let method = oauth::choose_auth_method(
                 opts.client_auth_method,
                 opts.client_secret.is_some(),
@@ -369,7 +287,8 @@ impl<H: Host> McpAuth<H> {
                     method.as_str()
                 )));
             }
-            let rec = ClientRecord {
+            // stored (and so bound to this issuer) only when a login with it completes
+            return Ok(ClientRecord {
                 version: RECORD_VERSION,
                 issuer,
                 client_id: id.clone(),
@@ -378,14 +297,12 @@ impl<H: Host> McpAuth<H> {
                 source: ClientSource::Configured,
                 redirect_uris: vec![opts.redirect_uri.clone()],
                 registered_at: None,
-            };
-            self.write(&key, &rec).await?;
-            return Ok(rec);
+            });
         }
         if let Some(url) = &opts.client_metadata_url {
             oauth::check_client_metadata_url(url)?;
             if meta.client_id_metadata_document_supported {
-                let rec = ClientRecord {
+                return Ok(ClientRecord {
                     version: RECORD_VERSION,
                     issuer,
                     client_id: url.clone(),
@@ -394,13 +311,12 @@ impl<H: Host> McpAuth<H> {
                     source: ClientSource::MetadataDocument,
                     redirect_uris: vec![opts.redirect_uri.clone()],
                     registered_at: None,
-                };
-                self.write(&key, &rec).await?;
-                return Ok(rec);
+                });
             }
         }
         if let Ok(Some(rec)) = self.read::<ClientRecord>(&key).await {
             if rec.source == ClientSource::Dynamic
+                && rec.issuer == issuer
                 && rec.redirect_uris.iter().any(|u| u == &opts.redirect_uri)
             {
                 return Ok(rec);
@@ -435,12 +351,52 @@ impl<H: Host> McpAuth<H> {
         Ok(rec)
     }
 
-    async fn client_for(&self, record: &TokenRecord) -> Result<ClientRecord> {
+    /// A pre-registered client belongs to the configured issuer, else to the issuer of its
+    /// first completed login (recorded as a configured client record under that issuer).
+    async fn check_configured_issuer(
+        &self,
+        identity: &str,
+        client_id: &str,
+        issuer: &str,
+        opts: &AuthOptions,
+    ) -> Result<()> {
+        let refuse = |expected: &str| Error::ConfiguredClientIssuer {
+            client_id: client_id.to_string(),
+            expected: expected.to_string(),
+            found: issuer.to_string(),
+        };
+        if let Some(expected) = &opts.issuer {
+            return if expected == issuer {
+                Ok(())
+            } else {
+                Err(refuse(expected))
+            };
+        }
+        let prefix = format!("client:{identity}|");
+        for key in self.index().await?.keys {
+            if !key.starts_with(&prefix) {
+                continue;
+            }
+            if let Ok(Some(rec)) = self.read::<ClientRecord>(&key).await {
+                if rec.source == ClientSource::Configured
+                    && rec.client_id == client_id
+                    && rec.issuer != issuer
+                {
+                    return Err(refuse(&rec.issuer));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The client a token record was issued to, at the record's issuer only. A record
+    /// without a matching client (e.g. deleted) is treated as a public client.
+    pub(crate) async fn client_for(&self, record: &TokenRecord) -> Result<ClientRecord> {
         match self
             .read::<ClientRecord>(&client_key(&record.identity, &record.issuer))
             .await?
         {
-            Some(c) if c.client_id == record.client_id => Ok(c),
+            Some(c) if c.client_id == record.client_id && c.issuer == record.issuer => Ok(c),
             _ => Ok(ClientRecord {
                 version: RECORD_VERSION,
                 issuer: record.issuer.clone(),
@@ -481,10 +437,20 @@ impl<H: Host> McpAuth<H> {
         let redirect = parse_http_url(&opts.redirect_uri)?;
         require_secure(&redirect)?;
         let (disc, challenge) = match &opts.fixed_server {
-            Some(meta) => (self.fixed_discovery(server_url, meta).await?, challenge),
+            Some(meta) => (self.fixed_discovery(server_url, meta)?, challenge),
             None => {
-                let max_age = if fresh { 0 } else { DISCOVERY_TTL };
-                self.discover(server_url, challenge, max_age).await?
+                let cached = if fresh {
+                    None
+                } else {
+                    self.cached_discovery(server_url, DISCOVERY_TTL).await?
+                };
+                match cached {
+                    Some(rec) => (rec, challenge),
+                    None => {
+                        self.discover(server_url, challenge, opts.assume_pkce_s256)
+                            .await?
+                    }
+                }
             }
         };
         let meta = &disc.authorization_server;
@@ -494,13 +460,14 @@ impl<H: Host> McpAuth<H> {
             .await?;
         let verifier = pkce::new_verifier()?;
         let state = pkce::new_state()?;
+        let send_resource = !disc.fixed && opts.send_resource;
         let url = oauth::authorization_url(&AuthorizationParams {
             authorization_endpoint: &meta.authorization_endpoint,
             client_id: &client.client_id,
             redirect_uri: &opts.redirect_uri,
             state: &state,
             code_challenge: &pkce::challenge_s256(&verifier),
-            resource: (!disc.fixed).then_some(disc.resource.as_str()),
+            resource: send_resource.then_some(disc.resource.as_str()),
             scope: scope.as_deref(),
             extra: &opts.extra_params,
         })?;
@@ -516,9 +483,11 @@ impl<H: Host> McpAuth<H> {
             redirect_uri: opts.redirect_uri.clone(),
             client,
             scope,
+            revocation_endpoint: meta.revocation_endpoint.clone(),
             iss_required: meta.authorization_response_iss_parameter_supported,
-            fixed: disc.fixed,
+            fixed: !send_resource,
             created_at: self.host.now(),
+            discovery: (!disc.fixed).then_some(disc),
         };
         self.write(&pending_key(&state), &pending).await?;
         Ok(AuthorizationRequest {
@@ -530,26 +499,19 @@ impl<H: Host> McpAuth<H> {
     }
 
     /// A discovery record for a server whose authorization server is known in advance
-    /// (no discovery requests, no `resource` parameter); cached so refresh finds it.
-    async fn fixed_discovery(
-        &self,
-        server_url: &str,
-        meta: &AuthServerMetadata,
-    ) -> Result<DiscoveryRecord> {
+    /// (no discovery requests, no `resource` parameter).
+    fn fixed_discovery(&self, server_url: &str, meta: &AuthServerMetadata) -> Result<DiscoveryRecord> {
         secure_url(&meta.authorization_endpoint)?;
         secure_url(&meta.token_endpoint)?;
-        let resource = resource_uri(server_url)?;
-        let rec = DiscoveryRecord {
+        Ok(DiscoveryRecord {
             version: RECORD_VERSION,
-            resource: resource.clone(),
+            resource: resource_uri(server_url)?,
             protected_resource: None,
             authorization_server: meta.clone(),
             metadata_url: None,
             fixed: true,
             fetched_at: self.host.now(),
-        };
-        self.write(&discovery_key(&resource), &rec).await?;
-        Ok(rec)
+        })
     }
 
     /// Scope choice (MCP 2025-11-25): configured, else the challenge's, else the protected
@@ -578,7 +540,9 @@ impl<H: Host> McpAuth<H> {
         join_scopes([base.as_str()].into_iter().chain(offline))
     }
 
-    /// Finishes a login from the redirect URL: checks it, exchanges the code, stores the tokens.
+    /// Finishes a login from the redirect URL: checks it, exchanges the code, stores the tokens
+    /// (bound to the issuer and endpoints they came from), and only then caches what discovery
+    /// found and binds a configured client to this issuer.
     pub async fn complete_login(&self, callback_url: &str) -> Result<TokenInfo> {
         let state = oauth::query_param(callback_url, "state").ok_or(Error::StateMismatch)?;
         let key = pending_key(&state);
@@ -620,14 +584,32 @@ impl<H: Host> McpAuth<H> {
             }
         };
         let record = grant.into_record(
-            &pending.identity,
-            &pending.resource,
-            &pending.issuer,
-            &pending.client.client_id,
+            &TokenBinding {
+                identity: &pending.identity,
+                resource: &pending.resource,
+                issuer: &pending.issuer,
+                client_id: &pending.client.client_id,
+                token_endpoint: &pending.token_endpoint,
+                revocation_endpoint: pending.revocation_endpoint.as_deref(),
+                send_resource: !pending.fixed,
+                requested_scope: pending.scope.as_deref(),
+            },
             now,
             None,
         );
-        self.write(&tokens_key(&pending.identity), &record).await?;
+        self.write(&tokens_key(&pending.identity, &pending.resource), &record)
+            .await?;
+        if pending.client.source != ClientSource::Dynamic {
+            self.write(
+                &client_key(&pending.identity, &pending.issuer),
+                &pending.client,
+            )
+            .await?;
+        }
+        if let Some(disc) = &pending.discovery {
+            let server_resource = resource_uri(&pending.server_url)?;
+            self.write(&discovery_key(&server_resource), disc).await?;
+        }
         Ok(TokenInfo::from(&record))
     }
 
@@ -637,7 +619,7 @@ impl<H: Host> McpAuth<H> {
         self.login_inner(server_url, opts, Retry::default()).await
     }
 
-    async fn login_inner(
+    pub(crate) async fn login_inner(
         &self,
         server_url: &str,
         opts: &AuthOptions,
@@ -666,342 +648,8 @@ impl<H: Host> McpAuth<H> {
         }
         Err(Error::Invalid("login failed twice".into()))
     }
-
-    // ---- tokens ----
-
-    fn local_lock(&self, identity: &str) -> LocalLock {
-        let mut map = self.locks.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(identity.to_string()).or_default().clone()
-    }
-
-    /// A valid access token for the server: the stored one, or a refreshed one when it expires
-    /// within the skew. Never opens a browser.
-    pub async fn access_token(&self, server_url: &str) -> Result<AccessToken> {
-        Ok(self.valid_record(server_url).await?.access_token)
-    }
-
-    /// The stored record, refreshed first if it is about to expire.
-    pub async fn valid_record(&self, server_url: &str) -> Result<TokenRecord> {
-        let identity = identity(server_url)?;
-        let record = self
-            .token_record(&identity)
-            .await?
-            .ok_or_else(|| Error::LoginRequired {
-                identity: identity.clone(),
-            })?;
-        if !record.expires_within(self.host.now(), self.refresh_skew) {
-            return Ok(record);
-        }
-        self.refresh(&identity, None).await
-    }
-
-    /// Refreshes the identity's tokens. With `failed`, the caller saw that access token
-    /// rejected and a refresh happens even if it has not expired, unless another caller has
-    /// already replaced it. Holds the in-process lock and the host's lock, and re-reads the
-    /// store inside them before spending the refresh token.
-    pub async fn refresh(
-        &self,
-        identity: &str,
-        failed: Option<&AccessToken>,
-    ) -> Result<TokenRecord> {
-        let local = self.local_lock(identity);
-        let _local = local.lock().await;
-        let _host = self.host.lock(&format!("refresh:{identity}")).await?;
-        let key = tokens_key(identity);
-        let record: TokenRecord = self.read(&key).await?.ok_or_else(|| Error::LoginRequired {
-            identity: identity.to_string(),
-        })?;
-        let now = self.host.now();
-        match failed {
-            Some(f) if &record.access_token != f => return Ok(record),
-            None if !record.expires_within(now, self.refresh_skew) => return Ok(record),
-            _ => {}
-        }
-        let Some(refresh_token) = record.refresh_token.clone() else {
-            return Err(Error::ReauthenticationRequired {
-                identity: identity.to_string(),
-            });
-        };
-        let (disc, _) = self.discover(&record.resource, None, u64::MAX).await?;
-        let client = self.client_for(&record).await?;
-        let req = oauth::refresh_token_request(
-            &disc.authorization_server.token_endpoint,
-            &client,
-            &refresh_token,
-            (!disc.fixed).then_some(record.resource.as_str()),
-        );
-        let resp = self.host.send(req).await?;
-        match oauth::parse_token_response(&resp, now, record.scope.as_deref()) {
-            Ok(grant) => {
-                let new = grant.into_record(
-                    identity,
-                    &record.resource,
-                    &record.issuer,
-                    &record.client_id,
-                    now,
-                    Some(refresh_token),
-                );
-                // persisted before anyone sees the new access token
-                self.write(&key, &new).await?;
-                Ok(new)
-            }
-            Err(e)
-                if is_oauth_error(&e, "invalid_grant") || is_oauth_error(&e, "invalid_client") =>
-            {
-                let mut dropped = record.clone();
-                dropped.refresh_token = None;
-                dropped.expires_at = Some(dropped.expires_at.unwrap_or(now).min(now));
-                self.write(&key, &dropped).await?;
-                if is_oauth_error(&e, "invalid_client") && client.source == ClientSource::Dynamic {
-                    self.delete(&client_key(identity, &record.issuer)).await?;
-                }
-                Err(Error::ReauthenticationRequired {
-                    identity: identity.to_string(),
-                })
-            }
-            Err(e) => Err(e), // network errors and 5xx keep the stored tokens
-        }
-    }
-
-    /// Sends an MCP HTTP request with the bearer token. A 401 refreshes once, then logs in
-    /// again (if `opts.interactive`); a 403 `insufficient_scope` re-authorizes with the union
-    /// of the scopes held and challenged, at most [`MAX_STEP_UPS`] times.
-    pub async fn authorized_request(
-        &self,
-        server_url: &str,
-        request: HttpRequest,
-        opts: &AuthOptions,
-    ) -> Result<HttpResponse> {
-        let identity = identity(server_url)?;
-        let mut record = match self.valid_record(server_url).await {
-            Ok(r) => r,
-            Err(e @ (Error::LoginRequired { .. } | Error::ReauthenticationRequired { .. })) => {
-                if !opts.interactive {
-                    return Err(e);
-                }
-                self.login_and_read(server_url, opts, Retry::default())
-                    .await?
-            }
-            Err(e) => return Err(e),
-        };
-        let mut refreshed = false;
-        let mut relogged = false;
-        let mut step_ups = 0;
-        loop {
-            let mut req = request.clone();
-            req.set_header(
-                "authorization",
-                format!("Bearer {}", record.access_token.secret()),
-            );
-            let resp = self.host.send(req).await?;
-            let challenge = bearer(resp.header_all("www-authenticate"));
-            match resp.status {
-                401 => {
-                    if !refreshed {
-                        refreshed = true;
-                        match self.refresh(&identity, Some(&record.access_token)).await {
-                            Ok(r) => {
-                                record = r;
-                                continue;
-                            }
-                            Err(
-                                Error::ReauthenticationRequired { .. }
-                                | Error::LoginRequired { .. },
-                            ) => {}
-                            Err(e) => return Err(e),
-                        }
-                    }
-                    if relogged {
-                        return Err(Error::Unauthorized { status: 401 });
-                    }
-                    if !opts.interactive {
-                        return Err(Error::ReauthenticationRequired { identity });
-                    }
-                    relogged = true;
-                    record = self
-                        .login_and_read(
-                            server_url,
-                            opts,
-                            Retry {
-                                challenge,
-                                scope: None,
-                                fresh: true,
-                            },
-                        )
-                        .await?;
-                }
-                403 if challenge.as_ref().and_then(|c| c.error.as_deref())
-                    == Some("insufficient_scope") =>
-                {
-                    let wanted = challenge
-                        .as_ref()
-                        .and_then(|c| c.scope.clone())
-                        .unwrap_or_default();
-                    if step_ups >= MAX_STEP_UPS || !opts.interactive {
-                        return Err(Error::StepUpExhausted {
-                            attempts: step_ups,
-                            scope: wanted,
-                        });
-                    }
-                    step_ups += 1;
-                    let union = join_scopes([record.scope.clone().unwrap_or_default(), wanted]);
-                    record = self
-                        .login_and_read(
-                            server_url,
-                            opts,
-                            Retry {
-                                challenge,
-                                scope: union,
-                                fresh: false,
-                            },
-                        )
-                        .await?;
-                }
-                _ => return Ok(resp),
-            }
-        }
-    }
-
-    pub(crate) async fn login_and_read(
-        &self,
-        server_url: &str,
-        opts: &AuthOptions,
-        retry: Retry,
-    ) -> Result<TokenRecord> {
-        match self.login_inner(server_url, opts, retry).await? {
-            LoginOutcome::Completed(info) => {
-                self.token_record(&info.identity)
-                    .await?
-                    .ok_or(Error::LoginRequired {
-                        identity: info.identity,
-                    })
-            }
-            LoginOutcome::Redirected => Err(Error::Redirected),
-        }
-    }
-
-    // ---- status and logout ----
-
-    /// Every stored identity with its token state. Reads only.
-    pub async fn status(&self) -> Result<Vec<TokenStatus>> {
-        let idx = self.index().await?;
-        let mut out = Vec::new();
-        for identity in idx.identities() {
-            out.push(self.token_status(&identity).await?);
-        }
-        Ok(out)
-    }
-
-    pub async fn token_status(&self, identity: &str) -> Result<TokenStatus> {
-        let now = self.host.now();
-        let mut st = TokenStatus {
-            identity: identity.to_string(),
-            present: false,
-            expired: false,
-            expires_at: None,
-            scope: None,
-            issuer: None,
-            has_refresh_token: false,
-            problem: None,
-        };
-        match self.token_record(identity).await {
-            Ok(Some(r)) => {
-                st.present = true;
-                st.expired = r.expires_within(now, 0);
-                st.expires_at = r.expires_at;
-                st.scope = r.scope;
-                st.issuer = Some(r.issuer);
-                st.has_refresh_token = r.refresh_token.is_some();
-            }
-            Ok(None) => {}
-            Err(e @ Error::CorruptRecord { .. }) => st.problem = Some(e.to_string()),
-            Err(e) => return Err(e),
-        }
-        Ok(st)
-    }
-
-    /// Revokes the identity's tokens at the authorization server when it offers revocation
-    /// (RFC 7009; refresh token first, which ends the grant), then deletes the token record
-    /// and, with `forget_client`, the client registrations and cached discovery too.
-    pub async fn logout(&self, identity_url: &str, forget_client: bool) -> Result<LogoutReport> {
-        let identity = identity(identity_url)?;
-        let mut report = LogoutReport {
-            identity: identity.clone(),
-            ..Default::default()
-        };
-        match self.token_record(&identity).await {
-            Ok(Some(record)) => self.revoke(&record, &mut report).await,
-            Ok(None) => {}
-            Err(e) => report.revocation_notes.push(format!(
-                "the stored tokens were unreadable ({e}); deleted without revoking"
-            )),
-        }
-        let idx = self.index().await?;
-        let mut keys = vec![tokens_key(&identity)];
-        if forget_client {
-            keys.extend(idx.keys_of(&identity));
-        }
-        keys.sort();
-        keys.dedup();
-        for key in keys {
-            let existed = idx.keys.contains(&key) || self.host.load(&key).await?.is_some();
-            self.delete(&key).await?;
-            if existed {
-                report.deleted_keys.push(key);
-            }
-        }
-        Ok(report)
-    }
-
-    async fn revoke(&self, record: &TokenRecord, report: &mut LogoutReport) {
-        let disc = match self.discover(&record.resource, None, u64::MAX).await {
-            Ok((d, _)) => d,
-            Err(e) => {
-                report.revocation_notes.push(format!(
-                    "could not reach the authorization server to revoke ({e})"
-                ));
-                return;
-            }
-        };
-        let Some(endpoint) = disc.authorization_server.revocation_endpoint.clone() else {
-            report
-                .revocation_notes
-                .push("the authorization server offers no revocation endpoint".into());
-            return;
-        };
-        let client = match self.client_for(record).await {
-            Ok(c) => c,
-            Err(e) => {
-                report
-                    .revocation_notes
-                    .push(format!("no client record to revoke with ({e})"));
-                return;
-            }
-        };
-        let mut tokens = Vec::new();
-        if let Some(rt) = &record.refresh_token {
-            tokens.push((rt.secret().to_string(), "refresh_token"));
-        }
-        tokens.push((record.access_token.secret().to_string(), "access_token"));
-        for (token, hint) in tokens {
-            match self
-                .host
-                .send(oauth::revocation_request(&endpoint, &client, &token, hint))
-                .await
-            {
-                Ok(r) if r.is_success() => report.revoked.push(hint.to_string()),
-                Ok(r) => report.revocation_notes.push(format!(
-                    "revoking the {hint} failed: {}",
-                    oauth::endpoint_error(&r)
-                )),
-                Err(e) => report
-                    .revocation_notes
-                    .push(format!("revoking the {hint} failed: {}", Error::from(e))),
-            }
-        }
-    }
 }
 
-fn is_oauth_error(e: &Error, code: &str) -> bool {
+pub(crate) fn is_oauth_error(e: &Error, code: &str) -> bool {
     matches!(e, Error::TokenEndpoint { error, .. } if error == code)
 }

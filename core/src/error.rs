@@ -65,6 +65,14 @@ pub enum Error {
     StepUpExhausted { attempts: u32, scope: String },
     #[error("the server rejected the new token too ({status}); check that this account may use the server")]
     Unauthorized { status: u16 },
+    #[error("refusing to send the access token for `{resource}` to `{url}`: it is outside the resource the token was issued for")]
+    TokenDestination { resource: String, url: String },
+    #[error("the pre-registered client `{client_id}` belongs to the authorization server `{expected}`, but this server now names `{found}`; its secret is not sent there. If `{found}` is right, set `issuer: {found}` in the server's auth settings (or clear the identity and log in again)")]
+    ConfiguredClientIssuer {
+        client_id: String,
+        expected: String,
+        found: String,
+    },
     #[error("the stored record `{key}` is unreadable: {reason}")]
     CorruptRecord { key: String, reason: String },
     #[error(
@@ -102,6 +110,8 @@ impl Error {
             Error::ReauthenticationRequired { .. } => "reauthentication_required",
             Error::StepUpExhausted { .. } => "step_up_exhausted",
             Error::Unauthorized { .. } => "unauthorized",
+            Error::TokenDestination { .. } => "token_destination",
+            Error::ConfiguredClientIssuer { .. } => "configured_client_issuer",
             Error::CorruptRecord { .. } => "corrupt_record",
             Error::Redirected => "redirected",
             Error::Invalid(_) => "invalid",

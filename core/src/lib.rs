@@ -9,6 +9,7 @@
 
 pub mod client;
 pub mod codex;
+mod discover;
 pub mod error;
 pub mod host;
 pub mod mcp;
@@ -16,8 +17,10 @@ pub mod metadata;
 pub mod oauth;
 pub mod pkce;
 pub mod records;
+mod request;
 pub mod secret;
 pub mod stream;
+mod tokens;
 pub mod urls;
 pub mod www_authenticate;
 

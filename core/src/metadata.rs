@@ -81,9 +81,10 @@ pub fn authorization_server_metadata_urls(issuer: &str) -> Result<Vec<String>> {
     })
 }
 
-/// Issuers compare as strings (RFC 8414 §3.3), forgiving only a trailing slash.
+/// Issuers compare as exact strings (RFC 8414 §3.3, RFC 9207 §2.4, MCP SEP-2468): no case
+/// folding, no trailing-slash forgiveness, no other normalisation.
 pub fn same_issuer(a: &str, b: &str) -> bool {
-    a.trim_end_matches('/') == b.trim_end_matches('/')
+    a == b
 }
 
 impl ProtectedResourceMetadata {
@@ -119,8 +120,10 @@ impl AuthServerMetadata {
     }
 
     /// The issuer must be the one asked for, PKCE S256 must be offered, and every endpoint must
-    /// be https (or loopback http).
-    pub fn validate(&self, expected_issuer: &str) -> Result<()> {
+    /// be https (or loopback http). With `assume_s256` (a per-server escape hatch for servers
+    /// that support PKCE without saying so), an absent `code_challenge_methods_supported` is
+    /// taken as S256; a list without S256 is still refused.
+    pub fn validate(&self, expected_issuer: &str, assume_s256: bool) -> Result<()> {
         if !same_issuer(&self.issuer, expected_issuer) {
             return Err(Error::IssuerMismatch {
                 expected: expected_issuer.to_string(),
@@ -129,6 +132,7 @@ impl AuthServerMetadata {
         }
         match &self.code_challenge_methods_supported {
             Some(m) if m.iter().any(|x| x == "S256") => {}
+            None if assume_s256 => {}
             other => {
                 return Err(Error::PkceUnsupported {
                     issuer: self.issuer.clone(),

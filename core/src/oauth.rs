@@ -358,22 +358,31 @@ pub fn parse_token_response(
     })
 }
 
+/// Where a grant belongs: what a token record is bound to besides the tokens themselves.
+pub struct TokenBinding<'a> {
+    pub identity: &'a str,
+    pub resource: &'a str,
+    pub issuer: &'a str,
+    pub client_id: &'a str,
+    pub token_endpoint: &'a str,
+    pub revocation_endpoint: Option<&'a str>,
+    pub send_resource: bool,
+    pub requested_scope: Option<&'a str>,
+}
+
 impl TokenGrant {
     pub fn into_record(
         self,
-        identity: &str,
-        resource: &str,
-        issuer: &str,
-        client_id: &str,
+        b: &TokenBinding<'_>,
         now: u64,
         previous_refresh: Option<RefreshToken>,
     ) -> TokenRecord {
         TokenRecord {
             version: crate::records::RECORD_VERSION,
-            identity: identity.to_string(),
-            resource: resource.to_string(),
-            issuer: issuer.to_string(),
-            client_id: client_id.to_string(),
+            identity: b.identity.to_string(),
+            resource: b.resource.to_string(),
+            issuer: b.issuer.to_string(),
+            client_id: b.client_id.to_string(),
             access_token: self.access_token,
             token_type: self.token_type,
             // a server that does not rotate keeps the refresh token valid
@@ -382,7 +391,21 @@ impl TokenGrant {
             scope: self.scope,
             obtained_at: now,
             id_token: self.id_token,
+            token_endpoint: Some(b.token_endpoint.to_string()),
+            revocation_endpoint: b.revocation_endpoint.map(str::to_string),
+            send_resource: b.send_resource,
+            requested_scope: b.requested_scope.map(str::to_string),
         }
+    }
+}
+
+/// The `application_type` a client registers with (OpenID Connect Registration, MCP SEP-837):
+/// `native` for loopback or private-scheme redirect URIs (the CLI, desktop apps), `web` for
+/// an https page.
+pub fn application_type(redirect_uri: &str) -> &'static str {
+    match Url::parse(redirect_uri) {
+        Ok(u) if u.scheme() == "https" && !crate::urls::is_loopback(&u) => "web",
+        _ => "native",
     }
 }
 
@@ -395,7 +418,7 @@ pub fn registration_request(
 ) -> HttpRequest {
     let mut body = serde_json::json!({
         "client_name": client_name,
-        "application_type": "native",
+        "application_type": application_type(redirect_uri),
         "redirect_uris": [redirect_uri],
         "grant_types": ["authorization_code", "refresh_token"],
         "response_types": ["code"],

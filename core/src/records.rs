@@ -4,8 +4,11 @@
 //! Keys:
 //! - `index`: the list of every other key core has written (stores that can't list keys,
 //!   like an OS keyring, still let `status` and `clear --all` find everything);
-//! - `tokens:<identity>`: the [`TokenRecord`] of an identity;
-//! - `client:<identity>|<issuer>`: the [`ClientRecord`] registered with an issuer;
+//! - `tokens:<identity>|<resource>`: the [`TokenRecord`] for one resource of an identity
+//!   (record version 1 kept one record per identity under `tokens:<identity>`; it is
+//!   migrated on first read);
+//! - `client:<identity>|<issuer>`: the [`ClientRecord`] registered with an issuer (the exact
+//!   issuer identifier, never normalised);
 //! - `discovery:<resource>`: the cached [`DiscoveryRecord`] of a server;
 //! - `pending:<state>`: a [`PendingLogin`] between the redirect and the callback.
 
@@ -16,16 +19,26 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
-/// The version of every record this build writes.
-pub const RECORD_VERSION: u32 = 1;
+/// The version of every record this build writes. Version 2 binds a token record to the
+/// endpoints it came from and stores tokens per resource.
+pub const RECORD_VERSION: u32 = 2;
 
 pub const INDEX_KEY: &str = "index";
 
-pub fn tokens_key(identity: &str) -> String {
+/// The key of the token record for `resource` (a canonical resource URI) under `identity`.
+pub fn tokens_key(identity: &str, resource: &str) -> String {
+    format!("tokens:{identity}|{resource}")
+}
+/// The key record version 1 kept an identity's only token record under.
+pub fn legacy_tokens_key(identity: &str) -> String {
     format!("tokens:{identity}")
 }
+/// The identity and resource a token key names (`None` for other keys and version-1 keys).
+pub fn parse_tokens_key(key: &str) -> Option<(&str, &str)> {
+    key.strip_prefix("tokens:")?.split_once('|')
+}
 pub fn client_key(identity: &str, issuer: &str) -> String {
-    format!("client:{identity}|{}", issuer.trim_end_matches('/'))
+    format!("client:{identity}|{issuer}")
 }
 pub fn discovery_key(resource: &str) -> String {
     format!("discovery:{resource}")
@@ -38,7 +51,13 @@ fn default_version() -> u32 {
     RECORD_VERSION
 }
 
-/// Tokens held for one identity.
+fn yes() -> bool {
+    true
+}
+
+/// Tokens held for one resource, bound to the authorization server that issued them: refresh
+/// and revocation go to the endpoints recorded here and nowhere else, whatever a later
+/// discovery says.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenRecord {
     #[serde(default = "default_version")]
@@ -62,7 +81,26 @@ pub struct TokenRecord {
     /// An OpenID Connect id_token, when the server sent one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token: Option<AccessToken>,
+    /// The token endpoint that issued these tokens (refresh goes here). `None` only for
+    /// records migrated from version 1 whose endpoint could not be recovered; the next
+    /// refresh then asks the recorded issuer's own metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint: Option<String>,
+    /// The issuer's revocation endpoint when it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_endpoint: Option<String>,
+    /// Whether the `resource` parameter is sent (off for configured providers and for
+    /// servers configured with `send_resource: false`).
+    #[serde(default = "yes")]
+    pub send_resource: bool,
+    /// The scope the last authorization request asked for (step-up adds to it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_scope: Option<String>,
 }
+
+/// A refresh never starts earlier than this fraction of the token's lifetime before expiry,
+/// so a short-lived token is refreshed once per lifetime, not before every request.
+pub const SKEW_LIFETIME_DIVISOR: u64 = 4;
 
 impl TokenRecord {
     pub fn scopes(&self) -> Vec<String> {
@@ -72,6 +110,22 @@ impl TokenRecord {
     pub fn expires_within(&self, now: u64, skew: u64) -> bool {
         self.expires_at
             .is_some_and(|t| t <= now.saturating_add(skew))
+    }
+    /// The refresh skew for this token: `max_skew`, but never more than a quarter of the
+    /// lifetime the server gave it.
+    pub fn skew(&self, max_skew: u64) -> u64 {
+        match self.expires_at {
+            Some(t) => max_skew.min(t.saturating_sub(self.obtained_at) / SKEW_LIFETIME_DIVISOR),
+            None => max_skew,
+        }
+    }
+    /// Time to refresh: expired, or within this token's skew of expiring.
+    pub fn refresh_due(&self, now: u64, max_skew: u64) -> bool {
+        self.expires_within(now, self.skew(max_skew))
+    }
+    /// The scope to build on when asking for more: what was requested, else what was granted.
+    pub fn base_scope(&self) -> Option<&str> {
+        self.requested_scope.as_deref().or(self.scope.as_deref())
     }
 }
 
@@ -164,10 +218,17 @@ pub struct PendingLogin {
     pub client: ClientRecord,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// The issuer's revocation endpoint, recorded with the tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_endpoint: Option<String>,
+    /// What discovery found; cached only once the login completes, so an abandoned or
+    /// refused login never changes where an existing grant's tokens go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discovery: Option<DiscoveryRecord>,
     /// RFC 9207: the callback must carry `iss`.
     #[serde(default)]
     pub iss_required: bool,
-    /// A configured authorization server: no `resource` parameter.
+    /// No `resource` parameter (a configured provider, or `send_resource: false`).
     #[serde(default)]
     pub fixed: bool,
     pub created_at: u64,
@@ -183,12 +244,30 @@ pub struct Index {
 }
 
 impl Index {
-    /// The identities that have a token record.
+    /// The identities that have a token record (each once).
     pub fn identities(&self) -> Vec<String> {
-        self.keys
+        let mut out: Vec<String> = self
+            .keys
             .iter()
             .filter_map(|k| k.strip_prefix("tokens:"))
-            .map(str::to_string)
+            .map(|rest| rest.split_once('|').map_or(rest, |(id, _)| id).to_string())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+    /// The token keys of an identity: `(key, resource)`, version-1 keys with no resource.
+    pub fn token_keys_of(&self, identity: &str) -> Vec<(String, Option<String>)> {
+        self.keys
+            .iter()
+            .filter_map(|k| {
+                let rest = k.strip_prefix("tokens:")?;
+                match rest.split_once('|') {
+                    Some((id, res)) if id == identity => Some((k.clone(), Some(res.to_string()))),
+                    None if rest == identity => Some((k.clone(), None)),
+                    _ => None,
+                }
+            })
             .collect()
     }
     /// Every key that belongs to an identity (tokens, clients, and discovery on its origin).
@@ -196,7 +275,8 @@ impl Index {
         self.keys
             .iter()
             .filter(|k| {
-                k.strip_prefix("tokens:") == Some(identity)
+                k.strip_prefix("tokens:")
+                    .is_some_and(|r| r.split('|').next() == Some(identity))
                     || k.strip_prefix("client:")
                         .is_some_and(|r| r.split('|').next() == Some(identity))
                     || k.strip_prefix("discovery:").is_some_and(|r| {

@@ -23,7 +23,7 @@ impl<H: Host> McpAuth<H> {
         let id = identity(server_url)?;
         let attempt = match rejected {
             None => self.valid_record(server_url).await,
-            Some(t) => self.refresh(&id, Some(t)).await,
+            Some(t) => self.refresh(server_url, Some(t)).await,
         };
         let needs_login = match &attempt {
             Ok(r) => rejected.is_some_and(|t| &r.access_token == t),
@@ -118,9 +118,12 @@ mod tests {
             let rec = serde_json::json!({
                 "identity": ID, "resource": URL, "issuer": ID, "client_id": "c",
                 "access_token": "old", "token_type": "Bearer", "refresh_token": "r",
-                "expires_at": 5000, "obtained_at": 900
+                "expires_at": 5000, "obtained_at": 900,
+                "token_endpoint": format!("{ID}/token")
             });
-            m.map.borrow_mut().insert(tokens_key(ID), rec.to_string());
+            m.map
+                .borrow_mut()
+                .insert(tokens_key(ID, URL), rec.to_string());
         }
         McpAuth::new(m)
     }

@@ -1,0 +1,367 @@
+//! Stored tokens: finding the record for a URL (per resource, inside an identity), migrating
+//! version-1 records, refresh (single-flight, locked, re-read first, rotated token saved
+//! first), status and logout with revocation.
+//!
+//! A token record is bound to its issuer and the endpoints it came from: refresh and
+//! revocation go there and nowhere else, whatever a later discovery says.
+
+use crate::client::{is_oauth_error, LogoutReport, McpAuth, TokenStatus};
+use crate::error::{Error, Result};
+use crate::host::Host;
+use crate::oauth::{self, TokenBinding};
+use crate::records::{
+    client_key, legacy_tokens_key, tokens_key, ClientSource, DiscoveryRecord, TokenRecord,
+    RECORD_VERSION,
+};
+use crate::secret::AccessToken;
+use crate::urls::{identity, resource_covers, resource_uri};
+
+impl<H: Host> McpAuth<H> {
+    /// The stored token record whose resource covers `url` (the most specific one when
+    /// several do), or `None`. A token is only ever chosen for URLs inside its resource.
+    pub async fn token_record(&self, url: &str) -> Result<Option<TokenRecord>> {
+        Ok(self.find_token(url).await?.map(|(_, r)| r))
+    }
+
+    pub(crate) async fn find_token(&self, url: &str) -> Result<Option<(String, TokenRecord)>> {
+        let id = identity(url)?;
+        let wanted = resource_uri(url)?;
+        // the common case, without the index: a record for exactly this resource
+        let exact = tokens_key(&id, &wanted);
+        if let Some(rec) = self.read::<TokenRecord>(&exact).await? {
+            return Ok(Some((exact, rec)));
+        }
+        let index = self.index().await?;
+        let mut candidates: Vec<(String, String)> = Vec::new();
+        for (key, resource) in index.token_keys_of(&id) {
+            match resource {
+                Some(r) => candidates.push((key, r)),
+                None => {
+                    if let Some(rec) = self.migrate_v1(&id).await? {
+                        candidates.push((tokens_key(&id, &rec.resource), rec.resource));
+                    }
+                }
+            }
+        }
+        candidates.retain(|(_, r)| resource_covers(r, &wanted));
+        candidates.sort_by_key(|(_, r)| std::cmp::Reverse(r.len()));
+        for (key, _) in candidates {
+            if let Some(rec) = self.read::<TokenRecord>(&key).await? {
+                return Ok(Some((key, rec)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Moves a version-1 record (`tokens:<identity>`, no recorded endpoints) to its
+    /// per-resource key. Its endpoints come from the cached discovery only when that names
+    /// the same issuer; otherwise the next refresh asks the issuer's own metadata. Nothing
+    /// is dropped: the tokens, refresh token and scope carry over.
+    pub(crate) async fn migrate_v1(&self, id: &str) -> Result<Option<TokenRecord>> {
+        let old_key = legacy_tokens_key(id);
+        let Some(mut rec) = self.read::<TokenRecord>(&old_key).await? else {
+            return Ok(None);
+        };
+        if rec.token_endpoint.is_none() {
+            if let Ok(Some(disc)) = self
+                .read::<DiscoveryRecord>(&crate::records::discovery_key(&rec.resource))
+                .await
+            {
+                if disc.authorization_server.issuer == rec.issuer {
+                    rec.token_endpoint = Some(disc.authorization_server.token_endpoint.clone());
+                    rec.revocation_endpoint = disc.authorization_server.revocation_endpoint.clone();
+                    rec.send_resource = !disc.fixed;
+                }
+            }
+        }
+        rec.version = RECORD_VERSION;
+        let new_key = tokens_key(id, &rec.resource);
+        // a newer record for that resource wins; the old one is only removed once the new
+        // key holds a record
+        if self.read::<TokenRecord>(&new_key).await?.is_none() {
+            self.write(&new_key, &rec).await?;
+        }
+        self.delete(&old_key).await?;
+        Ok(Some(rec))
+    }
+
+    /// A valid access token for the server: the stored one, or a refreshed one when it expires
+    /// within the skew. Never opens a browser.
+    pub async fn access_token(&self, server_url: &str) -> Result<AccessToken> {
+        Ok(self.valid_record(server_url).await?.access_token)
+    }
+
+    /// The stored record for the server URL, refreshed first if it is about to expire.
+    pub async fn valid_record(&self, server_url: &str) -> Result<TokenRecord> {
+        let record = self
+            .token_record(server_url)
+            .await?
+            .ok_or_else(|| Error::LoginRequired {
+                identity: identity(server_url).unwrap_or_else(|_| server_url.to_string()),
+            })?;
+        if !record.refresh_due(self.host.now(), self.refresh_skew) {
+            return Ok(record);
+        }
+        self.refresh_record(&record, None).await
+    }
+
+    /// Refreshes the tokens for `server_url`. With `failed`, the caller saw that access token
+    /// rejected and a refresh happens even if it has not expired, unless another caller has
+    /// already replaced it.
+    pub async fn refresh(
+        &self,
+        server_url: &str,
+        failed: Option<&AccessToken>,
+    ) -> Result<TokenRecord> {
+        let record = self
+            .token_record(server_url)
+            .await?
+            .ok_or_else(|| Error::LoginRequired {
+                identity: identity(server_url).unwrap_or_else(|_| server_url.to_string()),
+            })?;
+        self.refresh_record(&record, failed).await
+    }
+
+    /// Holds the in-process lock and the host's lock, and re-reads the store inside them
+    /// before spending the refresh token. The refresh goes to the token endpoint recorded
+    /// with the tokens, authenticated as the client registered with the recorded issuer.
+    pub(crate) async fn refresh_record(
+        &self,
+        stale: &TokenRecord,
+        failed: Option<&AccessToken>,
+    ) -> Result<TokenRecord> {
+        let key = tokens_key(&stale.identity, &stale.resource);
+        let lock_name = format!("refresh:{}|{}", stale.identity, stale.resource);
+        let local = self.local_lock(&lock_name);
+        let _local = local.lock().await;
+        let _host = self.host.lock(&lock_name).await?;
+        let relogin = || Error::ReauthenticationRequired {
+            identity: stale.identity.clone(),
+        };
+        let record: TokenRecord = self.read(&key).await?.ok_or_else(|| Error::LoginRequired {
+            identity: stale.identity.clone(),
+        })?;
+        let now = self.host.now();
+        match failed {
+            Some(f) if &record.access_token != f => return Ok(record),
+            None if !record.refresh_due(now, self.refresh_skew) => return Ok(record),
+            _ => {}
+        }
+        let Some(refresh_token) = record.refresh_token.clone() else {
+            return Err(relogin());
+        };
+        let token_endpoint = match &record.token_endpoint {
+            Some(e) => e.clone(),
+            None => {
+                // a migrated version-1 record: ask the recorded issuer itself, never the server
+                let origin = identity(&record.resource)?;
+                let meta = self.issuer_metadata(&record.issuer, Some(&origin)).await?;
+                meta.token_endpoint
+            }
+        };
+        let client = self.client_for(&record).await?;
+        let req = oauth::refresh_token_request(
+            &token_endpoint,
+            &client,
+            &refresh_token,
+            record.send_resource.then_some(record.resource.as_str()),
+        );
+        let resp = self.host.send(req).await?;
+        match oauth::parse_token_response(&resp, now, record.scope.as_deref()) {
+            Ok(grant) => {
+                let new = grant.into_record(
+                    &TokenBinding {
+                        identity: &record.identity,
+                        resource: &record.resource,
+                        issuer: &record.issuer,
+                        client_id: &record.client_id,
+                        token_endpoint: &token_endpoint,
+                        revocation_endpoint: record.revocation_endpoint.as_deref(),
+                        send_resource: record.send_resource,
+                        requested_scope: record.requested_scope.as_deref(),
+                    },
+                    now,
+                    Some(refresh_token),
+                );
+                // persisted before anyone sees the new access token
+                self.write(&key, &new).await?;
+                Ok(new)
+            }
+            Err(e)
+                if is_oauth_error(&e, "invalid_grant") || is_oauth_error(&e, "invalid_client") =>
+            {
+                let mut dropped = record.clone();
+                dropped.refresh_token = None;
+                dropped.expires_at = Some(dropped.expires_at.unwrap_or(now).min(now));
+                self.write(&key, &dropped).await?;
+                if is_oauth_error(&e, "invalid_client") && client.source == ClientSource::Dynamic {
+                    self.delete(&client_key(&record.identity, &record.issuer))
+                        .await?;
+                }
+                Err(relogin())
+            }
+            Err(e) => Err(e), // network errors and 5xx keep the stored tokens
+        }
+    }
+
+    // ---- status and logout ----
+
+    /// Every stored token record (identity and resource) with its state. Reads only
+    /// (version-1 records are shown as they are and migrated by the next command that uses
+    /// them).
+    pub async fn status(&self) -> Result<Vec<TokenStatus>> {
+        let idx = self.index().await?;
+        let mut out = Vec::new();
+        for id in idx.identities() {
+            for (key, _) in idx.token_keys_of(&id) {
+                out.push(self.status_of_key(&id, &key).await?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The state of the tokens for a URL: the record covering it, else (for an identity)
+    /// the identity's broadest record.
+    pub async fn token_status(&self, url: &str) -> Result<TokenStatus> {
+        let id = identity(url)?;
+        if let Ok(Some((key, _))) = self.find_token(url).await {
+            return self.status_of_key(&id, &key).await;
+        }
+        let idx = self.index().await?;
+        let mut keys = idx.token_keys_of(&id);
+        keys.sort_by_key(|(_, r)| r.as_ref().map_or(0, String::len));
+        match keys.first() {
+            Some((key, _)) => self.status_of_key(&id, key).await,
+            None => Ok(TokenStatus {
+                identity: id,
+                resource: None,
+                present: false,
+                expired: false,
+                expires_at: None,
+                scope: None,
+                issuer: None,
+                has_refresh_token: false,
+                problem: None,
+            }),
+        }
+    }
+
+    async fn status_of_key(&self, id: &str, key: &str) -> Result<TokenStatus> {
+        let now = self.host.now();
+        let mut st = TokenStatus {
+            identity: id.to_string(),
+            resource: crate::records::parse_tokens_key(key).map(|(_, r)| r.to_string()),
+            present: false,
+            expired: false,
+            expires_at: None,
+            scope: None,
+            issuer: None,
+            has_refresh_token: false,
+            problem: None,
+        };
+        match self.read::<TokenRecord>(key).await {
+            Ok(Some(r)) => {
+                st.present = true;
+                st.expired = r.expires_within(now, 0);
+                st.expires_at = r.expires_at;
+                st.scope = r.scope;
+                st.issuer = Some(r.issuer);
+                st.resource = Some(r.resource);
+                st.has_refresh_token = r.refresh_token.is_some();
+            }
+            Ok(None) => {}
+            Err(e @ Error::CorruptRecord { .. }) => st.problem = Some(e.to_string()),
+            Err(e) => return Err(e),
+        }
+        Ok(st)
+    }
+
+    /// Revokes every token record of the identity at the authorization server that issued it
+    /// (RFC 7009; refresh token first, which ends the grant), then deletes the token records
+    /// and, with `forget_client`, the client registrations and cached discovery too.
+    pub async fn logout(&self, identity_url: &str, forget_client: bool) -> Result<LogoutReport> {
+        let id = identity(identity_url)?;
+        let mut report = LogoutReport {
+            identity: id.clone(),
+            ..Default::default()
+        };
+        let idx = self.index().await?;
+        let mut keys: Vec<String> = idx.token_keys_of(&id).into_iter().map(|(k, _)| k).collect();
+        keys.push(legacy_tokens_key(&id));
+        for key in &keys {
+            match self.read::<TokenRecord>(key).await {
+                Ok(Some(record)) => self.revoke(&record, &mut report).await,
+                Ok(None) => {}
+                Err(e) => report.revocation_notes.push(format!(
+                    "the stored tokens were unreadable ({e}); deleted without revoking"
+                )),
+            }
+        }
+        if forget_client {
+            keys.extend(idx.keys_of(&id));
+        }
+        keys.sort();
+        keys.dedup();
+        for key in keys {
+            let existed = idx.keys.contains(&key) || self.host.load(&key).await?.is_some();
+            self.delete(&key).await?;
+            if existed {
+                report.deleted_keys.push(key);
+            }
+        }
+        Ok(report)
+    }
+
+    async fn revoke(&self, record: &TokenRecord, report: &mut LogoutReport) {
+        let endpoint = match (&record.token_endpoint, &record.revocation_endpoint) {
+            (_, Some(e)) => Some(e.clone()),
+            (Some(_), None) => None,
+            // a migrated version-1 record: the recorded issuer's own metadata says
+            (None, None) => match self.issuer_metadata(&record.issuer, None).await {
+                Ok(meta) => meta.revocation_endpoint,
+                Err(e) => {
+                    report.revocation_notes.push(format!(
+                        "could not reach the authorization server to revoke ({e})"
+                    ));
+                    return;
+                }
+            },
+        };
+        let Some(endpoint) = endpoint else {
+            report
+                .revocation_notes
+                .push("the authorization server offers no revocation endpoint".into());
+            return;
+        };
+        let client = match self.client_for(record).await {
+            Ok(c) => c,
+            Err(e) => {
+                report
+                    .revocation_notes
+                    .push(format!("no client record to revoke with ({e})"));
+                return;
+            }
+        };
+        let mut tokens = Vec::new();
+        if let Some(rt) = &record.refresh_token {
+            tokens.push((rt.secret().to_string(), "refresh_token"));
+        }
+        tokens.push((record.access_token.secret().to_string(), "access_token"));
+        for (token, hint) in tokens {
+            match self
+                .host
+                .send(oauth::revocation_request(&endpoint, &client, &token, hint))
+                .await
+            {
+                Ok(r) if r.is_success() => report.revoked.push(hint.to_string()),
+                Ok(r) => report.revocation_notes.push(format!(
+                    "revoking the {hint} failed: {}",
+                    oauth::endpoint_error(&r)
+                )),
+                Err(e) => report
+                    .revocation_notes
+                    .push(format!("revoking the {hint} failed: {}", Error::from(e))),
+            }
+        }
+    }
+}
