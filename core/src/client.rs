@@ -500,7 +500,11 @@ impl<H: Host> McpAuth<H> {
 
     /// A discovery record for a server whose authorization server is known in advance
     /// (no discovery requests, no `resource` parameter).
-    fn fixed_discovery(&self, server_url: &str, meta: &AuthServerMetadata) -> Result<DiscoveryRecord> {
+    fn fixed_discovery(
+        &self,
+        server_url: &str,
+        meta: &AuthServerMetadata,
+    ) -> Result<DiscoveryRecord> {
         secure_url(&meta.authorization_endpoint)?;
         secure_url(&meta.token_endpoint)?;
         Ok(DiscoveryRecord {

@@ -20,6 +20,8 @@ pub mod records;
 mod request;
 pub mod secret;
 pub mod stream;
+#[cfg(test)]
+mod test_host;
 mod tokens;
 pub mod urls;
 pub mod www_authenticate;

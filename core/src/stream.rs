@@ -44,58 +44,21 @@ impl<H: Host> McpAuth<H> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::{HostError, HttpRequest, HttpResponse};
     use crate::metadata::AuthServerMetadata;
     use crate::records::{discovery_key, tokens_key, DiscoveryRecord, RECORD_VERSION};
+    use crate::test_host::{json, MemHost};
     use futures_util::FutureExt;
-    use std::cell::RefCell;
-    use std::collections::HashMap;
 
     const URL: &str = "http://127.0.0.1:9/sse";
     const ID: &str = "http://127.0.0.1:9";
 
-    struct Mock {
-        map: RefCell<HashMap<String, String>>,
-        sent: RefCell<Vec<String>>,
-    }
-
-    impl Host for Mock {
-        async fn send(&self, r: HttpRequest) -> std::result::Result<HttpResponse, HostError> {
-            self.sent.borrow_mut().push(r.url.clone());
-            Ok(HttpResponse {
-                status: 200,
-                headers: vec![("content-type".into(), "application/json".into())],
-                body: br#"{"access_token":"new","token_type":"Bearer","expires_in":3600}"#.to_vec(),
-            })
-        }
-        async fn load(&self, k: &str) -> std::result::Result<Option<String>, HostError> {
-            Ok(self.map.borrow().get(k).cloned())
-        }
-        async fn save(&self, k: &str, v: &str) -> std::result::Result<(), HostError> {
-            self.map.borrow_mut().insert(k.into(), v.into());
-            Ok(())
-        }
-        async fn remove(&self, k: &str) -> std::result::Result<(), HostError> {
-            self.map.borrow_mut().remove(k);
-            Ok(())
-        }
-        async fn authorize(
-            &self,
-            _: &str,
-            _: &str,
-        ) -> std::result::Result<Option<String>, HostError> {
-            Err(HostError::Browser("no browser in this test".into()))
-        }
-        fn now(&self) -> u64 {
-            1000
-        }
-    }
-
-    fn mock(with_token: bool) -> McpAuth<Mock> {
-        let m = Mock {
-            map: RefCell::new(HashMap::new()),
-            sent: RefCell::new(Vec::new()),
-        };
+    fn mock(with_token: bool) -> McpAuth<MemHost> {
+        let m = MemHost::new(|_| {
+            json(
+                200,
+                &serde_json::json!({"access_token":"new","token_type":"Bearer","expires_in":3600}),
+            )
+        });
         let disc = DiscoveryRecord {
             version: RECORD_VERSION,
             resource: URL.into(),
@@ -110,24 +73,23 @@ mod tests {
             fixed: false,
             fetched_at: 1000,
         };
-        m.map.borrow_mut().insert(
-            discovery_key(URL),
-            serde_json::to_string(&disc).expect("encode"),
+        m.put(
+            &discovery_key(URL),
+            &serde_json::to_value(&disc).expect("encode"),
         );
         if with_token {
-            let rec = serde_json::json!({
-                "identity": ID, "resource": URL, "issuer": ID, "client_id": "c",
-                "access_token": "old", "token_type": "Bearer", "refresh_token": "r",
-                "expires_at": 5000, "obtained_at": 900,
-                "token_endpoint": format!("{ID}/token")
-            });
-            m.map
-                .borrow_mut()
-                .insert(tokens_key(ID, URL), rec.to_string());
+            m.put(
+                &tokens_key(ID, URL),
+                &serde_json::json!({
+                    "identity": ID, "resource": URL, "issuer": ID, "client_id": "c",
+                    "access_token": "old", "token_type": "Bearer", "refresh_token": "r",
+                    "expires_at": 5000, "obtained_at": 900,
+                    "token_endpoint": format!("{ID}/token")
+                }),
+            );
         }
         McpAuth::new(m)
     }
-
     fn opts(interactive: bool) -> AuthOptions {
         AuthOptions {
             interactive,
@@ -144,7 +106,7 @@ mod tests {
             .expect("ready")
             .expect("token");
         assert_eq!(r.access_token.secret(), "old");
-        assert!(auth.host().sent.borrow().is_empty());
+        assert!(auth.host().sent_urls().is_empty());
     }
 
     #[test]
@@ -157,10 +119,7 @@ mod tests {
             .expect("ready")
             .expect("token");
         assert_eq!(r.access_token.secret(), "new");
-        assert_eq!(
-            auth.host().sent.borrow().as_slice(),
-            [format!("{ID}/token")]
-        );
+        assert_eq!(auth.host().sent_urls(), [format!("{ID}/token")]);
     }
 
     #[test]

@@ -365,3 +365,223 @@ impl<H: Host> McpAuth<H> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::client::{AuthOptions, McpAuth};
+    use crate::records::{discovery_key, legacy_tokens_key, tokens_key, INDEX_KEY};
+    use crate::test_host::{json, MemHost};
+    use futures_util::FutureExt;
+    use serde_json::{json as j, Value};
+
+    const ID: &str = "https://mcp.example.com";
+    const RES: &str = "https://mcp.example.com/a/mcp";
+    const AS: &str = "https://as.example.com";
+    const EVIL: &str = "https://evil.example.com";
+
+    fn token_answer() -> Value {
+        j!({"access_token": "new", "token_type": "Bearer", "expires_in": 3600, "refresh_token": "r2"})
+    }
+
+    /// Answers the legitimate issuer's metadata and token endpoint; anything else is a 404.
+    fn host() -> MemHost {
+        MemHost::new(|r| {
+            if r.url == format!("{AS}/.well-known/oauth-authorization-server") {
+                json(
+                    200,
+                    &j!({"issuer": AS, "authorization_endpoint": format!("{AS}/authorize"),
+                        "token_endpoint": format!("{AS}/oauth/token"),
+                        "code_challenge_methods_supported": ["S256"]}),
+                )
+            } else if r.url.ends_with("/token") || r.url.ends_with("/oauth/token") {
+                json(200, &token_answer())
+            } else {
+                json(404, &j!({}))
+            }
+        })
+    }
+
+    /// A token record exactly as release 0.1 (record version 1) wrote it.
+    fn v1_record(expires_at: u64) -> Value {
+        j!({"version": 1, "identity": ID, "resource": RES, "issuer": AS, "client_id": "c1",
+            "access_token": "old", "token_type": "Bearer", "refresh_token": "r1",
+            "expires_at": expires_at, "scope": "mcp:read", "obtained_at": 900})
+    }
+
+    fn discovery(issuer: &str) -> Value {
+        j!({"version": 1, "resource": RES, "authorization_server": {
+            "issuer": issuer, "authorization_endpoint": format!("{issuer}/authorize"),
+            "token_endpoint": format!("{issuer}/token"),
+            "revocation_endpoint": format!("{issuer}/revoke")},
+            "fetched_at": 900})
+    }
+
+    fn run<T>(f: impl std::future::Future<Output = T>) -> T {
+        f.now_or_never().expect("the in-memory host never waits")
+    }
+
+    #[test]
+    fn a_version_1_record_is_migrated_with_the_endpoints_of_its_own_issuer() {
+        let h = host();
+        h.put(&legacy_tokens_key(ID), &v1_record(5000));
+        h.put(&discovery_key(RES), &discovery(AS));
+        h.put(
+            INDEX_KEY,
+            &j!({"keys": [legacy_tokens_key(ID), discovery_key(RES)]}),
+        );
+        let auth = McpAuth::new(h);
+        let rec = run(auth.token_record(RES)).expect("read").expect("found");
+        assert_eq!(rec.access_token.secret(), "old");
+        assert_eq!(rec.refresh_token.as_ref().map(|t| t.secret()), Some("r1"));
+        assert_eq!(rec.token_endpoint.as_deref(), Some(&*format!("{AS}/token")));
+        assert_eq!(
+            rec.revocation_endpoint.as_deref(),
+            Some(&*format!("{AS}/revoke"))
+        );
+        let h = auth.host();
+        assert!(h.get(&legacy_tokens_key(ID)).is_none(), "old key removed");
+        let moved = h.get(&tokens_key(ID, RES)).expect("new key");
+        assert_eq!(moved["version"], 2);
+        let index = h.get(INDEX_KEY).expect("index");
+        let keys: Vec<&str> = index["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(keys.contains(&tokens_key(ID, RES).as_str()), "{keys:?}");
+        assert!(!keys.contains(&legacy_tokens_key(ID).as_str()), "{keys:?}");
+        assert!(h.sent_urls().is_empty(), "migration sends nothing");
+    }
+
+    #[test]
+    fn a_poisoned_discovery_cache_never_receives_a_migrated_refresh_token() {
+        let h = host();
+        h.now.set(6000); // expired: the next use refreshes
+        h.put(&legacy_tokens_key(ID), &v1_record(5000));
+        h.put(&discovery_key(RES), &discovery(EVIL));
+        h.put(INDEX_KEY, &j!({"keys": [legacy_tokens_key(ID)]}));
+        let auth = McpAuth::new(h);
+        let rec = run(auth.valid_record(RES)).expect("refreshed");
+        assert_eq!(rec.access_token.secret(), "new");
+        let sent = auth.host().sent_urls();
+        assert!(sent.iter().all(|u| !u.starts_with(EVIL)), "{sent:?}");
+        assert_eq!(
+            sent.last().map(String::as_str),
+            Some(&*format!("{AS}/oauth/token"))
+        );
+        // the endpoint learnt from the issuer itself is kept
+        assert_eq!(
+            rec.token_endpoint.as_deref(),
+            Some(&*format!("{AS}/oauth/token"))
+        );
+    }
+
+    #[test]
+    fn refresh_goes_to_the_recorded_endpoint_whatever_discovery_says_now() {
+        let h = host();
+        h.now.set(6000);
+        let mut rec = v1_record(5000);
+        rec["version"] = j!(2);
+        rec["token_endpoint"] = j!(format!("{AS}/token"));
+        h.put(&tokens_key(ID, RES), &rec);
+        h.put(&discovery_key(RES), &discovery(EVIL));
+        let auth = McpAuth::new(h);
+        run(auth.valid_record(RES)).expect("refreshed");
+        assert_eq!(auth.host().sent_urls(), [format!("{AS}/token")]);
+        let sent = auth.host().sent.borrow();
+        let body = String::from_utf8_lossy(sent[0].body.as_deref().unwrap_or_default());
+        assert!(body.contains("refresh_token=r1"), "{body}");
+        assert!(body.contains("resource="), "{body}");
+    }
+
+    #[test]
+    fn a_token_is_chosen_only_inside_its_resource() {
+        let h = host();
+        let mut rec = v1_record(5000);
+        rec["version"] = j!(2);
+        rec["token_endpoint"] = j!(format!("{AS}/token"));
+        h.put(&tokens_key(ID, RES), &rec);
+        h.put(INDEX_KEY, &j!({"keys": [tokens_key(ID, RES)]}));
+        let auth = McpAuth::new(h);
+        assert!(run(auth.token_record(RES)).expect("read").is_some());
+        assert!(run(auth.token_record(&format!("{RES}/sub")))
+            .expect("read")
+            .is_some());
+        for other in [
+            "https://mcp.example.com/b/mcp",
+            "https://mcp.example.com/a/mcpx",
+            "https://mcp.example.com",
+            "https://other.example.com/a/mcp",
+        ] {
+            assert!(
+                run(auth.token_record(other)).expect("read").is_none(),
+                "{other}"
+            );
+            let e = run(auth.access_token(other)).expect_err("no token there");
+            assert_eq!(e.code(), "login_required", "{other}");
+        }
+    }
+
+    #[test]
+    fn an_authorized_request_outside_the_resource_carries_no_token() {
+        let h = host();
+        let mut rec = v1_record(5000);
+        rec["version"] = j!(2);
+        rec["token_endpoint"] = j!(format!("{AS}/token"));
+        h.put(&tokens_key(ID, RES), &rec);
+        let auth = McpAuth::new(h);
+        let opts = AuthOptions {
+            interactive: false,
+            ..AuthOptions::default()
+        };
+        let req = crate::host::HttpRequest::post(
+            "https://mcp.example.com/b/mcp",
+            "application/json",
+            b"{}".to_vec(),
+        );
+        let e = run(auth.authorized_request(RES, req, &opts)).expect_err("refused");
+        assert_eq!(e.code(), "token_destination");
+        let to_other_origin = crate::host::HttpRequest::post(
+            "https://evil.example.com/messages",
+            "application/json",
+            b"{}".to_vec(),
+        );
+        let e = run(auth.authorized_endpoint_request(RES, to_other_origin, &opts))
+            .expect_err("refused");
+        assert_eq!(e.code(), "token_destination");
+        assert!(auth.host().sent_urls().is_empty(), "nothing was sent");
+        // the same origin is fine for an HTTP+SSE endpoint the server named
+        let same_origin = crate::host::HttpRequest::post(
+            "https://mcp.example.com/messages?s=1",
+            "application/json",
+            b"{}".to_vec(),
+        );
+        let resp = run(auth.authorized_endpoint_request(RES, same_origin, &opts)).expect("sent");
+        assert_eq!(resp.status, 404);
+        let sent = auth.host().sent.borrow();
+        assert_eq!(sent[0].header_value("authorization"), Some("Bearer old"));
+    }
+
+    #[test]
+    fn short_lived_tokens_are_refreshed_once_per_lifetime() {
+        let h = host();
+        let mut rec = v1_record(1005);
+        rec["obtained_at"] = j!(1000);
+        rec["version"] = j!(2);
+        rec["token_endpoint"] = j!(format!("{AS}/token"));
+        h.put(&tokens_key(ID, RES), &rec);
+        let auth = McpAuth::new(h);
+        for now in [1000, 1001, 1002, 1003] {
+            auth.host().now.set(now);
+            run(auth.valid_record(RES)).expect("valid");
+        }
+        assert!(
+            auth.host().sent_urls().is_empty(),
+            "no refresh while 5 s tokens are fresh"
+        );
+        auth.host().now.set(1004);
+        run(auth.valid_record(RES)).expect("refreshed");
+        assert_eq!(auth.host().sent_urls().len(), 1);
+    }
+}

@@ -1,0 +1,71 @@
+//! An in-memory host for unit tests of core's pure logic: a map as the store, a log of the
+//! requests sent, answers from a function of the request, a settable clock. (End-to-end
+//! tests use the real hosts against the testkit.)
+
+use crate::host::{Host, HostError, HttpRequest, HttpResponse};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+
+type Responder = Box<dyn Fn(&HttpRequest) -> HttpResponse>;
+
+pub(crate) struct MemHost {
+    pub map: RefCell<HashMap<String, String>>,
+    pub sent: RefCell<Vec<HttpRequest>>,
+    pub now: Cell<u64>,
+    respond: Responder,
+}
+
+impl MemHost {
+    pub fn new(respond: impl Fn(&HttpRequest) -> HttpResponse + 'static) -> Self {
+        MemHost {
+            map: RefCell::new(HashMap::new()),
+            sent: RefCell::new(Vec::new()),
+            now: Cell::new(1000),
+            respond: Box::new(respond),
+        }
+    }
+    pub fn put(&self, key: &str, value: &serde_json::Value) {
+        self.map.borrow_mut().insert(key.into(), value.to_string());
+    }
+    pub fn get(&self, key: &str) -> Option<serde_json::Value> {
+        let text = self.map.borrow().get(key).cloned()?;
+        serde_json::from_str(&text).ok()
+    }
+    pub fn sent_urls(&self) -> Vec<String> {
+        self.sent.borrow().iter().map(|r| r.url.clone()).collect()
+    }
+}
+
+/// A JSON answer.
+pub(crate) fn json(status: u16, body: &serde_json::Value) -> HttpResponse {
+    HttpResponse {
+        status,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: body.to_string().into_bytes(),
+    }
+}
+
+impl Host for MemHost {
+    async fn send(&self, r: HttpRequest) -> Result<HttpResponse, HostError> {
+        let resp = (self.respond)(&r);
+        self.sent.borrow_mut().push(r);
+        Ok(resp)
+    }
+    async fn load(&self, k: &str) -> Result<Option<String>, HostError> {
+        Ok(self.map.borrow().get(k).cloned())
+    }
+    async fn save(&self, k: &str, v: &str) -> Result<(), HostError> {
+        self.map.borrow_mut().insert(k.into(), v.into());
+        Ok(())
+    }
+    async fn remove(&self, k: &str) -> Result<(), HostError> {
+        self.map.borrow_mut().remove(k);
+        Ok(())
+    }
+    async fn authorize(&self, _: &str, _: &str) -> Result<Option<String>, HostError> {
+        Err(HostError::Browser("no browser in this test".into()))
+    }
+    fn now(&self) -> u64 {
+        self.now.get()
+    }
+}
