@@ -104,6 +104,15 @@ struct RawAuth {
     client_id: Option<String>,
     #[serde(default)]
     client_secret: Option<String>,
+    /// The issuer a pre-registered client belongs to.
+    #[serde(default)]
+    issuer: Option<String>,
+    /// Escape hatch: `false` stops sending the RFC 8707 `resource` parameter.
+    #[serde(default)]
+    send_resource: Option<bool>,
+    /// Escape hatch: `true` takes PKCE S256 as supported when the metadata does not say.
+    #[serde(default)]
+    assume_pkce_s256: Option<bool>,
     /// Keys mcp-auth does not know (other tools' settings, or typos): warned about.
     #[serde(flatten)]
     other: BTreeMap<String, serde_yaml::Value>,
@@ -150,6 +159,12 @@ pub struct ServerConfig {
     pub client_id: Option<String>,
     pub client_secret: Option<ClientSecret>,
     pub client_metadata_url: Option<String>,
+    /// The issuer a pre-registered client belongs to (`auth.issuer`).
+    pub issuer: Option<String>,
+    /// `auth.send_resource` (default true).
+    pub send_resource: bool,
+    /// `auth.assume_pkce_s256` (default false).
+    pub assume_pkce_s256: bool,
     /// The file that defined it.
     pub source: PathBuf,
 }
@@ -322,7 +337,7 @@ fn load_yaml(path: &Path) -> Result<Config, ConfigError> {
         if let Some(auth) = &raw.auth {
             for key in auth.other.keys() {
                 warnings.push(format!(
-                    "{}: server `{name}`: unknown key `auth.{key}` ignored (known: oauth, redirect_port, redirect_path, persist, scope, client_metadata_url, client_id, client_secret)",
+                    "{}: server `{name}`: unknown key `auth.{key}` ignored (known: oauth, redirect_port, redirect_path, persist, scope, client_metadata_url, client_id, client_secret, issuer, send_resource, assume_pkce_s256)",
                     path.display()
                 ));
             }
@@ -436,6 +451,9 @@ fn resolve(name: &str, raw: RawServer, path: &Path) -> Result<ServerConfig, Conf
         client_id: auth.client_id,
         client_secret: auth.client_secret.map(ClientSecret::new),
         client_metadata_url: auth.client_metadata_url,
+        issuer: auth.issuer.filter(|s| !s.trim().is_empty()),
+        send_resource: auth.send_resource.unwrap_or(true),
+        assume_pkce_s256: auth.assume_pkce_s256.unwrap_or(false),
         source: path.to_path_buf(),
     })
 }

@@ -16,7 +16,12 @@ fn stored(env: &CliEnv) -> serde_json::Map<String, serde_json::Value> {
 
 fn set_expired(env: &CliEnv, identity: &str) {
     let mut map = stored(env);
-    let key = format!("tokens:{identity}");
+    let prefix = format!("tokens:{identity}|");
+    let key = map
+        .keys()
+        .find(|k| k.starts_with(&prefix))
+        .cloned()
+        .expect("a token key");
     let rec = map
         .get(&key)
         .and_then(|v| v.as_str())
@@ -53,7 +58,7 @@ async fn login_status_token_probe_refresh_step_up_clear() {
         run.stderr.contains("/authorize?"),
         "the URL is always printed"
     );
-    assert!(stored(&env).contains_key(&format!("tokens:{identity}")));
+    assert!(stored(&env).keys().any(|k| k.starts_with(&format!("tokens:{identity}|"))));
     assert!(
         !run.stdout.contains("access_token") && !run.stderr.contains("Bearer"),
         "login prints no token"
@@ -151,7 +156,7 @@ async fn login_status_token_probe_refresh_step_up_clear() {
     // clear refuses without a terminal or --yes
     let refused = env.run(&["clear", "--identity", &identity]).failed();
     assert!(refused.stderr.contains("--yes"), "{}", refused.stderr);
-    assert!(stored(&env).contains_key(&format!("tokens:{identity}")));
+    assert!(stored(&env).keys().any(|k| k.starts_with(&format!("tokens:{identity}|"))));
 
     // clear --yes revokes and deletes
     let revoked_before = server.revoked_count();

@@ -7,7 +7,7 @@
 use mcp_auth::http::HttpClient;
 use mcp_auth::store::MemoryStore;
 use mcp_auth_core::oauth::query_param;
-use mcp_auth_core::records::{tokens_key, TokenRecord};
+use mcp_auth_core::records::TokenRecord;
 use mcp_auth_core::{
     AuthOptions, ClientAuthMethod, ClientSecret, Error, Host, HostError, HttpRequest, HttpResponse,
     LoginOutcome, McpAuth,
@@ -121,10 +121,24 @@ async fn login(
     }
 }
 
+/// The key of the identity's (only) token record, found through the index.
+fn token_key_of(auth: &McpAuth<TestHost>, identity: &str) -> Option<String> {
+    let index: serde_json::Value =
+        serde_json::from_str(&auth.host().store.load("index").unwrap()?).unwrap();
+    let prefix = format!("tokens:{identity}|");
+    index["keys"]
+        .as_array()?
+        .iter()
+        .filter_map(|k| k.as_str())
+        .find(|k| k.starts_with(&prefix))
+        .map(str::to_string)
+}
+
 fn stored(auth: &McpAuth<TestHost>, identity: &str) -> Option<TokenRecord> {
+    let key = token_key_of(auth, identity)?;
     auth.host()
         .store
-        .load(&tokens_key(identity))
+        .load(&key)
         .unwrap()
         .map(|t| serde_json::from_str(&t).unwrap())
 }
@@ -718,7 +732,7 @@ async fn a_replayed_refresh_token_drops_the_grant_and_asks_for_login() {
     let server = TestServer::start(Scenario::Default);
     let auth = client(Browser::Approve);
     login(&auth, &server, &AuthOptions::default()).await;
-    let key = tokens_key(&server.base_url());
+    let key = token_key_of(&auth, &server.base_url()).expect("a token record");
     let old = auth.host().store.load(&key).unwrap().unwrap();
     auth.host().advance(7200);
     auth.access_token(&server.mcp_url()).await.unwrap(); // rotates

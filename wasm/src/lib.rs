@@ -71,6 +71,16 @@ export interface LoginOptions {
   extraParams?: Record<string, string>;
   /** Whether `authorizedFetch` may start a login when it needs one (default true). */
   interactive?: boolean;
+  /**
+   * The issuer a pre-registered client belongs to. Without it, the client is bound to the
+   * issuer of its first completed login and refused (code `configured_client_issuer`) with
+   * any other, before its secret is sent anywhere.
+   */
+  issuer?: string;
+  /** Escape hatch, off by default: `false` stops sending the RFC 8707 `resource` parameter. */
+  sendResource?: boolean;
+  /** Escape hatch, off by default: take PKCE S256 as supported when the metadata does not say. */
+  assumePkceS256?: boolean;
 }
 
 /** What a login or refresh left in the store (no secrets). */
@@ -96,6 +106,8 @@ export interface AuthorizationRequest {
 
 export interface TokenStatus {
   identity: string;
+  /** The resource the tokens are for (tokens are stored per resource inside an identity). */
+  resource: string | null;
   present: boolean;
   expired: boolean;
   expiresAt: number | null;
@@ -261,6 +273,7 @@ impl<'a> TokenInfoJs<'a> {
 #[serde(rename_all = "camelCase")]
 struct TokenStatusJs<'a> {
     identity: &'a str,
+    resource: Option<&'a str>,
     present: bool,
     expired: bool,
     expires_at: Option<u64>,
@@ -274,6 +287,7 @@ impl<'a> From<&'a mcp_auth_core::TokenStatus> for TokenStatusJs<'a> {
     fn from(s: &'a mcp_auth_core::TokenStatus) -> Self {
         TokenStatusJs {
             identity: &s.identity,
+            resource: s.resource.as_deref(),
             present: s.present,
             expired: s.expired,
             expires_at: s.expires_at,
@@ -343,6 +357,13 @@ impl Inner {
         o.client_metadata_url = opt_str(options, "clientMetadataUrl")?;
         if let Some(b) = opt_bool(options, "interactive")? {
             o.interactive = b;
+        }
+        o.issuer = opt_str(options, "issuer")?;
+        if let Some(b) = opt_bool(options, "sendResource")? {
+            o.send_resource = b;
+        }
+        if let Some(b) = opt_bool(options, "assumePkceS256")? {
+            o.assume_pkce_s256 = b;
         }
         let extra = get(options, "extraParams");
         if extra.is_object() {
