@@ -14,8 +14,8 @@ pub mod request;
 pub mod version;
 
 pub use legacy::{
-    find_answer, initialize_params, message, post, response_messages, result_of, ACCEPT,
-    PROTOCOL_VERSION,
+    find_answer, initialize_params, message, post, response_messages, result_of, sse_event,
+    take_sse_events, SseEvent, ACCEPT, PROTOCOL_VERSION,
 };
 pub use request::discover_request;
 pub use version::{Era, Protocol, LATEST, VERSIONS};
