@@ -31,17 +31,13 @@ impl<H: Host> McpAuth<H> {
         }
     }
 
-    /// Sends the unauthenticated MCP request that tells the client where to look.
+    /// Sends the unauthenticated MCP request that tells the client where to look (a
+    /// 2026-07-28 `server/discover`; a legacy server answers it with its 401 just the same).
     async fn probe(&self, server_url: &str) -> Result<Option<BearerChallenge>> {
-        // TODO(session): the modern `server/discover` request once core's session lands
-        let init = crate::mcp::initialize_params("mcp-auth", env!("CARGO_PKG_VERSION"));
-        let req = crate::mcp::post(
-            server_url,
-            &crate::mcp::message(Some(0), "initialize", Some(init)),
-            None,
-            None,
-        );
-        let resp = self.host.send(req).await?;
+        let resp = self
+            .host
+            .send(crate::mcp::discover_request(server_url))
+            .await?;
         Ok(if resp.status == 401 {
             bearer(resp.header_all("www-authenticate"))
         } else {

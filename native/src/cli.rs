@@ -474,6 +474,9 @@ fn auth_options(ctx: &Ctx, t: &Target, flags: &LoginFlags) -> AuthOptions {
             .clone()
             .or_else(|| s.and_then(|s| s.client_metadata_url.clone())),
         interactive: true,
+        issuer: s.and_then(|s| s.issuer.clone()),
+        send_resource: s.is_none_or(|s| s.send_resource),
+        assume_pkce_s256: s.is_some_and(|s| s.assume_pkce_s256),
         ..AuthOptions::default()
     }
 }
@@ -701,7 +704,10 @@ async fn codex_row(tokens: &[TokenRow], keyring_ok: bool) -> CliResult<CodexRow>
             _ => Store::Memory(MemoryStore::default()),
         };
         let auth = auth_with(store, no_login_ui())?;
-        if let Ok(Some(rec)) = auth.token_record(&ident).await {
+        if let Ok(Some(rec)) = auth
+            .token_record(&codex::server_url(&codex_issuer()))
+            .await
+        {
             if let Some(id) = rec.id_token {
                 if let Ok(acc) = codex::account_from_id_token(id.secret()) {
                     row.account_id = acc.account_id;
@@ -964,7 +970,7 @@ async fn login(
         LoginOutcome::Completed(info) => info,
         LoginOutcome::Redirected => return Err(CliError::new("the login did not come back")),
     };
-    let stored = auth.token_record(&info.identity).await?.is_some();
+    let stored = auth.token_record(&info.resource).await?.is_some();
     if !stored {
         return Err(CliError::new(format!(
             "the login finished but the tokens for {} could not be read back from {}",
@@ -1262,7 +1268,7 @@ async fn codex_login_with(auth: &McpAuth<NativeHost>, kind: Persist, json_out: b
         LoginOutcome::Redirected => return Err(CliError::new("the login did not come back")),
     };
     let record = auth
-        .token_record(&info.identity)
+        .token_record(&info.resource)
         .await?
         .ok_or_else(|| CliError::new("the Codex tokens could not be read back after login"))?;
     let account = record

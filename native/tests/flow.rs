@@ -273,17 +273,19 @@ async fn default_first_login_costs_five_requests_and_a_second_one_costs_one() {
 }
 
 #[tokio::test]
-async fn two_servers_on_one_origin_share_tokens() {
+async fn a_token_stays_inside_its_resource_on_a_shared_origin() {
     let server = TestServer::start(Scenario::Default);
     let auth = client(Browser::Approve);
     login(&auth, &server, &AuthOptions::default()).await;
-    let a = auth.access_token(&server.mcp_url()).await.unwrap();
-    let b = auth
-        .access_token(&format!("{}/other/path", server.base_url()))
-        .await
-        .unwrap();
-    assert_eq!(a, b);
-    assert_eq!(auth.status().await.unwrap().len(), 1);
+    auth.access_token(&server.mcp_url()).await.unwrap();
+    let elsewhere = format!("{}/other/path", server.base_url());
+    let err = auth.access_token(&elsewhere).await.unwrap_err();
+    assert_eq!(err.code(), "login_required");
+    // the identity still groups it: one stored record, for the server's resource
+    let status = auth.status().await.unwrap();
+    assert_eq!(status.len(), 1);
+    assert_eq!(status[0].identity, server.base_url());
+    assert_eq!(status[0].resource.as_deref(), Some(&*server.mcp_url()));
 }
 
 #[tokio::test]
