@@ -55,6 +55,7 @@ pub enum Error {
     },
     #[error("invalid token response: {0}")]
     InvalidTokenResponse(String),
+    /// `identity` is what to log in to: the server URL (or the resource) that needs a token.
     #[error("not logged in to {identity}; run `mcp-auth login {identity}`")]
     LoginRequired { identity: String },
     #[error("the login session for {identity} has expired or was revoked; run `mcp-auth login {identity}` again")]

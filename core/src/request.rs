@@ -57,7 +57,9 @@ impl<H: Host> McpAuth<H> {
         opts: &AuthOptions,
         dest: Destination,
     ) -> Result<HttpResponse> {
-        let id = identity(server_url)?;
+        // errors name the server URL: logging in to it is what helps
+        let id = server_url.to_string();
+        identity(server_url)?;
         secure_url(&request.url)?;
         let mut record = match self.valid_record(server_url).await {
             Ok(r) => Some(r),

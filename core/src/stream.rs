@@ -20,7 +20,7 @@ impl<H: Host> McpAuth<H> {
         rejected: Option<&AccessToken>,
         opts: &AuthOptions,
     ) -> Result<TokenRecord> {
-        let id = identity(server_url)?;
+        identity(server_url)?;
         let attempt = match rejected {
             None => self.valid_record(server_url).await,
             Some(t) => self.refresh(server_url, Some(t)).await,
@@ -34,7 +34,9 @@ impl<H: Host> McpAuth<H> {
             return attempt;
         }
         if !opts.interactive {
-            return Err(Error::ReauthenticationRequired { identity: id });
+            return Err(Error::ReauthenticationRequired {
+                identity: server_url.to_string(),
+            });
         }
         self.login_and_read(server_url, opts, Retry::default())
             .await

@@ -97,7 +97,7 @@ impl<H: Host> McpAuth<H> {
             .token_record(server_url)
             .await?
             .ok_or_else(|| Error::LoginRequired {
-                identity: identity(server_url).unwrap_or_else(|_| server_url.to_string()),
+                identity: server_url.to_string(),
             })?;
         if !record.refresh_due(self.host.now(), self.refresh_skew) {
             return Ok(record);
@@ -117,7 +117,7 @@ impl<H: Host> McpAuth<H> {
             .token_record(server_url)
             .await?
             .ok_or_else(|| Error::LoginRequired {
-                identity: identity(server_url).unwrap_or_else(|_| server_url.to_string()),
+                identity: server_url.to_string(),
             })?;
         self.refresh_record(&record, failed).await
     }
@@ -135,11 +135,12 @@ impl<H: Host> McpAuth<H> {
         let local = self.local_lock(&lock_name);
         let _local = local.lock().await;
         let _host = self.host.lock(&lock_name).await?;
+        // errors name the resource: logging in to it gets these tokens back
         let relogin = || Error::ReauthenticationRequired {
-            identity: stale.identity.clone(),
+            identity: stale.resource.clone(),
         };
         let record: TokenRecord = self.read(&key).await?.ok_or_else(|| Error::LoginRequired {
-            identity: stale.identity.clone(),
+            identity: stale.resource.clone(),
         })?;
         let now = self.host.now();
         match failed {

@@ -136,11 +136,21 @@ impl<'a> McpSession<'a> {
     }
 
     async fn send(&mut self, body: &Value) -> Result<HttpResponse, String> {
-        let resp = self
-            .auth
-            .authorized_request(&self.url, self.request(body), self.opts)
-            .await
-            .map_err(|e| e.to_string())?;
+        // the HTTP+SSE endpoint is one the server named: core checks it is on the server's
+        // origin before the token goes there
+        let sent = match &self.sse {
+            Some(_) => {
+                self.auth
+                    .authorized_endpoint_request(&self.url, self.request(body), self.opts)
+                    .await
+            }
+            None => {
+                self.auth
+                    .authorized_request(&self.url, self.request(body), self.opts)
+                    .await
+            }
+        };
+        let resp = sent.map_err(|e| e.to_string())?;
         if let Some(s) = resp.header("mcp-session-id") {
             self.session_id = Some(s.to_string());
         }

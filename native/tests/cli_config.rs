@@ -86,7 +86,8 @@ mcp:
     assert_eq!(server_row(&st, "beta")["transport"], "sse");
     assert_eq!(server_row(&st, "alpha")["token"], "✗");
 
-    // log in to alpha by name; beta shares its identity and so its token
+    // log in to alpha by name; beta shares its identity but is another resource (/sse):
+    // alpha's token is not sent there, so beta needs its own login
     let (run, n) = env.run_with_browser(&["login", "alpha"]).await;
     run.ok();
     assert_eq!(n, 1);
@@ -96,7 +97,18 @@ mcp:
     assert_eq!(alpha["identity"], server.base_url().as_str());
     assert_eq!(alpha["identity"], beta["identity"]);
     assert_eq!(alpha["token"], "✓");
-    assert_eq!(beta["token"], "✓");
+    assert_eq!(beta["token"], "✗");
+    let refused = env.run(&["token", "beta"]).failed();
+    assert!(
+        refused.stderr.contains("mcp-auth login beta") && refused.stdout.trim().is_empty(),
+        "{}",
+        refused.stderr
+    );
+    let (run, n) = env.run_with_browser(&["login", "beta"]).await;
+    run.ok();
+    assert_eq!(n, 1);
+    let st = env.run(&["status", "--json"]).ok().json();
+    assert_eq!(server_row(&st, "beta")["token"], "✓");
     let one = env.run(&["status", "beta"]).ok();
     assert!(
         one.stdout.contains("Servers:  alpha, beta"),
@@ -106,8 +118,14 @@ mcp:
     assert!(one
         .stdout
         .contains(&format!("Identity: {}", server.base_url())));
-    let tok = env.run(&["token", "beta"]).ok();
-    assert!(!tok.stdout.trim().is_empty());
+    let tok_beta = env.run(&["token", "beta"]).ok();
+    let tok_alpha = env.run(&["token", "alpha"]).ok();
+    assert!(!tok_beta.stdout.trim().is_empty());
+    assert_ne!(
+        tok_alpha.stdout.trim(),
+        tok_beta.stdout.trim(),
+        "each resource has its own token"
+    );
 
     // servers that do not use OAuth say so
     let stdio = env.run(&["login", "local"]).failed();

@@ -58,7 +58,9 @@ async fn login_status_token_probe_refresh_step_up_clear() {
         run.stderr.contains("/authorize?"),
         "the URL is always printed"
     );
-    assert!(stored(&env).keys().any(|k| k.starts_with(&format!("tokens:{identity}|"))));
+    assert!(stored(&env)
+        .keys()
+        .any(|k| k.starts_with(&format!("tokens:{identity}|"))));
     assert!(
         !run.stdout.contains("access_token") && !run.stderr.contains("Bearer"),
         "login prints no token"
@@ -156,7 +158,9 @@ async fn login_status_token_probe_refresh_step_up_clear() {
     // clear refuses without a terminal or --yes
     let refused = env.run(&["clear", "--identity", &identity]).failed();
     assert!(refused.stderr.contains("--yes"), "{}", refused.stderr);
-    assert!(stored(&env).keys().any(|k| k.starts_with(&format!("tokens:{identity}|"))));
+    assert!(stored(&env)
+        .keys()
+        .any(|k| k.starts_with(&format!("tokens:{identity}|"))));
 
     // clear --yes revokes and deletes
     let revoked_before = server.revoked_count();

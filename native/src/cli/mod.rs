@@ -462,7 +462,17 @@ fn require_oauth(t: &Target) -> CliResult {
     Ok(())
 }
 
+/// Core's options for a command that may log in; prints a warning for each escape hatch the
+/// server's configuration turns on.
 fn auth_options(ctx: &Ctx, t: &Target, flags: &LoginFlags) -> AuthOptions {
+    let opts = build_auth_options(ctx, t, flags);
+    for w in opts.escape_hatch_warnings() {
+        out::errln!("{w}");
+    }
+    opts
+}
+
+fn build_auth_options(ctx: &Ctx, t: &Target, flags: &LoginFlags) -> AuthOptions {
     let s = t.server.as_ref();
     let port = ctx
         .redirect_port

@@ -10,6 +10,7 @@ use super::{
 use crate::config::{Config, Transport};
 use crate::store::{self, FileStore, KeyringState, KeyringStore, MemoryStore, Persist, Store};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use mcp_auth_core::urls::resource_covers;
 use mcp_auth_core::{codex, identity, TokenStatus};
 use serde::Serialize;
 use serde_json::json;
@@ -19,6 +20,8 @@ use serde_json::json;
 #[derive(Serialize)]
 struct TokenRow {
     identity: String,
+    /// The resource the tokens are for (a token is only used inside it).
+    resource: Option<String>,
     store: Persist,
     present: bool,
     expired: bool,
@@ -40,6 +43,8 @@ struct ServerRow {
     token: String,
     token_present: bool,
     identity: Option<String>,
+    /// Escape hatches the server's configuration turns on (off by default).
+    escape_hatches: Vec<&'static str>,
 }
 
 #[derive(Serialize, Default)]
@@ -73,6 +78,7 @@ fn row(s: TokenStatus, store: Persist, now: u64) -> TokenRow {
             "-".into()
         },
         identity: s.identity,
+        resource: s.resource,
         store,
         present: s.present,
         expired: s.expired,
@@ -113,22 +119,26 @@ async fn gather_tokens(keyring: &KeyringState) -> CliResult<Vec<TokenRow>> {
     Ok(rows)
 }
 
-fn token_cell(
-    rows: &[TokenRow],
-    identity: &str,
-    persist: Persist,
-    keyring_ok: bool,
-) -> (String, bool) {
+/// The token state of a configured server: the stored record of its identity whose resource
+/// covers the server's URL.
+fn token_cell(rows: &[TokenRow], url: &str, persist: Persist, keyring_ok: bool) -> (String, bool) {
     if persist == Persist::Memory {
         return ("memory only".into(), false);
     }
     if persist == Persist::Keyring && !keyring_ok {
         return ("✗ (no keyring)".into(), false);
     }
-    match rows
-        .iter()
-        .find(|r| r.identity == identity && r.store == persist && r.present)
-    {
+    let Ok(ident) = identity(url) else {
+        return ("✗ bad url".into(), false);
+    };
+    match rows.iter().find(|r| {
+        r.identity == ident
+            && r.store == persist
+            && r.present
+            && r.resource
+                .as_deref()
+                .is_some_and(|res| resource_covers(res, url))
+    }) {
         Some(r) if r.problem.is_some() => ("✗ unreadable".into(), false),
         Some(r) if r.expired && r.has_refresh_token => ("✓ (expired, refreshable)".into(), true),
         Some(r) if r.expired => ("✗ expired".into(), false),
@@ -146,11 +156,18 @@ fn server_rows(cfg: &Config, tokens: &[TokenRow], keyring_ok: bool) -> CliResult
         }
         let persist = over.or(s.persist).unwrap_or(Persist::Keyring);
         let ident = s.url.as_deref().and_then(|u| identity(u).ok());
-        let (token, present) = match (&ident, s.oauth) {
+        let (token, present) = match (s.url.as_deref().filter(|_| ident.is_some()), s.oauth) {
             (_, false) => ("-".to_string(), false),
-            (Some(i), true) => token_cell(tokens, i, persist, keyring_ok),
+            (Some(u), true) => token_cell(tokens, u, persist, keyring_ok),
             (None, true) => ("✗ bad url".to_string(), false),
         };
+        let mut escape_hatches = Vec::new();
+        if s.oauth && !s.send_resource {
+            escape_hatches.push("send_resource: false");
+        }
+        if s.oauth && s.assume_pkce_s256 {
+            escape_hatches.push("assume_pkce_s256: true");
+        }
         out.push(ServerRow {
             name: s.name.clone(),
             transport: s.transport,
@@ -166,6 +183,7 @@ fn server_rows(cfg: &Config, tokens: &[TokenRow], keyring_ok: bool) -> CliResult
             token,
             token_present: present,
             identity: ident,
+            escape_hatches,
         });
     }
     Ok(out)
@@ -187,10 +205,7 @@ async fn codex_row(tokens: &[TokenRow], keyring_ok: bool) -> CliResult<CodexRow>
             _ => Store::Memory(MemoryStore::default()),
         };
         let auth = auth_with(store, no_login_ui())?;
-        if let Ok(Some(rec)) = auth
-            .token_record(&codex::server_url(&codex_issuer()))
-            .await
-        {
+        if let Ok(Some(rec)) = auth.token_record(&codex::server_url(&codex_issuer())).await {
             if let Some(id) = rec.id_token {
                 if let Ok(acc) = codex::account_from_id_token(id.secret()) {
                     row.account_id = acc.account_id;
@@ -291,7 +306,9 @@ pub(super) async fn run(ctx: &Ctx, target: Option<&str>) -> CliResult {
     if report.tokens.is_empty() {
         out.push_str("  (none; log in with `mcp-auth login <server or URL>`)\n");
     } else {
-        let mut t = table(&["Identity", "Token", "Expires", "Scopes", "Store"]);
+        let mut t = table(&[
+            "Identity", "Resource", "Token", "Expires", "Scopes", "Store",
+        ]);
         for r in &report.tokens {
             let mark = match (&r.problem, r.present, r.expired) {
                 (Some(_), _, _) => "✗ unreadable",
@@ -300,8 +317,15 @@ pub(super) async fn run(ctx: &Ctx, target: Option<&str>) -> CliResult {
                 (None, true, true) => "✗ expired",
                 (None, false, _) => "✗",
             };
+            let resource = r
+                .resource
+                .as_deref()
+                .map(|res| res.strip_prefix(&r.identity).unwrap_or(res))
+                .filter(|p| !p.is_empty())
+                .unwrap_or("/");
             t.add_row(vec![
                 r.identity.clone(),
+                resource.to_string(),
                 mark.to_string(),
                 r.expires.clone(),
                 r.scope.clone().unwrap_or_else(|| "-".into()),
@@ -337,6 +361,17 @@ pub(super) async fn run(ctx: &Ctx, target: Option<&str>) -> CliResult {
             ]);
         }
         out.push_str(&format!("{t}\n"));
+        for s in report
+            .servers
+            .iter()
+            .filter(|s| !s.escape_hatches.is_empty())
+        {
+            out.push_str(&format!(
+                "  ! {}: escape hatch on ({}); the strict default is off\n",
+                s.name,
+                s.escape_hatches.join(", ")
+            ));
+        }
     }
     let c = &report.codex;
     out.push('\n');
@@ -402,8 +437,14 @@ fn status_target(
         } else {
             "✗ expired"
         };
+        let res = r.resource.as_deref().unwrap_or("-");
+        let used = if resource_covers(res, &t.url) {
+            ""
+        } else {
+            " (another resource of this identity; not sent to this URL)"
+        };
         outln!(
-            "Token:    {mark} in {} — expires {}; scopes: {}",
+            "Token:    {mark} in {} for {res}{used} — expires {}; scopes: {}",
             r.store,
             r.expires,
             r.scope.as_deref().unwrap_or("-")
