@@ -9,7 +9,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { ROOT, loadNodePackage, startTestkit, followingRedirect, jsonFileStorage } from "./helpers.mjs";
 
-const { McpAuthClient, identity } = loadNodePackage();
+const { McpAuthClient, identity, resourceUri } = loadNodePackage();
 const CLI =
   process.env.MCP_AUTH_CLI || path.join(process.env.CARGO_TARGET_DIR || path.join(ROOT, "target"), "debug", "mcp-auth");
 
@@ -41,21 +41,21 @@ test("a login by the Node build is used and refreshed by the CLI, and the CLI's 
   const file = path.join(home, "state", "mcp-auth", "store.json");
   const storage = jsonFileStorage(file);
   const node = new McpAuthClient({ storage, redirect: followingRedirect() });
-  const id = identity(kit.mcp_url);
+  const key = `tokens:${identity(kit.mcp_url)}|${resourceUri(kit.mcp_url)}`;
   await node.login(kit.mcp_url);
-  const first = JSON.parse(storage.read()[`tokens:${id}`]);
+  const first = JSON.parse(storage.read()[key]);
 
   // the CLI reads the Node tool's record, refreshes it (30 s left < 60 s margin) and prints it
   const { stdout } = await cli("token", kit.mcp_url);
   const cliToken = stdout.trim();
-  const second = JSON.parse(storage.read()[`tokens:${id}`]);
+  const second = JSON.parse(storage.read()[key]);
   assert.equal(cliToken, second.access_token, "the CLI printed the token it stored");
   assert.notEqual(second.access_token, first.access_token, "the CLI refreshed");
   assert.notEqual(second.refresh_token, first.refresh_token, "and stored the rotated refresh token");
 
   // Node refreshes with the CLI's rotated refresh token (the old one would be refused as reuse)
   const nodeToken = await node.accessToken(kit.mcp_url);
-  const third = JSON.parse(storage.read()[`tokens:${id}`]);
+  const third = JSON.parse(storage.read()[key]);
   assert.equal(nodeToken, third.access_token);
   assert.notEqual(third.refresh_token, second.refresh_token);
   const stats = await kit.stats();
@@ -64,5 +64,5 @@ test("a login by the Node build is used and refreshed by the CLI, and the CLI's 
 
   // and the CLI's status sees the Node tool's identity
   const status = await cli("--json", "status");
-  assert.ok(status.stdout.includes(id), status.stdout);
+  assert.ok(status.stdout.includes(identity(kit.mcp_url)), status.stdout);
 });

@@ -2,10 +2,10 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import {
-  loadNodePackage, startTestkit, memoryStorage, followingRedirect, rpc, INITIALIZE, tokenRecord,
+  loadNodePackage, startTestkit, memoryStorage, followingRedirect, rpc, INITIALIZE, tokenRecord, tokenKey,
 } from "./helpers.mjs";
 
-const { McpAuthClient, identity } = loadNodePackage();
+const { McpAuthClient, identity, resourceUri } = loadNodePackage();
 
 let kit;
 before(async () => {
@@ -49,11 +49,12 @@ test("login follows the authorization URL, stores CLI-format records, and author
   assert.equal(authUrl.searchParams.get("resource"), kit.mcp_url);
 
   const rec = tokenRecord(storage, id);
-  assert.equal(rec.version, 1);
+  assert.equal(rec.version, 2);
+  assert.equal(rec.resource, resourceUri(kit.mcp_url));
   assert.equal(rec.identity, id);
   assert.ok(rec.access_token && rec.refresh_token);
   assert.equal(await c.accessToken(kit.mcp_url), rec.access_token);
-  assert.ok(JSON.parse(storage.map.get("index")).keys.includes(`tokens:${id}`));
+  assert.ok(JSON.parse(storage.map.get("index")).keys.includes(tokenKey(id, resourceUri(kit.mcp_url))));
   assert.ok(![...storage.map.keys()].some((k) => k.startsWith("pending:")), "the pending login is spent");
 
   const { tools } = await listTools(c, kit.mcp_url);
@@ -224,7 +225,7 @@ test("logout revokes at the server and deletes the tokens", async () => {
   const report = await c.logout(id);
   assert.equal(report.identity, id);
   assert.ok(report.revoked.includes("refresh_token"), JSON.stringify(report));
-  assert.ok(report.deletedKeys.includes(`tokens:${id}`));
+  assert.ok(report.deletedKeys.includes(tokenKey(id, resourceUri(kit.mcp_url))));
   assert.equal(tokenRecord(storage, id), undefined);
   assert.ok((await kit.stats()).revoked > revokedBefore);
   await assert.rejects(c.accessToken(kit.mcp_url), (e) => e.code === "login_required");

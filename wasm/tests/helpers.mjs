@@ -116,10 +116,15 @@ export const INITIALIZE = {
   clientInfo: { name: "mcp-auth-wasm-tests", version: "0" },
 };
 
-/** The record stored under `tokens:<identity>`, parsed. */
+/** The key of the token record for one resource of an identity (record version 2). */
+export function tokenKey(identity, resource) {
+  return `tokens:${identity}|${resource}`;
+}
+
+/** The (first) token record stored for an identity, parsed. */
 export function tokenRecord(storage, identity) {
-  const text = storage.map.get(`tokens:${identity}`);
-  return text === undefined ? undefined : JSON.parse(text);
+  const key = [...storage.map.keys()].find((k) => k.startsWith(`tokens:${identity}|`));
+  return key === undefined ? undefined : JSON.parse(storage.map.get(key));
 }
 
 /**
