@@ -118,7 +118,7 @@ fn auth() -> McpAuth<OldServer> {
     });
     host.map
         .borrow_mut()
-        .insert(tokens_key(ID), rec.to_string());
+        .insert(tokens_key(ID, URL), rec.to_string());
     McpAuth::new(host)
 }
 
