@@ -4,100 +4,19 @@
 //! The host here is the native HTTP capability with an in-memory store and the testkit's
 //! scripted browser; the CLI's own tests cover the keyring and file stores.
 
-use mcp_auth::http::HttpClient;
-use mcp_auth::store::MemoryStore;
+#[path = "common/core_host.rs"]
+mod core_host;
+
+use core_host::{client, Browser, TestHost};
 use mcp_auth_core::oauth::query_param;
 use mcp_auth_core::records::TokenRecord;
 use mcp_auth_core::{
-    AuthOptions, ClientAuthMethod, ClientSecret, Error, Host, HostError, HttpRequest, HttpResponse,
+    AuthOptions, ClientAuthMethod, ClientSecret, Error, Host, HttpRequest, HttpResponse,
     LoginOutcome, McpAuth,
 };
 use mcp_auth_testkit::{Scenario, TestServer};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-
-#[derive(Clone, Copy, PartialEq)]
-enum Browser {
-    /// Follows the authorization URL like a user who approves.
-    Approve,
-    /// Never returns a callback (the test expects no authorization at all).
-    Refuse,
-}
-
-struct TestHost {
-    http: HttpClient,
-    store: Arc<MemoryStore>,
-    clock_offset: AtomicU64,
-    browser: Browser,
-    authorization_urls: Mutex<Vec<String>>,
-}
-
-impl TestHost {
-    fn new(browser: Browser) -> Self {
-        Self::sharing(Arc::new(MemoryStore::default()), browser)
-    }
-    fn sharing(store: Arc<MemoryStore>, browser: Browser) -> Self {
-        TestHost {
-            http: HttpClient::new().expect("http client"),
-            store,
-            clock_offset: AtomicU64::new(0),
-            browser,
-            authorization_urls: Mutex::new(Vec::new()),
-        }
-    }
-    fn advance(&self, secs: u64) {
-        self.clock_offset.fetch_add(secs, Ordering::SeqCst);
-    }
-    fn last_authorization_url(&self) -> String {
-        self.authorization_urls
-            .lock()
-            .unwrap()
-            .last()
-            .cloned()
-            .expect("an authorization URL")
-    }
-}
-
-impl Host for TestHost {
-    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HostError> {
-        self.http.send(request).await
-    }
-    async fn load(&self, key: &str) -> Result<Option<String>, HostError> {
-        self.store.load(key)
-    }
-    async fn save(&self, key: &str, value: &str) -> Result<(), HostError> {
-        self.store.save(key, value)
-    }
-    async fn remove(&self, key: &str) -> Result<(), HostError> {
-        self.store.remove(key)
-    }
-    async fn authorize(&self, url: &str, _redirect_uri: &str) -> Result<Option<String>, HostError> {
-        self.authorization_urls
-            .lock()
-            .unwrap()
-            .push(url.to_string());
-        match self.browser {
-            Browser::Approve => mcp_auth_testkit::browse(url)
-                .await
-                .map(Some)
-                .map_err(HostError::Browser),
-            Browser::Refuse => Err(HostError::Browser(
-                "this test must not reach the browser".into(),
-            )),
-        }
-    }
-    fn now(&self) -> u64 {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        now + self.clock_offset.load(Ordering::SeqCst)
-    }
-}
-
-fn client(browser: Browser) -> McpAuth<TestHost> {
-    McpAuth::new(TestHost::new(browser))
-}
+use mcp_auth::store::MemoryStore;
+use std::sync::Arc;
 
 /// The requests the client itself made (the browser's GET of the authorization endpoint and
 /// CORS preflights left out).
