@@ -3,6 +3,7 @@
 
 use crate::browser;
 use crate::callback::CallbackServer;
+use crate::cli::out::errln;
 use crate::http::HttpClient;
 use crate::lock;
 use crate::store::Store;
@@ -91,12 +92,12 @@ impl NativeHost {
             return;
         }
         if let Err(e) = browser::open(url) {
-            eprintln!("Could not open a browser ({e}); open the URL above yourself.");
+            errln!("Could not open a browser ({e}); open the URL above yourself.");
         }
     }
 
     async fn paste(&self, port: u16, why: &str) -> Result<Option<String>, HostError> {
-        eprintln!("Callback server unavailable ({why}). Please paste the full redirect URL:");
+        errln!("Callback server unavailable ({why}). Please paste the full redirect URL:");
         let line = tokio::time::timeout(self.ui.timeout, read_line_async())
             .await
             .map_err(|_| {
@@ -153,7 +154,7 @@ impl Host for NativeHost {
             .ok()
             .and_then(|u| u.port_or_known_default())
             .unwrap_or(80);
-        eprintln!("Open this URL in your browser to authorize:\n\n  {authorization_url}\n");
+        errln!("Open this URL in your browser to authorize:\n\n  {authorization_url}\n");
         let mut server = match CallbackServer::start(redirect_uri, authorization_url).await {
             Ok(s) => s,
             Err(e) => {
@@ -166,11 +167,11 @@ impl Host for NativeHost {
         self.open_browser(authorization_url);
         let tty = std::io::stdin().is_terminal();
         if tty {
-            eprintln!(
+            errln!(
                 "Waiting for the browser on {redirect_uri} (or paste the full redirect URL here)..."
             );
         } else {
-            eprintln!("Waiting for the browser on {redirect_uri}...");
+            errln!("Waiting for the browser on {redirect_uri}...");
         }
         let pb = spinner("Waiting for authorization...");
         let pasted = async {

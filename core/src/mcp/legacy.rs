@@ -1,6 +1,7 @@
-//! The MCP messages a client needs around authorization: JSON-RPC requests over Streamable
-//! HTTP (with the session and protocol-version headers), and reading answers that come as
-//! JSON or as `text/event-stream` frames. Pure functions; hosts carry the bytes.
+//! Legacy helpers (2025-11-25 `initialize` era) kept for the authorization probe in
+//! `client.rs`: JSON-RPC requests over Streamable HTTP with the session and version headers,
+//! and reading answers that come as JSON or as `text/event-stream` frames. New code uses
+//! [`super::request`].
 
 use crate::host::{HttpRequest, HttpResponse};
 use serde_json::{json, Value};

@@ -1,0 +1,203 @@
+//! Request metadata headers of Streamable HTTP 2026-07-28: `Mcp-Name` and `Mcp-Param-*`
+//! values (plain when header-safe, else the `=?base64?…?=` sentinel), and the tool
+//! parameters a server asks to be mirrored into headers (`x-mcp-header` in a tool's
+//! `inputSchema`).
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::Value;
+
+const SENTINEL_START: &str = "=?base64?";
+const SENTINEL_END: &str = "?=";
+
+/// A header value for `s`: as is when it is plain header-safe ASCII (visible characters and
+/// inner spaces or tabs), else Base64 of its UTF-8 bytes in the sentinel form. A plain value
+/// that looks like the sentinel is encoded too, so it cannot be misread.
+pub fn encode_value(s: &str) -> String {
+    let safe = s
+        .bytes()
+        .all(|b| (0x21..=0x7e).contains(&b) || b == b' ' || b == b'\t');
+    let padded = s.starts_with([' ', '\t']) || s.ends_with([' ', '\t']);
+    let looks_encoded = s.starts_with(SENTINEL_START) && s.ends_with(SENTINEL_END);
+    if safe && !padded && !looks_encoded {
+        s.to_string()
+    } else {
+        format!("{SENTINEL_START}{}{SENTINEL_END}", STANDARD.encode(s))
+    }
+}
+
+/// Server text for a message: control characters dropped, at most `max` characters.
+pub fn printable(s: &str, max: usize) -> String {
+    let mut out: String = s.chars().filter(|c| !c.is_control()).take(max).collect();
+    if s.chars().filter(|c| !c.is_control()).nth(max).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// One tool parameter mirrored into a header: the `properties` path and the header name
+/// (without the `Mcp-Param-` prefix).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParamHeader {
+    pub path: Vec<String>,
+    pub name: String,
+}
+
+/// The `x-mcp-header` annotations of a tool's `inputSchema`, checked against the spec's
+/// constraints. `Err` says why the tool must be left out of `tools/list`.
+pub fn param_headers(input_schema: &Value) -> Result<Vec<ParamHeader>, String> {
+    let mut out = Vec::new();
+    collect(input_schema, &mut Vec::new(), true, &mut out)?;
+    for (i, a) in out.iter().enumerate() {
+        if out[..i]
+            .iter()
+            .any(|b| b.name.eq_ignore_ascii_case(&a.name))
+        {
+            return Err(format!("x-mcp-header `{}` is used twice", a.name));
+        }
+    }
+    Ok(out)
+}
+
+fn collect(
+    schema: &Value,
+    path: &mut Vec<String>,
+    reachable: bool,
+    out: &mut Vec<ParamHeader>,
+) -> Result<(), String> {
+    let Some(obj) = schema.as_object() else {
+        return Ok(());
+    };
+    if let Some(h) = obj.get("x-mcp-header") {
+        if !reachable || path.is_empty() {
+            return Err("x-mcp-header outside a chain of `properties`".into());
+        }
+        let name = h.as_str().ok_or("x-mcp-header is not a string")?;
+        if name.is_empty() || !name.bytes().all(is_tchar) {
+            return Err(format!(
+                "x-mcp-header `{}` is not a header name",
+                printable(name, 60)
+            ));
+        }
+        let ty = obj.get("type").and_then(Value::as_str);
+        if !matches!(ty, Some("string" | "integer" | "boolean")) {
+            return Err(format!(
+                "x-mcp-header `{name}` is on a parameter that is not a string, integer or boolean"
+            ));
+        }
+        out.push(ParamHeader {
+            path: path.clone(),
+            name: name.to_string(),
+        });
+    }
+    for (key, sub) in obj {
+        match (key.as_str(), sub) {
+            ("properties", Value::Object(props)) => {
+                for (name, prop) in props {
+                    path.push(name.clone());
+                    let r = collect(prop, path, reachable, out);
+                    path.pop();
+                    r?;
+                }
+            }
+            // anything under another keyword is not statically reachable
+            (_, Value::Object(_)) => collect(sub, path, false, out)?,
+            (_, Value::Array(items)) => {
+                for item in items {
+                    collect(item, path, false, out)?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// The `Mcp-Param-*` headers for a call's arguments; parameters absent or null give none.
+pub fn param_values(headers: &[ParamHeader], arguments: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for h in headers {
+        let mut v = arguments;
+        for step in &h.path {
+            match v.get(step) {
+                Some(next) => v = next,
+                None => {
+                    v = &Value::Null;
+                    break;
+                }
+            }
+        }
+        let text = match v {
+            Value::String(s) => s.clone(),
+            Value::Bool(b) => b.to_string(),
+            Value::Number(n) if n.is_i64() || n.is_u64() => n.to_string(),
+            _ => continue,
+        };
+        out.push((format!("mcp-param-{}", h.name), encode_value(&text)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn values_follow_the_spec_examples() {
+        assert_eq!(encode_value("us-west1"), "us-west1");
+        assert_eq!(
+            encode_value("Hello, 世界"),
+            "=?base64?SGVsbG8sIOS4lueVjA==?="
+        );
+        assert_eq!(encode_value(" padded "), "=?base64?IHBhZGRlZCA=?=");
+        assert_eq!(encode_value("line1\nline2"), "=?base64?bGluZTEKbGluZTI=?=");
+        assert_eq!(
+            encode_value("=?base64?literal?="),
+            "=?base64?PT9iYXNlNjQ/bGl0ZXJhbD89?="
+        );
+        assert_eq!(encode_value("a b"), "a b");
+    }
+
+    #[test]
+    fn printable_strips_controls_and_cuts() {
+        assert_eq!(printable("a\u{1b}[31mb", 10), "a[31mb");
+        assert_eq!(printable("abcdef", 3), "abc…");
+    }
+
+    #[test]
+    fn annotations_are_found_and_checked() {
+        let schema = json!({"type": "object", "properties": {
+            "region": {"type": "string", "x-mcp-header": "Region"},
+            "opts": {"type": "object", "properties": {"dry": {"type": "boolean", "x-mcp-header": "Dry"}}},
+            "query": {"type": "string"}
+        }});
+        let hs = param_headers(&schema).unwrap();
+        assert_eq!(hs.len(), 2);
+        let args = json!({"region": "eu west ", "opts": {"dry": true}, "query": "x"});
+        let mut got = param_values(&hs, &args);
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                ("mcp-param-Dry".to_string(), "true".to_string()),
+                ("mcp-param-Region".to_string(), encode_value("eu west ")),
+            ]
+        );
+        assert!(param_values(&hs, &json!({"region": null})).is_empty());
+
+        for bad in [
+            json!({"properties": {"n": {"type": "number", "x-mcp-header": "N"}}}),
+            json!({"properties": {"n": {"type": "string", "x-mcp-header": "bad name"}}}),
+            json!({"properties": {"a": {"type": "string", "x-mcp-header": "A"}, "b": {"type": "string", "x-mcp-header": "a"}}}),
+            json!({"properties": {"l": {"type": "array", "items": {"type": "string", "x-mcp-header": "L"}}}}),
+            json!({"anyOf": [{"properties": {"a": {"type": "string", "x-mcp-header": "A"}}}]}),
+        ] {
+            assert!(param_headers(&bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! Building the HTTP requests of each era. Bodies are JSON-RPC 2.0; the modern ones carry
+//! the request metadata (`_meta` and the mirrored headers) the 2026-07-28 revision requires.
+
+use super::headers::encode_value;
+use super::legacy::ACCEPT;
+use super::version::LATEST;
+use crate::host::{HttpRequest, Method};
+use serde_json::{json, Map, Value};
+
+/// The name this client gives servers.
+pub const CLIENT_NAME: &str = "mcp-auth";
+/// The version this client gives servers.
+pub const CLIENT_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The `_meta` every modern request carries.
+pub fn meta(version: &str) -> Value {
+    json!({
+        "io.modelcontextprotocol/protocolVersion": version,
+        "io.modelcontextprotocol/clientInfo": {"name": CLIENT_NAME, "version": CLIENT_VERSION},
+        "io.modelcontextprotocol/clientCapabilities": {},
+    })
+}
+
+/// A JSON-RPC body: a request with `id`, or a notification without.
+pub fn body(id: Option<u64>, method: &str, params: Option<Value>) -> Value {
+    super::legacy::message(id, method, params)
+}
+
+/// A modern (2026-07-28) request: `params._meta` merged into the caller's params, and the
+/// `MCP-Protocol-Version`, `Mcp-Method` and (for `tools/call`, `resources/read`,
+/// `prompts/get`) `Mcp-Name` headers, plus any `Mcp-Param-*` headers given.
+pub fn modern(
+    url: &str,
+    id: u64,
+    version: &str,
+    method: &str,
+    params: Option<Value>,
+    param_headers: Vec<(String, String)>,
+) -> HttpRequest {
+    let mut params = match params {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    let mut m = match params.remove("_meta") {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    if let Value::Object(ours) = meta(version) {
+        m.extend(ours);
+    }
+    params.insert("_meta".into(), Value::Object(m));
+    let name_field = match method {
+        "tools/call" | "prompts/get" => Some("name"),
+        "resources/read" => Some("uri"),
+        _ => None,
+    };
+    let name = name_field
+        .and_then(|f| params.get(f))
+        .and_then(Value::as_str)
+        .map(encode_value);
+    let payload = body(Some(id), method, Some(Value::Object(params)));
+    let mut req = HttpRequest::post(url, "application/json", payload.to_string().into_bytes())
+        .header("accept", ACCEPT)
+        .header("mcp-protocol-version", version)
+        .header("mcp-method", encode_value(method));
+    if let Some(n) = name {
+        req = req.header("mcp-name", n);
+    }
+    for (n, v) in param_headers {
+        req = req.header(&n, v);
+    }
+    req
+}
+
+/// The unauthenticated modern `server/discover` POST for `server_url`: every required
+/// header and `_meta`, at the newest revision. Its 401 starts discovery; its answer tells
+/// the server's versions (or, as a 4xx without a modern error, that the server is legacy).
+pub fn discover_request(server_url: &str) -> HttpRequest {
+    modern(server_url, 1, LATEST, "server/discover", None, Vec::new())
+}
+
+/// A legacy (Streamable HTTP up to 2025-11-25, or an HTTP+SSE endpoint) POST, with the
+/// session id and negotiated version headers once known.
+pub fn legacy(
+    url: &str,
+    id: Option<u64>,
+    method: &str,
+    params: Option<Value>,
+    session_id: Option<&str>,
+    version_header: Option<&str>,
+) -> HttpRequest {
+    super::legacy::post(url, &body(id, method, params), session_id, version_header)
+}
+
+/// The `initialize` request asking for `version`.
+pub fn initialize(url: &str, id: u64, version: &str) -> HttpRequest {
+    let params = json!({
+        "protocolVersion": version,
+        "capabilities": {},
+        "clientInfo": {"name": CLIENT_NAME, "version": CLIENT_VERSION},
+    });
+    legacy(url, Some(id), "initialize", Some(params), None, None)
+}
+
+/// The GET that opens the 2024-11-05 event stream.
+pub fn event_stream(url: &str) -> HttpRequest {
+    HttpRequest::get(url).header("accept", "text/event-stream")
+}
+
+/// The DELETE that ends a legacy session.
+pub fn end_session(url: &str, session_id: &str, version_header: Option<&str>) -> HttpRequest {
+    let mut req = HttpRequest {
+        method: Method::Delete,
+        url: url.to_string(),
+        headers: vec![("mcp-session-id".into(), session_id.to_string())],
+        body: None,
+    };
+    if let Some(v) = version_header {
+        req = req.header("mcp-protocol-version", v);
+    }
+    req
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json_body(req: &HttpRequest) -> Value {
+        serde_json::from_slice(req.body.as_deref().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn discover_request_carries_every_required_part() {
+        let req = discover_request("https://mcp.example/mcp");
+        assert_eq!(req.method, Method::Post);
+        assert_eq!(req.url, "https://mcp.example/mcp");
+        assert_eq!(req.header_value("mcp-protocol-version"), Some(LATEST));
+        assert_eq!(req.header_value("mcp-method"), Some("server/discover"));
+        assert_eq!(req.header_value("mcp-name"), None);
+        assert_eq!(req.header_value("content-type"), Some("application/json"));
+        assert_eq!(
+            req.header_value("accept"),
+            Some("application/json, text/event-stream")
+        );
+        assert_eq!(req.header_value("authorization"), None);
+        let b = json_body(&req);
+        assert_eq!(b["jsonrpc"], "2.0");
+        assert_eq!(b["method"], "server/discover");
+        assert!(b["id"].is_u64());
+        let m = &b["params"]["_meta"];
+        assert_eq!(m["io.modelcontextprotocol/protocolVersion"], LATEST);
+        assert_eq!(m["io.modelcontextprotocol/clientInfo"]["name"], "mcp-auth");
+        assert_eq!(
+            m["io.modelcontextprotocol/clientInfo"]["version"],
+            CLIENT_VERSION
+        );
+        assert_eq!(m["io.modelcontextprotocol/clientCapabilities"], json!({}));
+    }
+
+    #[test]
+    fn named_requests_mirror_the_name() {
+        let req = modern(
+            "https://x/mcp",
+            7,
+            LATEST,
+            "tools/call",
+            Some(json!({"name": "wetter€", "arguments": {}, "_meta": {"progressToken": 1}})),
+            vec![("mcp-param-Region".into(), "eu".into())],
+        );
+        assert_eq!(
+            req.header_value("mcp-name"),
+            Some("=?base64?d2V0dGVy4oKs?=")
+        );
+        assert_eq!(req.header_value("mcp-param-region"), Some("eu"));
+        let b = json_body(&req);
+        assert_eq!(b["params"]["_meta"]["progressToken"], 1);
+        assert_eq!(
+            b["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"],
+            LATEST
+        );
+        let r = modern(
+            "https://x/mcp",
+            8,
+            LATEST,
+            "resources/read",
+            Some(json!({"uri": "file:///a b"})),
+            Vec::new(),
+        );
+        assert_eq!(r.header_value("mcp-name"), Some("file:///a b"));
+    }
+
+    #[test]
+    fn legacy_requests() {
+        let i = initialize("https://x/mcp", 1, "2025-06-18");
+        assert_eq!(i.header_value("mcp-protocol-version"), None);
+        assert_eq!(json_body(&i)["params"]["protocolVersion"], "2025-06-18");
+        let d = end_session("https://x/mcp", "s1", Some("2025-11-25"));
+        assert_eq!(d.method, Method::Delete);
+        assert_eq!(d.header_value("mcp-session-id"), Some("s1"));
+    }
+}

@@ -1,0 +1,118 @@
+//! The protocol revisions this client speaks, and which era each belongs to.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// The newest revision, tried first.
+pub const LATEST: &str = "2026-07-28";
+
+/// Every revision this client speaks, newest first.
+pub const VERSIONS: [&str; 5] = [
+    "2026-07-28",
+    "2025-11-25",
+    "2025-06-18",
+    "2025-03-26",
+    "2024-11-05",
+];
+
+/// How a revision is spoken over HTTP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Era {
+    /// 2026-07-28 and later: stateless, request metadata on every request.
+    Modern,
+    /// 2025-03-26 to 2025-11-25: Streamable HTTP with `initialize` and a session id.
+    Legacy,
+    /// 2024-11-05: an event stream from GET plus POSTs to the endpoint it names.
+    HttpSse,
+}
+
+impl Era {
+    /// The era of a revision this client speaks; `None` for any other string.
+    pub fn of(version: &str) -> Option<Era> {
+        match version {
+            "2026-07-28" => Some(Era::Modern),
+            "2025-11-25" | "2025-06-18" | "2025-03-26" => Some(Era::Legacy),
+            "2024-11-05" => Some(Era::HttpSse),
+            _ => None,
+        }
+    }
+}
+
+/// Which revision to speak: chosen per the spec (`auto`) or forced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// Try the newest revision and fall back as the server's answers say.
+    #[default]
+    Auto,
+    /// Speak exactly this revision (one of [`VERSIONS`]); no fallback.
+    Fixed(&'static str),
+}
+
+impl Protocol {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Protocol::Auto => "auto",
+            Protocol::Fixed(v) => v,
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Protocol {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "auto" {
+            return Ok(Protocol::Auto);
+        }
+        VERSIONS
+            .iter()
+            .find(|v| **v == s)
+            .map(|v| Protocol::Fixed(v))
+            .ok_or_else(|| {
+                crate::Error::Invalid(format!(
+                    "unknown protocol `{}`: use auto or one of {}",
+                    crate::mcp::headers::printable(s, 40),
+                    VERSIONS.join(", ")
+                ))
+            })
+    }
+}
+
+/// The newest revision this client speaks among those a server lists.
+pub fn newest_mutual<'a>(supported: impl IntoIterator<Item = &'a str>) -> Option<&'static str> {
+    let theirs: Vec<&str> = supported.into_iter().collect();
+    VERSIONS.iter().copied().find(|v| theirs.contains(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eras_and_choices() {
+        assert_eq!(Era::of(LATEST), Some(Era::Modern));
+        assert_eq!(Era::of("2025-03-26"), Some(Era::Legacy));
+        assert_eq!(Era::of("2024-11-05"), Some(Era::HttpSse));
+        assert_eq!(Era::of("2099-01-01"), None);
+        assert_eq!("auto".parse::<Protocol>().unwrap(), Protocol::Auto);
+        assert_eq!(
+            "2025-06-18".parse::<Protocol>().unwrap(),
+            Protocol::Fixed("2025-06-18")
+        );
+        let e = "2025-13-01".parse::<Protocol>().unwrap_err();
+        assert!(e.to_string().contains("2026-07-28"), "{e}");
+        assert_eq!(
+            newest_mutual(["2025-06-18", "2025-11-25", "x"]),
+            Some("2025-11-25")
+        );
+        assert_eq!(newest_mutual(["1900-01-01"]), None);
+    }
+}

@@ -1,0 +1,554 @@
+//! The `mcp-auth` commands: argument parsing, dispatch, choosing the store, and the helpers the
+//! commands share. Every OAuth decision is core's; this module only wires the native host to
+//! it and talks to the user. One file per command; everything printed goes through [`out`].
+
+mod clear;
+mod codex;
+mod login;
+pub mod out;
+mod probe;
+mod status;
+mod token;
+
+use crate::config::{self, Config, ServerConfig, Transport};
+use crate::host::{LoginUi, NativeHost};
+use crate::store::{self, FileStore, KeyringState, KeyringStore, MemoryStore, Persist, Store};
+use clap::{Parser, Subcommand};
+use mcp_auth_core::{AuthOptions, ClientSecret, Error, McpAuth};
+use out::{errln, outln};
+use serde::Serialize;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Selects the store for every command (overrides `persist` in the config).
+pub const STORE_ENV: &str = "MCP_AUTH_STORE";
+/// Overrides the Codex issuer base URL (tests point it at a local server).
+pub const CODEX_ISSUER_ENV: &str = "MCP_AUTH_CODEX_ISSUER";
+/// How long `status` waits for the keyring to answer.
+const KEYRING_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "mcp-auth",
+    version,
+    about = "OAuth for remote MCP servers: log in, check, print tokens, clear.",
+    after_help = "Without a command, shows the status overview."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// The config file (fastagent.config.yaml, fast-agent.yaml, .mcp.json) or its folder.
+    #[arg(short = 'c', long = "config-path", global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Machine-readable JSON output.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The loopback port for the login callback (default: the server's redirect_port, 3030).
+    #[arg(
+        long = "redirect-port",
+        global = true,
+        env = "MCP_AUTH_REDIRECT_PORT",
+        value_name = "PORT"
+    )]
+    pub redirect_port: Option<u16>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// The keyring, stored tokens, configured servers and Codex sign-in.
+    Status {
+        /// A server name or an identity URL.
+        target: Option<String>,
+    },
+    /// Log in to a server (opens the browser, waits for the callback on localhost).
+    Login {
+        /// A configured server name or a URL.
+        target: String,
+        #[arg(long, value_enum)]
+        transport: Option<TransportArg>,
+        /// The scope to request (space separated).
+        #[arg(long)]
+        scope: Option<String>,
+        #[arg(long = "client-id")]
+        client_id: Option<String>,
+        #[arg(long = "client-secret")]
+        client_secret: Option<String>,
+        #[arg(long = "client-metadata-url")]
+        client_metadata_url: Option<String>,
+        /// Print the URL instead of opening a browser; paste the redirect URL back.
+        #[arg(long = "no-browser")]
+        no_browser: bool,
+    },
+    /// Revoke and remove stored tokens.
+    Clear {
+        /// A configured server name.
+        server: Option<String>,
+        /// An identity URL (the server's origin).
+        #[arg(long)]
+        identity: Option<String>,
+        /// Every stored identity.
+        #[arg(long)]
+        all: bool,
+        /// Do not ask.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Print a valid access token (refreshing it if needed) and nothing else.
+    Token {
+        /// A configured server name or a URL.
+        target: String,
+    },
+    /// Open an authenticated MCP session: initialize, list tools, optionally call one.
+    Probe {
+        /// A configured server name or a URL.
+        target: String,
+        #[arg(long, value_enum)]
+        transport: Option<TransportArg>,
+        /// Call this tool after listing.
+        #[arg(long)]
+        call: Option<String>,
+        /// The tool's arguments as a JSON object.
+        #[arg(long, requires = "call")]
+        args: Option<String>,
+        #[arg(long = "no-browser")]
+        no_browser: bool,
+    },
+    /// Sign in to OpenAI Codex with ChatGPT.
+    #[command(name = "codex-login")]
+    CodexLogin {
+        #[arg(long = "no-browser")]
+        no_browser: bool,
+    },
+    /// Show the Codex (ChatGPT) sign-in, logging in first when there is none.
+    Codexplan,
+    /// Remove the Codex sign-in stored by mcp-auth.
+    #[command(name = "codex-clear")]
+    CodexClear {
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum TransportArg {
+    Http,
+    Sse,
+}
+
+/// A failure to show the user: what went wrong and what to do; the exit code.
+#[derive(Debug)]
+pub struct CliError {
+    pub message: String,
+    pub code: i32,
+    /// Nothing to show: standard output was closed by its reader (see [`out`]).
+    pub quiet: bool,
+}
+
+impl CliError {
+    pub fn new(message: impl Into<String>) -> Self {
+        CliError {
+            message: message.into(),
+            code: 1,
+            quiet: false,
+        }
+    }
+
+    /// Standard output went away: end without a message.
+    pub fn closed_stdout() -> Self {
+        CliError {
+            message: String::new(),
+            code: out::CLOSED_STDOUT_CODE,
+            quiet: true,
+        }
+    }
+}
+
+impl From<Error> for CliError {
+    fn from(e: Error) -> Self {
+        CliError::new(e.to_string())
+    }
+}
+
+impl From<mcp_auth_core::HostError> for CliError {
+    fn from(e: mcp_auth_core::HostError) -> Self {
+        CliError::new(Error::from(e).to_string())
+    }
+}
+
+impl From<config::ConfigError> for CliError {
+    fn from(e: config::ConfigError) -> Self {
+        CliError::new(e.0)
+    }
+}
+
+type CliResult<T = ()> = Result<T, CliError>;
+
+/// Parses the arguments, runs the command, returns the exit code.
+pub fn main_entry() -> i32 {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            errln!("mcp-auth: error: cannot start: {e}");
+            return 1;
+        }
+    };
+    let code = match rt.block_on(run(cli)) {
+        Ok(()) => 0,
+        Err(e) => {
+            if !e.quiet {
+                errln!("mcp-auth: error: {}", e.message);
+            }
+            e.code
+        }
+    };
+    rt.shutdown_timeout(Duration::from_millis(200));
+    code
+}
+
+pub async fn run(cli: Cli) -> CliResult {
+    let ctx = Ctx {
+        config_path: cli.config.clone(),
+        json: cli.json,
+        redirect_port: cli.redirect_port,
+    };
+    match cli.command {
+        None => status::run(&ctx, None).await,
+        Some(Command::Status { target }) => status::run(&ctx, target.as_deref()).await,
+        Some(Command::Login {
+            target,
+            transport,
+            scope,
+            client_id,
+            client_secret,
+            client_metadata_url,
+            no_browser,
+        }) => {
+            let flags = LoginFlags {
+                scope,
+                client_id,
+                client_secret,
+                client_metadata_url,
+            };
+            login::run(&ctx, &target, transport, &flags, no_browser).await
+        }
+        Some(Command::Clear {
+            server,
+            identity,
+            all,
+            yes,
+        }) => clear::run(&ctx, server.as_deref(), identity.as_deref(), all, yes).await,
+        Some(Command::Token { target }) => token::run(&ctx, &target).await,
+        Some(Command::Probe {
+            target,
+            transport,
+            call,
+            args,
+            no_browser,
+        }) => {
+            probe::run(
+                &ctx,
+                &target,
+                transport,
+                call.as_deref(),
+                args.as_deref(),
+                no_browser,
+            )
+            .await
+        }
+        Some(Command::CodexLogin { no_browser }) => codex::login(&ctx, no_browser).await,
+        Some(Command::Codexplan) => codex::plan(&ctx).await,
+        Some(Command::CodexClear { yes }) => codex::clear(&ctx, yes).await,
+    }
+}
+
+struct Ctx {
+    config_path: Option<PathBuf>,
+    json: bool,
+    redirect_port: Option<u16>,
+}
+
+impl Ctx {
+    fn config(&self) -> CliResult<Config> {
+        let cfg = Config::load(self.config_path.as_deref())?;
+        for w in &cfg.warnings {
+            errln!("warning: {w}");
+        }
+        Ok(cfg)
+    }
+}
+
+#[derive(Default)]
+struct LoginFlags {
+    scope: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    client_metadata_url: Option<String>,
+}
+
+// ---- stores ----
+
+fn persist_override() -> CliResult<Option<Persist>> {
+    match std::env::var(STORE_ENV) {
+        Ok(v) if !v.trim().is_empty() => Persist::parse(&v).map(Some).ok_or_else(|| {
+            CliError::new(format!(
+                "{STORE_ENV}=`{v}` is not a store; use keyring, file or memory"
+            ))
+        }),
+        _ => Ok(None),
+    }
+}
+
+fn wanted_persist(server: Option<&ServerConfig>) -> CliResult<Persist> {
+    Ok(persist_override()?
+        .or_else(|| server.and_then(|s| s.persist))
+        .unwrap_or(Persist::Keyring))
+}
+
+fn store_name(p: Persist) -> String {
+    match p {
+        Persist::Keyring => "keyring".into(),
+        Persist::File => match FileStore::default_path() {
+            Ok(path) => format!("the token file {}", path.display()),
+            Err(_) => "the token file".into(),
+        },
+        Persist::Memory => "memory".into(),
+    }
+}
+
+/// The store to use, and an honest note when the keyring had to be replaced by memory.
+async fn open_store(wanted: Persist) -> CliResult<(Store, Option<String>)> {
+    match wanted {
+        Persist::Memory => Ok((Store::Memory(MemoryStore::default()), None)),
+        Persist::File => Ok((
+            Store::File(FileStore::new(FileStore::default_path()?)),
+            None,
+        )),
+        Persist::Keyring => {
+            let state = KeyringStore::probe(KEYRING_PROBE_TIMEOUT).await;
+            if state.available {
+                Ok((Store::Keyring(KeyringStore), None))
+            } else {
+                Ok((
+                    Store::Memory(MemoryStore::default()),
+                    Some(fallback_note(&state)),
+                ))
+            }
+        }
+    }
+}
+
+fn fallback_note(state: &KeyringState) -> String {
+    format!(
+        "Warning: the OS keyring ({}) is not available: {}.\n\
+         Tokens will be kept in memory only and will not outlive this process.\n\
+         To keep them: install and unlock a keyring (e.g. gnome-keyring), or set `persist: file` \
+         under the server's `auth:` (or {STORE_ENV}=file).",
+        state.backend,
+        state.detail.as_deref().unwrap_or("unknown reason")
+    )
+}
+
+fn lock_dir() -> CliResult<PathBuf> {
+    Ok(store::state_dir()?.join("locks"))
+}
+
+fn auth_with(store: Store, ui: LoginUi) -> CliResult<McpAuth<NativeHost>> {
+    Ok(McpAuth::new(NativeHost::new(store, lock_dir()?, ui)?))
+}
+
+fn no_login_ui() -> LoginUi {
+    LoginUi {
+        allowed: false,
+        ..LoginUi::default()
+    }
+}
+
+// ---- targets ----
+
+struct Target {
+    url: String,
+    transport: Transport,
+    server: Option<ServerConfig>,
+}
+
+fn resolve_target(
+    cfg: &Config,
+    target: &str,
+    transport: Option<TransportArg>,
+) -> CliResult<Target> {
+    if let Some(s) = cfg.server(target) {
+        if s.transport == Transport::Stdio {
+            return Err(CliError::new(format!(
+                "STDIO servers do not use OAuth (`{target}` runs a local command)"
+            )));
+        }
+        let url = s.url.clone().ok_or_else(|| {
+            CliError::new(format!(
+                "server `{target}` has no url in {}",
+                s.source.display()
+            ))
+        })?;
+        return Ok(Target {
+            url,
+            transport: s.transport,
+            server: Some(s.clone()),
+        });
+    }
+    if target.contains("://") {
+        let mut u = url::Url::parse(target)
+            .map_err(|e| CliError::new(format!("`{target}` is not a valid URL: {e}")))?;
+        if u.scheme() != "http" && u.scheme() != "https" {
+            return Err(CliError::new(format!("`{target}` is not an http(s) URL")));
+        }
+        let transport = match transport {
+            Some(TransportArg::Sse) => Transport::Sse,
+            Some(TransportArg::Http) => Transport::Http,
+            None if u.path().trim_end_matches('/').ends_with("/sse") => Transport::Sse,
+            None => Transport::Http,
+        };
+        if u.path() == "/" || u.path().is_empty() {
+            u.set_path(if transport == Transport::Sse {
+                "/sse"
+            } else {
+                "/mcp"
+            });
+        }
+        return Ok(Target {
+            url: u.to_string(),
+            transport,
+            server: None,
+        });
+    }
+    let names: Vec<&str> = cfg
+        .servers
+        .values()
+        .filter(|s| s.transport != Transport::Stdio)
+        .map(|s| s.name.as_str())
+        .collect();
+    Err(CliError::new(format!(
+        "`{target}` is neither a configured server nor a URL.\n  config: {}\n  servers: {}\n\
+         Give a server name from the config, or a URL such as https://example.com/mcp.",
+        cfg.describe_files(),
+        if names.is_empty() {
+            "(none)".to_string()
+        } else {
+            names.join(", ")
+        }
+    )))
+}
+
+fn require_oauth(t: &Target) -> CliResult {
+    if let Some(s) = &t.server {
+        if !s.oauth {
+            return Err(CliError::new(if s.header_auth {
+                format!(
+                    "server `{}` authenticates with a configured Authorization header, not OAuth",
+                    s.name
+                )
+            } else {
+                format!(
+                    "server `{}` has OAuth turned off (auth.oauth: false in {})",
+                    s.name,
+                    s.source.display()
+                )
+            }));
+        }
+    }
+    Ok(())
+}
+
+fn auth_options(ctx: &Ctx, t: &Target, flags: &LoginFlags) -> AuthOptions {
+    let s = t.server.as_ref();
+    let port = ctx
+        .redirect_port
+        .or(s.map(|s| s.redirect_port))
+        .unwrap_or(config::DEFAULT_REDIRECT_PORT);
+    let path = s
+        .map(|s| s.redirect_path.clone())
+        .unwrap_or_else(|| config::DEFAULT_REDIRECT_PATH.into());
+    AuthOptions {
+        redirect_uri: config::redirect_uri(port, &path),
+        scope: flags
+            .scope
+            .clone()
+            .or_else(|| s.and_then(|s| s.scope.clone())),
+        client_id: flags
+            .client_id
+            .clone()
+            .or_else(|| s.and_then(|s| s.client_id.clone())),
+        client_secret: flags
+            .client_secret
+            .clone()
+            .map(ClientSecret::new)
+            .or_else(|| s.and_then(|s| s.client_secret.clone())),
+        client_metadata_url: flags
+            .client_metadata_url
+            .clone()
+            .or_else(|| s.and_then(|s| s.client_metadata_url.clone())),
+        interactive: true,
+        ..AuthOptions::default()
+    }
+}
+
+// ---- time ----
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn rough(secs: u64) -> String {
+    match secs {
+        0..=89 => format!("{secs}s"),
+        90..=5399 => format!("{}m", (secs + 30) / 60),
+        5400..=129_599 => format!("{}h", (secs + 1800) / 3600),
+        _ => format!("{}d", (secs + 43_200) / 86_400),
+    }
+}
+
+fn describe_expiry(expires_at: Option<u64>, now: u64) -> String {
+    match expires_at {
+        None => "no expiry given".into(),
+        Some(t) => {
+            let when = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(t));
+            if t <= now {
+                format!("expired {} ago ({when})", rough(now - t))
+            } else {
+                format!("in {} ({when})", rough(t - now))
+            }
+        }
+    }
+}
+
+fn print_json<T: Serialize>(v: &T) -> CliResult {
+    let text = serde_json::to_string_pretty(v)
+        .map_err(|e| CliError::new(format!("cannot encode JSON: {e}")))?;
+    outln!("{text}")
+}
+
+fn confirm(question: &str, yes: bool) -> CliResult<bool> {
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::new(format!(
+            "{question} needs a confirmation, but standard input is not a terminal; pass --yes to proceed"
+        )));
+    }
+    out::stderr(format_args!("{question} [y/N] "));
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| CliError::new(format!("cannot read the answer: {e}")))?;
+    Ok(matches!(
+        line.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}

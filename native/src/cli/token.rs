@@ -1,0 +1,41 @@
+//! `mcp-auth token`: prints a valid access token (refreshed when needed) and nothing else.
+
+use super::out::{self, errln};
+use super::{
+    auth_with, no_login_ui, open_store, require_oauth, resolve_target, wanted_persist, CliError,
+    CliResult, Ctx,
+};
+use crate::store::Persist;
+use mcp_auth_core::Error;
+
+pub(super) async fn run(ctx: &Ctx, target: &str) -> CliResult {
+    let cfg = ctx.config()?;
+    let t = resolve_target(&cfg, target, None)?;
+    require_oauth(&t)?;
+    let (store, note) = open_store(wanted_persist(t.server.as_ref())?).await?;
+    if let Some(n) = note {
+        errln!("{n}");
+    }
+    let in_memory = store.kind() == Persist::Memory;
+    let auth = auth_with(store, no_login_ui())?;
+    let record = auth.valid_record(&t.url).await.map_err(|e| {
+        let mut msg = match (&e, &t.server) {
+            (
+                Error::LoginRequired { .. } | Error::ReauthenticationRequired { .. },
+                Some(server),
+            ) => format!(
+                "no usable token for server `{}`: {e}\n(for this server: `mcp-auth login {}`)",
+                server.name, server.name
+            ),
+            _ => e.to_string(),
+        };
+        if in_memory && matches!(e, Error::LoginRequired { .. }) {
+            msg.push_str(
+                "\nTokens are kept in memory here, so no earlier login survives; use a keyring or `persist: file` to keep them between commands.",
+            );
+        }
+        CliError::new(msg)
+    })?;
+    out::try_stdout(format_args!("{}\n", record.access_token.secret()))
+        .map_err(|e| out::failed(e, "cannot write the token"))
+}
