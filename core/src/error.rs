@@ -71,6 +71,20 @@ pub enum Error {
         "the login was redirected away from this page; call completeLogin with the callback URL"
     )]
     Redirected,
+    #[error("{method}: the MCP server answered error {code}: {message}")]
+    Mcp {
+        method: String,
+        code: i64,
+        message: String,
+    },
+    #[error("{0}")]
+    McpProtocol(String),
+    #[error("{0}")]
+    ProtocolUnsupported(String),
+    #[error("{method}: the server asks the client for more input (resultType `input_required`); mcp-auth does not support multi round-trip requests")]
+    InputRequired { method: String },
+    #[error("the server named `{endpoint}` as its HTTP+SSE endpoint, which {reason}; refusing to send it requests (they carry your token)")]
+    UnsafeEndpoint { endpoint: String, reason: String },
     #[error("{0}")]
     Invalid(String),
 }
@@ -104,6 +118,11 @@ impl Error {
             Error::Unauthorized { .. } => "unauthorized",
             Error::CorruptRecord { .. } => "corrupt_record",
             Error::Redirected => "redirected",
+            Error::Mcp { .. } => "mcp_error",
+            Error::McpProtocol(_) => "mcp_protocol",
+            Error::ProtocolUnsupported(_) => "protocol_unsupported",
+            Error::InputRequired { .. } => "input_required",
+            Error::UnsafeEndpoint { .. } => "unsafe_endpoint",
             Error::Invalid(_) => "invalid",
         }
     }

@@ -161,6 +161,37 @@ impl HostLock {
     }
 }
 
+/// The future of one [`ChunkStream::next_chunk`].
+pub type NextChunk<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Option<Vec<u8>>, HostError>> + 'a>>;
+
+/// A response body the host hands over piece by piece (a long-lived event stream).
+pub trait ChunkStream {
+    /// The next piece of the body; `None` at its end. Hosts bound the wait themselves.
+    fn next_chunk(&mut self) -> NextChunk<'_>;
+}
+
+/// An opened stream: the status and headers now, the body as it comes.
+pub struct StreamResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Box<dyn ChunkStream>,
+}
+
+impl StreamResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        find_header(&self.headers, name)
+    }
+}
+
+impl fmt::Debug for StreamResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamResponse")
+            .field("status", &self.status)
+            .finish()
+    }
+}
+
 /// The capabilities a host supplies. Futures need not be `Send`: the wasm host's are not.
 #[allow(async_fn_in_trait)]
 pub trait Host {
@@ -188,4 +219,13 @@ pub trait Host {
     ) -> Result<Option<String>, HostError>;
     /// Seconds since the Unix epoch.
     fn now(&self) -> u64;
+    /// Sends one request and hands back the body as it arrives (the long-lived GET of the
+    /// 2024-11-05 HTTP+SSE transport). Hosts that cannot hold a stream open keep the
+    /// default, and such servers are then refused with this message.
+    async fn open_stream(&self, request: HttpRequest) -> Result<StreamResponse, HostError> {
+        let _ = request;
+        Err(HostError::Network(
+            "this host cannot hold an event stream open, which the 2024-11-05 HTTP+SSE transport needs".into(),
+        ))
+    }
 }

@@ -31,6 +31,8 @@ const SEEDS: &[&str] = &[
     r#"{"resource":"https://rs/mcp","authorization_servers":["https://as"]}"#,
     r#"{"client_id":"c","client_secret":"s","token_endpoint_auth_method":"client_secret_post"}"#,
     "event: message\ndata: {\"id\":1}\n\n",
+    "\u{feff}id: 0\r\ndata:\r\n\r\n: c\rretry: 10\revent: endpoint\rdata: /m?s=1\r\r",
+    r#"{"type":"object","properties":{"a":{"type":"string","x-mcp-header":"A"},"b":{"properties":{"c":{"type":"integer","x-mcp-header":"C"}}}}}"#,
 ];
 const PIECES: &[&str] = &[
     "\"",
@@ -63,6 +65,13 @@ const PIECES: &[&str] = &[
     "state=",
     "iss=",
     "code=",
+    "\r",
+    "id:",
+    "retry:",
+    "event:",
+    ":",
+    "x-mcp-header",
+    "=?base64?",
 ];
 
 fn mutate(rng: &mut Rng, seed: &str) -> String {
@@ -138,4 +147,37 @@ fn far_future_expiry_saturates() {
             .expires_at,
         Some(u64::MAX)
     );
+}
+
+#[test]
+fn the_event_stream_parser_is_chunking_independent_on_mutated_input() {
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    for _ in 0..20_000 {
+        let seed = rng.pick(SEEDS);
+        let input = mutate(&mut rng, seed);
+        let bytes = input.as_bytes();
+        let whole = mcp::sse::parse_body(bytes).expect("small input fits");
+        let mut p = mcp::sse::SseParser::new();
+        let mut pieces = Vec::new();
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let n = 1 + (rng.next() % 7) as usize;
+            let (a, b) = rest.split_at(n.min(rest.len()));
+            pieces.extend(p.feed(a).expect("small input fits"));
+            rest = b;
+        }
+        assert_eq!(pieces, whole, "{input:?}");
+        let _ = mcp::headers::encode_value(&input);
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&input) {
+            if let Ok(hs) = mcp::headers::param_headers(&v) {
+                let _ = mcp::headers::param_values(&hs, &v);
+            }
+        }
+        let mut s = mcp::Session::new("http://127.0.0.1:1/sse", mcp::Protocol::Fixed("2024-11-05"));
+        let _ = s.start("tools/list", None);
+        let _ = s.on_stream_open(200, Some("text/event-stream"));
+        for e in whole {
+            let _ = s.on_event(e);
+        }
+    }
 }

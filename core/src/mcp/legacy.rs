@@ -93,30 +93,7 @@ pub fn take_sse_events(buffer: &mut String) -> Vec<SseEvent> {
 /// The JSON-RPC messages in a response: a JSON object or batch, or the `data` of each event
 /// of a `text/event-stream` body.
 pub fn response_messages(resp: &HttpResponse) -> Result<Vec<Value>, String> {
-    let ctype = resp
-        .header("content-type")
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    if ctype.starts_with("text/event-stream") {
-        let mut text = resp.text();
-        text.push_str("\n\n");
-        take_sse_events(&mut text)
-            .into_iter()
-            .map(|e| {
-                serde_json::from_str(&e.data)
-                    .map_err(|err| format!("the server sent an event that is not JSON ({err})"))
-            })
-            .collect()
-    } else if resp.body.is_empty() {
-        Ok(Vec::new())
-    } else {
-        let v: Value = serde_json::from_slice(&resp.body)
-            .map_err(|e| format!("the server's answer is not JSON ({e})"))?;
-        Ok(match v {
-            Value::Array(a) => a,
-            v => vec![v],
-        })
-    }
+    super::answer::messages(resp).map_err(|e| e.to_string())
 }
 
 /// The answer to request `id` among messages, if present.

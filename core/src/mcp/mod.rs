@@ -5,17 +5,26 @@
 //! except the async driver in [`client`], which goes through the host like the rest of core.
 //!
 //! Rooms: [`version`] (revisions and the `Protocol` choice), [`headers`] (request metadata
-//! headers and their encoding), [`request`] (building requests). [`legacy`] keeps the older
-//! free functions used by the authorization probe.
+//! headers and their encoding), [`request`] (building requests), [`answer`] (reading
+//! responses), [`sse`] (the event-stream parser), [`session`] (the state machine),
+//! [`record`] (the remembered revision per server), [`driver`] (the async driver).
+//! [`legacy`] keeps the older free functions used by the authorization probe.
 
+pub mod answer;
+pub mod driver;
 pub mod headers;
 pub mod legacy;
+pub mod record;
 pub mod request;
+pub mod session;
+pub mod sse;
 pub mod version;
 
+pub use driver::{McpClient, McpConnection};
 pub use legacy::{
     find_answer, initialize_params, message, post, response_messages, result_of, sse_event,
     take_sse_events, SseEvent, ACCEPT, PROTOCOL_VERSION,
 };
 pub use request::discover_request;
+pub use session::{Chosen, Session, Step};
 pub use version::{Era, Protocol, LATEST, VERSIONS};

@@ -1,0 +1,244 @@
+//! Reading what a server answers: the JSON-RPC messages of a response (a JSON object or
+//! batch, or the events of a `text/event-stream` body), the answer to one request, its
+//! `result` (with the 2026-07-28 `resultType`), and the errors that mark a modern server.
+
+use super::headers::printable;
+use super::sse;
+use crate::error::{Error, Result};
+use crate::host::HttpResponse;
+use serde_json::Value;
+
+/// How much server text an error message quotes.
+pub const QUOTE: usize = 200;
+
+/// JSON-RPC error codes the 2026-07-28 revision defines.
+pub const HEADER_MISMATCH: i64 = -32020;
+pub const MISSING_CAPABILITY: i64 = -32021;
+pub const UNSUPPORTED_VERSION: i64 = -32022;
+pub const METHOD_NOT_FOUND: i64 = -32601;
+
+/// A JSON-RPC error object.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RpcError {
+    pub code: i64,
+    pub message: String,
+    pub data: Value,
+}
+
+impl RpcError {
+    pub fn of(msg: &Value) -> Option<RpcError> {
+        let e = msg.get("error")?;
+        Some(RpcError {
+            code: e.get("code").and_then(Value::as_i64)?,
+            message: e
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+            data: e.get("data").cloned().unwrap_or(Value::Null),
+        })
+    }
+
+    /// The `supported` versions of an `UnsupportedProtocolVersionError`.
+    pub fn supported(&self) -> Vec<&str> {
+        self.data
+            .get("supported")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default()
+    }
+
+    pub fn into_error(self, method: &str) -> Error {
+        Error::Mcp {
+            method: method.to_string(),
+            code: self.code,
+            message: printable(&self.message, QUOTE),
+        }
+    }
+}
+
+fn is_event_stream(resp: &HttpResponse) -> bool {
+    resp.header("content-type").is_some_and(|c| {
+        c.trim_start()
+            .to_ascii_lowercase()
+            .starts_with("text/event-stream")
+    })
+}
+
+/// The JSON-RPC messages in a response. Events with empty data (priming events) are not
+/// messages; an event that is not JSON is an error.
+pub fn messages(resp: &HttpResponse) -> Result<Vec<Value>> {
+    if is_event_stream(resp) {
+        let events = sse::parse_body(&resp.body).map_err(|e| {
+            Error::McpProtocol(format!(
+                "the server's event stream holds an event over {} bytes",
+                e.limit
+            ))
+        })?;
+        events
+            .into_iter()
+            .filter(|e| e.event == "message")
+            .map(|e| {
+                serde_json::from_str(&e.data).map_err(|err| {
+                    Error::McpProtocol(format!(
+                        "the server sent an event that is not JSON ({err}): {}",
+                        printable(&e.data, QUOTE)
+                    ))
+                })
+            })
+            .collect()
+    } else if resp.body.iter().all(u8::is_ascii_whitespace) {
+        Ok(Vec::new())
+    } else {
+        let v: Value = serde_json::from_slice(&resp.body).map_err(|e| {
+            Error::McpProtocol(format!(
+                "the server's answer is not JSON ({e}): {}",
+                printable(&resp.text(), QUOTE)
+            ))
+        })?;
+        Ok(match v {
+            Value::Array(a) => a,
+            v => vec![v],
+        })
+    }
+}
+
+/// The answer to request `id` among messages.
+pub fn answer_to(messages: Vec<Value>, id: u64) -> Option<Value> {
+    messages
+        .into_iter()
+        .find(|m| m.get("id").and_then(Value::as_u64) == Some(id))
+}
+
+/// The error a modern server gives with a 4xx: unsupported version, header mismatch,
+/// missing capability, or method not found (the codes that tell a 2026-07-28 server from
+/// an older one). `None` for any other body.
+pub fn modern_error(resp: &HttpResponse) -> Option<RpcError> {
+    let msgs = messages(resp).ok()?;
+    msgs.iter().filter_map(RpcError::of).find(|e| {
+        matches!(
+            e.code,
+            HEADER_MISMATCH | MISSING_CAPABILITY | UNSUPPORTED_VERSION | METHOD_NOT_FOUND
+        )
+    })
+}
+
+/// An answer's `result`, or its error. A `resultType` other than `complete` (absent means
+/// complete) is refused: `input_required` needs multi round-trip support this client lacks.
+pub fn result(method: &str, answer: Value) -> Result<Value> {
+    if let Some(e) = RpcError::of(&answer) {
+        return Err(e.into_error(method));
+    }
+    let Some(result) = answer.get("result") else {
+        return Err(Error::McpProtocol(format!(
+            "{method}: the server's answer has neither a result nor an error"
+        )));
+    };
+    match result.get("resultType").map(|t| t.as_str()) {
+        None | Some(Some("complete")) => Ok(result.clone()),
+        Some(Some("input_required")) => Err(Error::InputRequired {
+            method: method.to_string(),
+        }),
+        Some(other) => Err(Error::McpProtocol(format!(
+            "{method}: the server answered with an unknown resultType `{}`",
+            printable(&other.map(str::to_string).unwrap_or_default(), 60)
+        ))),
+    }
+}
+
+/// An HTTP status that is not an answer, in words (with the server's JSON-RPC error when it
+/// sent one).
+pub fn http_error(method: &str, resp: &HttpResponse) -> Error {
+    if let Some(e) = messages(resp)
+        .ok()
+        .and_then(|m| m.iter().find_map(RpcError::of))
+    {
+        return e.into_error(method);
+    }
+    let text = printable(resp.text().trim(), QUOTE);
+    Error::McpProtocol(format!(
+        "{method}: the server answered HTTP {}{}",
+        resp.status,
+        if text.is_empty() {
+            String::new()
+        } else {
+            format!(": {text}")
+        }
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn resp(status: u16, ctype: &str, body: &str) -> HttpResponse {
+        HttpResponse {
+            status,
+            headers: vec![("content-type".into(), ctype.into())],
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn priming_events_are_not_messages() {
+        let r = resp(
+            200,
+            "text/event-stream",
+            "id: abc\ndata:\n\nevent: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":4,\"result\":{}}\n\n",
+        );
+        let m = messages(&r).unwrap();
+        assert_eq!(m.len(), 1);
+        assert!(answer_to(m, 4).is_some());
+        let bad = resp(200, "text/event-stream", "data: <html>\n\n");
+        assert_eq!(messages(&bad).unwrap_err().code(), "mcp_protocol");
+    }
+
+    #[test]
+    fn modern_errors_are_recognised() {
+        let r = resp(
+            400,
+            "application/json",
+            r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32022,"message":"x","data":{"supported":["2025-11-25"]}}}"#,
+        );
+        let e = modern_error(&r).unwrap();
+        assert_eq!(e.supported(), ["2025-11-25"]);
+        // a legacy server's 400: not a modern error
+        let legacy = resp(
+            400,
+            "application/json",
+            r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"Bad Request: Server not initialized"}}"#,
+        );
+        assert!(modern_error(&legacy).is_none());
+        assert!(modern_error(&resp(404, "text/plain", "Not Found")).is_none());
+        assert!(modern_error(&resp(405, "", "")).is_none());
+        let e = http_error("tools/list", &legacy);
+        assert_eq!(e.code(), "mcp_error");
+        assert!(e.to_string().contains("-32000"), "{e}");
+    }
+
+    #[test]
+    fn result_types() {
+        assert_eq!(result("m", json!({"result": {"a": 1}})).unwrap()["a"], 1);
+        assert!(result("m", json!({"result": {"resultType": "complete"}})).is_ok());
+        assert_eq!(
+            result("m", json!({"result": {"resultType": "input_required"}}))
+                .unwrap_err()
+                .code(),
+            "input_required"
+        );
+        assert_eq!(
+            result("m", json!({"result": {"resultType": "later"}}))
+                .unwrap_err()
+                .code(),
+            "mcp_protocol"
+        );
+        let e = result(
+            "m",
+            json!({"error": {"code": -32601, "message": "no\u{1b}[2J"}}),
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "mcp_error");
+        assert!(!e.to_string().contains('\u{1b}'));
+    }
+}

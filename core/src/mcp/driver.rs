@@ -1,0 +1,341 @@
+//! The async driver: runs a [`Session`]'s steps through the host. Every POST goes through
+//! [`McpAuth::authorized_request`] (refresh on 401, login when allowed, step-up on 403);
+//! the HTTP+SSE event stream is opened with the host's [`Host::open_stream`] and a token
+//! from [`McpAuth::token_for`]. The revision a server settles on is remembered.
+
+use super::record::{protocol_key, ProtocolRecord, PROTOCOL_RECORD_VERSION};
+use super::session::{Chosen, Session, Step};
+use super::sse::{Event, SseParser};
+use super::version::Protocol;
+use crate::client::{AuthOptions, McpAuth};
+use crate::error::{Error, Result};
+use crate::host::{ChunkStream, Host, HttpRequest};
+use crate::urls::resource_uri;
+use serde_json::{json, Value};
+use std::collections::VecDeque;
+
+/// How many pages `list_tools` follows.
+pub const MAX_PAGES: usize = 50;
+
+/// An MCP connection to one server: the session plus, for HTTP+SSE, the open event stream.
+/// Owned (no borrows), so a host can keep it between calls.
+pub struct McpConnection {
+    session: Session,
+    resource: String,
+    stream: Option<Box<dyn ChunkStream>>,
+    parser: SseParser,
+    queued: VecDeque<Event>,
+    saved: Option<Chosen>,
+}
+
+impl std::fmt::Debug for McpConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("McpConnection")
+            .field("session", &self.session)
+            .field("stream_open", &self.stream.is_some())
+            .finish()
+    }
+}
+
+impl McpConnection {
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// The revision in use, once the server answered.
+    pub fn protocol_version(&self) -> Option<&str> {
+        self.session.protocol_version()
+    }
+
+    /// Warnings worth showing to the user (drained).
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        self.session.take_warnings()
+    }
+}
+
+impl<H: Host> McpAuth<H> {
+    /// A connection to the MCP server at `server_url`. With `Protocol::Auto` it starts from
+    /// the revision remembered for the server, if any.
+    pub async fn mcp_connect(&self, server_url: &str, protocol: Protocol) -> Result<McpConnection> {
+        let resource = resource_uri(server_url)?;
+        let saved = match protocol {
+            Protocol::Auto => self
+                .read::<ProtocolRecord>(&protocol_key(&resource))
+                .await
+                .ok()
+                .flatten()
+                .filter(|r| r.resource == resource)
+                .and_then(|r| r.chosen()),
+            Protocol::Fixed(_) => None,
+        };
+        Ok(McpConnection {
+            session: Session::new(server_url, protocol).with_hint(saved.clone()),
+            resource,
+            stream: None,
+            parser: SseParser::new(),
+            queued: VecDeque::new(),
+            saved,
+        })
+    }
+
+    /// Sends one MCP request and returns its `result`.
+    pub async fn mcp_request(
+        &self,
+        conn: &mut McpConnection,
+        method: &str,
+        params: Option<Value>,
+        opts: &AuthOptions,
+    ) -> Result<Value> {
+        let mut step = conn.session.start(method, params)?;
+        loop {
+            step = match step {
+                Step::Done(v) => {
+                    self.remember(conn).await;
+                    return Ok(v);
+                }
+                Step::Send(req) => {
+                    let url = conn.session.url().to_string();
+                    let resp = self.authorized_request(&url, req, opts).await?;
+                    conn.session.on_response(resp)?
+                }
+                Step::OpenStream(req) => self.open(conn, req, opts).await?,
+                Step::ReadStream => next_event_step(conn).await?,
+            };
+        }
+    }
+
+    async fn open(
+        &self,
+        conn: &mut McpConnection,
+        req: HttpRequest,
+        opts: &AuthOptions,
+    ) -> Result<Step> {
+        let url = conn.session.url().to_string();
+        let mut rejected = None;
+        for _ in 0..2 {
+            let record = self.token_for(&url, rejected.as_ref(), opts).await?;
+            let mut r = req.clone();
+            r.set_header(
+                "authorization",
+                format!("Bearer {}", record.access_token.secret()),
+            );
+            let resp = self.host().open_stream(r).await?;
+            if resp.status == 401 {
+                rejected = Some(record.access_token);
+                continue;
+            }
+            let step = conn
+                .session
+                .on_stream_open(resp.status, resp.header("content-type"))?;
+            conn.parser = SseParser::new();
+            conn.queued.clear();
+            conn.stream = matches!(step, Step::ReadStream).then_some(resp.body);
+            return Ok(step);
+        }
+        Err(Error::Unauthorized { status: 401 })
+    }
+
+    async fn remember(&self, conn: &mut McpConnection) {
+        if conn.session.protocol() != Protocol::Auto {
+            return;
+        }
+        let Some(chosen) = conn.session.chosen() else {
+            return;
+        };
+        if conn.saved.as_ref() == Some(&chosen) {
+            return;
+        }
+        let record = ProtocolRecord {
+            version: PROTOCOL_RECORD_VERSION,
+            resource: conn.resource.clone(),
+            era: chosen.era,
+            protocol_version: chosen.version.clone(),
+            chosen_at: self.host().now(),
+        };
+        // a cache: failing to write it only costs a probe next time
+        if self
+            .write(&protocol_key(&conn.resource), &record)
+            .await
+            .is_ok()
+        {
+            conn.saved = Some(chosen);
+        }
+    }
+
+    /// `server/discover` on a modern server; on a legacy one, what `initialize` told.
+    /// Either way: `{protocolVersion, supportedVersions?, serverInfo?, capabilities?}`.
+    pub async fn mcp_discover(
+        &self,
+        conn: &mut McpConnection,
+        opts: &AuthOptions,
+    ) -> Result<Value> {
+        let legacy = conn
+            .session
+            .chosen()
+            .is_some_and(|c| c.era != super::Era::Modern);
+        let result = if legacy {
+            None
+        } else {
+            match self.mcp_request(conn, "server/discover", None, opts).await {
+                Ok(r) => Some(r),
+                // a legacy server has no server/discover: what initialize said will do
+                Err(Error::Mcp { code: -32601, .. })
+                    if conn
+                        .session
+                        .chosen()
+                        .is_some_and(|c| c.era != super::Era::Modern) =>
+                {
+                    None
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let version = conn.session.protocol_version().map(str::to_string);
+        let mut out = json!({ "protocolVersion": version });
+        if let Some(r) = result {
+            for k in ["supportedVersions", "capabilities", "instructions"] {
+                if let Some(v) = r.get(k) {
+                    out[k] = v.clone();
+                }
+            }
+        }
+        if let Some(info) = conn.session.server_info() {
+            out["serverInfo"] = info.clone();
+        }
+        Ok(out)
+    }
+
+    /// Every tool, following `nextCursor` (at most [`MAX_PAGES`] pages).
+    pub async fn mcp_list_tools(
+        &self,
+        conn: &mut McpConnection,
+        opts: &AuthOptions,
+    ) -> Result<Vec<Value>> {
+        let mut tools = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let params = cursor.as_ref().map(|c| json!({ "cursor": c }));
+            let page = self.mcp_request(conn, "tools/list", params, opts).await?;
+            if let Some(t) = page.get("tools").and_then(Value::as_array) {
+                tools.extend(t.iter().cloned());
+            }
+            match page.get("nextCursor").and_then(Value::as_str) {
+                Some(c) if !c.is_empty() && cursor.as_deref() != Some(c) => {
+                    cursor = Some(c.to_string())
+                }
+                _ => return Ok(tools),
+            }
+        }
+        Err(Error::McpProtocol(format!(
+            "tools/list: still more pages after {MAX_PAGES}; giving up"
+        )))
+    }
+
+    /// `tools/call` with `arguments`.
+    pub async fn mcp_call_tool(
+        &self,
+        conn: &mut McpConnection,
+        name: &str,
+        arguments: Value,
+        opts: &AuthOptions,
+    ) -> Result<Value> {
+        let params = json!({ "name": name, "arguments": arguments });
+        self.mcp_request(conn, "tools/call", Some(params), opts)
+            .await
+    }
+
+    /// Ends the session: a DELETE for a legacy session with an id (a 405 is fine: the
+    /// server does not let clients end sessions), and the event stream is dropped.
+    pub async fn mcp_close(&self, conn: &mut McpConnection, opts: &AuthOptions) -> Result<()> {
+        conn.stream = None;
+        let Some(req) = conn.session.close() else {
+            return Ok(());
+        };
+        let url = conn.session.url().to_string();
+        let resp = self.authorized_request(&url, req, opts).await?;
+        if resp.is_success() || resp.status == 405 || resp.status == 404 {
+            Ok(())
+        } else {
+            Err(super::answer::http_error("DELETE (end of session)", &resp))
+        }
+    }
+}
+
+/// Reads the event stream until the session has its next step.
+async fn next_event_step(conn: &mut McpConnection) -> Result<Step> {
+    loop {
+        while let Some(ev) = conn.queued.pop_front() {
+            if let Some(step) = conn.session.on_event(ev)? {
+                return Ok(step);
+            }
+        }
+        let Some(stream) = conn.stream.as_mut() else {
+            return Err(Error::McpProtocol("the event stream is not open".into()));
+        };
+        let chunk = stream.next_chunk().await?.ok_or_else(|| {
+            Error::McpProtocol("the server closed the event stream before answering".into())
+        })?;
+        let events = conn.parser.feed(&chunk).map_err(|e| {
+            Error::McpProtocol(format!(
+                "the server's event stream sent over {} bytes without finishing an event",
+                e.limit
+            ))
+        })?;
+        conn.queued.extend(events);
+    }
+}
+
+/// A borrowed convenience: an [`McpAuth`], the options, and one connection.
+pub struct McpClient<'a, H: Host> {
+    auth: &'a McpAuth<H>,
+    opts: &'a AuthOptions,
+    conn: McpConnection,
+}
+
+impl<'a, H: Host> McpClient<'a, H> {
+    pub async fn connect(
+        auth: &'a McpAuth<H>,
+        server_url: &str,
+        protocol: Protocol,
+        opts: &'a AuthOptions,
+    ) -> Result<Self> {
+        let conn = auth.mcp_connect(server_url, protocol).await?;
+        Ok(McpClient { auth, opts, conn })
+    }
+
+    pub fn connection(&mut self) -> &mut McpConnection {
+        &mut self.conn
+    }
+
+    pub fn protocol_version(&self) -> Option<&str> {
+        self.conn.protocol_version()
+    }
+
+    pub async fn request(&mut self, method: &str, params: Option<Value>) -> Result<Value> {
+        self.auth
+            .mcp_request(&mut self.conn, method, params, self.opts)
+            .await
+    }
+
+    pub async fn discover(&mut self) -> Result<Value> {
+        self.auth.mcp_discover(&mut self.conn, self.opts).await
+    }
+
+    pub async fn list_tools(&mut self) -> Result<Vec<Value>> {
+        self.auth.mcp_list_tools(&mut self.conn, self.opts).await
+    }
+
+    pub async fn call_tool(&mut self, name: &str, arguments: Value) -> Result<Value> {
+        self.auth
+            .mcp_call_tool(&mut self.conn, name, arguments, self.opts)
+            .await
+    }
+
+    pub async fn close(&mut self) -> Result<()> {
+        self.auth.mcp_close(&mut self.conn, self.opts).await
+    }
+}
+
+#[cfg(test)]
+#[path = "driver_tests.rs"]
+mod tests;

@@ -1,0 +1,201 @@
+//! The driver over a tiny in-memory host: an HTTP+SSE server whose stream arrives in odd
+//! chunks, and the remembered revision used on the next connection.
+
+use super::*;
+use crate::host::{HostError, HttpResponse, StreamResponse};
+use crate::mcp::record::ProtocolRecord;
+use crate::records::tokens_key;
+use futures_util::FutureExt;
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+const URL: &str = "http://127.0.0.1:9/sse";
+const ID: &str = "http://127.0.0.1:9";
+
+/// Serves the 2024-11-05 transport: POSTs are accepted, answers go on the stream.
+struct OldServer {
+    map: RefCell<HashMap<String, String>>,
+    sent: RefCell<Vec<(String, String)>>,
+    stream: std::rc::Rc<RefCell<Vec<Vec<u8>>>>,
+    mute: std::cell::Cell<bool>,
+}
+
+struct Chunks(std::rc::Rc<RefCell<Vec<Vec<u8>>>>);
+
+impl ChunkStream for Chunks {
+    fn next_chunk(&mut self) -> crate::host::NextChunk<'_> {
+        let next = {
+            let mut q = self.0.borrow_mut();
+            (!q.is_empty()).then(|| q.remove(0))
+        };
+        Box::pin(async move { Ok(next) })
+    }
+}
+
+impl Host for OldServer {
+    async fn send(&self, r: HttpRequest) -> std::result::Result<HttpResponse, HostError> {
+        let body: Value = r
+            .body
+            .as_deref()
+            .and_then(|b| serde_json::from_slice(b).ok())
+            .unwrap_or(Value::Null);
+        let method = body["method"].as_str().unwrap_or("").to_string();
+        self.sent.borrow_mut().push((r.url.clone(), method.clone()));
+        if r.url == URL {
+            // the SSE URL takes no POSTs
+            return Ok(HttpResponse {
+                status: 405,
+                headers: vec![],
+                body: vec![],
+            });
+        }
+        let result = match method.as_str() {
+            "initialize" => json!({"protocolVersion": "2024-11-05", "serverInfo": {"name": "old"}}),
+            "tools/list" => json!({"tools": [{"name": "echo"}]}),
+            _ => Value::Null,
+        };
+        if let Some(id) = body.get("id").filter(|_| !self.mute.get()) {
+            let msg = json!({"jsonrpc": "2.0", "id": id, "result": result}).to_string();
+            // split mid-CRLF and mid-message
+            let text = format!("event: message\r\ndata: {msg}\r\n\r\n");
+            let (a, b) = text.split_at(text.len() - 3);
+            let (a1, a2) = a.split_at(5);
+            let mut q = self.stream.borrow_mut();
+            q.extend([
+                a1.as_bytes().to_vec(),
+                a2.as_bytes().to_vec(),
+                b.as_bytes().to_vec(),
+            ]);
+        }
+        Ok(HttpResponse {
+            status: 202,
+            headers: vec![],
+            body: b"Accepted".to_vec(),
+        })
+    }
+    async fn open_stream(&self, r: HttpRequest) -> std::result::Result<StreamResponse, HostError> {
+        self.sent.borrow_mut().push((r.url.clone(), "GET".into()));
+        assert_eq!(r.header_value("authorization"), Some("Bearer tok"));
+        self.stream
+            .borrow_mut()
+            .push(b": hi\n\nevent: endpoint\ndata: /messages?s=1\n\n".to_vec());
+        Ok(StreamResponse {
+            status: 200,
+            headers: vec![("content-type".into(), "text/event-stream".into())],
+            body: Box::new(Chunks(self.stream.clone())),
+        })
+    }
+    async fn load(&self, k: &str) -> std::result::Result<Option<String>, HostError> {
+        Ok(self.map.borrow().get(k).cloned())
+    }
+    async fn save(&self, k: &str, v: &str) -> std::result::Result<(), HostError> {
+        self.map.borrow_mut().insert(k.into(), v.into());
+        Ok(())
+    }
+    async fn remove(&self, k: &str) -> std::result::Result<(), HostError> {
+        self.map.borrow_mut().remove(k);
+        Ok(())
+    }
+    async fn authorize(&self, _: &str, _: &str) -> std::result::Result<Option<String>, HostError> {
+        Err(HostError::Browser("no browser in this test".into()))
+    }
+    fn now(&self) -> u64 {
+        1000
+    }
+}
+
+fn auth() -> McpAuth<OldServer> {
+    let host = OldServer {
+        map: RefCell::new(HashMap::new()),
+        sent: RefCell::new(Vec::new()),
+        stream: Default::default(),
+        mute: Default::default(),
+    };
+    let rec = json!({
+        "identity": ID, "resource": URL, "issuer": ID, "client_id": "c",
+        "access_token": "tok", "token_type": "Bearer",
+        "expires_at": 5000, "obtained_at": 900
+    });
+    host.map
+        .borrow_mut()
+        .insert(tokens_key(ID), rec.to_string());
+    McpAuth::new(host)
+}
+
+#[test]
+fn http_sse_end_to_end_and_remembered() {
+    let auth = auth();
+    let opts = AuthOptions::default();
+    let mut conn = auth
+        .mcp_connect(URL, Protocol::Auto)
+        .now_or_never()
+        .expect("ready")
+        .expect("connect");
+    let tools = auth
+        .mcp_list_tools(&mut conn, &opts)
+        .now_or_never()
+        .expect("ready")
+        .expect("tools");
+    assert_eq!(tools, vec![json!({"name": "echo"})]);
+    assert_eq!(conn.protocol_version(), Some("2024-11-05"));
+    let methods: Vec<String> = auth
+        .host()
+        .sent
+        .borrow()
+        .iter()
+        .map(|(_, m)| m.clone())
+        .collect();
+    assert_eq!(
+        methods,
+        [
+            "tools/list",
+            "initialize",
+            "GET",
+            "initialize",
+            "notifications/initialized",
+            "tools/list"
+        ]
+    );
+    let rec: ProtocolRecord = auth
+        .read(&protocol_key(URL))
+        .now_or_never()
+        .expect("ready")
+        .expect("readable")
+        .expect("written");
+    assert_eq!(rec.protocol_version, "2024-11-05");
+
+    // next time: straight to the stream
+    auth.host().sent.borrow_mut().clear();
+    auth.host().stream.borrow_mut().clear();
+    let mut conn = auth
+        .mcp_connect(URL, Protocol::Auto)
+        .now_or_never()
+        .expect("ready")
+        .expect("connect");
+    auth.mcp_list_tools(&mut conn, &opts)
+        .now_or_never()
+        .expect("ready")
+        .expect("tools");
+    assert_eq!(auth.host().sent.borrow()[0].1, "GET");
+    assert_eq!(auth.host().sent.borrow().len(), 4);
+}
+
+#[test]
+fn a_stream_that_ends_early_is_an_error() {
+    let auth = auth();
+    let opts = AuthOptions::default();
+    let mut conn = auth
+        .mcp_connect(URL, Protocol::Fixed("2024-11-05"))
+        .now_or_never()
+        .expect("ready")
+        .expect("connect");
+    // a server that accepts the POSTs but never answers on the stream
+    auth.host().mute.set(true);
+    let e = auth
+        .mcp_request(&mut conn, "tools/list", None, &opts)
+        .now_or_never()
+        .expect("ready")
+        .unwrap_err();
+    assert_eq!(e.code(), "mcp_protocol", "{e}");
+    assert!(e.to_string().contains("closed"), "{e}");
+}

@@ -1,0 +1,138 @@
+//! The 2024-11-05 HTTP+SSE part of the session: the event stream's opening, its `endpoint`
+//! event (checked: the POSTs carry the bearer token), and answers matched by id.
+
+use super::{Awaiting, Session, State, Step};
+use crate::error::{Error, Result};
+use crate::mcp::answer;
+use crate::mcp::headers::printable;
+use crate::mcp::request;
+use crate::mcp::sse::Event;
+use crate::mcp::version::{Era, Protocol};
+use crate::urls::is_loopback;
+use serde_json::{json, Value};
+
+impl Session {
+    /// Reports how the GET of `Step::OpenStream` went (a 401 is the caller's to retry with
+    /// a fresh token first).
+    pub fn on_stream_open(&mut self, status: u16, content_type: Option<&str>) -> Result<Step> {
+        self.count_step()?;
+        let sse = content_type.is_some_and(|c| {
+            c.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("text/event-stream")
+        });
+        if (200..300).contains(&status) && sse {
+            self.awaiting = Awaiting::Endpoint;
+            return Ok(Step::ReadStream);
+        }
+        if let Some(step) = self.reprobe() {
+            return step;
+        }
+        let tried = if self.protocol == Protocol::Auto {
+            "no 2026-07-28 answer, no `initialize` answer, and "
+        } else {
+            ""
+        };
+        Err(Error::ProtocolUnsupported(format!(
+            "{}: {tried}the HTTP+SSE GET got HTTP {status}{}; is this an MCP server URL?",
+            self.url,
+            if sse { "" } else { " without an event stream" }
+        )))
+    }
+
+    /// Reads one event of the HTTP+SSE stream. `None`: keep reading.
+    pub fn on_event(&mut self, event: Event) -> Result<Option<Step>> {
+        match self.awaiting {
+            Awaiting::Endpoint => {
+                if event.event != "endpoint" {
+                    return Err(Error::McpProtocol(format!(
+                        "the event stream began with `{}`, not the `endpoint` event of the HTTP+SSE transport",
+                        printable(&event.event, 40)
+                    )));
+                }
+                let endpoint = checked_endpoint(&self.url, event.data.trim())?;
+                let id = self.id();
+                self.awaiting = Awaiting::StreamInitialize(id);
+                let params = json!({
+                    "protocolVersion": "2024-11-05",
+                    "capabilities": {},
+                    "clientInfo": {"name": request::CLIENT_NAME, "version": request::CLIENT_VERSION},
+                });
+                let req =
+                    request::legacy(&endpoint, Some(id), "initialize", Some(params), None, None);
+                self.state = State::StreamInitializing { endpoint };
+                Ok(Some(Step::Send(req)))
+            }
+            Awaiting::StreamInitialize(id) | Awaiting::StreamAnswer(id) => {
+                if event.event != "message" {
+                    return Ok(None);
+                }
+                let msg: Value = serde_json::from_str(&event.data).map_err(|e| {
+                    Error::McpProtocol(format!(
+                        "the server sent an event that is not JSON ({e}): {}",
+                        printable(&event.data, answer::QUOTE)
+                    ))
+                })?;
+                if msg.get("id").and_then(Value::as_u64) != Some(id) || msg.get("method").is_some()
+                {
+                    return Ok(None);
+                }
+                if matches!(self.awaiting, Awaiting::StreamInitialize(_)) {
+                    return self.stream_initialized(msg).map(Some);
+                }
+                self.awaiting = Awaiting::Nothing;
+                let method = self.method();
+                let result = answer::result(&method, msg)?;
+                self.finish(&method, result).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    pub(super) fn stream_initialized(&mut self, answer: Value) -> Result<Step> {
+        let result = answer::result("initialize", answer)?;
+        let endpoint = self.post_url().to_string();
+        let version = result
+            .get("protocolVersion")
+            .and_then(Value::as_str)
+            .filter(|v| Era::of(v).is_some_and(|e| e != Era::Modern))
+            .unwrap_or("2024-11-05")
+            .to_string();
+        self.server_info = result.get("serverInfo").cloned();
+        self.state = State::Stream {
+            endpoint: endpoint.clone(),
+            version,
+        };
+        self.awaiting = Awaiting::Initialized;
+        Ok(Step::Send(request::legacy(
+            &endpoint,
+            None,
+            "notifications/initialized",
+            None,
+            None,
+            None,
+        )))
+    }
+}
+
+/// The HTTP+SSE `endpoint`, resolved against the stream's URL. POSTs carry the bearer
+/// token, so the endpoint must be on the stream's own origin, and plain http only on a
+/// loopback host.
+pub fn checked_endpoint(stream_url: &str, data: &str) -> Result<String> {
+    let refuse = |reason: &str| Error::UnsafeEndpoint {
+        endpoint: printable(data, 200),
+        reason: reason.to_string(),
+    };
+    let base = url::Url::parse(stream_url).map_err(|e| Error::invalid_url(stream_url, e))?;
+    let ep = base.join(data).map_err(|_| refuse("is not a URL"))?;
+    if ep.origin() != base.origin() {
+        return Err(refuse(&format!(
+            "is not on the server's origin ({})",
+            base.origin().ascii_serialization()
+        )));
+    }
+    if ep.scheme() != "https" && !(ep.scheme() == "http" && is_loopback(&ep)) {
+        return Err(refuse("uses plain http off a loopback host"));
+    }
+    Ok(ep.to_string())
+}
