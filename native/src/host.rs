@@ -123,6 +123,13 @@ impl Host for NativeHost {
         self.http.send(request).await
     }
 
+    async fn open_stream(
+        &self,
+        request: HttpRequest,
+    ) -> Result<mcp_auth_core::host::StreamResponse, HostError> {
+        self.http.open_stream(request).await
+    }
+
     async fn load(&self, key: &str) -> Result<Option<String>, HostError> {
         self.store.load(key).await
     }

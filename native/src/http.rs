@@ -1,5 +1,6 @@
 //! The HTTP capability: one request through reqwest, never following redirects.
 
+use mcp_auth_core::host::{ChunkStream, NextChunk, StreamResponse};
 use mcp_auth_core::{HostError, HttpRequest, HttpResponse, Method};
 use std::time::Duration;
 
@@ -84,24 +85,61 @@ fn describe(url: &str, e: &reqwest::Error) -> String {
     }
 }
 
+/// How long an open event stream may stay silent before the wait is given up.
+const STREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl HttpClient {
-    /// Opens a streaming GET (an SSE event stream); the caller reads the body as it comes.
-    /// Redirects are not followed; the stream may stay open up to ten minutes.
-    pub async fn open_stream(
-        &self,
-        url: &str,
-        headers: &[(String, String)],
-    ) -> Result<reqwest::Response, HostError> {
+    /// Sends a request whose body is read as it comes (the HTTP+SSE event stream).
+    /// Redirects are not followed; the stream may stay open up to ten minutes, and each
+    /// wait for the next piece is bounded.
+    pub async fn open_stream(&self, request: HttpRequest) -> Result<StreamResponse, HostError> {
         let mut rb = self
             .inner
-            .get(url)
-            .timeout(Duration::from_secs(600))
-            .header("accept", "text/event-stream");
-        for (name, value) in headers {
+            .get(&request.url)
+            .timeout(Duration::from_secs(600));
+        for (name, value) in &request.headers {
             rb = rb.header(name, value);
         }
-        rb.send()
+        let resp = rb
+            .send()
             .await
-            .map_err(|e| HostError::Network(describe(url, &e)))
+            .map_err(|e| HostError::Network(describe(&request.url, &e)))?;
+        let headers = resp
+            .headers()
+            .iter()
+            .filter_map(|(n, v)| {
+                v.to_str()
+                    .ok()
+                    .map(|v| (n.as_str().to_string(), v.to_string()))
+            })
+            .collect();
+        Ok(StreamResponse {
+            status: resp.status().as_u16(),
+            headers,
+            body: Box::new(Body {
+                resp,
+                url: request.url,
+            }),
+        })
+    }
+}
+
+struct Body {
+    resp: reqwest::Response,
+    url: String,
+}
+
+impl ChunkStream for Body {
+    fn next_chunk(&mut self) -> NextChunk<'_> {
+        Box::pin(async move {
+            match tokio::time::timeout(STREAM_IDLE_TIMEOUT, self.resp.chunk()).await {
+                Err(_) => Err(HostError::Network(format!(
+                    "no event from the server within {} s",
+                    STREAM_IDLE_TIMEOUT.as_secs()
+                ))),
+                Ok(Err(e)) => Err(HostError::Network(describe(&self.url, &e))),
+                Ok(Ok(c)) => Ok(c.map(|b| b.to_vec())),
+            }
+        })
     }
 }

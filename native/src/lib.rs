@@ -9,5 +9,4 @@ pub mod config;
 pub mod host;
 pub mod http;
 pub mod lock;
-pub mod mcp;
 pub mod store;

@@ -130,7 +130,7 @@ fn stored(auth: &McpAuth<TestHost>, identity: &str) -> Option<TokenRecord> {
 }
 
 fn rpc(server: &TestServer, method: &str, params: serde_json::Value) -> HttpRequest {
-    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let body = mcp_auth_core::mcp::request::body(Some(1), method, Some(params));
     HttpRequest::post(
         server.mcp_url(),
         "application/json",

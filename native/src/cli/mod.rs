@@ -14,6 +14,7 @@ use crate::config::{self, Config, ServerConfig, Transport};
 use crate::host::{LoginUi, NativeHost};
 use crate::store::{self, FileStore, KeyringState, KeyringStore, MemoryStore, Persist, Store};
 use clap::{Parser, Subcommand};
+use mcp_auth_core::mcp::Protocol;
 use mcp_auth_core::{AuthOptions, ClientSecret, Error, McpAuth};
 use out::{errln, outln};
 use serde::Serialize;
@@ -99,12 +100,17 @@ pub enum Command {
         /// A configured server name or a URL.
         target: String,
     },
-    /// Open an authenticated MCP session: initialize, list tools, optionally call one.
+    /// Open an authenticated MCP session: list tools, optionally call one; prints the
+    /// protocol revision spoken.
     Probe {
         /// A configured server name or a URL.
         target: String,
         #[arg(long, value_enum)]
         transport: Option<TransportArg>,
+        /// The MCP revision to speak: `auto` (newest first, falling back as the server
+        /// answers) or one of 2026-07-28, 2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05.
+        #[arg(long, default_value = "auto", value_parser = parse_protocol)]
+        protocol: Protocol,
         /// Call this tool after listing.
         #[arg(long)]
         call: Option<String>,
@@ -128,6 +134,10 @@ pub enum Command {
         #[arg(long, short = 'y')]
         yes: bool,
     },
+}
+
+fn parse_protocol(s: &str) -> Result<Protocol, String> {
+    s.parse().map_err(|e: mcp_auth_core::Error| e.to_string())
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -246,6 +256,7 @@ pub async fn run(cli: Cli) -> CliResult {
         Some(Command::Probe {
             target,
             transport,
+            protocol,
             call,
             args,
             no_browser,
@@ -254,6 +265,7 @@ pub async fn run(cli: Cli) -> CliResult {
                 &ctx,
                 &target,
                 transport,
+                protocol,
                 call.as_deref(),
                 args.as_deref(),
                 no_browser,

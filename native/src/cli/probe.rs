@@ -1,4 +1,5 @@
-//! `mcp-auth probe`: an authenticated MCP session: initialize, list tools, optionally call one.
+//! `mcp-auth probe`: an authenticated MCP session through core's dual-era session: list
+//! tools, optionally call one, and say which protocol revision was spoken.
 
 use super::out::{errln, outln};
 use super::{
@@ -7,13 +8,14 @@ use super::{
 };
 use crate::config::Transport;
 use crate::host::LoginUi;
-use crate::mcp::McpSession;
+use mcp_auth_core::mcp::{McpClient, Protocol};
 use serde_json::{json, Value};
 
 pub(super) async fn run(
     ctx: &Ctx,
     target: &str,
     transport: Option<TransportArg>,
+    protocol: Protocol,
     call: Option<&str>,
     args: Option<&str>,
     no_browser: bool,
@@ -41,27 +43,34 @@ pub(super) async fn run(
         ..LoginUi::default()
     };
     let auth = auth_with(store, ui)?;
-    let mut session = if t.transport == Transport::Sse {
-        McpSession::connect_sse(&auth, &t.url, &opts)
-            .await
-            .map_err(CliError::new)?
-    } else {
-        McpSession::new(&auth, &t.url, &opts)
+    // a server configured (or given) as HTTP+SSE speaks 2024-11-05: no probing needed
+    let protocol = match (protocol, t.transport) {
+        (Protocol::Auto, Transport::Sse) => Protocol::Fixed("2024-11-05"),
+        (p, _) => p,
     };
-    let init = session.initialize().await.map_err(CliError::new)?;
-    let tools = session
-        .call("tools/list", json!({}))
+    let mut session = McpClient::connect(&auth, &t.url, protocol, &opts)
         .await
-        .map_err(CliError::new)?;
+        .map_err(CliError::from)?;
+    let tools = session.list_tools().await.map_err(CliError::from)?;
     let call_result = match call {
         Some(name) => Some(
             session
-                .call("tools/call", json!({"name": name, "arguments": arguments}))
+                .call_tool(name, arguments)
                 .await
-                .map_err(CliError::new)?,
+                .map_err(CliError::from)?,
         ),
         None => None,
     };
+    let warnings = session.connection().take_warnings();
+    for w in &warnings {
+        errln!("warning: {w}");
+    }
+    let revision = session.protocol_version().unwrap_or("?").to_string();
+    let info = session.connection().session().server_info().cloned();
+    // ends a legacy session (DELETE); a failure here does not undo the work done
+    if let Err(e) = session.close().await {
+        errln!("note: could not end the MCP session: {e}");
+    }
     let is_error = call_result
         .as_ref()
         .and_then(|r| r.get("isError"))
@@ -69,30 +78,27 @@ pub(super) async fn run(
         .unwrap_or(false);
     if ctx.json {
         print_json(&json!({
-            "server": init.get("serverInfo"),
-            "protocolVersion": init.get("protocolVersion"),
-            "tools": tools.get("tools"),
+            "server": info,
+            "protocolVersion": revision,
+            "tools": tools,
             "call": call_result,
         }))?;
     } else {
-        let info = init.get("serverInfo");
-        outln!(
-            "Connected to {} {} (protocol {})",
-            info.and_then(|i| i.get("name"))
-                .and_then(Value::as_str)
-                .unwrap_or("?"),
-            info.and_then(|i| i.get("version"))
-                .and_then(Value::as_str)
-                .unwrap_or(""),
-            init.get("protocolVersion")
-                .and_then(Value::as_str)
-                .unwrap_or("?")
-        )?;
-        let list = tools
-            .get("tools")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+        let name = info
+            .as_ref()
+            .and_then(|i| i.get("name"))
+            .and_then(Value::as_str);
+        let version = info
+            .as_ref()
+            .and_then(|i| i.get("version"))
+            .and_then(Value::as_str);
+        let label = match (name, version) {
+            (Some(n), Some(v)) => format!("{n} {v}"),
+            (Some(n), None) => n.to_string(),
+            _ => "the server".to_string(),
+        };
+        outln!("Connected to {label} (protocol {revision})")?;
+        let list = tools;
         outln!("Tools ({}):", list.len())?;
         for tool in &list {
             outln!(

@@ -199,7 +199,11 @@ pub async fn mcp_status_with(mcp_url: &str, token: &str) -> u16 {
         .bearer_auth(token)
         .header("accept", "application/json, text/event-stream")
         .header("content-type", "application/json")
-        .body(r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#)
+        .body(
+            mcp_auth_core::mcp::request::initialize(mcp_url, 1, "2025-06-18")
+                .body
+                .unwrap_or_default(),
+        )
         .send()
         .await
         .expect("send")
