@@ -8,6 +8,7 @@
 mod core_host;
 
 use core_host::{client, Browser, TestHost};
+use mcp_auth::store::MemoryStore;
 use mcp_auth_core::oauth::query_param;
 use mcp_auth_core::records::TokenRecord;
 use mcp_auth_core::{
@@ -15,7 +16,6 @@ use mcp_auth_core::{
     LoginOutcome, McpAuth,
 };
 use mcp_auth_testkit::{Scenario, TestServer};
-use mcp_auth::store::MemoryStore;
 use std::sync::Arc;
 
 /// The requests the client itself made (the browser's GET of the authorization endpoint and

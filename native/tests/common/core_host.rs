@@ -98,4 +98,3 @@ impl Host for TestHost {
 pub fn client(browser: Browser) -> McpAuth<TestHost> {
     McpAuth::new(TestHost::new(browser))
 }
-
