@@ -442,7 +442,14 @@ impl<H: Host> McpAuth<H> {
                 let cached = if fresh {
                     None
                 } else {
-                    self.cached_discovery(server_url, DISCOVERY_TTL).await?
+                    // a cache naming another issuer than the configured one is stale
+                    self.cached_discovery(server_url, DISCOVERY_TTL)
+                        .await?
+                        .filter(|d| {
+                            opts.issuer
+                                .as_ref()
+                                .is_none_or(|i| i == &d.authorization_server.issuer)
+                        })
                 };
                 match cached {
                     Some(rec) => (rec, challenge),
