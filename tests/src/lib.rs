@@ -10,17 +10,24 @@
 // Handlers return ready `Response`s as their error type; boxing them buys nothing here.
 #![allow(clippy::result_large_err)]
 
+mod admin;
 mod browse;
+mod hostile;
 mod mcp;
+mod modern;
 mod oauth;
+mod protocol;
 mod scenario;
 mod server;
+mod sse;
 mod state;
 mod statics;
 mod util;
 
 pub use browse::{browse, browse_and_deliver};
-pub use scenario::{Scenario, UnknownScenario};
+pub use protocol::{LineEnd, Protocol, LEGACY_VERSIONS, MODERN_VERSION};
+pub use scenario::{Scenario, SecondListener, UnknownScenario};
 pub use server::{Options, TestServer};
+pub use sse::PLAIN_HTTP_HOST;
 pub use state::{AuthMethod, LoggedRequest, StaticClient, CODEX_ACCOUNT_ID, CODEX_CLIENT_ID};
 pub use util::s256 as pkce_s256;

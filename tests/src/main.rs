@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use mcp_auth_testkit::{Options, Scenario, TestServer};
+use mcp_auth_testkit::{LineEnd, Options, Protocol, Scenario, TestServer};
 
 #[derive(Parser)]
 #[command(
@@ -34,6 +34,13 @@ enum Command {
         /// Serve this folder under /demo/.
         #[arg(long = "static-dir")]
         static_dir: Option<PathBuf>,
+        /// MCP era(s) of the MCP endpoint: modern (2026-07-28), legacy (initialize + session)
+        /// or dual.
+        #[arg(long, default_value = "dual")]
+        protocol: Protocol,
+        /// Answer with SSE streams that start with a priming event (`lf`, or `crlf` line ends).
+        #[arg(long = "priming-event", num_args = 0..=1, default_missing_value = "lf")]
+        priming_event: Option<LineEnd>,
     },
     /// Act as the user's browser: approve URL, then deliver the redirect to the client.
     Browse {
@@ -75,6 +82,8 @@ async fn wait_for_signal() {
 fn serve(opts: Options) -> Result<(), String> {
     let rt = runtime().map_err(|e| format!("cannot start a runtime: {e}"))?;
     let scenario = opts.scenario;
+    let protocol = opts.protocol;
+    let priming = opts.priming_event;
     let port = opts.port;
     let server = TestServer::start_with(opts)
         .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
@@ -85,6 +94,9 @@ fn serve(opts: Options) -> Result<(), String> {
         "issuer": server.issuer(),
         "as_origin": server.as_origin(),
         "scenario": scenario.name(),
+        "protocol": protocol.name(),
+        "priming_event": priming.map(LineEnd::name),
+        "second_origin": server.second_origin(),
     });
     let mut out = std::io::stdout().lock();
     writeln!(out, "{line}")
@@ -115,11 +127,15 @@ fn main() -> ExitCode {
             scenario,
             token_lifetime,
             static_dir,
+            protocol,
+            priming_event,
         } => serve(Options {
             scenario,
             port,
             token_lifetime_secs: token_lifetime,
             static_dir,
+            protocol,
+            priming_event,
         }),
         Command::Browse { url } => browse(&url),
         Command::Scenarios => {

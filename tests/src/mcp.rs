@@ -1,20 +1,20 @@
-//! The MCP resource server: Streamable HTTP at /mcp and the old HTTP+SSE transport.
+//! The MCP resource server's Streamable HTTP endpoint: bearer checks, both MCP eras, tools.
 
-use std::convert::Infallible;
 use std::time::Instant;
 
-use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
+use crate::modern;
+use crate::protocol::{LineEnd, Protocol, LEGACY_VERSIONS};
+use crate::scenario::Scenario;
 use crate::server::{body_text, content_type_is, json_response, method_not_allowed};
 use crate::state::{Ctx, Shared};
-use crate::util::{random_token, Params};
+use crate::util::random_token;
 
-const LATEST_PROTOCOL: &str = "2025-11-25";
-const SUPPORTED_PROTOCOLS: [&str; 4] = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
+const LATEST_LEGACY: &str = "2025-11-25";
 
 /// What a valid bearer token grants.
 #[derive(Debug, Clone)]
@@ -48,7 +48,7 @@ fn challenge(ctx: &Shared, rs_path: &str, error: Option<&str>) -> String {
     }
 }
 
-fn unauthorized(ctx: &Shared, rs_path: &str, error: Option<&str>) -> Response {
+pub(crate) fn unauthorized(ctx: &Shared, rs_path: &str, error: Option<&str>) -> Response {
     let body = match error {
         Some(d) => json!({"error": "invalid_token", "error_description": d}),
         None => json!({"error": "unauthorized", "error_description": "a bearer token is required"}),
@@ -60,11 +60,18 @@ fn unauthorized(ctx: &Shared, rs_path: &str, error: Option<&str>) -> Response {
     resp
 }
 
-fn insufficient_scope(ctx: &Shared, rs_path: &str, needed: &str) -> Response {
-    let desc = format!("this operation needs the {needed} scope");
+/// What a 403 asks for: the `scope` of the challenge and the scope that was missing.
+#[derive(Debug, Clone)]
+pub(crate) struct StepUp {
+    pub challenge_scope: String,
+    pub needed: String,
+}
+
+pub(crate) fn insufficient_scope(ctx: &Shared, rs_path: &str, step: &StepUp) -> Response {
+    let desc = format!("this operation needs the {} scope", step.needed);
     let mut parts = vec![
         "error=\"insufficient_scope\"".to_string(),
-        "scope=\"mcp:read mcp:write\"".to_string(),
+        format!("scope=\"{}\"", quote(&step.challenge_scope)),
     ];
     if ctx.scenario.header_has_resource_metadata() {
         parts.push(format!("resource_metadata=\"{}\"", ctx.prm_url(rs_path)));
@@ -80,8 +87,20 @@ fn insufficient_scope(ctx: &Shared, rs_path: &str, needed: &str) -> Response {
     resp
 }
 
-/// Check the bearer token: issued here, unexpired, unrevoked, audience = this RS.
-fn check_bearer(ctx: &Shared, headers: &HeaderMap, rs_path: &str) -> Result<TokenInfo, Response> {
+/// Check the bearer token: issued by the AS the PRM names, unexpired, unrevoked, audience =
+/// this RS (exactly this resource in `two-resources`).
+pub(crate) fn check_bearer(
+    ctx: &Shared,
+    headers: &HeaderMap,
+    rs_path: &str,
+) -> Result<TokenInfo, Response> {
+    if ctx.lock().deny_all {
+        return Err(unauthorized(
+            ctx,
+            rs_path,
+            Some("this server wants a fresh login"),
+        ));
+    }
     let Some(value) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -94,16 +113,14 @@ fn check_bearer(ctx: &Shared, headers: &HeaderMap, rs_path: &str) -> Result<Toke
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(unauthorized(ctx, rs_path, None));
     }
-    let token = token.trim();
-    let inner = ctx.lock();
-    let Some(t) = inner.access.get(token) else {
+    let Some((t, grant_active)) = ctx.find_access(token.trim()) else {
         return Err(unauthorized(
             ctx,
             rs_path,
             Some("the access token is not known here"),
         ));
     };
-    if t.revoked || !inner.grant_active(t.grant) {
+    if t.revoked || !grant_active {
         return Err(unauthorized(
             ctx,
             rs_path,
@@ -113,7 +130,12 @@ fn check_bearer(ctx: &Shared, headers: &HeaderMap, rs_path: &str) -> Result<Toke
     if Instant::now() >= t.expires {
         return Err(unauthorized(ctx, rs_path, Some("the access token expired")));
     }
-    if !ctx.is_known_resource(&t.resource) {
+    let audience_ok = if ctx.scenario == Scenario::TwoResources {
+        t.resource == format!("{}{}", ctx.base_url, rs_path)
+    } else {
+        ctx.is_known_resource(&t.resource)
+    };
+    if !audience_ok {
         return Err(unauthorized(
             ctx,
             rs_path,
@@ -121,31 +143,38 @@ fn check_bearer(ctx: &Shared, headers: &HeaderMap, rs_path: &str) -> Result<Toke
         ));
     }
     Ok(TokenInfo {
-        client_id: t.client_id.clone(),
-        scope: t.scope.clone(),
+        client_id: t.client_id,
+        scope: t.scope,
     })
 }
 
-fn rpc_error_body(id: Value, code: i64, message: &str) -> Value {
+pub(crate) fn rpc_error_body(id: Value, code: i64, message: &str) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
 }
 
-fn rpc_error(status: StatusCode, id: Value, code: i64, message: &str) -> Response {
+pub(crate) fn rpc_error(status: StatusCode, id: Value, code: i64, message: &str) -> Response {
     json_response(status, &rpc_error_body(id, code, message))
 }
 
-fn accepted() -> Response {
-    StatusCode::ACCEPTED.into_response()
+/// Which era a message is handled in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Era {
+    Legacy,
+    Modern,
 }
 
 /// The outcome of one JSON-RPC message.
-enum Outcome {
-    /// A response to send back.
+pub(crate) enum Outcome {
+    /// A result to send back (the whole JSON-RPC response).
     Reply(Value),
+    /// A JSON-RPC error to send back.
+    Error(Value),
+    /// The method is unknown (JSON-RPC -32601).
+    UnknownMethod(Value),
     /// A notification or a response: nothing to send.
     Nothing,
     /// The token lacks a scope.
-    Forbidden(&'static str),
+    Forbidden(StepUp),
 }
 
 fn tools() -> Value {
@@ -181,7 +210,12 @@ fn text_result(text: String) -> Value {
 }
 
 /// Handle one JSON-RPC message (already known to be an object with `jsonrpc: "2.0"`).
-fn handle_message(msg: &Value, token: &TokenInfo) -> Outcome {
+pub(crate) fn handle_message(
+    ctx: &Shared,
+    msg: &Value,
+    token: Option<&TokenInfo>,
+    era: Era,
+) -> Outcome {
     let Some(method) = msg.get("method").and_then(Value::as_str) else {
         return Outcome::Nothing;
     };
@@ -189,79 +223,81 @@ fn handle_message(msg: &Value, token: &TokenInfo) -> Outcome {
         return Outcome::Nothing;
     };
     if !(id.is_string() || id.is_i64() || id.is_u64()) {
-        return Outcome::Reply(rpc_error_body(
+        return Outcome::Error(rpc_error_body(
             Value::Null,
             -32600,
             "invalid request: id must be a string or an integer",
         ));
     }
     let params = msg.get("params").cloned().unwrap_or(json!({}));
-    let result = match method {
-        "initialize" => {
+    let fail = |code: i64, message: &str| Outcome::Error(rpc_error_body(id.clone(), code, message));
+    let result = match (method, era) {
+        ("initialize", Era::Legacy) => {
             let requested = params
                 .get("protocolVersion")
                 .and_then(Value::as_str)
-                .unwrap_or(LATEST_PROTOCOL);
-            let version = if SUPPORTED_PROTOCOLS.contains(&requested) {
+                .unwrap_or(LATEST_LEGACY);
+            let version = if LEGACY_VERSIONS.contains(&requested) || requested == "2024-11-05" {
                 requested
             } else {
-                LATEST_PROTOCOL
+                LATEST_LEGACY
             };
             json!({
                 "protocolVersion": version,
                 "capabilities": {"tools": {}},
-                "serverInfo": {"name": "mcp-auth-testkit", "version": env!("CARGO_PKG_VERSION")},
+                "serverInfo": modern::server_info(),
             })
         }
-        "ping" => json!({}),
-        "tools/list" => json!({"tools": tools()}),
-        "tools/call" => {
+        ("server/discover", Era::Modern) => modern::discover(ctx.protocol),
+        ("ping", _) => json!({}),
+        ("tools/list", _) => json!({"tools": tools()}),
+        ("tools/call", _) => {
+            if ctx.scenario == Scenario::ScopeRetryLimit {
+                let n = {
+                    let mut inner = ctx.lock();
+                    inner.step += 1;
+                    inner.step
+                };
+                return Outcome::Forbidden(StepUp {
+                    challenge_scope: format!("mcp:read mcp:step{n}"),
+                    needed: format!("mcp:step{n}"),
+                });
+            }
             let name = params.get("name").and_then(Value::as_str).unwrap_or("");
             let args = params.get("arguments").cloned().unwrap_or(json!({}));
             let text_arg = args.get("text").and_then(Value::as_str);
+            let scopes: &[String] = token.map_or(&[], |t| t.scope.as_slice());
             match name {
                 "echo" => match text_arg {
                     Some(t) => text_result(t.to_string()),
-                    None => {
-                        return Outcome::Reply(rpc_error_body(
-                            id,
-                            -32602,
-                            "echo needs a string argument `text`",
-                        ))
-                    }
+                    None => return fail(-32602, "echo needs a string argument `text`"),
                 },
                 "whoami" => {
-                    let who = json!({"client_id": token.client_id, "scopes": token.scope});
+                    let who = json!({
+                        "client_id": token.map(|t| t.client_id.clone()),
+                        "scopes": scopes,
+                    });
                     let mut r = text_result(who.to_string());
                     r["structuredContent"] = who;
                     r
                 }
                 "write_note" => {
-                    if !token.scope.iter().any(|s| s == "mcp:write") {
-                        return Outcome::Forbidden("mcp:write");
+                    if !scopes.iter().any(|s| s == "mcp:write") {
+                        return Outcome::Forbidden(StepUp {
+                            challenge_scope: "mcp:read mcp:write".into(),
+                            needed: "mcp:write".into(),
+                        });
                     }
                     match text_arg {
                         Some(t) => text_result(format!("note saved: {t}")),
-                        None => {
-                            return Outcome::Reply(rpc_error_body(
-                                id,
-                                -32602,
-                                "write_note needs a string argument `text`",
-                            ))
-                        }
+                        None => return fail(-32602, "write_note needs a string argument `text`"),
                     }
                 }
-                other => {
-                    return Outcome::Reply(rpc_error_body(
-                        id,
-                        -32602,
-                        &format!("unknown tool: {other}"),
-                    ))
-                }
+                other => return fail(-32602, &format!("unknown tool: {other}")),
             }
         }
-        other => {
-            return Outcome::Reply(rpc_error_body(
+        (other, _) => {
+            return Outcome::UnknownMethod(rpc_error_body(
                 id,
                 -32601,
                 &format!("method not found: {other}"),
@@ -272,7 +308,7 @@ fn handle_message(msg: &Value, token: &TokenInfo) -> Outcome {
 }
 
 /// Parse a JSON-RPC body; the error is a ready response.
-fn parse_message(text: &str) -> Result<Value, Response> {
+pub(crate) fn parse_message(text: &str) -> Result<Value, Response> {
     let msg: Value = serde_json::from_str(text)
         .map_err(|_| rpc_error(StatusCode::BAD_REQUEST, Value::Null, -32700, "parse error"))?;
     if !msg.is_object() {
@@ -305,15 +341,66 @@ fn accepts(headers: &HeaderMap, media: &str) -> bool {
     })
 }
 
-/// `/mcp`: Streamable HTTP (JSON responses only).
-pub(crate) async fn mcp_endpoint(ctx: &Ctx, method: &Method, req: Request) -> Response {
+/// An answer to a request: JSON, or an SSE stream that starts with a priming event.
+fn reply(ctx: &Shared, v: &Value) -> Response {
+    match ctx.priming {
+        None => json_response(StatusCode::OK, v),
+        Some(le) => sse_answer(le, v),
+    }
+}
+
+/// `id:` + `retry:` + an empty `data:` (the 2025-11-25 priming event), then the message.
+fn sse_answer(le: LineEnd, v: &Value) -> Response {
+    let n = le.as_str();
+    let body = format!(
+        "id: {}{n}retry: 1000{n}data:{n}{n}id: {}{n}event: message{n}data: {v}{n}{n}",
+        random_token(8),
+        random_token(8),
+    );
+    let mut resp = (StatusCode::OK, body).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    resp
+}
+
+/// JSON-RPC methods callable without a token in the `public-discovery` scenario.
+fn public_method(msg: &Value) -> bool {
+    msg.get("id").is_none()
+        || matches!(
+            msg.get("method").and_then(Value::as_str),
+            Some("server/discover" | "initialize")
+        )
+}
+
+/// The MCP endpoint (`/mcp`, or `/a/mcp` and `/b/mcp`): Streamable HTTP in the configured era.
+pub(crate) async fn mcp_endpoint(
+    ctx: &Ctx,
+    rs_path: &str,
+    method: &Method,
+    req: Request,
+) -> Response {
     let (parts, body) = req.into_parts();
     let headers = parts.headers;
-    let token = match check_bearer(ctx, &headers, "/mcp") {
-        Ok(t) => t,
-        Err(resp) => return resp,
+    let deferred_auth = ctx.scenario.public_discovery() && method == Method::POST;
+    let mut token = None;
+    if !deferred_auth {
+        match check_bearer(ctx, &headers, rs_path) {
+            Ok(t) => token = Some(t),
+            Err(resp) => return resp,
+        }
+    }
+    let legacy = ctx.protocol.serves_legacy();
+    let allow = if legacy {
+        "POST, DELETE, OPTIONS"
+    } else {
+        "POST, OPTIONS"
     };
-    if method == Method::DELETE {
+    if method == Method::DELETE && legacy {
         let sid = headers
             .get("mcp-session-id")
             .and_then(|v| v.to_str().ok())
@@ -329,12 +416,9 @@ pub(crate) async fn mcp_endpoint(ctx: &Ctx, method: &Method, req: Request) -> Re
             )
         };
     }
-    if method == Method::GET {
-        // We offer no server-initiated stream (spec: 405 is allowed).
-        return method_not_allowed("POST, DELETE, OPTIONS");
-    }
     if method != Method::POST {
-        return method_not_allowed("POST, DELETE, OPTIONS");
+        // No server-initiated GET stream (legacy: 405 is allowed; modern: there is none).
+        return method_not_allowed(allow);
     }
     if !accepts(&headers, "application/json") || !accepts(&headers, "text/event-stream") {
         return rpc_error(
@@ -352,19 +436,6 @@ pub(crate) async fn mcp_endpoint(ctx: &Ctx, method: &Method, req: Request) -> Re
             "Unsupported Media Type: the body must be application/json",
         );
     }
-    if let Some(v) = headers.get("mcp-protocol-version") {
-        let ok = v
-            .to_str()
-            .is_ok_and(|v| SUPPORTED_PROTOCOLS.contains(&v.trim()));
-        if !ok {
-            return rpc_error(
-                StatusCode::BAD_REQUEST,
-                Value::Null,
-                -32000,
-                "unsupported MCP-Protocol-Version",
-            );
-        }
-    }
     let text = match body_text(body).await {
         Ok(t) => t,
         Err(e) => return rpc_error(StatusCode::BAD_REQUEST, Value::Null, -32700, &e),
@@ -373,18 +444,81 @@ pub(crate) async fn mcp_endpoint(ctx: &Ctx, method: &Method, req: Request) -> Re
         Ok(m) => m,
         Err(resp) => return resp,
     };
+    if token.is_none() && !public_method(&msg) {
+        match check_bearer(ctx, &headers, rs_path) {
+            Ok(t) => token = Some(t),
+            Err(resp) => return resp,
+        }
+    }
+    let is_initialize = msg.get("method").and_then(Value::as_str) == Some("initialize");
+    let era = match ctx.protocol {
+        Protocol::Modern => Era::Modern,
+        Protocol::Legacy => Era::Legacy,
+        Protocol::Dual if is_initialize => Era::Legacy,
+        Protocol::Dual if modern::looks_modern(&headers, &msg) => Era::Modern,
+        Protocol::Dual => Era::Legacy,
+    };
+    match era {
+        Era::Modern => modern_post(ctx, rs_path, &headers, &msg, token.as_ref()),
+        Era::Legacy => legacy_post(ctx, rs_path, &headers, &msg, token.as_ref()),
+    }
+}
+
+/// A 2026-07-28 request: stateless, checked headers, `resultType` on every result.
+fn modern_post(
+    ctx: &Shared,
+    rs_path: &str,
+    headers: &HeaderMap,
+    msg: &Value,
+    token: Option<&TokenInfo>,
+) -> Response {
+    let id = msg.get("id").cloned().unwrap_or(Value::Null);
+    let method = msg.get("method").and_then(Value::as_str).unwrap_or("");
+    if method == "initialize" {
+        let requested = msg
+            .get("params")
+            .and_then(|p| p.get("protocolVersion"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        return modern::unsupported_version(
+            ctx.protocol,
+            &id,
+            &requested,
+            " (this server has no initialize handshake)",
+        );
+    }
+    if let Err(resp) = modern::validate(ctx.protocol, headers, msg) {
+        return resp;
+    }
+    match handle_message(ctx, msg, token, Era::Modern) {
+        Outcome::Nothing => StatusCode::ACCEPTED.into_response(),
+        Outcome::Forbidden(step) => insufficient_scope(ctx, rs_path, &step),
+        Outcome::UnknownMethod(v) => json_response(StatusCode::NOT_FOUND, &v),
+        Outcome::Error(v) => reply(ctx, &v),
+        Outcome::Reply(mut v) => {
+            if let Some(r) = v.get_mut("result") {
+                modern::decorate(method, r);
+            }
+            reply(ctx, &v)
+        }
+    }
+}
+
+/// A 2025-11-25 / 2025-06-18 / 2025-03-26 request: `initialize` opens a session.
+fn legacy_post(
+    ctx: &Shared,
+    rs_path: &str,
+    headers: &HeaderMap,
+    msg: &Value,
+    token: Option<&TokenInfo>,
+) -> Response {
     let id = msg.get("id").cloned().unwrap_or(Value::Null);
     let is_initialize = msg.get("method").and_then(Value::as_str) == Some("initialize");
     let session = headers
         .get("mcp-session-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let mut new_session = None;
-    if is_initialize {
-        let sid = random_token(16);
-        ctx.lock().mcp_sessions.insert(sid.clone(), ());
-        new_session = Some(sid);
-    } else {
+    if !is_initialize {
         match &session {
             None => {
                 return rpc_error(
@@ -400,103 +534,31 @@ pub(crate) async fn mcp_endpoint(ctx: &Ctx, method: &Method, req: Request) -> Re
             Some(_) => {}
         }
     }
-    match handle_message(&msg, &token) {
-        Outcome::Nothing => accepted(),
-        Outcome::Forbidden(scope) => insufficient_scope(ctx, "/mcp", scope),
-        Outcome::Reply(v) => {
-            let mut resp = json_response(StatusCode::OK, &v);
-            if let Some(sid) = new_session.and_then(|s| HeaderValue::from_str(&s).ok()) {
-                resp.headers_mut().insert("mcp-session-id", sid);
-            }
-            resp
+    if let Some(v) = headers.get("mcp-protocol-version") {
+        let ok = v
+            .to_str()
+            .is_ok_and(|v| LEGACY_VERSIONS.contains(&v.trim()));
+        if !ok {
+            return rpc_error(
+                StatusCode::BAD_REQUEST,
+                Value::Null,
+                -32000,
+                "Bad Request: unsupported MCP-Protocol-Version",
+            );
         }
     }
-}
-
-fn sse_event(event: &str, data: &str) -> String {
-    let mut out = format!("event: {event}\n");
-    for line in data.lines() {
-        out.push_str("data: ");
-        out.push_str(line);
-        out.push('\n');
-    }
-    out.push('\n');
-    out
-}
-
-/// `GET /sse`: open the event stream of the 2024-11-05 HTTP+SSE transport.
-pub(crate) async fn sse_get(ctx: &Ctx, req: Request) -> Response {
-    if let Err(resp) = check_bearer(ctx, req.headers(), "/sse") {
-        return resp;
-    }
-    let sid = random_token(16);
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let _ = tx.send(sse_event("endpoint", &format!("/messages?sessionId={sid}")));
-    ctx.lock().sse_sessions.insert(sid, tx);
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|s| (Ok::<Bytes, Infallible>(Bytes::from(s)), rx))
+    let new_session = is_initialize.then(|| {
+        let sid = random_token(16);
+        ctx.lock().mcp_sessions.insert(sid.clone(), ());
+        sid
     });
-    let mut resp = Response::new(Body::from_stream(stream));
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    let mut resp = match handle_message(ctx, msg, token, Era::Legacy) {
+        Outcome::Nothing => return StatusCode::ACCEPTED.into_response(),
+        Outcome::Forbidden(step) => return insufficient_scope(ctx, rs_path, &step),
+        Outcome::Reply(v) | Outcome::Error(v) | Outcome::UnknownMethod(v) => reply(ctx, &v),
+    };
+    if let Some(sid) = new_session.and_then(|s| HeaderValue::from_str(&s).ok()) {
+        resp.headers_mut().insert("mcp-session-id", sid);
+    }
     resp
-}
-
-/// `POST /messages?sessionId=...`: a JSON-RPC message whose answer goes onto the stream.
-pub(crate) async fn messages_post(ctx: &Ctx, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let token = match check_bearer(ctx, &parts.headers, "/sse") {
-        Ok(t) => t,
-        Err(resp) => return resp,
-    };
-    let p = Params::parse(parts.uri.query().unwrap_or(""));
-    let Some(sid) = p.get("sessionId").map(str::to_string) else {
-        return rpc_error(
-            StatusCode::BAD_REQUEST,
-            Value::Null,
-            -32000,
-            "sessionId is missing",
-        );
-    };
-    let Some(tx) = ctx.lock().sse_sessions.get(&sid).cloned() else {
-        return rpc_error(
-            StatusCode::NOT_FOUND,
-            Value::Null,
-            -32001,
-            "session not found",
-        );
-    };
-    if !content_type_is(&parts.headers, "application/json") {
-        return rpc_error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Value::Null,
-            -32000,
-            "the body must be application/json",
-        );
-    }
-    let text = match body_text(body).await {
-        Ok(t) => t,
-        Err(e) => return rpc_error(StatusCode::BAD_REQUEST, Value::Null, -32700, &e),
-    };
-    let msg = match parse_message(&text) {
-        Ok(m) => m,
-        Err(resp) => return resp,
-    };
-    match handle_message(&msg, &token) {
-        Outcome::Nothing => accepted(),
-        Outcome::Forbidden(scope) => insufficient_scope(ctx, "/sse", scope),
-        Outcome::Reply(v) => {
-            if tx.send(sse_event("message", &v.to_string())).is_err() {
-                ctx.lock().sse_sessions.remove(&sid);
-                return rpc_error(StatusCode::NOT_FOUND, Value::Null, -32001, "stream closed");
-            }
-            (StatusCode::ACCEPTED, "Accepted").into_response()
-        }
-    }
 }

@@ -211,6 +211,7 @@ fn iss_value(ctx: &Shared) -> Option<String> {
     match ctx.scenario {
         Scenario::Iss => Some(ctx.issuer()),
         Scenario::IssMismatch => Some("https://mix-up.example.com".to_string()),
+        Scenario::IssTrailingSlash => Some(format!("{}/", ctx.issuer())),
         _ => None,
     }
 }
@@ -346,7 +347,7 @@ fn authorize(ctx: &Shared, query: Option<&str>) -> Response {
             ),
         );
     }
-    let scope = match parse_scope(p.get("scope"), codex) {
+    let scope = match parse_scope(ctx, p.get("scope"), codex) {
         Ok(s) => s,
         Err(bad) => return fail("invalid_scope", &format!("unknown scope {bad}")),
     };
@@ -367,11 +368,16 @@ fn authorize(ctx: &Shared, query: Option<&str>) -> Response {
 }
 
 /// Requested scopes (default `mcp:read`); `Err(scope)` names the first unknown one.
-fn parse_scope(scope: Option<&str>, oidc: bool) -> Result<Vec<String>, String> {
+/// In `scope-retry-limit` the `mcp:stepN` scopes the RS asks for are known too.
+fn parse_scope(ctx: &Shared, scope: Option<&str>, oidc: bool) -> Result<Vec<String>, String> {
+    let steps = ctx.scenario == Scenario::ScopeRetryLimit;
     let mut out: Vec<String> = Vec::new();
     for s in scope.unwrap_or("").split(' ').filter(|s| !s.is_empty()) {
-        let known =
-            Shared::supported_scopes().contains(&s) || (oidc && Shared::oidc_scopes().contains(&s));
+        let known = Shared::supported_scopes().contains(&s)
+            || (oidc && Shared::oidc_scopes().contains(&s))
+            || (steps
+                && s.strip_prefix("mcp:step")
+                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())));
         if !known {
             return Err(s.to_string());
         }
@@ -967,7 +973,7 @@ async fn register(ctx: &Shared, req: Request) -> Response {
     match meta.get("scope") {
         None => {}
         Some(Value::String(s)) => {
-            if let Err(bad) = parse_scope(Some(s), false) {
+            if let Err(bad) = parse_scope(ctx, Some(s), false) {
                 return registration_error(
                     "invalid_client_metadata",
                     &format!("unknown scope {bad}"),

@@ -48,11 +48,45 @@ pub enum Scenario {
     IssuerMismatch,
     /// `/authorize` shows a consent page with Approve / Deny buttons.
     Consent,
+    /// `server/discover` and `initialize` need no token; `tools/*` do (401 `scope="mcp:read"`,
+    /// `write_note` still needs `mcp:write` via 403).
+    PublicDiscovery,
+    /// A hostile AS on a second origin: admin switches make the PRM name it and make the RS
+    /// answer 401 to everything. Its `/authorize` bounces back with `access_denied`.
+    AsSwitch,
+    /// Two resources on one origin, `/a/mcp` and `/b/mcp`, each accepting only its own tokens.
+    TwoResources,
+    /// HTTP+SSE whose `endpoint` event names a second origin that logs what it gets.
+    SseCrossOrigin,
+    /// HTTP+SSE whose `endpoint` event names plain http on a non-loopback host name.
+    SsePlainHttp,
+    /// Authorization server migration: the PRM switches from AS1 to AS2 (both legitimate, with
+    /// DCR); after the switch the RS accepts only AS2's tokens.
+    AsMigration,
+    /// No DCR at AS1 (use a pre-registered client such as `post-client`); the PRM can switch to
+    /// a second AS that grants a code to anyone and logs any request carrying a secret.
+    PreregisteredIssuerSwitch,
+    /// RFC 9207 `iss` on the callback differs from the issuer by a trailing slash.
+    IssTrailingSlash,
+    /// `tools/call` always answers 403 `insufficient_scope` asking for a new scope.
+    ScopeRetryLimit,
+}
+
+/// What the second listener (another origin) of a scenario is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecondListener {
+    /// A hostile AS; `grant_codes` = its `/authorize` issues a code to any client instead of
+    /// bouncing back with `access_denied`. Its token endpoint always refuses.
+    HostileAs { grant_codes: bool },
+    /// A second legitimate AS with its own clients and tokens.
+    LegitAs,
+    /// Logs every request and answers 202.
+    Collector,
 }
 
 impl Scenario {
     /// Every scenario, in a stable order.
-    pub const ALL: [Scenario; 20] = [
+    pub const ALL: [Scenario; 29] = [
         Scenario::Default,
         Scenario::PrmPath,
         Scenario::PrmRoot,
@@ -73,6 +107,15 @@ impl Scenario {
         Scenario::NoPkceMetadata,
         Scenario::IssuerMismatch,
         Scenario::Consent,
+        Scenario::PublicDiscovery,
+        Scenario::AsSwitch,
+        Scenario::TwoResources,
+        Scenario::SseCrossOrigin,
+        Scenario::SsePlainHttp,
+        Scenario::AsMigration,
+        Scenario::PreregisteredIssuerSwitch,
+        Scenario::IssTrailingSlash,
+        Scenario::ScopeRetryLimit,
     ];
 
     /// The kebab-case name used on the command line.
@@ -98,6 +141,15 @@ impl Scenario {
             Scenario::NoPkceMetadata => "no-pkce-metadata",
             Scenario::IssuerMismatch => "issuer-mismatch",
             Scenario::Consent => "consent",
+            Scenario::PublicDiscovery => "public-discovery",
+            Scenario::AsSwitch => "as-switch",
+            Scenario::TwoResources => "two-resources",
+            Scenario::SseCrossOrigin => "sse-cross-origin",
+            Scenario::SsePlainHttp => "sse-plain-http",
+            Scenario::AsMigration => "as-migration",
+            Scenario::PreregisteredIssuerSwitch => "preregistered-issuer-switch",
+            Scenario::IssTrailingSlash => "iss-trailing-slash",
+            Scenario::ScopeRetryLimit => "scope-retry-limit",
         }
     }
 
@@ -147,7 +199,10 @@ impl Scenario {
 
     /// Dynamic client registration is available.
     pub fn registration(self) -> bool {
-        self != Scenario::Preregistered
+        !matches!(
+            self,
+            Scenario::Preregistered | Scenario::PreregisteredIssuerSwitch
+        )
     }
 
     /// The token endpoint auth method that registration forces, if any.
@@ -170,12 +225,33 @@ impl Scenario {
 
     /// RFC 9207 `iss` is advertised and sent on the callback.
     pub fn iss_parameter(self) -> bool {
-        matches!(self, Scenario::Iss | Scenario::IssMismatch)
+        matches!(
+            self,
+            Scenario::Iss | Scenario::IssMismatch | Scenario::IssTrailingSlash
+        )
     }
 
     /// Client ID Metadata Documents are accepted.
     pub fn cimd(self) -> bool {
         self == Scenario::Cimd
+    }
+
+    /// `server/discover` and `initialize` are served without a token.
+    pub fn public_discovery(self) -> bool {
+        self == Scenario::PublicDiscovery
+    }
+
+    /// The second listener (another origin) this scenario runs, if any.
+    pub fn second_listener(self) -> Option<SecondListener> {
+        match self {
+            Scenario::AsSwitch => Some(SecondListener::HostileAs { grant_codes: false }),
+            Scenario::PreregisteredIssuerSwitch => {
+                Some(SecondListener::HostileAs { grant_codes: true })
+            }
+            Scenario::AsMigration => Some(SecondListener::LegitAs),
+            Scenario::SseCrossOrigin | Scenario::SsePlainHttp => Some(SecondListener::Collector),
+            _ => None,
+        }
     }
 
     /// `/authorize` asks the user instead of approving at once.

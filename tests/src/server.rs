@@ -1,10 +1,9 @@
 //! The listeners, the request router, CORS, the request log and the admin endpoints.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -13,9 +12,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::json;
 
-use crate::scenario::Scenario;
-use crate::state::{Ctx, LoggedRequest, Shared, StaticClient};
-use crate::{mcp, oauth};
+use crate::protocol::{LineEnd, Protocol};
+use crate::scenario::{Scenario, SecondListener};
+use crate::state::{Ctx, LoggedRequest, Setup, Shared, StaticClient};
+use crate::{admin, hostile, mcp, oauth, sse};
 
 /// How to start a [`TestServer`].
 #[derive(Debug, Clone, Default)]
@@ -27,6 +27,11 @@ pub struct Options {
     pub token_lifetime_secs: Option<u64>,
     /// Served under `/demo/`.
     pub static_dir: Option<PathBuf>,
+    /// The MCP era(s) the MCP endpoint speaks (default: both).
+    pub protocol: Protocol,
+    /// Answer requests with an SSE stream that starts with a priming event (an `id:`, a
+    /// `retry:` and an empty `data:`), with these line ends. `None`: JSON answers.
+    pub priming_event: Option<LineEnd>,
 }
 
 /// A running authorization server + MCP resource server on 127.0.0.1.
@@ -70,59 +75,85 @@ impl TestServer {
             ),
             None => (base_url.clone(), String::new()),
         };
-        let lifetime = opts
-            .token_lifetime_secs
-            .unwrap_or_else(|| opts.scenario.default_token_lifetime());
-        let ctx: Ctx = Arc::new(Shared::new(
-            opts.scenario,
-            base_url,
-            as_origin,
+        let second = match opts.scenario.second_listener() {
+            Some(_) => {
+                let l = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+                l.set_nonblocking(true)?;
+                Some(l)
+            }
+            None => None,
+        };
+        let second_origin = match &second {
+            Some(l) => Some(format!("http://127.0.0.1:{}", l.local_addr()?.port())),
+            None => None,
+        };
+        let lifetime = Duration::from_secs(
+            opts.token_lifetime_secs
+                .unwrap_or_else(|| opts.scenario.default_token_lifetime()),
+        );
+        let second_as = match (opts.scenario.second_listener(), &second_origin) {
+            (Some(SecondListener::LegitAs), Some(origin)) => Some(Arc::new(Shared::new(Setup {
+                scenario: Scenario::Default,
+                base_url: base_url.clone(),
+                as_origin: origin.clone(),
+                as_prefix: String::new(),
+                token_lifetime: lifetime,
+                static_dir: None,
+                protocol: opts.protocol,
+                priming: None,
+                second_origin: None,
+                second_as: None,
+            }))),
+            _ => None,
+        };
+        let ctx: Ctx = Arc::new(Shared::new(Setup {
+            scenario: opts.scenario,
+            base_url: base_url.clone(),
+            as_origin: as_origin.clone(),
             as_prefix,
-            Duration::from_secs(lifetime),
-            opts.static_dir,
-        ));
+            token_lifetime: lifetime,
+            static_dir: opts.static_dir,
+            protocol: opts.protocol,
+            priming: opts.priming_event,
+            second_origin: second_origin.clone(),
+            second_as,
+        }));
 
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("mcp-auth-testkit")
             .enable_all()
             .build()?;
-        let (rs_l, as_l) = {
+        let mut apps = vec![(rs, router(ctx.clone(), "rs", base_url))];
+        if let Some(l) = as_listener {
+            apps.push((l, router(ctx.clone(), "as", as_origin)));
+        }
+        if let (Some(l), Some(origin)) = (second, second_origin) {
+            apps.push((l, router(ctx.clone(), "second", origin)));
+        }
+        let servers = {
             let _guard = rt.enter();
-            let rs_l = tokio::net::TcpListener::from_std(rs)?;
-            let as_l = match as_listener {
-                Some(l) => Some(tokio::net::TcpListener::from_std(l)?),
-                None => None,
-            };
-            (rs_l, as_l)
+            let mut servers = Vec::new();
+            for (l, app) in apps {
+                servers.push((tokio::net::TcpListener::from_std(l)?, app));
+            }
+            servers
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let rs_app = router(ctx.clone(), "rs");
-        let as_app = router(ctx.clone(), "as");
         let thread = std::thread::Builder::new()
             .name("mcp-auth-testkit".into())
             .spawn(move || {
                 rt.block_on(async move {
-                    let rs_srv = async {
-                        if let Err(e) = axum::serve(rs_l, rs_app).await {
-                            eprintln!("mcp-auth-testkit: resource server stopped: {e}");
-                        }
-                    };
-                    let as_srv = async {
-                        match as_l {
-                            Some(l) => {
-                                if let Err(e) = axum::serve(l, as_app).await {
-                                    eprintln!(
-                                        "mcp-auth-testkit: authorization server stopped: {e}"
-                                    );
+                    let all =
+                        futures_util::future::select_all(servers.into_iter().map(|(l, app)| {
+                            Box::pin(async move {
+                                if let Err(e) = axum::serve(l, app).await {
+                                    eprintln!("mcp-auth-testkit: a listener stopped: {e}");
                                 }
-                            }
-                            None => std::future::pending::<()>().await,
-                        }
-                    };
+                            })
+                        }));
                     tokio::select! {
-                        _ = rs_srv => {}
-                        _ = as_srv => {}
+                        _ = all => {}
                         _ = rx => {}
                     }
                 });
@@ -138,6 +169,54 @@ impl TestServer {
 
     pub fn scenario(&self) -> Scenario {
         self.ctx.scenario
+    }
+
+    pub fn protocol(&self) -> Protocol {
+        self.ctx.protocol
+    }
+
+    /// `base_url` + `path`, e.g. `url("/a/mcp")` in `two-resources`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.ctx.base_url, path)
+    }
+
+    /// Origin of the second listener (hostile or second AS, or the collector), if any.
+    /// It is also the issuer of the AS there.
+    pub fn second_origin(&self) -> Option<String> {
+        self.ctx.second_origin.clone()
+    }
+
+    /// Make the PRM name the second origin's AS (`true`) or the first AS again (`false`).
+    /// Same as `POST /_testkit/switch-as?to=second|first`.
+    pub fn switch_authorization_server(&self, to_second: bool) {
+        self.ctx.lock().switched = to_second;
+    }
+
+    /// While on, the RS answers 401 `invalid_token` to every request.
+    /// Same as `POST /_testkit/deny-all?on=true|false`.
+    pub fn set_deny_all(&self, on: bool) {
+        self.ctx.lock().deny_all = on;
+    }
+
+    /// The requests that arrived at the listener with this origin.
+    pub fn requests_at(&self, origin: &str) -> Vec<LoggedRequest> {
+        self.ctx
+            .lock()
+            .log
+            .iter()
+            .filter(|r| r.origin == origin)
+            .cloned()
+            .collect()
+    }
+
+    /// How many token requests with this `grant_type` arrived (at any listener).
+    pub fn grant_count(&self, grant_type: &str) -> usize {
+        self.ctx
+            .lock()
+            .log
+            .iter()
+            .filter(|r| r.grant_type.as_deref() == Some(grant_type))
+            .count()
     }
 
     /// `http://127.0.0.1:PORT`, the resource server's origin.
@@ -194,7 +273,7 @@ impl TestServer {
 
     /// Every access token issued so far expires now.
     pub fn expire_access_tokens(&self) {
-        expire_all(&self.ctx);
+        admin::expire_all(&self.ctx);
     }
 
     /// Tokens revoked through the revocation endpoint.
@@ -219,37 +298,64 @@ impl Drop for TestServer {
     }
 }
 
-fn expire_all(ctx: &Shared) {
-    let now = Instant::now();
-    for t in ctx.lock().access.values_mut() {
-        t.expires = now;
-    }
-}
-
 #[derive(Clone)]
 pub(crate) struct App {
     pub ctx: Ctx,
     pub server: &'static str,
+    /// This listener's origin.
+    pub origin: String,
 }
 
-fn router(ctx: Ctx, server: &'static str) -> Router {
-    Router::new()
-        .fallback(dispatch)
-        .with_state(App { ctx, server })
+fn router(ctx: Ctx, server: &'static str, origin: String) -> Router {
+    Router::new().fallback(dispatch).with_state(App {
+        ctx,
+        server,
+        origin,
+    })
 }
 
 /// Every request passes here: log it, answer preflights, route it, add CORS headers.
 async fn dispatch(State(app): State<App>, req: Request) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    let (parts, body) = req.into_parts();
+    let mut form_fields = Vec::new();
+    let mut grant_type = None;
+    let body = if content_type_is(&parts.headers, "application/x-www-form-urlencoded") {
+        match axum::body::to_bytes(body, 1 << 20).await {
+            Ok(bytes) => {
+                for (k, v) in url::form_urlencoded::parse(&bytes) {
+                    if k == "grant_type" {
+                        grant_type = Some(v.into_owned());
+                    }
+                    form_fields.push(k.into_owned());
+                }
+                Body::from(bytes)
+            }
+            Err(_) => Body::empty(),
+        }
+    } else {
+        body
+    };
     if !path.starts_with("/_testkit/") {
+        let auth_scheme = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_whitespace().next())
+            .map(str::to_string);
         app.ctx.lock().log.push(LoggedRequest {
             method: method.as_str().to_string(),
             path: path.clone(),
-            query: req.uri().query().map(str::to_string),
+            query: parts.uri.query().map(str::to_string),
             server: app.server,
+            origin: app.origin.clone(),
+            auth_scheme,
+            form_fields,
+            grant_type,
         });
     }
+    let req = Request::from_parts(parts, body);
     let mut resp = if method == Method::OPTIONS {
         StatusCode::NO_CONTENT.into_response()
     } else {
@@ -272,7 +378,8 @@ fn add_cors(resp: &mut Response) {
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
         HeaderValue::from_static(
-            "authorization, content-type, mcp-protocol-version, mcp-session-id, last-event-id",
+            "authorization, content-type, mcp-protocol-version, mcp-session-id, last-event-id, \
+             mcp-method, mcp-name",
         ),
     );
     h.insert(
@@ -287,19 +394,25 @@ fn add_cors(resp: &mut Response) {
 
 async fn route(app: &App, method: &Method, path: &str, req: Request) -> Response {
     let ctx = &app.ctx;
-    if let Some(admin) = path.strip_prefix("/_testkit/") {
-        return admin_route(ctx, method, admin);
+    if let Some(what) = path.strip_prefix("/_testkit/") {
+        return admin::route(ctx, method, what, req.uri().query().unwrap_or(""));
     }
-    if app.server == "rs" {
-        if let Some(resp) = rs_route(ctx, method, path, req).await {
-            return resp;
-        }
-        return not_found();
-    }
-    match oauth::route(ctx, method, path, req).await {
-        Some(resp) => resp,
-        None => not_found(),
-    }
+    let resp = match app.server {
+        "rs" => rs_route(ctx, method, path, req).await,
+        "second" => match ctx.scenario.second_listener() {
+            Some(SecondListener::HostileAs { grant_codes }) => {
+                Some(hostile::hostile_as(&app.origin, grant_codes, method, path, req).await)
+            }
+            Some(SecondListener::LegitAs) => match &ctx.second_as {
+                Some(second) => oauth::route(second, method, path, req).await,
+                None => None,
+            },
+            Some(SecondListener::Collector) => Some(hostile::collector(method)),
+            None => None,
+        },
+        _ => oauth::route(ctx, method, path, req).await,
+    };
+    resp.unwrap_or_else(not_found)
 }
 
 /// Routes on the resource server's origin (which also hosts the AS unless it is separate).
@@ -307,17 +420,27 @@ async fn route(app: &App, method: &Method, path: &str, req: Request) -> Response
 async fn rs_route(ctx: &Ctx, method: &Method, path: &str, req: Request) -> Option<Response> {
     let sc = ctx.scenario;
     match path {
-        "/mcp" => return Some(mcp::mcp_endpoint(ctx, method, req).await),
+        "/mcp" => return Some(mcp::mcp_endpoint(ctx, "/mcp", method, req).await),
+        "/a/mcp" | "/b/mcp" if sc == Scenario::TwoResources => {
+            return Some(mcp::mcp_endpoint(ctx, path, method, req).await)
+        }
+        "/.well-known/oauth-protected-resource/a/mcp"
+        | "/.well-known/oauth-protected-resource/b/mcp"
+            if sc == Scenario::TwoResources =>
+        {
+            let rs_path = path.trim_start_matches("/.well-known/oauth-protected-resource");
+            return Some(prm(ctx, method, rs_path));
+        }
         "/sse" => {
             return Some(if method == Method::GET {
-                mcp::sse_get(ctx, req).await
+                sse::sse_get(ctx, req).await
             } else {
                 method_not_allowed("GET, OPTIONS")
             })
         }
         "/messages" => {
             return Some(if method == Method::POST {
-                mcp::messages_post(ctx, req).await
+                sse::messages_post(ctx, req).await
             } else {
                 method_not_allowed("POST, OPTIONS")
             })
@@ -356,45 +479,12 @@ fn prm(ctx: &Shared, method: &Method, rs_path: &str) -> Response {
         StatusCode::OK,
         &json!({
             "resource": resource,
-            "authorization_servers": [ctx.issuer()],
+            "authorization_servers": [ctx.prm_issuer()],
             "scopes_supported": ["mcp:read", "mcp:write"],
             "bearer_methods_supported": ["header"],
             "resource_name": "mcp-auth testkit",
         }),
     )
-}
-
-fn admin_route(ctx: &Shared, method: &Method, what: &str) -> Response {
-    match (what, method.as_str()) {
-        ("stats", "GET") => {
-            let inner = ctx.lock();
-            let requests: Vec<String> = inner.log.iter().map(LoggedRequest::line).collect();
-            let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-            for r in &requests {
-                *counts.entry(r.clone()).or_default() += 1;
-            }
-            json_response(
-                StatusCode::OK,
-                &json!({
-                    "requests": requests,
-                    "counts": counts,
-                    "revoked": inner.revoked,
-                    "scenario": ctx.scenario.name(),
-                }),
-            )
-        }
-        ("expire", "POST") => {
-            expire_all(ctx);
-            json_response(StatusCode::OK, &json!({"ok": true}))
-        }
-        ("clear-log", "POST") => {
-            ctx.lock().log.clear();
-            json_response(StatusCode::OK, &json!({"ok": true}))
-        }
-        ("stats", _) => method_not_allowed("GET, OPTIONS"),
-        ("expire", _) | ("clear-log", _) => method_not_allowed("POST, OPTIONS"),
-        _ => not_found(),
-    }
 }
 
 pub(crate) fn json_response(status: StatusCode, v: &serde_json::Value) -> Response {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::UnboundedSender;
 
+use crate::protocol::{LineEnd, Protocol};
 use crate::scenario::Scenario;
 use crate::util::unix_now;
 
@@ -180,13 +181,63 @@ pub struct LoggedRequest {
     pub path: String,
     pub query: Option<String>,
     /// `"rs"` for the resource server's listener, `"as"` for the separate authorization
-    /// server listener (only in scenarios where the AS has its own origin).
+    /// server listener (only in scenarios where the AS has its own origin), `"second"` for
+    /// the second origin of the hostile-server scenarios.
     pub server: &'static str,
+    /// `http://127.0.0.1:PORT` of the listener that got the request.
+    pub origin: String,
+    /// The scheme of the `Authorization` header (`"Bearer"`, `"Basic"`), never its value.
+    pub auth_scheme: Option<String>,
+    /// Names of the fields of an `application/x-www-form-urlencoded` body, in order.
+    pub form_fields: Vec<String>,
+    /// The `grant_type` form field, when there is one.
+    pub grant_type: Option<String>,
 }
 
 impl LoggedRequest {
     pub fn line(&self) -> String {
         format!("{} {}", self.method, self.path)
+    }
+
+    fn scheme_is(&self, scheme: &str) -> bool {
+        self.auth_scheme
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+    }
+
+    /// The request carried a bearer token.
+    pub fn has_bearer(&self) -> bool {
+        self.scheme_is("bearer")
+    }
+
+    /// The request carried a client secret (HTTP Basic or a `client_secret` form field).
+    pub fn carries_client_secret(&self) -> bool {
+        self.scheme_is("basic") || self.form_fields.iter().any(|f| f == "client_secret")
+    }
+
+    /// The request carried a refresh token (a `refresh_token` form field, or a revocation of
+    /// one: any `token` form field counts).
+    pub fn carries_refresh_token(&self) -> bool {
+        self.form_fields
+            .iter()
+            .any(|f| f == "refresh_token" || f == "token")
+    }
+
+    /// A JSON view for the admin endpoint.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "server": self.server,
+            "origin": self.origin,
+            "auth_scheme": self.auth_scheme,
+            "bearer": self.has_bearer(),
+            "client_secret": self.carries_client_secret(),
+            "refresh_token": self.carries_refresh_token(),
+            "form_fields": self.form_fields,
+            "grant_type": self.grant_type,
+        })
     }
 }
 
@@ -203,6 +254,12 @@ pub struct Inner {
     pub log: Vec<LoggedRequest>,
     pub revoked: usize,
     pub mcp_sessions: HashMap<String, ()>,
+    /// Admin switch: the RS answers 401 to every request.
+    pub deny_all: bool,
+    /// Admin switch: the PRM names the second origin's AS instead of the first.
+    pub switched: bool,
+    /// `scope-retry-limit`: how many step-up challenges were sent.
+    pub step: u64,
     pub sse_sessions: HashMap<String, UnboundedSender<String>>,
 }
 
@@ -237,20 +294,46 @@ pub struct Shared {
     pub as_prefix: String,
     pub token_lifetime: Duration,
     pub static_dir: Option<PathBuf>,
+    pub protocol: Protocol,
+    /// SSE answers with a priming event, with these line ends.
+    pub priming: Option<LineEnd>,
+    /// Origin of the second listener of the hostile-server scenarios.
+    pub second_origin: Option<String>,
+    /// The state of the second, legitimate AS (`as-migration`).
+    pub second_as: Option<Ctx>,
     inner: Mutex<Inner>,
 }
 
 pub type Ctx = Arc<Shared>;
 
+/// Everything [`Shared::new`] needs.
+pub struct Setup {
+    pub scenario: Scenario,
+    pub base_url: String,
+    pub as_origin: String,
+    pub as_prefix: String,
+    pub token_lifetime: Duration,
+    pub static_dir: Option<PathBuf>,
+    pub protocol: Protocol,
+    pub priming: Option<LineEnd>,
+    pub second_origin: Option<String>,
+    pub second_as: Option<Ctx>,
+}
+
 impl Shared {
-    pub fn new(
-        scenario: Scenario,
-        base_url: String,
-        as_origin: String,
-        as_prefix: String,
-        token_lifetime: Duration,
-        static_dir: Option<PathBuf>,
-    ) -> Shared {
+    pub fn new(setup: Setup) -> Shared {
+        let Setup {
+            scenario,
+            base_url,
+            as_origin,
+            as_prefix,
+            token_lifetime,
+            static_dir,
+            protocol,
+            priming,
+            second_origin,
+            second_as,
+        } = setup;
         let shared = Shared {
             scenario,
             base_url,
@@ -258,6 +341,10 @@ impl Shared {
             as_prefix,
             token_lifetime,
             static_dir,
+            protocol,
+            priming,
+            second_origin,
+            second_as,
             inner: Mutex::new(Inner {
                 next_grant: 1,
                 ..Inner::default()
@@ -336,7 +423,34 @@ impl Shared {
 
     /// Resource URIs the AS issues tokens for.
     pub fn is_known_resource(&self, r: &str) -> bool {
-        r == self.mcp_resource() || r == self.sse_resource()
+        r == self.mcp_resource()
+            || r == self.sse_resource()
+            || (self.scenario == Scenario::TwoResources
+                && (r == format!("{}/a/mcp", self.base_url)
+                    || r == format!("{}/b/mcp", self.base_url)))
+    }
+
+    /// The issuer the PRM names now (the second origin's after the admin switch).
+    pub fn prm_issuer(&self) -> String {
+        match &self.second_origin {
+            Some(o) if self.lock().switched => o.clone(),
+            _ => self.issuer(),
+        }
+    }
+
+    /// Look an access token up at the AS whose tokens the RS accepts now, with whether its
+    /// grant is still active. In `as-migration` after the switch that is the second AS only.
+    pub fn find_access(&self, token: &str) -> Option<(AccessToken, bool)> {
+        let migrated = self.scenario == Scenario::AsMigration && self.lock().switched;
+        let store: &Shared = if migrated {
+            self.second_as.as_deref()?
+        } else {
+            self
+        };
+        let inner = store.lock();
+        let t = inner.access.get(token)?.clone();
+        let active = inner.grant_active(t.grant);
+        Some((t, active))
     }
 
     /// The PRM URL to name in `WWW-Authenticate` for a given RS path (`/mcp` or `/sse`).

@@ -202,3 +202,36 @@ fn browse_command_fails_on_an_error_page() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("400"));
 }
+
+#[tokio::test]
+async fn serve_protocol_and_priming_flags() {
+    let s = serve(&["--protocol", "modern", "--priming-event", "crlf"]);
+    assert_eq!(s.info["protocol"], "modern");
+    assert_eq!(s.info["priming_event"], "crlf");
+    assert_eq!(s.info["second_origin"], Value::Null);
+    let base = s.info["base_url"].as_str().expect("base").to_string();
+    // Auth comes before any protocol check.
+    let resp = http()
+        .post(format!("{base}/mcp"))
+        .json(&initialize())
+        .send()
+        .await
+        .expect("mcp");
+    assert_eq!(resp.status().as_u16(), 401);
+    let (_, stats) = get_json(&format!("{base}/_testkit/stats")).await;
+    assert_eq!(stats["protocol"], "modern");
+
+    let s = serve(&["--priming-event"]);
+    assert_eq!(s.info["protocol"], "dual");
+    assert_eq!(s.info["priming_event"], "lf");
+
+    let s = serve(&["--scenario", "as-switch"]);
+    let second = s.info["second_origin"].as_str().expect("second origin");
+    assert!(second.starts_with("http://127.0.0.1:"), "{second}");
+
+    let out = Command::new(BIN)
+        .args(["serve", "--protocol", "future"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+}

@@ -220,7 +220,13 @@ async fn every_scenario_starts_and_round_trips_its_name() {
     for sc in Scenario::ALL {
         assert_eq!(sc.to_string().parse::<Scenario>(), Ok(sc));
         let s = TestServer::start(sc);
-        let resp = mcp_post(&s, None, None, initialize()).await;
+        // `public-discovery` answers `initialize` without a token, not `tools/list`.
+        let body = if sc == Scenario::PublicDiscovery {
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+        } else {
+            initialize()
+        };
+        let resp = mcp_post(&s, None, None, body).await;
         assert_eq!(resp.status().as_u16(), 401, "{sc}");
     }
     assert!("nope".parse::<Scenario>().is_err());
