@@ -107,7 +107,9 @@ impl McpSession {
 impl McpSession {
     /// Sends one MCP request (e.g. `"tools/list"`, `{}`) and resolves to its `result`.
     pub fn request(&self, method: String, params: JsValue) -> Result<AnyPromise, JsValue> {
-        Ok(self.run(Op::Request(method, json_of(&params)?)).unchecked_into())
+        Ok(self
+            .run(Op::Request(method, json_of(&params)?))
+            .unchecked_into())
     }
 
     /// Every tool of the server (following pagination).
@@ -142,4 +144,3 @@ impl McpSession {
         self.version.borrow().clone()
     }
 }
-

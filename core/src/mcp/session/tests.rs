@@ -419,3 +419,12 @@ fn tool_headers_come_from_the_listing() {
         .unwrap_err();
     assert_eq!(e.code(), "input_required");
 }
+
+#[test]
+fn a_failed_setup_is_started_again_by_the_next_request() {
+    let mut s = Session::new(URL, Protocol::Fixed("2025-11-25"));
+    sent(s.start("tools/list", None).unwrap());
+    assert!(s.on_response(text_resp(500, "later")).is_err());
+    let again = sent(s.start("tools/list", None).unwrap());
+    assert_eq!(body(&again)["method"], "initialize");
+}
