@@ -138,7 +138,7 @@ impl McpSession {
         self.run(Op::Close).unchecked_into()
     }
 
-    /// The revision spoken, once the server has answered (`null` before the first request).
+    /// The revision spoken, once the server has answered (`undefined` before the first request).
     #[wasm_bindgen(getter, js_name = protocolVersion)]
     pub fn protocol_version(&self) -> Option<String> {
         self.version.borrow().clone()

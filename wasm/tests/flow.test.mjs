@@ -22,7 +22,7 @@ function client(storage, calls = [], extra = {}) {
 /** tools/list through the exported MCP session; returns the session and the tool names. */
 async function listTools(c, url, options) {
   const session = await c.session(url, options);
-  assert.equal(session.protocolVersion, null, "nothing spoken yet");
+  assert.equal(session.protocolVersion, undefined, "nothing spoken yet");
   const tools = (await session.listTools()).map((t) => t.name);
   assert.match(session.protocolVersion, /^\d{4}-\d{2}-\d{2}$/, "the revision spoken is known");
   return { session, tools };

@@ -59,7 +59,7 @@ export async function example(serverUrl: string): Promise<string[]> {
   const names: string[] = tools.map((t) => t.name);
   void names;
   const info: DiscoverInfo = await session.discover();
-  const spoken: string | null = info.protocolVersion ?? session.protocolVersion;
+  const spoken: string | undefined = info.protocolVersion ?? session.protocolVersion;
   void spoken;
   const called: unknown = await session.callTool("echo", { text: "hi" });
   void called;
