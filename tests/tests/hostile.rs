@@ -309,6 +309,8 @@ async fn sse_endpoint_over_plain_http_to_a_non_loopback_host() {
     let u = url::Url::parse(&endpoint).expect("absolute URL");
     assert_eq!(u.scheme(), "http");
     assert_eq!(u.host_str(), Some(PLAIN_HTTP_HOST));
+    let second = url::Url::parse(&s.second_origin().expect("second origin")).expect("url");
+    assert_eq!(u.port(), second.port());
     assert_eq!(u.path(), "/messages");
 }
 
