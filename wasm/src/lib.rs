@@ -131,10 +131,10 @@ export interface AuthorizedResponse {
 export interface SessionOptions extends LoginOptions {
   /**
    * `"auto"` (default): 2026-07-28 first, falling back as the server answers (to
-   * `initialize`-based 2025-11-25 / 2025-06-18 / 2025-03-26). Or one revision exactly.
-   * The 2024-11-05 HTTP+SSE transport is not available in this build.
+   * `initialize`-based 2025-11-25 / 2025-06-18 / 2025-03-26, then to the 2024-11-05
+   * HTTP+SSE transport, read through `fetch`'s streaming body). Or one revision exactly.
    */
-  protocol?: "auto" | "2026-07-28" | "2025-11-25" | "2025-06-18" | "2025-03-26";
+  protocol?: "auto" | "2026-07-28" | "2025-11-25" | "2025-06-18" | "2025-03-26" | "2024-11-05";
 }
 
 /** What `discover()` tells about a server (for a legacy server: what `initialize` said). */

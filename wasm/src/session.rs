@@ -31,11 +31,6 @@ pub(crate) async fn open(
         None => Protocol::Auto,
         Some(p) => p.parse().map_err(js_error)?,
     };
-    if protocol == Protocol::Fixed("2024-11-05") {
-        return Err(js_error(mcp_auth_core::Error::ProtocolUnsupported(
-            "the 2024-11-05 HTTP+SSE transport is not available in the wasm build".into(),
-        )));
-    }
     let conn = inner
         .auth
         .mcp_connect(&server_url, protocol)

@@ -50,7 +50,28 @@ test("a forced revision, and one the server does not speak", async () => {
     const modern = await c.session(kit.mcp_url, { protocol: "2026-07-28" });
     await assert.rejects(modern.listTools(), (e) => typeof e.code === "string" && /tools\/list/.test(e.message));
     await assert.rejects(c.session(kit.mcp_url, { protocol: "1999-01-01" }), (e) => e.code === "invalid");
-    await assert.rejects(c.session(kit.mcp_url, { protocol: "2024-11-05" }), (e) => e.code === "protocol_unsupported");
+  } finally {
+    await kit.stop();
+  }
+});
+
+test("the 2024-11-05 HTTP+SSE transport through fetch's streaming body, forced and found by auto", async () => {
+  const kit = await startTestkit("default");
+  try {
+    const storage = memoryStorage();
+    const c = new McpAuthClient({ storage, redirect: followingRedirect() });
+    await c.login(kit.sse_url);
+    for (const protocol of ["2024-11-05", "auto"]) {
+      const before = (await kit.stats()).counts["GET /sse"] ?? 0;
+      const s = await c.session(kit.sse_url, { protocol });
+      const names = (await s.listTools()).map((t) => t.name);
+      assert.ok(names.includes("echo"), names.join(","));
+      assert.equal(s.protocolVersion, "2024-11-05");
+      const r = await s.callTool("echo", { text: "over-sse" });
+      assert.match(JSON.stringify(r.content), /over-sse/);
+      await s.close();
+      assert.equal((await kit.stats()).counts["GET /sse"], before + 1, `${protocol}: one event stream`);
+    }
   } finally {
     await kit.stop();
   }
