@@ -108,7 +108,11 @@ async fn a_forced_revision() {
         .run_with_browser(&["probe", &legacy.mcp_url(), "--protocol", "2026-07-28"])
         .await;
     let run = run.failed();
-    assert!(run.stderr.contains("tools/list"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("tools/list") && run.stderr.contains("`auto`"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(legacy.count("DELETE", "/mcp"), 0);
 
     let bad = env

@@ -424,6 +424,7 @@ impl Session {
                     if self.protocol == Protocol::Auto {
                         return self.enter("2024-11-05");
                     }
+                    return Err(not_spoken("initialize", asked, &resp));
                 }
                 Err(answer::http_error("initialize", &resp))
             }
@@ -485,6 +486,9 @@ impl Session {
                 return Err(answer::http_error(method, resp));
             }
             return self.enter(LEGACY_DEFAULT);
+        }
+        if matches!(resp.status, 400 | 404 | 405) && matches!(self.state, State::Probing(_)) {
+            return Err(not_spoken(method, version, resp));
         }
         Err(answer::http_error(method, resp))
     }
@@ -559,6 +563,14 @@ impl Session {
 /// The `MCP-Protocol-Version` header after `initialize` (2025-06-18 and later).
 fn version_header(version: &str) -> Option<&str> {
     (version != "2025-03-26" && version != "2024-11-05").then_some(version)
+}
+
+/// A forced revision the server refuses with a status that older or newer servers use.
+fn not_spoken(method: &str, version: &str, resp: &HttpResponse) -> Error {
+    Error::ProtocolUnsupported(format!(
+        "{}; the server may not speak {version}: try the protocol `auto`",
+        answer::http_error(method, resp)
+    ))
 }
 
 fn no_answer(method: &str) -> Error {
