@@ -13,6 +13,7 @@
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -35,6 +36,10 @@ const SUITES = [
 
 // The suite's own limit per scenario; the adapter stops the CLI well before it.
 const SUITE_TIMEOUT_MS = 60000;
+// The CLI's login callback port (what the adapter's CLI will listen on).
+const CALLBACK_PORT = Number(process.env.MCP_AUTH_REDIRECT_PORT || 3030);
+// How long to wait for that port when something else holds it.
+const PORT_WAIT_MS = 30000;
 
 const { values: opts } = parseArgs({
   options: {
@@ -59,6 +64,35 @@ function runSuite(suite, args) {
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024
   });
+}
+
+/** Whether 127.0.0.1:port can be listened on right now. */
+function portFree(port) {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * Waits (bounded) until the callback port is free: another program holding it for a moment
+ * (a test run elsewhere on the machine) would fail a scenario for a reason of its own.
+ */
+async function waitForCallbackPort() {
+  const until = Date.now() + PORT_WAIT_MS;
+  let said = false;
+  while (!(await portFree(CALLBACK_PORT))) {
+    if (Date.now() > until) {
+      console.error(`[conformance] port ${CALLBACK_PORT} is still taken; running anyway`);
+      return;
+    }
+    if (!said) {
+      console.error(`[conformance] waiting for port ${CALLBACK_PORT} to be free`);
+      said = true;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 /** The `auth/...` client scenarios the suite version lists. */
@@ -143,6 +177,7 @@ for (const suite of SUITES) {
   fs.mkdirSync(dir, { recursive: true });
   const scenarios = listAuthScenarios(suite).filter((s) => !only || only.test(s));
   for (const scenario of scenarios) {
+    await waitForCallbackPort();
     const r = runSuite(suite, [
       'client',
       '--command',

@@ -39,25 +39,12 @@ async function showSession(client, serverUrl) {
   $("session").hidden = false;
   show("Logged in. Fetching the tool list…");
 
-  const rpc = (method, params, sessionId, id) => ({
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      accept: "application/json, text/event-stream",
-      "mcp-protocol-version": "2025-11-25",
-      ...(sessionId ? { "mcp-session-id": sessionId } : {}),
-    },
-    body: JSON.stringify({ jsonrpc: "2.0", id, method, params }),
-  });
-  const init = await client.authorizedFetch(
-    serverUrl,
-    rpc("initialize", { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "mcp-auth-web-demo", version: "0" } }, null, 1),
-  );
-  if (init.status !== 200) throw new Error(`initialize answered HTTP ${init.status}: ${init.body}`);
-  const sessionId = init.headers["mcp-session-id"];
-  const list = await client.authorizedFetch(serverUrl, rpc("tools/list", {}, sessionId, 2));
-  if (list.status !== 200) throw new Error(`tools/list answered HTTP ${list.status}: ${list.body}`);
-  const tools = JSON.parse(list.body).result?.tools ?? [];
+  // core speaks MCP (2026-07-28 first, older revisions as the server answers); the page
+  // only asks for the tools and shows which revision was spoken.
+  const session = await client.session(serverUrl);
+  const tools = await session.listTools();
+  $("protocol").textContent = session.protocolVersion ?? "?";
+  await session.close();
   const ul = $("tools");
   ul.replaceChildren(
     ...tools.map((t) => {
@@ -69,7 +56,7 @@ async function showSession(client, serverUrl) {
       return li;
     }),
   );
-  show(`Logged in. ${tools.length} tools.`);
+  show(`Logged in. ${tools.length} tools (MCP ${session.protocolVersion}).`);
 }
 
 async function main() {

@@ -33,6 +33,8 @@ const SEEDS: &[&str] = &[
     "event: message\ndata: {\"id\":1}\n\n",
     "\u{feff}id: 0\r\ndata:\r\n\r\n: c\rretry: 10\revent: endpoint\rdata: /m?s=1\r\r",
     r#"{"type":"object","properties":{"a":{"type":"string","x-mcp-header":"A"},"b":{"properties":{"c":{"type":"integer","x-mcp-header":"C"}}}}}"#,
+    r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32022,"message":"x","data":{"supported":["2025-11-25","2026-07-28"]}}}"#,
+    r#"{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-06-18","resultType":"complete","tools":[]}}"#,
 ];
 const PIECES: &[&str] = &[
     "\"",
@@ -150,7 +152,9 @@ fn far_future_expiry_saturates() {
 }
 
 #[test]
-fn the_event_stream_parser_is_chunking_independent_on_mutated_input() {
+/// The SSE parser gives the same events however the bytes are chunked; the MCP answer
+/// readers, header encoders and the session never panic on mutated server input.
+fn mcp_parsers_and_the_session_on_mutated_input() {
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     for _ in 0..20_000 {
         let seed = rng.pick(SEEDS);
@@ -171,6 +175,28 @@ fn the_event_stream_parser_is_chunking_independent_on_mutated_input() {
         if let Ok(v) = serde_json::from_str::<serde_json::Value>(&input) {
             if let Ok(hs) = mcp::headers::param_headers(&v) {
                 let _ = mcp::headers::param_values(&hs, &v);
+            }
+        }
+        for (status, ctype) in [
+            (200u16, "application/json"),
+            (200, "text/event-stream"),
+            (400, "application/json"),
+            (404, "text/plain"),
+        ] {
+            let resp = HttpResponse {
+                status,
+                headers: vec![
+                    ("content-type".into(), ctype.into()),
+                    ("mcp-session-id".into(), input.chars().take(20).collect()),
+                ],
+                body: input.clone().into_bytes(),
+            };
+            let _ = mcp::answer::messages(&resp);
+            let _ = mcp::answer::modern_error(&resp);
+            for protocol in [mcp::Protocol::Auto, mcp::Protocol::Fixed("2025-11-25")] {
+                let mut s = mcp::Session::new("http://127.0.0.1:1/mcp", protocol);
+                let _ = s.start("tools/call", Some(serde_json::json!({"name": input})));
+                let _ = s.on_response(resp.clone());
             }
         }
         let mut s = mcp::Session::new("http://127.0.0.1:1/sse", mcp::Protocol::Fixed("2024-11-05"));

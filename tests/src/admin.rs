@@ -83,7 +83,21 @@ pub(crate) fn route(ctx: &Shared, method: &Method, what: &str, query: &str) -> R
                 )
             }
             Some(to_second) => {
-                ctx.lock().switched = to_second;
+                let after = p.get("after").map(str::parse::<u64>);
+                let mut inner = ctx.lock();
+                match after {
+                    Some(Ok(n)) if to_second && n > 0 => inner.switch_after = Some(n),
+                    Some(Err(_)) => {
+                        return json_response(
+                            StatusCode::BAD_REQUEST,
+                            &json!({"error": "after must be a number"}),
+                        )
+                    }
+                    _ => {
+                        inner.switched = to_second;
+                        inner.switch_after = None;
+                    }
+                }
                 ok()
             }
             None => json_response(

@@ -142,6 +142,7 @@ pub(crate) fn check_bearer(
             Some("the access token was issued for another resource"),
         ));
     }
+    ctx.tick_switch();
     Ok(TokenInfo {
         client_id: t.client_id,
         scope: t.scope,

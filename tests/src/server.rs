@@ -189,7 +189,23 @@ impl TestServer {
     /// Make the PRM name the second origin's AS (`true`) or the first AS again (`false`).
     /// Same as `POST /_testkit/switch-as?to=second|first`.
     pub fn switch_authorization_server(&self, to_second: bool) {
-        self.ctx.lock().switched = to_second;
+        let mut inner = self.ctx.lock();
+        inner.switched = to_second;
+        inner.switch_after = None;
+    }
+
+    /// Switch to the second origin's AS automatically once `n` more requests have passed the
+    /// RS's bearer check (those `n` are served as before the switch), as the conformance
+    /// `auth/authorization-server-migration` scenario does with `n = 1`.
+    /// Same as `POST /_testkit/switch-as?to=second&after=N`.
+    pub fn switch_authorization_server_after(&self, n: u64) {
+        let mut inner = self.ctx.lock();
+        if n == 0 {
+            inner.switched = true;
+            inner.switch_after = None;
+        } else {
+            inner.switch_after = Some(n);
+        }
     }
 
     /// While on, the RS answers 401 `invalid_token` to every request.

@@ -24,7 +24,10 @@ fn endpoint_url(ctx: &Shared, sid: &str) -> String {
     match (ctx.scenario, &ctx.second_origin) {
         (Scenario::SseCrossOrigin, Some(other)) => format!("{other}/messages?sessionId={sid}"),
         (Scenario::SsePlainHttp, Some(other)) => {
-            let port = other.rsplit(':').next().unwrap_or("80");
+            let port = url::Url::parse(other)
+                .ok()
+                .and_then(|u| u.port_or_known_default())
+                .unwrap_or(80);
             format!("http://{PLAIN_HTTP_HOST}:{port}/messages?sessionId={sid}")
         }
         _ => format!("/messages?sessionId={sid}"),

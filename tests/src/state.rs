@@ -258,6 +258,8 @@ pub struct Inner {
     pub deny_all: bool,
     /// Admin switch: the PRM names the second origin's AS instead of the first.
     pub switched: bool,
+    /// Flip `switched` to true once this many more requests passed the bearer check.
+    pub switch_after: Option<u64>,
     /// `scope-retry-limit`: how many step-up challenges were sent.
     pub step: u64,
     pub sse_sessions: HashMap<String, UnboundedSender<String>>,
@@ -435,6 +437,19 @@ impl Shared {
         match &self.second_origin {
             Some(o) if self.lock().switched => o.clone(),
             _ => self.issuer(),
+        }
+    }
+
+    /// Count one request that passed the bearer check towards a pending automatic switch.
+    pub fn tick_switch(&self) {
+        let mut inner = self.lock();
+        match inner.switch_after {
+            Some(n) if n <= 1 => {
+                inner.switched = true;
+                inner.switch_after = None;
+            }
+            Some(n) => inner.switch_after = Some(n - 1),
+            None => {}
         }
     }
 

@@ -309,6 +309,8 @@ async fn sse_endpoint_over_plain_http_to_a_non_loopback_host() {
     let u = url::Url::parse(&endpoint).expect("absolute URL");
     assert_eq!(u.scheme(), "http");
     assert_eq!(u.host_str(), Some(PLAIN_HTTP_HOST));
+    let second = url::Url::parse(&s.second_origin().expect("second origin")).expect("url");
+    assert_eq!(u.port(), second.port());
     assert_eq!(u.path(), "/messages");
 }
 
@@ -486,4 +488,50 @@ async fn short_token_lifetime_and_refresh_counting() {
     assert_eq!(st, 200);
     assert_eq!(again["expires_in"], 5);
     assert_eq!(s.grant_count("refresh_token"), 1);
+}
+
+#[tokio::test]
+async fn as_migration_can_switch_after_the_next_authorized_request() {
+    let s = TestServer::start(Scenario::AsMigration);
+    let as2 = s.second_origin().expect("second origin");
+    let c1 = register_public(&s).await;
+    let t1 = access(&login_at(&s.issuer(), &c1, &s.mcp_url(), "mcp:read").await);
+    let resp = http()
+        .post(format!(
+            "{}/_testkit/switch-as?to=second&after=1",
+            s.base_url()
+        ))
+        .send()
+        .await
+        .expect("switch");
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(
+        prm_issuers(&s, "/mcp").await,
+        json!([s.issuer()]),
+        "not yet"
+    );
+    assert_eq!(
+        init_at(&s.mcp_url(), &t1).await.0,
+        200,
+        "served before the switch"
+    );
+    assert_eq!(prm_issuers(&s, "/mcp").await, json!([as2]));
+    assert_eq!(init_at(&s.mcp_url(), &t1).await.0, 401);
+    let resp = http()
+        .post(format!(
+            "{}/_testkit/switch-as?to=second&after=x",
+            s.base_url()
+        ))
+        .send()
+        .await
+        .expect("switch");
+    assert_eq!(resp.status().as_u16(), 400);
+    s.switch_authorization_server_after(2);
+    s.switch_authorization_server(false);
+    assert_eq!(init_at(&s.mcp_url(), &t1).await.0, 200);
+    assert_eq!(
+        init_at(&s.mcp_url(), &t1).await.0,
+        200,
+        "a plain switch cancels the pending one"
+    );
 }

@@ -316,6 +316,20 @@ async fn dual_serves_both_eras() {
     );
     let (st, v) = status_json(modern(&s, Some(&t), "tools/list", json!({})).await).await;
     assert_eq!((st, &v["result"]["resultType"]), (200, &json!("complete")));
+    // A legacy version in modern framing: -32022 listing every version (use initialize).
+    let mut b = body("tools/list", json!({}));
+    b["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] = json!("2025-11-25");
+    let h = [
+        ("mcp-protocol-version", "2025-11-25"),
+        ("mcp-method", "tools/list"),
+    ];
+    let (st, v) = status_json(post(&s, Some(&t), &h, &b).await).await;
+    assert_eq!((st, &v["error"]["code"]), (400, &json!(-32022)), "{v}");
+    assert_eq!(v["error"]["data"]["requested"], "2025-11-25");
+    assert_eq!(
+        v["error"]["data"]["supported"].as_array().map(Vec::len),
+        Some(4)
+    );
     // A modern request with a broken header is still judged as modern.
     let b = body("tools/list", json!({}));
     let (st, v) = status_json(post(&s, Some(&t), &[("mcp-protocol-version", V)], &b).await).await;

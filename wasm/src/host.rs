@@ -3,6 +3,7 @@
 
 use crate::js::{get, message_of, set};
 use js_sys::{Array, Function, Object, Promise, Uint8Array};
+use mcp_auth_core::host::{ChunkStream, NextChunk, StreamResponse};
 use mcp_auth_core::{Error, Host, HostError, HostLock, HttpRequest, HttpResponse};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -121,62 +122,30 @@ fn storage_error(op: &str, key: &str, err: &JsValue) -> HostError {
 impl Host for JsHost {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HostError> {
         let url = request.url.clone();
-        let failed = |e: &JsValue| {
-            HostError::Network(format!(
-                "the request to {} failed: {}",
-                without_query(&url),
-                message_of(e)
-            ))
-        };
-        let init = Object::new();
-        set(&init, "method", &JsValue::from_str(request.method.as_str()));
-        let headers = Object::new();
-        for (name, value) in &request.headers {
-            set(&headers, name, &JsValue::from_str(value));
-        }
-        set(&init, "headers", &headers);
-        if let Some(body) = &request.body {
-            set(&init, "body", &Uint8Array::from(body.as_slice()));
-        }
-        set(&init, "redirect", &JsValue::from_str("manual"));
-        let pending = self
-            .fetch
-            .call2(&self.fetch_this, &JsValue::from_str(&request.url), &init)
-            .map_err(|e| failed(&e))?;
-        let resp = settle(pending).await.map_err(|e| {
-            let mut err = failed(&e);
-            if page_redirect_uri().is_some() {
-                if let HostError::Network(m) = &mut err {
-                    m.push_str(" (in a browser this is also what a missing CORS header looks like: the server must allow this origin)");
-                }
-            }
-            err
-        })?;
-        if get(&resp, "type").as_string().as_deref() == Some("opaqueredirect") {
-            return Err(HostError::Network(format!(
-                "{} answered with a redirect, which mcp-auth does not follow; use the final URL",
-                without_query(&url)
-            )));
-        }
-        let status = get(&resp, "status").as_f64().unwrap_or(0.0) as u16;
-        let mut out_headers = Vec::new();
-        let h = get(&resp, "headers");
-        if let Ok(Some(iter)) = js_sys::try_iter(&h) {
-            for pair in iter.flatten() {
-                let pair: Array = pair.unchecked_into();
-                if let (Some(n), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
-                    out_headers.push((n, v));
-                }
-            }
-        }
+        let (resp, status, headers) = self.fetch(request).await?;
+        let failed = |e: &JsValue| fetch_failed(&url, e);
         let array_buffer =
             function(&resp, "arrayBuffer", "the fetch response").map_err(|e| failed(&e))?;
         let buf = array_buffer.call0(&resp).map_err(|e| failed(&e))?;
         let buf = settle(buf).await.map_err(|e| failed(&e))?;
         Ok(HttpResponse {
             status,
-            headers: out_headers,
+            headers,
             body: Uint8Array::new(&buf).to_vec(),
+        })
+    }
+
+    async fn open_stream(&self, request: HttpRequest) -> Result<StreamResponse, HostError> {
+        let url = request.url.clone();
+        let (resp, status, headers) = self.fetch(request).await?;
+        let body = get(&resp, "body");
+        let reader = function(&body, "getReader", "the fetch response body")
+            .and_then(|f| f.call0(&body))
+            .map_err(|e| fetch_failed(&url, &e))?;
+        Ok(StreamResponse {
+            status,
+            headers,
+            body: Box::new(JsChunks { reader, url }),
         })
     }
 
@@ -271,5 +240,90 @@ impl Host for JsHost {
 
     fn now(&self) -> u64 {
         (js_sys::Date::now() / 1000.0) as u64
+    }
+}
+
+/// Reads a fetch response body chunk by chunk (`body.getReader().read()`).
+struct JsChunks {
+    reader: JsValue,
+    url: String,
+}
+
+impl ChunkStream for JsChunks {
+    fn next_chunk(&mut self) -> NextChunk<'_> {
+        Box::pin(async move {
+            let failed = |e: &JsValue| fetch_failed(&self.url, e);
+            let read = function(&self.reader, "read", "the stream reader")
+                .and_then(|f| f.call0(&self.reader))
+                .map_err(|e| failed(&e))?;
+            let part = settle(read).await.map_err(|e| failed(&e))?;
+            if get(&part, "done").as_bool() == Some(true) {
+                return Ok(None);
+            }
+            let value = get(&part, "value");
+            Ok(Some(Uint8Array::new(&value).to_vec()))
+        })
+    }
+}
+
+fn fetch_failed(url: &str, e: &JsValue) -> HostError {
+    HostError::Network(format!(
+        "the request to {} failed: {}",
+        without_query(url),
+        message_of(e)
+    ))
+}
+
+impl JsHost {
+    /// Sends a request through the host's `fetch` (no redirects followed); the response
+    /// object with its status and headers, the body still unread.
+    async fn fetch(
+        &self,
+        request: HttpRequest,
+    ) -> Result<(JsValue, u16, Vec<(String, String)>), HostError> {
+        let url = request.url.clone();
+        let failed = |e: &JsValue| fetch_failed(&url, e);
+        let init = Object::new();
+        set(&init, "method", &JsValue::from_str(request.method.as_str()));
+        let headers = Object::new();
+        for (name, value) in &request.headers {
+            set(&headers, name, &JsValue::from_str(value));
+        }
+        set(&init, "headers", &headers);
+        if let Some(body) = &request.body {
+            set(&init, "body", &Uint8Array::from(body.as_slice()));
+        }
+        set(&init, "redirect", &JsValue::from_str("manual"));
+        let pending = self
+            .fetch
+            .call2(&self.fetch_this, &JsValue::from_str(&request.url), &init)
+            .map_err(|e| failed(&e))?;
+        let resp = settle(pending).await.map_err(|e| {
+            let mut err = failed(&e);
+            if page_redirect_uri().is_some() {
+                if let HostError::Network(m) = &mut err {
+                    m.push_str(" (in a browser this is also what a missing CORS header looks like: the server must allow this origin)");
+                }
+            }
+            err
+        })?;
+        if get(&resp, "type").as_string().as_deref() == Some("opaqueredirect") {
+            return Err(HostError::Network(format!(
+                "{} answered with a redirect, which mcp-auth does not follow; use the final URL",
+                without_query(&url)
+            )));
+        }
+        let status = get(&resp, "status").as_f64().unwrap_or(0.0) as u16;
+        let mut out_headers = Vec::new();
+        let h = get(&resp, "headers");
+        if let Ok(Some(iter)) = js_sys::try_iter(&h) {
+            for pair in iter.flatten() {
+                let pair: Array = pair.unchecked_into();
+                if let (Some(n), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
+                    out_headers.push((n, v));
+                }
+            }
+        }
+        Ok((resp, status, out_headers))
     }
 }

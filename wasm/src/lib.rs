@@ -7,6 +7,7 @@
 mod host;
 mod js;
 mod pure;
+mod session;
 
 use host::JsHost;
 use js::{get, opt_bool, opt_str, set, to_js_object};
@@ -138,6 +139,33 @@ export interface AuthorizedResponse {
   body: string;
 }
 
+/** Options of `client.session()`: the login options, plus the MCP revision to speak. */
+export interface SessionOptions extends LoginOptions {
+  /**
+   * `"auto"` (default): 2026-07-28 first, falling back as the server answers (to
+   * `initialize`-based 2025-11-25 / 2025-06-18 / 2025-03-26, then to the 2024-11-05
+   * HTTP+SSE transport, read through `fetch`'s streaming body). Or one revision exactly.
+   */
+  protocol?: "auto" | "2026-07-28" | "2025-11-25" | "2025-06-18" | "2025-03-26" | "2024-11-05";
+}
+
+/** What `discover()` tells about a server (for a legacy server: what `initialize` said). */
+export interface DiscoverInfo {
+  protocolVersion: string | null;
+  supportedVersions?: string[];
+  capabilities?: Record<string, unknown>;
+  instructions?: string;
+  serverInfo?: { name?: string; version?: string; [k: string]: unknown };
+}
+
+/** A tool as `tools/list` describes it. */
+export interface McpTool {
+  name: string;
+  description?: string;
+  inputSchema?: Record<string, unknown>;
+  [k: string]: unknown;
+}
+
 /** Every error thrown by this package: `code` is stable (the CLI's error codes). */
 export interface McpAuthError extends Error {
   code: string;
@@ -168,6 +196,18 @@ extern "C" {
     pub type StatusListPromise;
     #[wasm_bindgen(typescript_type = "Promise<TokenStatus>")]
     pub type StatusPromise;
+    #[wasm_bindgen(typescript_type = "SessionOptions")]
+    pub type SessionOptions;
+    #[wasm_bindgen(typescript_type = "Promise<McpSession>")]
+    pub type SessionPromise;
+    #[wasm_bindgen(typescript_type = "Promise<any>")]
+    pub type AnyPromise;
+    #[wasm_bindgen(typescript_type = "Promise<McpTool[]>")]
+    pub type ToolsPromise;
+    #[wasm_bindgen(typescript_type = "Promise<DiscoverInfo>")]
+    pub type DiscoverPromise;
+    #[wasm_bindgen(typescript_type = "Promise<void>")]
+    pub type VoidPromise;
     #[wasm_bindgen(typescript_type = "Promise<LogoutReport>")]
     pub type LogoutPromise;
 
@@ -224,7 +264,7 @@ pub(crate) fn coded_error(message: &str, code: &str) -> JsValue {
     err.into()
 }
 
-fn invalid(message: impl Into<String>) -> JsValue {
+pub(crate) fn invalid(message: impl Into<String>) -> JsValue {
     js_error(Error::Invalid(message.into()))
 }
 
@@ -317,15 +357,15 @@ struct AuthorizationRequestJs<'a> {
     identity: &'a str,
 }
 
-struct Inner {
-    auth: McpAuth<JsHost>,
+pub(crate) struct Inner {
+    pub(crate) auth: McpAuth<JsHost>,
     redirect_uri: String,
     client_name: String,
 }
 
 impl Inner {
     /// Core's options from the client defaults and a JS `LoginOptions` object.
-    fn auth_options(&self, options: &JsValue) -> Result<AuthOptions, JsValue> {
+    pub(crate) fn auth_options(&self, options: &JsValue) -> Result<AuthOptions, JsValue> {
         let mut o = AuthOptions {
             redirect_uri: self.redirect_uri.clone(),
             client_name: self.client_name.clone(),
@@ -387,7 +427,7 @@ pub struct McpAuthClient {
 }
 
 /// Runs a future as a JS promise whose rejection is a coded `Error`.
-fn spawn<F>(future: F) -> Promise
+pub(crate) fn spawn<F>(future: F) -> Promise
 where
     F: std::future::Future<Output = Result<JsValue, JsValue>> + 'static,
 {
@@ -559,6 +599,18 @@ impl McpAuthClient {
             Ok(out.into())
         })
         .unchecked_into()
+    }
+
+    /// An MCP session with the server, speaking the revision it answers in (see
+    /// `SessionOptions.protocol`). Every request carries the token as `authorizedFetch`
+    /// does; the MCP messages are built and read by core, not by JavaScript.
+    pub fn session(
+        &self,
+        #[wasm_bindgen(js_name = serverUrl)] server_url: String,
+        options: Option<SessionOptions>,
+    ) -> SessionPromise {
+        let options: JsValue = options.map(Into::into).unwrap_or(JsValue::UNDEFINED);
+        spawn(session::open(self.inner.clone(), server_url, options)).unchecked_into()
     }
 
     /// Every stored identity with its token state (reads only).

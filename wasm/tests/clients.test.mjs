@@ -2,16 +2,15 @@
 // Metadata Document URL, against the testkit scenarios that offer each.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { loadNodePackage, startTestkit, memoryStorage, followingRedirect, rpc, INITIALIZE } from "./helpers.mjs";
+import { loadNodePackage, startTestkit, memoryStorage, followingRedirect } from "./helpers.mjs";
 
 const { McpAuthClient } = loadNodePackage();
 
 async function whoami(c, url) {
-  const init = await c.authorizedFetch(url, rpc("initialize", INITIALIZE));
-  assert.equal(init.status, 200, init.body);
-  const r = await c.authorizedFetch(url, rpc("tools/call", { name: "whoami", arguments: {} }, init.headers["mcp-session-id"], 2));
-  assert.equal(r.status, 200, r.body);
-  return JSON.parse(r.body).result.structuredContent;
+  const session = await c.session(url);
+  const r = await session.callTool("whoami", {});
+  await session.close();
+  return r.structuredContent;
 }
 
 test("a pre-registered confidential client (clientId + clientSecret, client_secret_basic)", async () => {

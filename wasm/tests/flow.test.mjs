@@ -19,15 +19,13 @@ function client(storage, calls = [], extra = {}) {
   return new McpAuthClient({ storage, redirect: followingRedirect(calls), ...extra });
 }
 
-/** initialize then tools/list through authorizedFetch; returns the tool names. */
-async function listTools(c, url) {
-  const init = await c.authorizedFetch(url, rpc("initialize", INITIALIZE));
-  assert.equal(init.status, 200, init.body);
-  const sid = init.headers["mcp-session-id"];
-  assert.ok(sid, "initialize returns a session id");
-  const list = await c.authorizedFetch(url, rpc("tools/list", {}, sid, 2));
-  assert.equal(list.status, 200, list.body);
-  return { sid, tools: JSON.parse(list.body).result.tools.map((t) => t.name) };
+/** tools/list through the exported MCP session; returns the session and the tool names. */
+async function listTools(c, url, options) {
+  const session = await c.session(url, options);
+  assert.equal(session.protocolVersion, undefined, "nothing spoken yet");
+  const tools = (await session.listTools()).map((t) => t.name);
+  assert.match(session.protocolVersion, /^\d{4}-\d{2}-\d{2}$/, "the revision spoken is known");
+  return { session, tools };
 }
 
 test("login follows the authorization URL, stores CLI-format records, and authorizedFetch lists tools", async () => {
@@ -121,13 +119,9 @@ test("step-up: write_note's 403 insufficient_scope re-authorizes with the union 
   const c = client(storage, calls);
   const info = await c.login(kit.mcp_url, { scope: "mcp:read" });
   assert.equal(info.scope, "mcp:read");
-  const { sid } = await listTools(c, kit.mcp_url);
-  const r = await c.authorizedFetch(
-    kit.mcp_url,
-    rpc("tools/call", { name: "write_note", arguments: { text: "hi" } }, sid, 3),
-  );
-  assert.equal(r.status, 200, r.body);
-  assert.match(JSON.parse(r.body).result.content[0].text, /note saved: hi/);
+  const { session } = await listTools(c, kit.mcp_url);
+  const r = await session.callTool("write_note", { text: "hi" });
+  assert.match(r.content[0].text, /note saved: hi/);
   assert.equal(calls.length, 2, "one step-up authorization");
   const scopes = new URL(calls[1].authorizationUrl).searchParams.get("scope").split(" ");
   assert.ok(scopes.includes("mcp:read") && scopes.includes("mcp:write"), scopes.join(" "));
@@ -138,13 +132,9 @@ test("step-up is refused when interactive is false", async () => {
   const storage = memoryStorage();
   const c = client(storage);
   await c.login(kit.mcp_url, { scope: "mcp:read" });
-  const { sid } = await listTools(c, kit.mcp_url);
+  const { session } = await listTools(c, kit.mcp_url, { interactive: false });
   await assert.rejects(
-    c.authorizedFetch(
-      kit.mcp_url,
-      rpc("tools/call", { name: "write_note", arguments: { text: "x" } }, sid, 3),
-      { interactive: false },
-    ),
+    session.callTool("write_note", { text: "x" }),
     (e) => e instanceof Error && e.code === "step_up_exhausted",
   );
 });

@@ -8,7 +8,9 @@ import { gzipSync } from "node:zlib";
 import path from "node:path";
 import { ROOT } from "./helpers.mjs";
 
-const GZIP_CEILING = 250 * 1024; // .wasm + JS glue, gzip -9
+// .wasm + JS glue, gzip -9: 254 KiB measured with the dual-era MCP session (+31 KB over the
+// OAuth-only build), plus headroom
+const GZIP_CEILING = 262 * 1024;
 
 for (const kind of ["web", "node"]) {
   const dir = path.join(ROOT, "wasm/pkg", kind);

@@ -237,7 +237,8 @@ impl<H: Host> McpAuth<H> {
         )))
     }
 
-    /// `tools/call` with `arguments`.
+    /// `tools/call` with `arguments`. A `HeaderMismatch` (the tool's `x-mcp-header`
+    /// parameters changed since the last listing) lists the tools again and retries once.
     pub async fn mcp_call_tool(
         &self,
         conn: &mut McpConnection,
@@ -246,8 +247,24 @@ impl<H: Host> McpAuth<H> {
         opts: &AuthOptions,
     ) -> Result<Value> {
         let params = json!({ "name": name, "arguments": arguments });
-        self.mcp_request(conn, "tools/call", Some(params), opts)
+        match self
+            .mcp_request(conn, "tools/call", Some(params.clone()), opts)
             .await
+        {
+            Err(Error::Mcp {
+                code: super::answer::HEADER_MISMATCH,
+                ..
+            }) if conn
+                .session
+                .chosen()
+                .is_some_and(|c| c.era == super::Era::Modern) =>
+            {
+                self.mcp_list_tools(conn, opts).await?;
+                self.mcp_request(conn, "tools/call", Some(params), opts)
+                    .await
+            }
+            other => other,
+        }
     }
 
     /// Ends the session: a DELETE for a legacy session with an id (a 405 is fine: the

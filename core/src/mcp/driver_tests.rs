@@ -199,3 +199,98 @@ fn a_stream_that_ends_early_is_an_error() {
     assert_eq!(e.code(), "mcp_protocol", "{e}");
     assert!(e.to_string().contains("closed"), "{e}");
 }
+
+/// A modern server whose tool starts mirroring a parameter into a header after the client
+/// listed the tools: its `HeaderMismatch` makes the client list again and retry once.
+struct ModernServer {
+    map: RefCell<HashMap<String, String>>,
+    sent: RefCell<Vec<String>>,
+    annotated: std::cell::Cell<bool>,
+}
+
+impl Host for ModernServer {
+    async fn send(&self, r: HttpRequest) -> std::result::Result<HttpResponse, HostError> {
+        let body: Value =
+            serde_json::from_slice(r.body.as_deref().unwrap_or_default()).unwrap_or(Value::Null);
+        let method = body["method"].as_str().unwrap_or("").to_string();
+        self.sent.borrow_mut().push(method.clone());
+        let region = json!({"type": "string", "x-mcp-header": "Region"});
+        let plain = json!({"type": "string"});
+        let result = match method.as_str() {
+            "tools/list" => json!({"tools": [{"name": "sql", "inputSchema": {"type": "object",
+                "properties": {"region": if self.annotated.get() { region } else { plain }}}}]}),
+            "tools/call"
+                if self.annotated.get() && r.header_value("mcp-param-region") != Some("eu") =>
+            {
+                let e = json!({"jsonrpc": "2.0", "id": body["id"], "error": {"code": -32020, "message": "Mcp-Param-Region missing"}});
+                return Ok(HttpResponse {
+                    status: 400,
+                    headers: vec![("content-type".into(), "application/json".into())],
+                    body: e.to_string().into_bytes(),
+                });
+            }
+            _ => json!({"content": []}),
+        };
+        let a = json!({"jsonrpc": "2.0", "id": body["id"], "result": result});
+        Ok(HttpResponse {
+            status: 200,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: a.to_string().into_bytes(),
+        })
+    }
+    async fn load(&self, k: &str) -> std::result::Result<Option<String>, HostError> {
+        Ok(self.map.borrow().get(k).cloned())
+    }
+    async fn save(&self, k: &str, v: &str) -> std::result::Result<(), HostError> {
+        self.map.borrow_mut().insert(k.into(), v.into());
+        Ok(())
+    }
+    async fn remove(&self, k: &str) -> std::result::Result<(), HostError> {
+        self.map.borrow_mut().remove(k);
+        Ok(())
+    }
+    async fn authorize(&self, _: &str, _: &str) -> std::result::Result<Option<String>, HostError> {
+        Err(HostError::Browser("no browser in this test".into()))
+    }
+    fn now(&self) -> u64 {
+        1000
+    }
+}
+
+#[test]
+fn a_header_mismatch_lists_the_tools_again_and_retries_once() {
+    const MCP: &str = "http://127.0.0.1:9/mcp";
+    let host = ModernServer {
+        map: RefCell::new(HashMap::new()),
+        sent: RefCell::new(Vec::new()),
+        annotated: Default::default(),
+    };
+    let rec = json!({
+        "identity": ID, "resource": MCP, "issuer": ID, "client_id": "c",
+        "access_token": "tok", "token_type": "Bearer", "expires_at": 5000, "obtained_at": 900
+    });
+    host.map
+        .borrow_mut()
+        .insert(tokens_key(ID), rec.to_string());
+    let auth = McpAuth::new(host);
+    let opts = AuthOptions::default();
+    let mut conn = auth
+        .mcp_connect(MCP, Protocol::Auto)
+        .now_or_never()
+        .expect("ready")
+        .expect("connect");
+    auth.mcp_list_tools(&mut conn, &opts)
+        .now_or_never()
+        .expect("ready")
+        .expect("tools");
+    auth.host().annotated.set(true);
+    auth.mcp_call_tool(&mut conn, "sql", json!({"region": "eu"}), &opts)
+        .now_or_never()
+        .expect("ready")
+        .expect("the retry carries the header");
+    assert_eq!(
+        auth.host().sent.borrow().as_slice(),
+        ["tools/list", "tools/call", "tools/list", "tools/call"]
+    );
+    assert_eq!(conn.protocol_version(), Some("2026-07-28"));
+}

@@ -75,3 +75,25 @@ macro_rules! errln {
 }
 
 pub(crate) use {errln, out, outln};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broken_pipe_is_quiet_and_other_write_errors_are_not() {
+        let closed = failed(io::Error::from(io::ErrorKind::BrokenPipe), "cannot write");
+        assert!(closed.quiet);
+        assert_eq!(closed.code, CLOSED_STDOUT_CODE);
+        assert!(closed.message.is_empty());
+
+        let full = failed(io::Error::from(io::ErrorKind::StorageFull), "cannot write");
+        assert!(!full.quiet);
+        assert_eq!(full.code, 1);
+        assert!(
+            full.message.starts_with("cannot write: "),
+            "{}",
+            full.message
+        );
+    }
+}

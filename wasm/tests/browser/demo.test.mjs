@@ -64,6 +64,8 @@ test("the demo logs in through the consent page and shows the tool list after th
   assert.equal(await page.textContent("#identity"), new URL(kit.mcp_url).origin);
   assert.match(await page.textContent("#scopes"), /mcp:read/);
   assert.match(await page.textContent("#expiry"), /\d/);
+  // the page shows the MCP revision core spoke (the testkit's, whichever era it serves)
+  assert.match(await page.textContent("#protocol"), /^20\d\d-\d\d-\d\d$/);
   assert.ok(!new URL(page.url()).search.includes("code="), "the code is removed from the address bar");
   const keys = await page.evaluate(() => Object.keys(localStorage));
   assert.ok(keys.includes(`mcp-auth:tokens:${new URL(kit.mcp_url).origin}`), keys.join(","));

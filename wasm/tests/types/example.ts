@@ -9,6 +9,9 @@ import {
   type TokenStatus,
   type AuthorizedResponse,
   type McpAuthError,
+  type McpTool,
+  type DiscoverInfo,
+  McpSession,
 } from "../../pkg/node/mcp_auth.js";
 import initWeb, { McpAuthClient as WebClient } from "../../pkg/web/mcp_auth.js";
 
@@ -50,6 +53,23 @@ export async function example(serverUrl: string): Promise<string[]> {
     const code: string = (e as McpAuthError).code;
     void code;
   }
+
+  const session: McpSession = await client.session(serverUrl, { protocol: "auto", interactive: false });
+  const tools: McpTool[] = await session.listTools();
+  const names: string[] = tools.map((t) => t.name);
+  void names;
+  const info: DiscoverInfo = await session.discover();
+  const spoken: string | undefined = info.protocolVersion ?? session.protocolVersion;
+  void spoken;
+  const called: unknown = await session.callTool("echo", { text: "hi" });
+  void called;
+  await session.request("tools/list", {});
+  await session.close();
+  // @ts-expect-error the protocol is a known revision or "auto"
+  await client.session(serverUrl, { protocol: "1999-01-01" });
+  // @ts-expect-error listTools resolves to tools, not a string
+  const notTools: string = await session.listTools();
+  void notTools;
 
   // @ts-expect-error storage is required
   new McpAuthClient({ redirect: () => undefined });

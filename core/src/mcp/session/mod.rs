@@ -16,6 +16,7 @@
 //! (see [`super::record`]) is tried first and forgotten if it fails.
 
 mod http_sse;
+mod results;
 #[cfg(test)]
 mod tests;
 
@@ -24,7 +25,7 @@ pub use http_sse::checked_endpoint;
 use crate::error::{Error, Result};
 use crate::host::{HttpRequest, HttpResponse};
 use crate::mcp::answer::{self, RpcError, UNSUPPORTED_VERSION};
-use crate::mcp::headers::{self, param_values, printable, ParamHeader};
+use crate::mcp::headers::{param_values, printable, ParamHeader};
 use crate::mcp::request;
 use crate::mcp::version::{newest_mutual, Era, Protocol, LATEST, VERSIONS};
 use serde::{Deserialize, Serialize};
@@ -202,6 +203,14 @@ impl Session {
         if matches!(self.state, State::Closed) {
             return Err(Error::McpProtocol("the MCP session is closed".into()));
         }
+        if matches!(
+            self.state,
+            State::Initializing(_) | State::StreamOpening | State::StreamInitializing { .. }
+        ) {
+            // an earlier request failed while setting up: set up again
+            self.state = State::Fresh;
+        }
+        self.awaiting = Awaiting::Nothing;
         self.pending = Some(Pending {
             method: method.to_string(),
             params,
@@ -415,6 +424,7 @@ impl Session {
                     if self.protocol == Protocol::Auto {
                         return self.enter("2024-11-05");
                     }
+                    return Err(not_spoken("initialize", asked, &resp));
                 }
                 Err(answer::http_error("initialize", &resp))
             }
@@ -477,6 +487,9 @@ impl Session {
             }
             return self.enter(LEGACY_DEFAULT);
         }
+        if matches!(resp.status, 400 | 404 | 405) && matches!(self.state, State::Probing(_)) {
+            return Err(not_spoken(method, version, resp));
+        }
         Err(answer::http_error(method, resp))
     }
 
@@ -528,49 +541,6 @@ impl Session {
         Ok(answered.to_string())
     }
 
-    /// Post-processing of a result: `tools/list` remembers which tool parameters go into
-    /// headers and leaves out tools whose annotations are invalid; `server/discover`
-    /// remembers the server's info.
-    fn finish(&mut self, method: &str, mut result: Value) -> Result<Step> {
-        self.pending = None;
-        match method {
-            "tools/list" if matches!(self.state, State::Modern(_)) => {
-                if let Some(tools) = result.get_mut("tools").and_then(Value::as_array_mut) {
-                    let mut warnings = Vec::new();
-                    let cache = &mut self.tools;
-                    tools.retain(|t| {
-                        let name = t.get("name").and_then(Value::as_str).unwrap_or("");
-                        let schema = t.get("inputSchema").unwrap_or(&Value::Null);
-                        match headers::param_headers(schema) {
-                            Ok(hs) => {
-                                cache.insert(name.to_string(), hs);
-                                true
-                            }
-                            Err(why) => {
-                                warnings.push(format!(
-                                    "left out tool `{}`: {why}",
-                                    printable(name, 60)
-                                ));
-                                false
-                            }
-                        }
-                    });
-                    self.warnings.extend(warnings);
-                }
-            }
-            "server/discover" => {
-                if let Some(info) = result
-                    .get("_meta")
-                    .and_then(|m| m.get("io.modelcontextprotocol/serverInfo"))
-                {
-                    self.server_info = Some(info.clone());
-                }
-            }
-            _ => {}
-        }
-        Ok(Step::Done(result))
-    }
-
     /// The request that ends the session (a DELETE for a legacy session with an id), if
     /// any. The session cannot be used afterwards.
     pub fn close(&mut self) -> Option<HttpRequest> {
@@ -593,6 +563,14 @@ impl Session {
 /// The `MCP-Protocol-Version` header after `initialize` (2025-06-18 and later).
 fn version_header(version: &str) -> Option<&str> {
     (version != "2025-03-26" && version != "2024-11-05").then_some(version)
+}
+
+/// A forced revision the server refuses with a status that older or newer servers use.
+fn not_spoken(method: &str, version: &str, resp: &HttpResponse) -> Error {
+    Error::ProtocolUnsupported(format!(
+        "{}; the server may not speak {version}: try the protocol `auto`",
+        answer::http_error(method, resp)
+    ))
 }
 
 fn no_answer(method: &str) -> Error {

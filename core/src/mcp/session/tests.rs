@@ -300,10 +300,9 @@ fn hostile_endpoints_are_refused() {
 fn a_forced_revision_does_not_fall_back() {
     let mut s = Session::new(URL, Protocol::Fixed(LATEST));
     sent(s.start("tools/list", None).unwrap());
-    assert_eq!(
-        s.on_response(text_resp(400, "bad")).unwrap_err().code(),
-        "mcp_protocol"
-    );
+    let e = s.on_response(text_resp(400, "bad")).unwrap_err();
+    assert_eq!(e.code(), "protocol_unsupported");
+    assert!(e.to_string().contains("`auto`"), "{e}");
     let mut s = Session::new(URL, Protocol::Fixed("2025-06-18"));
     let init = sent(s.start("tools/list", None).unwrap());
     assert_eq!(body(&init)["params"]["protocolVersion"], "2025-06-18");
@@ -313,10 +312,8 @@ fn a_forced_revision_does_not_fall_back() {
     assert_eq!(e.code(), "protocol_unsupported");
     let mut s = Session::new(URL, Protocol::Fixed("2025-06-18"));
     let init = sent(s.start("tools/list", None).unwrap());
-    assert!(
-        s.on_response(text_resp(405, "")).is_err(),
-        "no HTTP+SSE try"
-    );
+    let e = s.on_response(text_resp(405, "")).unwrap_err();
+    assert_eq!(e.code(), "protocol_unsupported", "no HTTP+SSE try: {e}");
     let mut s = Session::new(URL, Protocol::Fixed("2025-03-26"));
     let init2 = sent(s.start("tools/list", None).unwrap());
     let note = sent(
@@ -418,4 +415,13 @@ fn tool_headers_come_from_the_listing() {
         .on_response(result_for(&call, json!({"resultType": "input_required"})))
         .unwrap_err();
     assert_eq!(e.code(), "input_required");
+}
+
+#[test]
+fn a_failed_setup_is_started_again_by_the_next_request() {
+    let mut s = Session::new(URL, Protocol::Fixed("2025-11-25"));
+    sent(s.start("tools/list", None).unwrap());
+    assert!(s.on_response(text_resp(500, "later")).is_err());
+    let again = sent(s.start("tools/list", None).unwrap());
+    assert_eq!(body(&again)["method"], "initialize");
 }

@@ -1,0 +1,52 @@
+//! What the session keeps from results: the tool parameters mirrored into headers (and the
+//! tools left out for invalid annotations), and the server's info.
+
+use super::{Session, State, Step};
+use crate::error::Result;
+use crate::mcp::headers::{self, printable};
+use serde_json::Value;
+
+impl Session {
+    /// Post-processing of a result: `tools/list` remembers which tool parameters go into
+    /// headers and leaves out tools whose annotations are invalid; `server/discover`
+    /// remembers the server's info.
+    pub(super) fn finish(&mut self, method: &str, mut result: Value) -> Result<Step> {
+        self.pending = None;
+        match method {
+            "tools/list" if matches!(self.state, State::Modern(_)) => {
+                if let Some(tools) = result.get_mut("tools").and_then(Value::as_array_mut) {
+                    let mut warnings = Vec::new();
+                    let cache = &mut self.tools;
+                    tools.retain(|t| {
+                        let name = t.get("name").and_then(Value::as_str).unwrap_or("");
+                        let schema = t.get("inputSchema").unwrap_or(&Value::Null);
+                        match headers::param_headers(schema) {
+                            Ok(hs) => {
+                                cache.insert(name.to_string(), hs);
+                                true
+                            }
+                            Err(why) => {
+                                warnings.push(format!(
+                                    "left out tool `{}`: {why}",
+                                    printable(name, 60)
+                                ));
+                                false
+                            }
+                        }
+                    });
+                    self.warnings.extend(warnings);
+                }
+            }
+            "server/discover" => {
+                if let Some(info) = result
+                    .get("_meta")
+                    .and_then(|m| m.get("io.modelcontextprotocol/serverInfo"))
+                {
+                    self.server_info = Some(info.clone());
+                }
+            }
+            _ => {}
+        }
+        Ok(Step::Done(result))
+    }
+}

@@ -1,0 +1,141 @@
+//! `client.session(url, {protocol})`: core's MCP session for JavaScript. JS passes method
+//! names and params as plain values; core builds and reads every MCP message.
+
+use crate::js::{opt_str, to_js_object};
+use crate::{
+    invalid, js_error, spawn, AnyPromise, DiscoverPromise, Inner, ToolsPromise, VoidPromise,
+};
+use mcp_auth_core::mcp::{McpConnection, Protocol};
+use mcp_auth_core::AuthOptions;
+use serde_json::Value;
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+
+/// An MCP session with one server. One request at a time: await each before the next.
+#[wasm_bindgen]
+pub struct McpSession {
+    inner: Rc<Inner>,
+    opts: Rc<AuthOptions>,
+    conn: Rc<RefCell<Option<McpConnection>>>,
+    version: Rc<RefCell<Option<String>>>,
+}
+
+pub(crate) async fn open(
+    inner: Rc<Inner>,
+    server_url: String,
+    options: JsValue,
+) -> Result<JsValue, JsValue> {
+    let opts = inner.auth_options(&options)?;
+    let protocol = match opt_str(&options, "protocol")? {
+        None => Protocol::Auto,
+        Some(p) => p.parse().map_err(js_error)?,
+    };
+    let conn = inner
+        .auth
+        .mcp_connect(&server_url, protocol)
+        .await
+        .map_err(js_error)?;
+    Ok(McpSession {
+        inner,
+        opts: Rc::new(opts),
+        conn: Rc::new(RefCell::new(Some(conn))),
+        version: Rc::new(RefCell::new(None)),
+    }
+    .into())
+}
+
+/// A JS value as JSON (`undefined` → none).
+fn json_of(v: &JsValue) -> Result<Option<Value>, JsValue> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    let text: String = js_sys::JSON::stringify(v)
+        .map_err(|_| invalid("the params cannot be turned into JSON"))?
+        .into();
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| invalid(format!("the params are not JSON: {e}")))
+}
+
+/// What the session methods do with the connection.
+enum Op {
+    Request(String, Option<Value>),
+    ListTools,
+    CallTool(String, Value),
+    Discover,
+    Close,
+}
+
+impl McpSession {
+    fn run(&self, op: Op) -> js_sys::Promise {
+        let inner = self.inner.clone();
+        let opts = self.opts.clone();
+        let cell = self.conn.clone();
+        let version = self.version.clone();
+        spawn(async move {
+            let mut conn = cell.borrow_mut().take().ok_or_else(|| {
+                invalid("this MCP session is busy with another request (await it first) or closed")
+            })?;
+            let auth = &inner.auth;
+            let result = match op {
+                Op::Request(m, p) => auth.mcp_request(&mut conn, &m, p, &opts).await,
+                Op::ListTools => auth
+                    .mcp_list_tools(&mut conn, &opts)
+                    .await
+                    .map(Value::Array),
+                Op::CallTool(n, a) => auth.mcp_call_tool(&mut conn, &n, a, &opts).await,
+                Op::Discover => auth.mcp_discover(&mut conn, &opts).await,
+                Op::Close => auth.mcp_close(&mut conn, &opts).await.map(|_| Value::Null),
+            };
+            *version.borrow_mut() = conn.protocol_version().map(str::to_string);
+            *cell.borrow_mut() = Some(conn);
+            match result.map_err(js_error)? {
+                Value::Null => Ok(JsValue::UNDEFINED),
+                v => to_js_object(&v),
+            }
+        })
+    }
+}
+
+#[wasm_bindgen]
+impl McpSession {
+    /// Sends one MCP request (e.g. `"tools/list"`, `{}`) and resolves to its `result`.
+    pub fn request(&self, method: String, params: JsValue) -> Result<AnyPromise, JsValue> {
+        Ok(self
+            .run(Op::Request(method, json_of(&params)?))
+            .unchecked_into())
+    }
+
+    /// Every tool of the server (following pagination).
+    #[wasm_bindgen(js_name = listTools)]
+    pub fn list_tools(&self) -> ToolsPromise {
+        self.run(Op::ListTools).unchecked_into()
+    }
+
+    /// Calls a tool; resolves to the `tools/call` result (`content`, `isError`...).
+    #[wasm_bindgen(js_name = callTool)]
+    pub fn call_tool(&self, name: String, args: JsValue) -> Result<AnyPromise, JsValue> {
+        let args = json_of(&args)?.unwrap_or_else(|| Value::Object(Default::default()));
+        if !args.is_object() {
+            return Err(invalid("the tool arguments must be an object"));
+        }
+        Ok(self.run(Op::CallTool(name, args)).unchecked_into())
+    }
+
+    /// The server's versions, capabilities and info (`server/discover` on a modern server).
+    pub fn discover(&self) -> DiscoverPromise {
+        self.run(Op::Discover).unchecked_into()
+    }
+
+    /// Ends the session (a DELETE for a legacy session). The session cannot be used after.
+    pub fn close(&self) -> VoidPromise {
+        self.run(Op::Close).unchecked_into()
+    }
+
+    /// The revision spoken, once the server has answered (`undefined` before the first request).
+    #[wasm_bindgen(getter, js_name = protocolVersion)]
+    pub fn protocol_version(&self) -> Option<String> {
+        self.version.borrow().clone()
+    }
+}
