@@ -232,8 +232,12 @@ impl<H: Host> McpAuth<H> {
     }
 
     /// Read-modify-write of the index under the host's lock, so parallel processes do not
-    /// lose each other's keys.
-    async fn update_index(&self, change: impl FnOnce(&mut Index) -> bool) -> Result<()> {
+    /// lose each other's keys. Rewriting a key the index already lists (every refresh) takes
+    /// no lock at all, so the refresh critical section never holds two locks.
+    async fn update_index(&self, change: impl Fn(&mut Index) -> bool) -> Result<()> {
+        if !change(&mut self.index().await?) {
+            return Ok(());
+        }
         let local = self.local_lock(INDEX_KEY);
         let _local = local.lock().await;
         let _host = self.host.lock(INDEX_KEY).await?;

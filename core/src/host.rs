@@ -203,7 +203,9 @@ pub trait Host {
     async fn save(&self, key: &str, value: &str) -> Result<(), HostError>;
     /// Deletes the record under `key`; deleting a missing record is not an error.
     async fn remove(&self, key: &str) -> Result<(), HostError>;
-    /// Holds a lock named `name` across processes (for the refresh critical section).
+    /// Holds a lock named `name` across processes (for the refresh critical section and the
+    /// index of stored keys). Locks of different names are independent: core may hold one
+    /// name while it asks for another (it never asks for the same name twice).
     /// The default guards nothing; core still serialises callers inside one process.
     async fn lock(&self, name: &str) -> Result<HostLock, HostError> {
         let _ = name;

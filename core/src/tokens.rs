@@ -130,6 +130,23 @@ impl<H: Host> McpAuth<H> {
         stale: &TokenRecord,
         failed: Option<&AccessToken>,
     ) -> Result<TokenRecord> {
+        let mut stale_client = None;
+        let result = self.refresh_inner(stale, failed, &mut stale_client).await;
+        // a registration the server no longer knows is forgotten outside the refresh lock
+        // (deleting changes the index, which has a lock of its own)
+        if let Some(key) = stale_client {
+            self.delete(&key).await?;
+        }
+        result
+    }
+
+    /// The critical section: both locks held, the store re-read, the refresh token spent.
+    async fn refresh_inner(
+        &self,
+        stale: &TokenRecord,
+        failed: Option<&AccessToken>,
+        stale_client: &mut Option<String>,
+    ) -> Result<TokenRecord> {
         let key = tokens_key(&stale.identity, &stale.resource);
         let lock_name = format!("refresh:{}|{}", stale.identity, stale.resource);
         let local = self.local_lock(&lock_name);
@@ -196,8 +213,7 @@ impl<H: Host> McpAuth<H> {
                 dropped.expires_at = Some(dropped.expires_at.unwrap_or(now).min(now));
                 self.write(&key, &dropped).await?;
                 if is_oauth_error(&e, "invalid_client") && client.source == ClientSource::Dynamic {
-                    self.delete(&client_key(&record.identity, &record.issuer))
-                        .await?;
+                    *stale_client = Some(client_key(&record.identity, &record.issuer));
                 }
                 Err(relogin())
             }

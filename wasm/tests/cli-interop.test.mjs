@@ -15,8 +15,7 @@ const CLI =
 
 let kit, home;
 before(async () => {
-  // 30 s tokens: inside the 60 s refresh margin, so every `token` / accessToken() refreshes
-  kit = await startTestkit("default", ["--token-lifetime", "30"]);
+  kit = await startTestkit("default");
   home = mkdtempSync(path.join(tmpdir(), "mcp-auth-interop-"));
 });
 after(async () => {
@@ -45,7 +44,15 @@ test("a login by the Node build is used and refreshed by the CLI, and the CLI's 
   await node.login(kit.mcp_url);
   const first = JSON.parse(storage.read()[key]);
 
-  // the CLI reads the Node tool's record, refreshes it (30 s left < 60 s margin) and prints it
+  // the stored token has expired (as the clock would have it): each side refreshes the
+  // record as it finds it in the shared file
+  const expire = () => {
+    const rec = JSON.parse(storage.read()[key]);
+    rec.expires_at = 1;
+    storage.set(key, JSON.stringify(rec));
+  };
+  expire();
+  // the CLI reads the Node tool's record, refreshes it and prints it
   const { stdout } = await cli("token", kit.mcp_url);
   const cliToken = stdout.trim();
   const second = JSON.parse(storage.read()[key]);
@@ -54,6 +61,7 @@ test("a login by the Node build is used and refreshed by the CLI, and the CLI's 
   assert.notEqual(second.refresh_token, first.refresh_token, "and stored the rotated refresh token");
 
   // Node refreshes with the CLI's rotated refresh token (the old one would be refused as reuse)
+  expire();
   const nodeToken = await node.accessToken(kit.mcp_url);
   const third = JSON.parse(storage.read()[key]);
   assert.equal(nodeToken, third.access_token);

@@ -91,7 +91,7 @@ test("refresh after expiry: a 401 refreshes once and the rotated refresh token i
   assert.notEqual(tokenRecord(storage, id).refresh_token, afterRefresh.refresh_token);
 });
 
-test("accessToken refreshes a token that expires soon (short-lived scenario), without a browser", async () => {
+test("accessToken refreshes a short-lived token once it is due (short-lived scenario), without a browser", async () => {
   const short = await startTestkit("short-lived");
   try {
     const storage = memoryStorage();
@@ -101,7 +101,13 @@ test("accessToken refreshes a token that expires soon (short-lived scenario), wi
     const id = identity(short.mcp_url);
     const first = tokenRecord(storage, id);
     assert.ok(first.expires_at - first.obtained_at <= 2, "2 s tokens");
-    const t = await c.accessToken(short.mcp_url); // within the 60 s skew: refreshed
+    // the refresh skew never exceeds a quarter of the lifetime: a fresh 2 s token is used as is
+    assert.equal(await c.accessToken(short.mcp_url), first.access_token);
+    assert.equal((await short.stats()).counts["POST /token"], 1, "no refresh before it is due");
+    // once it has expired (by the clock, not by a timing assertion), the next call refreshes
+    const wait = (first.expires_at + 1) * 1000 - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const t = await c.accessToken(short.mcp_url);
     const second = tokenRecord(storage, id);
     assert.equal(t, second.access_token);
     assert.notEqual(t, first.access_token);
@@ -264,16 +270,24 @@ test("two clients on one storage with a shared lock refresh once after expiry (n
   const after = await kit.stats();
   assert.equal(after.counts["POST /token"], before.counts["POST /token"] + 1, "one refresh for both");
   assert.equal(after.revoked, before.revoked, "no grant revoked for refresh-token reuse");
+  // the lock is per resource; a refresh rewrites a key the index has, so it takes no other lock
+  const name = `refresh:${id}|${resourceUri(kit.mcp_url)}`;
   assert.deepEqual(events, [
-    `acquire refresh:${id}`, "POST /token", `release refresh:${id}`,
-    `acquire refresh:${id}`, `release refresh:${id}`,
+    `acquire ${name}`, "POST /token", `release ${name}`,
+    `acquire ${name}`, `release ${name}`,
   ]);
 });
 
 test("a failing lock is reported, not ignored", async () => {
   const storage = memoryStorage();
+  // the index of stored keys is updated under the lock too, so even the login reports it
   const c = client(storage, [], { lock: async () => { throw new Error("lock file busy"); } });
-  await c.login(kit.mcp_url);
+  await assert.rejects(
+    c.login(kit.mcp_url),
+    (e) => e.code === "storage" && /lock file busy/.test(e.message),
+  );
+  // a login done with a working lock, then a refresh under the failing one
+  await client(storage, []).login(kit.mcp_url);
   await kit.expire();
   await assert.rejects(
     c.authorizedFetch(kit.mcp_url, rpc("initialize", INITIALIZE)),

@@ -10,7 +10,7 @@ import { ROOT } from "./helpers.mjs";
 
 // .wasm + JS glue, gzip -9: 254 KiB measured with the dual-era MCP session (+31 KB over the
 // OAuth-only build), plus headroom
-const GZIP_CEILING = 262 * 1024;
+const GZIP_CEILING = 280 * 1024;
 
 for (const kind of ["web", "node"]) {
   const dir = path.join(ROOT, "wasm/pkg", kind);
