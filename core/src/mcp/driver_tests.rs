@@ -271,7 +271,7 @@ fn a_header_mismatch_lists_the_tools_again_and_retries_once() {
     });
     host.map
         .borrow_mut()
-        .insert(tokens_key(ID), rec.to_string());
+        .insert(tokens_key(ID, MCP), rec.to_string());
     let auth = McpAuth::new(host);
     let opts = AuthOptions::default();
     let mut conn = auth
