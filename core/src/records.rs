@@ -270,7 +270,8 @@ impl Index {
             })
             .collect()
     }
-    /// Every key that belongs to an identity (tokens, clients, and discovery on its origin).
+    /// Every key that belongs to an identity (tokens, clients, and the cached discovery and
+    /// remembered MCP revision of servers on its origin).
     pub fn keys_of(&self, identity: &str) -> Vec<String> {
         self.keys
             .iter()
@@ -279,11 +280,13 @@ impl Index {
                     .is_some_and(|r| r.split('|').next() == Some(identity))
                     || k.strip_prefix("client:")
                         .is_some_and(|r| r.split('|').next() == Some(identity))
-                    || k.strip_prefix("discovery:").is_some_and(|r| {
-                        r == identity
-                            || r.strip_prefix(identity)
-                                .is_some_and(|rest| rest.starts_with(['/', '?']))
-                    })
+                    || k.strip_prefix("discovery:")
+                        .or_else(|| k.strip_prefix("protocol:"))
+                        .is_some_and(|r| {
+                            r == identity
+                                || r.strip_prefix(identity)
+                                    .is_some_and(|rest| rest.starts_with(['/', '?']))
+                        })
             })
             .cloned()
             .collect()
@@ -339,5 +342,47 @@ pub fn join_scopes<I: IntoIterator<Item = S>, S: AsRef<str>>(scopes: I) -> Optio
         None
     } else {
         Some(seen.join(" "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_identity_owns_its_tokens_clients_discovery_and_revisions_only() {
+        let id = "https://a.example";
+        let idx = Index {
+            version: RECORD_VERSION,
+            keys: [
+                tokens_key(id, "https://a.example/mcp"),
+                legacy_tokens_key(id),
+                client_key(id, "https://as.example"),
+                discovery_key("https://a.example/mcp"),
+                "protocol:https://a.example/mcp".to_string(),
+                tokens_key("https://a.example:8443", "https://a.example:8443/mcp"),
+                "protocol:https://a.example.evil/mcp".to_string(),
+                discovery_key("https://ab.example/mcp"),
+                pending_key("s"),
+            ]
+            .into_iter()
+            .collect(),
+        };
+        let mut mine = idx.keys_of(id);
+        mine.sort();
+        let mut want = vec![
+            tokens_key(id, "https://a.example/mcp"),
+            legacy_tokens_key(id),
+            client_key(id, "https://as.example"),
+            discovery_key("https://a.example/mcp"),
+            "protocol:https://a.example/mcp".to_string(),
+        ];
+        want.sort();
+        assert_eq!(mine, want);
+        assert_eq!(
+            idx.identities(),
+            vec!["https://a.example", "https://a.example:8443"]
+        );
+        assert_eq!(idx.token_keys_of(id).len(), 2);
     }
 }

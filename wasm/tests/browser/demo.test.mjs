@@ -68,7 +68,8 @@ test("the demo logs in through the consent page and shows the tool list after th
   assert.match(await page.textContent("#protocol"), /^20\d\d-\d\d-\d\d$/);
   assert.ok(!new URL(page.url()).search.includes("code="), "the code is removed from the address bar");
   const keys = await page.evaluate(() => Object.keys(localStorage));
-  assert.ok(keys.includes(`mcp-auth:tokens:${new URL(kit.mcp_url).origin}`), keys.join(","));
+  // one token record per resource inside the identity (record version 2)
+  assert.ok(keys.includes(`mcp-auth:tokens:${new URL(kit.mcp_url).origin}|${kit.mcp_url}`), keys.join(","));
   assert.ok(!keys.some((k) => k.startsWith("mcp-auth:pending:")), "the pending login is spent");
   const stats = await kit.stats();
   assert.equal(stats.counts["GET /authorize"], 1, JSON.stringify(stats.counts));
