@@ -46,7 +46,7 @@ async fn keyring_login_token_status_clear() {
     assert!(!run.stderr.contains("memory only"), "{}", run.stderr);
     // really in the Secret Service, and not in a file
     let rec = tokio::task::spawn_blocking({
-        let key = format!("tokens:{identity}");
+        let key = format!("tokens:{identity}|{}", server.mcp_url());
         move || keyring_entry(&key)
     })
     .await
@@ -74,7 +74,7 @@ async fn keyring_login_token_status_clear() {
         cleared.stdout
     );
     let gone = tokio::task::spawn_blocking({
-        let key = format!("tokens:{identity}");
+        let key = format!("tokens:{identity}|{}", server.mcp_url());
         move || keyring_entry(&key)
     })
     .await
