@@ -522,6 +522,24 @@ pub fn check_client_metadata_url(url: &str) -> Result<()> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn application_type_follows_the_redirect_uri() {
+        for (uri, want) in [
+            ("http://localhost:3030/callback", "native"),
+            ("http://127.0.0.1:3030/callback", "native"),
+            ("http://[::1]:3030/callback", "native"),
+            ("https://localhost:8443/cb", "native"),
+            ("com.example.app:/callback", "native"),
+            ("https://app.example.com/oauth/callback", "web"),
+        ] {
+            assert_eq!(application_type(uri), want, "{uri}");
+            let req = registration_request("https://as.example/register", "c", uri, None);
+            let body: serde_json::Value =
+                serde_json::from_slice(req.body.as_deref().unwrap_or_default()).expect("json");
+            assert_eq!(body["application_type"], want, "{uri}");
+        }
+    }
+
     fn resp(status: u16, body: &str) -> HttpResponse {
         HttpResponse {
             status,
