@@ -157,6 +157,23 @@ pub struct TokenStatus {
     pub problem: Option<String>,
 }
 
+impl TokenStatus {
+    /// Nothing stored (yet): the fields a present record fills in are empty.
+    pub(crate) fn absent(identity: String, resource: Option<String>) -> Self {
+        TokenStatus {
+            identity,
+            resource,
+            present: false,
+            expired: false,
+            expires_at: None,
+            scope: None,
+            issuer: None,
+            has_refresh_token: false,
+            problem: None,
+        }
+    }
+}
+
 /// What `logout` did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct LogoutReport {

@@ -249,33 +249,16 @@ impl<H: Host> McpAuth<H> {
         keys.sort_by_key(|(_, r)| r.as_ref().map_or(0, String::len));
         match keys.first() {
             Some((key, _)) => self.status_of_key(&id, key).await,
-            None => Ok(TokenStatus {
-                identity: id,
-                resource: None,
-                present: false,
-                expired: false,
-                expires_at: None,
-                scope: None,
-                issuer: None,
-                has_refresh_token: false,
-                problem: None,
-            }),
+            None => Ok(TokenStatus::absent(id, None)),
         }
     }
 
     async fn status_of_key(&self, id: &str, key: &str) -> Result<TokenStatus> {
         let now = self.host.now();
-        let mut st = TokenStatus {
-            identity: id.to_string(),
-            resource: crate::records::parse_tokens_key(key).map(|(_, r)| r.to_string()),
-            present: false,
-            expired: false,
-            expires_at: None,
-            scope: None,
-            issuer: None,
-            has_refresh_token: false,
-            problem: None,
-        };
+        let mut st = TokenStatus::absent(
+            id.to_string(),
+            crate::records::parse_tokens_key(key).map(|(_, r)| r.to_string()),
+        );
         match self.read::<TokenRecord>(key).await {
             Ok(Some(r)) => {
                 st.present = true;

@@ -16,12 +16,7 @@ fn stored(env: &CliEnv) -> serde_json::Map<String, serde_json::Value> {
 
 fn set_expired(env: &CliEnv, identity: &str) {
     let mut map = stored(env);
-    let prefix = format!("tokens:{identity}|");
-    let key = map
-        .keys()
-        .find(|k| k.starts_with(&prefix))
-        .cloned()
-        .expect("a token key");
+    let key = common::token_key_in(&map, identity);
     let rec = map
         .get(&key)
         .and_then(|v| v.as_str())

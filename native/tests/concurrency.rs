@@ -20,12 +20,7 @@ async fn eight_parallel_token_commands_refresh_exactly_once() {
     let text = std::fs::read_to_string(env.store_file()).expect("store");
     let mut map: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(&text).expect("json");
-    let prefix = format!("tokens:{identity}|");
-    let key = map
-        .keys()
-        .find(|k| k.starts_with(&prefix))
-        .cloned()
-        .expect("a token key");
+    let key = common::token_key_in(&map, &identity);
     let mut rec: serde_json::Value =
         serde_json::from_str(map[&key].as_str().expect("record")).expect("record json");
     let old = rec["access_token"].as_str().expect("at").to_string();

@@ -210,3 +210,12 @@ pub async fn mcp_status_with(mcp_url: &str, token: &str) -> u16 {
         .status()
         .as_u16()
 }
+
+/// The key of the identity's (first) token record in a file store's map.
+pub fn token_key_in(map: &serde_json::Map<String, serde_json::Value>, identity: &str) -> String {
+    let prefix = format!("tokens:{identity}|");
+    map.keys()
+        .find(|k| k.starts_with(&prefix))
+        .cloned()
+        .expect("a token record for the identity")
+}
