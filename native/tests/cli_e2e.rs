@@ -44,7 +44,7 @@ async fn login_status_token_probe_refresh_step_up_clear() {
     assert_eq!(authorizations, 1);
     assert!(
         run.stdout.contains(&format!(
-            "Authenticated. Tokens stored for identity: {identity}"
+            "Authenticated. Tokens stored for identity: {identity} (resource {mcp})"
         )),
         "{}",
         run.stdout

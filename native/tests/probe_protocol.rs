@@ -59,6 +59,12 @@ async fn probe_era(protocol: Protocol, priming: Option<LineEnd>, expected: &str,
         human.stdout
     );
     assert!(human.stdout.contains("era-check"), "{}", human.stdout);
+    // every era names the server (modern results carry it in `_meta`)
+    assert!(
+        human.stdout.contains("Connected to mcp-auth-testkit"),
+        "{protocol:?}: {}",
+        human.stdout
+    );
     assert_eq!(
         server.count("POST", "/mcp"),
         posts,

@@ -60,8 +60,9 @@ pub(super) async fn run(
         )?;
     } else {
         outln!(
-            "Authenticated. Tokens stored for identity: {}",
-            info.identity
+            "Authenticated. Tokens stored for identity: {} (resource {})",
+            info.identity,
+            info.resource
         )?;
         errln!("(stored in {})", store_name(kind));
     }

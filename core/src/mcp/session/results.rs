@@ -8,10 +8,18 @@ use serde_json::Value;
 
 impl Session {
     /// Post-processing of a result: `tools/list` remembers which tool parameters go into
-    /// headers and leaves out tools whose annotations are invalid; `server/discover`
-    /// remembers the server's info.
+    /// headers and leaves out tools whose annotations are invalid; the server's info is
+    /// remembered from any modern result's `_meta` (2026-07-28 servers identify themselves
+    /// on every result, not only on `server/discover`).
     pub(super) fn finish(&mut self, method: &str, mut result: Value) -> Result<Step> {
         self.pending = None;
+        if let Some(info) = result
+            .get("_meta")
+            .and_then(|m| m.get("io.modelcontextprotocol/serverInfo"))
+            .filter(|i| i.is_object())
+        {
+            self.server_info = Some(info.clone());
+        }
         match method {
             "tools/list" if matches!(self.state, State::Modern(_)) => {
                 if let Some(tools) = result.get_mut("tools").and_then(Value::as_array_mut) {
@@ -35,14 +43,6 @@ impl Session {
                         }
                     });
                     self.warnings.extend(warnings);
-                }
-            }
-            "server/discover" => {
-                if let Some(info) = result
-                    .get("_meta")
-                    .and_then(|m| m.get("io.modelcontextprotocol/serverInfo"))
-                {
-                    self.server_info = Some(info.clone());
                 }
             }
             _ => {}
