@@ -13,7 +13,7 @@ use crate::metadata::{
     ProtectedResourceMetadata,
 };
 use crate::records::{discovery_key, DiscoveryRecord, RECORD_VERSION};
-use crate::urls::{resource_uri, secure_url};
+use crate::urls::{discovered_url, resource_uri, secure_url};
 use crate::www_authenticate::{bearer, BearerChallenge};
 
 impl<H: Host> McpAuth<H> {
@@ -102,7 +102,7 @@ impl<H: Host> McpAuth<H> {
                 })?;
                 // the issuer identifier is used exactly as the resource names it (RFC 8414
                 // §3.3 compares it as a string with the metadata's `issuer`)
-                secure_url(first)?;
+                discovered_url(first, &server)?;
                 (first.clone(), false)
             }
             None => (origin.clone(), true),
@@ -111,7 +111,7 @@ impl<H: Host> McpAuth<H> {
         for url in authorization_server_metadata_urls(&issuer)? {
             if let Some(resp) = self.get_json_document(&url).await? {
                 let meta = AuthServerMetadata::parse(&resp.body, &url)?;
-                meta.validate(&issuer, assume_s256)?;
+                meta.validate(&issuer, assume_s256, server_url)?;
                 found = Some((meta, url));
                 break;
             }
@@ -145,15 +145,18 @@ impl<H: Host> McpAuth<H> {
     /// The authorization server metadata of `issuer` itself (never of whatever a server
     /// names), for records that predate recorded endpoints. `legacy_origin` allows the
     /// 2025-03-26 default endpoints when the issuer is that origin and publishes nothing.
+    /// `server_url` is the resource the record is for (its endpoints may be on this machine
+    /// only when it is).
     pub(crate) async fn issuer_metadata(
         &self,
+        server_url: &str,
         issuer: &str,
         legacy_origin: Option<&str>,
     ) -> Result<AuthServerMetadata> {
         for url in authorization_server_metadata_urls(issuer)? {
             if let Some(resp) = self.get_json_document(&url).await? {
                 let meta = AuthServerMetadata::parse(&resp.body, &url)?;
-                meta.validate(issuer, true)?;
+                meta.validate(issuer, true, server_url)?;
                 return Ok(meta);
             }
         }

@@ -10,6 +10,8 @@ pub enum Error {
     InvalidUrl { url: String, reason: String },
     #[error("refusing plain http:// for `{url}`: only loopback hosts (localhost, 127.0.0.1, [::1]) may use http; use https")]
     InsecureUrl { url: String },
+    #[error("the server `{server}` named `{url}`, an address on this machine; refusing to send it anything (only a server on this machine may name one)")]
+    LocalTarget { url: String, server: String },
     #[error("{0}")]
     Network(String),
     #[error("{0}")]
@@ -104,6 +106,7 @@ impl Error {
         match self {
             Error::InvalidUrl { .. } => "invalid_url",
             Error::InsecureUrl { .. } => "insecure_url",
+            Error::LocalTarget { .. } => "local_target",
             Error::Network(_) => "network",
             Error::Storage(_) => "storage",
             Error::Browser(_) => "browser",

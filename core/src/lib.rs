@@ -22,6 +22,7 @@ pub mod secret;
 pub mod stream;
 #[cfg(test)]
 mod test_host;
+pub mod text;
 mod tokens;
 pub mod urls;
 pub mod www_authenticate;

@@ -2,7 +2,7 @@
 //! OpenID Connect Discovery): the documents, the URLs to try, and the checks.
 
 use crate::error::{Error, Result};
-use crate::urls::{parse_http_url, resource_covers, secure_url};
+use crate::urls::{discovered_url, parse_http_url, resource_covers};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,7 +47,7 @@ pub fn protected_resource_metadata_urls(
     let origin = url.origin().ascii_serialization();
     let mut out = Vec::new();
     if let Some(h) = from_header {
-        out.push(secure_url(h)?.to_string());
+        out.push(discovered_url(h, &url)?.to_string());
     }
     let path = url.path().trim_end_matches('/');
     if !path.is_empty() {
@@ -120,10 +120,17 @@ impl AuthServerMetadata {
     }
 
     /// The issuer must be the one asked for, PKCE S256 must be offered, and every endpoint must
-    /// be https (or loopback http). With `assume_s256` (a per-server escape hatch for servers
+    /// be https (or loopback http), and on this machine only when `server_url` (the server the
+    /// user gave) is too (see [`discovered_url`]). With `assume_s256` (a per-server escape hatch for servers
     /// that support PKCE without saying so), an absent `code_challenge_methods_supported` is
     /// taken as S256; a list without S256 is still refused.
-    pub fn validate(&self, expected_issuer: &str, assume_s256: bool) -> Result<()> {
+    pub fn validate(
+        &self,
+        expected_issuer: &str,
+        assume_s256: bool,
+        server_url: &str,
+    ) -> Result<()> {
+        let server = parse_http_url(server_url)?;
         if !same_issuer(&self.issuer, expected_issuer) {
             return Err(Error::IssuerMismatch {
                 expected: expected_issuer.to_string(),
@@ -143,13 +150,13 @@ impl AuthServerMetadata {
                 })
             }
         }
-        secure_url(&self.authorization_endpoint)?;
-        secure_url(&self.token_endpoint)?;
+        discovered_url(&self.authorization_endpoint, &server)?;
+        discovered_url(&self.token_endpoint, &server)?;
         for u in [&self.registration_endpoint, &self.revocation_endpoint]
             .into_iter()
             .flatten()
         {
-            secure_url(u)?;
+            discovered_url(u, &server)?;
         }
         Ok(())
     }

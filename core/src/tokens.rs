@@ -173,7 +173,9 @@ impl<H: Host> McpAuth<H> {
             None => {
                 // a migrated version-1 record: ask the recorded issuer itself, never the server
                 let origin = identity(&record.resource)?;
-                let meta = self.issuer_metadata(&record.issuer, Some(&origin)).await?;
+                let meta = self
+                    .issuer_metadata(&record.resource, &record.issuer, Some(&origin))
+                    .await?;
                 meta.token_endpoint
             }
         };
@@ -317,7 +319,10 @@ impl<H: Host> McpAuth<H> {
             (_, Some(e)) => Some(e.clone()),
             (Some(_), None) => None,
             // a migrated version-1 record: the recorded issuer's own metadata says
-            (None, None) => match self.issuer_metadata(&record.issuer, None).await {
+            (None, None) => match self
+                .issuer_metadata(&record.resource, &record.issuer, None)
+                .await
+            {
                 Ok(meta) => meta.revocation_endpoint,
                 Err(e) => {
                     report.revocation_notes.push(format!(

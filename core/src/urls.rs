@@ -45,6 +45,40 @@ pub fn require_secure(url: &Url) -> Result<()> {
     }
 }
 
+/// True when a request to `url` would land on the user's own machine: loopback names and
+/// addresses, the unspecified addresses (`0.0.0.0`, `[::]`, which connect to this host) and
+/// their IPv4-mapped IPv6 forms. Names that only resolve to such an address (public DNS
+/// pointing at 127.0.0.1) are not caught here: core does no DNS.
+pub fn reaches_this_machine(url: &Url) -> bool {
+    match url.host() {
+        Some(UrlHost::Ipv4(ip)) => ip.is_loopback() || ip.is_unspecified(),
+        Some(UrlHost::Ipv6(ip)) => {
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || ip
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| v4.is_loopback() || v4.is_unspecified())
+        }
+        _ => is_loopback(url),
+    }
+}
+
+/// A URL a server supplied (a `resource_metadata` URL, `authorization_servers`, an
+/// authorization server endpoint): https or loopback http like every endpoint, and, unless
+/// the server the user gave is itself on this machine, not on this machine at all, in
+/// either scheme. A remote server must not be able to make the client GET or POST to
+/// local services (blind SSRF/CSRF against whatever listens on 127.0.0.1).
+pub fn discovered_url(input: &str, server: &Url) -> Result<Url> {
+    let url = secure_url(input)?;
+    if reaches_this_machine(&url) && !reaches_this_machine(server) {
+        return Err(Error::LocalTarget {
+            url: url.to_string(),
+            server: server.origin().ascii_serialization(),
+        });
+    }
+    Ok(url)
+}
+
 /// Parses and checks an endpoint URL in one go.
 pub fn secure_url(input: &str) -> Result<Url> {
     let url = parse_http_url(input)?;
@@ -123,6 +157,36 @@ mod tests {
         ] {
             assert!(!is_loopback(&Url::parse(u).unwrap()), "{u}");
         }
+    }
+
+    #[test]
+    fn discovered_urls_stay_off_this_machine_for_remote_servers() {
+        let remote = Url::parse("https://mcp.example.com/mcp").unwrap();
+        let local = Url::parse("http://127.0.0.1:8001/mcp").unwrap();
+        for u in [
+            "http://127.0.0.1:6379/",
+            "http://localhost:9000/x",
+            "https://localhost/x",
+            "https://127.0.0.2/x",
+            "https://[::1]/x",
+            "https://0.0.0.0:8080/",
+            "https://[::]/x",
+            "https://[::ffff:127.0.0.1]/x",
+            "https://app.localhost/x",
+        ] {
+            let e = discovered_url(u, &remote).unwrap_err();
+            assert_eq!(e.code(), "local_target", "{u}");
+            assert!(discovered_url(u, &local).is_ok(), "{u}");
+        }
+        assert!(discovered_url("https://auth.example.com/x", &remote).is_ok());
+        assert!(discovered_url("http://localhost:9000/x", &local).is_ok());
+        assert!(discovered_url("https://auth.example.com/x", &local).is_ok());
+        assert_eq!(
+            discovered_url("http://auth.example.com/x", &remote)
+                .unwrap_err()
+                .code(),
+            "insecure_url"
+        );
     }
 
     #[test]

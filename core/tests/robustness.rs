@@ -128,7 +128,7 @@ fn parsers_never_panic_on_mutated_input() {
             parse_registration_response(&resp, "https://as", "http://localhost:3030/callback", 0);
         let _ = mcp::response_messages(&resp);
         if let Ok(m) = AuthServerMetadata::parse(input.as_bytes(), "u") {
-            let _ = m.validate("https://as", false);
+            let _ = m.validate("https://as", false, "https://rs/mcp");
         }
         if let Ok(p) = ProtectedResourceMetadata::parse(input.as_bytes(), "u") {
             let _ = p.check_resource("https://rs/mcp", "u");

@@ -115,7 +115,7 @@ struct RawAuth {
     assume_pkce_s256: Option<bool>,
     /// Keys mcp-auth does not know (other tools' settings, or typos): warned about.
     #[serde(flatten)]
-    other: BTreeMap<String, serde_yaml::Value>,
+    other: BTreeMap<String, serde_norway::Value>,
 }
 
 #[derive(Deserialize, Clone)]
@@ -290,12 +290,12 @@ fn secrets_path(config: &Path) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn yaml_error(path: &Path, e: serde_yaml::Error) -> ConfigError {
+fn yaml_error(path: &Path, e: serde_norway::Error) -> ConfigError {
     let mut msg = format!("invalid config {}", path.display());
     if let Some(loc) = e.location() {
         msg.push_str(&format!(" line {} column {}", loc.line(), loc.column()));
     }
-    // serde_yaml repeats the location at the end; keep the message itself
+    // serde_norway repeats the location at the end; keep the message itself
     let text = e.to_string();
     let text = match text.rfind(" at line ") {
         Some(i) if e.location().is_some() => text[..i].to_string(),
@@ -307,12 +307,13 @@ fn yaml_error(path: &Path, e: serde_yaml::Error) -> ConfigError {
 }
 
 /// Parses one YAML file after substitution, checking its shape (so errors carry a line).
-fn parse_yaml(path: &Path) -> Result<serde_yaml::Value, ConfigError> {
-    let text = substitute_env(&read(path)?);
-    serde_yaml::from_str::<RawRoot>(&text).map_err(|e| yaml_error(path, e))?;
-    let value: serde_yaml::Value = serde_yaml::from_str(&text).map_err(|e| yaml_error(path, e))?;
+fn parse_yaml(path: &Path) -> Result<serde_norway::Value, ConfigError> {
+    let text = substitute_env(path, &read(path)?)?;
+    serde_norway::from_str::<RawRoot>(&text).map_err(|e| yaml_error(path, e))?;
+    let value: serde_norway::Value =
+        serde_norway::from_str(&text).map_err(|e| yaml_error(path, e))?;
     Ok(match value {
-        serde_yaml::Value::Null => serde_yaml::Value::Mapping(Default::default()),
+        serde_norway::Value::Null => serde_norway::Value::Mapping(Default::default()),
         v => v,
     })
 }
@@ -325,7 +326,7 @@ fn load_yaml(path: &Path) -> Result<Config, ConfigError> {
         deep_merge(&mut value, s);
         files.push(secrets);
     }
-    let root: RawRoot = serde_yaml::from_value(value).map_err(|e| {
+    let root: RawRoot = serde_norway::from_value(value).map_err(|e| {
         ConfigError(format!(
             "invalid config {} (merged with its secrets file): {e}",
             path.display()
@@ -353,7 +354,7 @@ fn load_yaml(path: &Path) -> Result<Config, ConfigError> {
 }
 
 fn load_json(path: &Path) -> Result<Config, ConfigError> {
-    let text = substitute_env(&read(path)?);
+    let text = substitute_env(path, &read(path)?)?;
     let root: RawJsonRoot = serde_json::from_str(&text).map_err(|e| {
         ConfigError(format!(
             "invalid config {} line {} column {}: {e}",
@@ -459,9 +460,9 @@ fn resolve(name: &str, raw: RawServer, path: &Path) -> Result<ServerConfig, Conf
 }
 
 /// Merges `over` into `base`: mappings key by key, anything else replaced.
-fn deep_merge(base: &mut serde_yaml::Value, over: serde_yaml::Value) {
+fn deep_merge(base: &mut serde_norway::Value, over: serde_norway::Value) {
     match (base, over) {
-        (serde_yaml::Value::Mapping(b), serde_yaml::Value::Mapping(o)) => {
+        (serde_norway::Value::Mapping(b), serde_norway::Value::Mapping(o)) => {
             for (k, v) in o {
                 match b.get_mut(&k) {
                     Some(slot) => deep_merge(slot, v),
@@ -476,20 +477,46 @@ fn deep_merge(base: &mut serde_yaml::Value, over: serde_yaml::Value) {
 }
 
 /// Replaces `${VAR}` and `${VAR:default}` with the environment's value (or the default).
-/// An unset variable without a default is left as written.
-pub fn substitute_env(text: &str) -> String {
-    substitute_with(text, |name| std::env::var(name).ok())
+/// An unset variable without a default is an error naming the variable and its line
+/// (full-line `#` comments are left alone).
+pub fn substitute_env(path: &Path, text: &str) -> Result<String, ConfigError> {
+    substitute_with(text, |name| std::env::var(name).ok()).map_err(|(name, line)| {
+        ConfigError(format!(
+            "invalid config {} line {line}: environment variable `{name}` is not set; set it, or write `${{{name}:default}}` to give a default",
+            path.display()
+        ))
+    })
 }
 
-pub fn substitute_with(text: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
+/// Substitutes line by line; on an unset variable without a default, returns its name and
+/// the (1-based) line.
+pub fn substitute_with(
+    text: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<String, (String, usize)> {
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
+    for (index, line) in text.split_inclusive('\n').enumerate() {
+        if line.trim_start().starts_with('#') {
+            out.push_str(line);
+            continue;
+        }
+        substitute_line(line, &lookup, &mut out).map_err(|name| (name, index + 1))?;
+    }
+    Ok(out)
+}
+
+fn substitute_line(
+    line: &str,
+    lookup: &impl Fn(&str) -> Option<String>,
+    out: &mut String,
+) -> Result<(), String> {
+    let mut rest = line;
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
         let Some(end) = after.find('}') else {
             out.push_str(&rest[start..]);
-            return out;
+            return Ok(());
         };
         let inner = &after[..end];
         let (name, default) = match inner.split_once(':') {
@@ -500,12 +527,13 @@ pub fn substitute_with(text: &str, lookup: impl Fn(&str) -> Option<String>) -> S
         match (valid, lookup(name), default) {
             (true, Some(v), _) => out.push_str(&v),
             (true, None, Some(d)) => out.push_str(d),
+            (true, None, None) => return Err(name.to_string()),
             _ => out.push_str(&rest[start..start + 2 + end + 1]),
         }
         rest = &after[end + 1..];
     }
     out.push_str(rest);
-    out
+    Ok(())
 }
 
 #[cfg(test)]
@@ -513,25 +541,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn substitution_uses_env_then_default_then_leaves_it() {
+    fn substitution_uses_env_then_default_then_names_the_unset() {
         let look = |n: &str| (n == "SET").then(|| "value".to_string());
-        assert_eq!(substitute_with("a ${SET} b", look), "a value b");
-        assert_eq!(substitute_with("${UNSET:dflt}", look), "dflt");
-        assert_eq!(substitute_with("${SET:dflt}", look), "value");
-        assert_eq!(substitute_with("${UNSET}", look), "${UNSET}");
-        assert_eq!(substitute_with("x ${UNCLOSED", look), "x ${UNCLOSED");
+        let sub = |t: &str| substitute_with(t, look);
+        assert_eq!(sub("a ${SET} b"), Ok("a value b".into()));
+        assert_eq!(sub("${UNSET:dflt}"), Ok("dflt".into()));
+        assert_eq!(sub("${SET:dflt}"), Ok("value".into()));
+        assert_eq!(sub("a: 1\nb: ${UNSET}\n"), Err(("UNSET".into(), 2)));
         assert_eq!(
-            substitute_with("${UNSET:http://h:1/x}", look),
-            "http://h:1/x"
+            sub("# ${UNSET} in a comment\n"),
+            Ok("# ${UNSET} in a comment\n".into())
         );
+        assert_eq!(sub("x ${UNCLOSED"), Ok("x ${UNCLOSED".into()));
+        assert_eq!(sub("${not valid}"), Ok("${not valid}".into()));
+        assert_eq!(sub("${UNSET:http://h:1/x}"), Ok("http://h:1/x".into()));
     }
 
     #[test]
     fn deep_merge_keeps_siblings() {
-        let mut a: serde_yaml::Value =
-            serde_yaml::from_str("mcp: {servers: {x: {url: 'http://a/mcp'}}}").expect("a");
-        let b: serde_yaml::Value =
-            serde_yaml::from_str("mcp: {servers: {x: {auth: {client_secret: s}}}}").expect("b");
+        let mut a: serde_norway::Value =
+            serde_norway::from_str("mcp: {servers: {x: {url: 'http://a/mcp'}}}").expect("a");
+        let b: serde_norway::Value =
+            serde_norway::from_str("mcp: {servers: {x: {auth: {client_secret: s}}}}").expect("b");
         deep_merge(&mut a, b);
         assert_eq!(
             a["mcp"]["servers"]["x"]["url"].as_str(),

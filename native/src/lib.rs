@@ -9,4 +9,5 @@ pub mod config;
 pub mod host;
 pub mod http;
 pub mod lock;
+mod private_fs;
 pub mod store;

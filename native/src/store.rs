@@ -1,11 +1,12 @@
 //! Storage capabilities: the OS keyring, a 0600 JSON file under the XDG state directory, or
-//! memory. Records are opaque strings here; their format and keys belong to core.
+//! memory. Records are opaque strings here; their format and keys belong to core. The file's
+//! folder must be the user's own and private; links are never followed ([`crate::private_fs`]).
 
 use crate::lock::FileLock;
+use crate::private_fs;
 use mcp_auth_core::HostError;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -121,16 +122,24 @@ impl FileStore {
         HostError::Storage(format!("cannot {what} {}: {e}", self.path.display()))
     }
 
+    fn check_dir(&self) -> Result<(), HostError> {
+        match self.path.parent() {
+            Some(dir) => private_fs::check_private_dir(dir).map_err(HostError::Storage),
+            None => Ok(()),
+        }
+    }
+
     fn read_all(&self) -> Result<BTreeMap<String, String>, HostError> {
-        match std::fs::read_to_string(&self.path) {
-            Ok(text) if text.trim().is_empty() => Ok(BTreeMap::new()),
-            Ok(text) => serde_json::from_str(&text).map_err(|e| {
+        self.check_dir()?;
+        match private_fs::read_no_follow(&self.path) {
+            Ok(Some(text)) if text.trim().is_empty() => Ok(BTreeMap::new()),
+            Ok(Some(text)) => serde_json::from_str(&text).map_err(|e| {
                 HostError::Storage(format!(
                     "the token file {} is not valid JSON ({e}); move it away and log in again",
                     self.path.display()
                 ))
             }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+            Ok(None) => Ok(BTreeMap::new()),
             Err(e) => Err(self.storage_error("read", e)),
         }
     }
@@ -140,27 +149,13 @@ impl FileStore {
             .path
             .parent()
             .ok_or_else(|| self.storage_error("write", "no parent directory"))?;
-        create_private_dir(dir).map_err(|e| self.storage_error("create the folder of", e))?;
+        private_fs::create_private_dir(dir)
+            .map_err(|e| self.storage_error("create the folder of", e))?;
+        self.check_dir()?;
         let text =
             serde_json::to_string_pretty(map).map_err(|e| self.storage_error("encode", e))?;
-        let tmp = dir.join(format!(
-            ".{}.{}.tmp",
-            self.path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "store".into()),
-            std::process::id()
-        ));
-        {
-            let mut f = private_file(&tmp).map_err(|e| self.storage_error("write", e))?;
-            f.write_all(text.as_bytes())
-                .and_then(|()| f.sync_all())
-                .map_err(|e| self.storage_error("write", e))?;
-        }
-        std::fs::rename(&tmp, &self.path).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            self.storage_error("replace", e)
-        })
+        private_fs::replace_private(&self.path, text.as_bytes())
+            .map_err(|e| self.storage_error("write", e))
     }
 
     fn writer_lock(&self) -> Result<FileLock, HostError> {
@@ -194,31 +189,7 @@ impl FileStore {
     }
 }
 
-pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-    }
-    #[cfg(not(unix))]
-    {
-        std::fs::create_dir_all(dir)
-    }
-}
-
-fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts.open(path)
-}
+pub(crate) use crate::private_fs::create_private_dir;
 
 /// Whether the OS keyring can be used, and if not, why.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -424,7 +395,8 @@ mod tests {
     #[test]
     fn corrupt_file_store_says_what_to_do() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("store.json");
+        let path = dir.path().join("private").join("store.json");
+        create_private_dir(dir.path().join("private").as_path()).expect("mkdir");
         std::fs::write(&path, "{not json").expect("write");
         let err = FileStore::new(path).load("a").expect_err("corrupt");
         assert!(format!("{err:?}").contains("move it away"), "{err:?}");

@@ -217,6 +217,22 @@ fn bad_yaml_names_the_file_line_and_problem() {
         "{}",
         run.stderr
     );
+
+    let env = CliEnv::new();
+    let path = env.write_config(
+        "fastagent.config.yaml",
+        "# ${IN_A_COMMENT_IS_FINE}\nmcp:\n  servers:\n    x:\n      url: https://a.example/mcp\n      auth:\n        client_secret: ${MCP_AUTH_TEST_SURELY_UNSET_VAR}\n",
+    );
+    let run = env.run(&["status"]).failed();
+    assert!(
+        run.stderr.contains(&path.display().to_string())
+            && run.stderr.contains("line 7")
+            && run
+                .stderr
+                .contains("environment variable `MCP_AUTH_TEST_SURELY_UNSET_VAR` is not set"),
+        "an unset variable is named: {}",
+        run.stderr
+    );
 }
 
 #[test]

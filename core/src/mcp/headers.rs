@@ -26,14 +26,7 @@ pub fn encode_value(s: &str) -> String {
     }
 }
 
-/// Server text for a message: control characters dropped, at most `max` characters.
-pub fn printable(s: &str, max: usize) -> String {
-    let mut out: String = s.chars().filter(|c| !c.is_control()).take(max).collect();
-    if s.chars().filter(|c| !c.is_control()).nth(max).is_some() {
-        out.push('…');
-    }
-    out
-}
+pub use crate::text::printable;
 
 /// One tool parameter mirrored into a header: the `properties` path and the header name
 /// (without the `Mcp-Param-` prefix).
@@ -161,12 +154,6 @@ mod tests {
             "=?base64?PT9iYXNlNjQ/bGl0ZXJhbD89?="
         );
         assert_eq!(encode_value("a b"), "a b");
-    }
-
-    #[test]
-    fn printable_strips_controls_and_cuts() {
-        assert_eq!(printable("a\u{1b}[31mb", 10), "a[31mb");
-        assert_eq!(printable("abcdef", 3), "abc…");
     }
 
     #[test]

@@ -73,8 +73,13 @@ pub enum Command {
         scope: Option<String>,
         #[arg(long = "client-id")]
         client_id: Option<String>,
-        #[arg(long = "client-secret")]
-        client_secret: Option<String>,
+        /// Visible to other users (`ps`) and kept in shell history: prefer
+        /// --client-secret-stdin or the MCP_AUTH_CLIENT_SECRET environment variable.
+        #[arg(long = "client-secret", value_name = "SECRET", value_parser = parse_secret)]
+        client_secret: Option<ClientSecret>,
+        /// Read the client secret from the first line of standard input.
+        #[arg(long = "client-secret-stdin", conflicts_with = "client_secret")]
+        client_secret_stdin: bool,
         #[arg(long = "client-metadata-url")]
         client_metadata_url: Option<String>,
         /// Print the URL instead of opening a browser; paste the redirect URL back.
@@ -235,13 +240,14 @@ pub async fn run(cli: Cli) -> CliResult {
             scope,
             client_id,
             client_secret,
+            client_secret_stdin,
             client_metadata_url,
             no_browser,
         }) => {
             let flags = LoginFlags {
                 scope,
                 client_id,
-                client_secret,
+                client_secret: login_secret(client_secret, client_secret_stdin)?,
                 client_metadata_url,
             };
             login::run(&ctx, &target, transport, &flags, no_browser).await
@@ -278,6 +284,43 @@ pub async fn run(cli: Cli) -> CliResult {
     }
 }
 
+/// The environment variable a client secret can come from (out of sight of `ps`).
+pub const CLIENT_SECRET_ENV: &str = "MCP_AUTH_CLIENT_SECRET";
+
+fn parse_secret(value: &str) -> Result<ClientSecret, std::convert::Infallible> {
+    Ok(ClientSecret::new(value))
+}
+
+/// The client secret given to `login`: standard input, then the flag (with a warning), then
+/// the environment; `None` leaves it to the config.
+fn login_secret(flag: Option<ClientSecret>, from_stdin: bool) -> CliResult<Option<ClientSecret>> {
+    if from_stdin {
+        let mut line = String::new();
+        let read = std::io::stdin().read_line(&mut line).map_err(|e| {
+            CliError::new(format!(
+                "cannot read the client secret from standard input: {e}"
+            ))
+        })?;
+        let secret = line.trim_end_matches(['\r', '\n']);
+        if read == 0 || secret.is_empty() {
+            return Err(CliError::new(
+                "--client-secret-stdin: standard input gave no secret; pipe it in as the first line",
+            ));
+        }
+        return Ok(Some(ClientSecret::new(secret)));
+    }
+    if flag.is_some() {
+        errln!(
+            "warning: --client-secret is visible to other users of this machine (ps) and stays in shell history; use --client-secret-stdin or {CLIENT_SECRET_ENV} instead"
+        );
+        return Ok(flag);
+    }
+    Ok(std::env::var(CLIENT_SECRET_ENV)
+        .ok()
+        .filter(|s| !s.is_empty())
+        .map(ClientSecret::new))
+}
+
 struct Ctx {
     config_path: Option<PathBuf>,
     json: bool,
@@ -298,7 +341,7 @@ impl Ctx {
 struct LoginFlags {
     scope: Option<String>,
     client_id: Option<String>,
-    client_secret: Option<String>,
+    client_secret: Option<ClientSecret>,
     client_metadata_url: Option<String>,
 }
 
@@ -506,7 +549,6 @@ fn build_auth_options(ctx: &Ctx, t: &Target, flags: &LoginFlags) -> AuthOptions 
         client_secret: flags
             .client_secret
             .clone()
-            .map(ClientSecret::new)
             .or_else(|| s.and_then(|s| s.client_secret.clone())),
         client_metadata_url: flags
             .client_metadata_url

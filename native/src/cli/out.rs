@@ -6,8 +6,14 @@
 //! [`CLOSED_STDOUT_CODE`], the status a shell shows for a pipeline writer ended by SIGPIPE.
 //! Standard error carries notes and prompts only; writing them is best effort, so a closed
 //! stderr never changes what a command does.
+//!
+//! Much of what is printed came from outside (server error descriptions, registration
+//! errors, issuer and resource values, scopes, tool names and results): every write goes
+//! through [`mcp_auth_core::text::terminal_safe`], which drops C0/C1 control characters but
+//! newlines and tabs, so no server text can reach the terminal as an escape sequence.
 
 use super::{CliError, CliResult};
+use mcp_auth_core::text::terminal_safe;
 use std::fmt;
 use std::io::{self, Write};
 
@@ -17,8 +23,9 @@ pub const CLOSED_STDOUT_CODE: i32 = 141;
 
 /// Writes to standard output and flushes, so a closed pipe shows up at this very write.
 pub fn try_stdout(args: fmt::Arguments<'_>) -> io::Result<()> {
+    let text = args.to_string();
     let mut out = io::stdout().lock();
-    out.write_fmt(args)?;
+    out.write_all(terminal_safe(&text).as_bytes())?;
     out.flush()
 }
 
@@ -44,8 +51,11 @@ pub fn stdout_line(args: fmt::Arguments<'_>) -> CliResult {
 
 /// Writes to standard error, best effort: if nobody reads it, the command carries on.
 pub fn stderr(args: fmt::Arguments<'_>) {
+    let text = args.to_string();
     let mut err = io::stderr().lock();
-    let _ = err.write_fmt(args).and_then(|()| err.flush());
+    let _ = err
+        .write_all(terminal_safe(&text).as_bytes())
+        .and_then(|()| err.flush());
 }
 
 /// Writes one line to standard error, best effort.

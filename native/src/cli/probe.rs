@@ -97,20 +97,16 @@ pub(super) async fn run(
             (Some(n), None) => n.to_string(),
             _ => "the server".to_string(),
         };
-        outln!(
-            "Connected to {} (protocol {})",
-            clean(&label),
-            clean(&revision)
-        )?;
+        outln!("Connected to {} (protocol {})", label, revision)?;
         let list = tools;
         outln!("Tools ({}):", list.len())?;
         for tool in &list {
             outln!(
                 "  {}{}",
-                clean(tool.get("name").and_then(Value::as_str).unwrap_or("?")),
+                tool.get("name").and_then(Value::as_str).unwrap_or("?"),
                 tool.get("description")
                     .and_then(Value::as_str)
-                    .map(|d| format!(" — {}", clean(d)))
+                    .map(|d| format!(" — {d}"))
                     .unwrap_or_default()
             )?;
         }
@@ -126,8 +122,8 @@ pub(super) async fn run(
                 .unwrap_or_default();
             for c in content {
                 match c.get("text").and_then(Value::as_str) {
-                    Some(text) => outln!("  {}", clean(text))?,
-                    None => outln!("  {}", clean(&c.to_string()))?,
+                    Some(text) => outln!("  {text}")?,
+                    None => outln!("  {c}")?,
                 }
             }
         }
@@ -139,23 +135,4 @@ pub(super) async fn run(
         )));
     }
     Ok(())
-}
-
-/// Server text for the terminal: control characters (escape sequences) dropped, line breaks
-/// and tabs kept.
-fn clean(s: &str) -> String {
-    s.chars()
-        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn server_text_loses_terminal_controls() {
-        assert_eq!(
-            super::clean("a\u{1b}]0;title\u{7}b\r\nc\td"),
-            "a]0;titleb\nc\td"
-        );
-    }
 }

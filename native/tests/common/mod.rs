@@ -125,9 +125,31 @@ impl CliEnv {
     /// Runs a command and plays the user's browser for every URL it opens (approving).
     /// Returns the run and how many authorizations happened.
     pub async fn run_with_browser(&self, args: &[&str]) -> (Run, usize) {
-        let mut child = tokio::process::Command::from(self.command(args))
+        self.run_with_browser_and_stdin(args, None).await
+    }
+
+    /// As [`CliEnv::run_with_browser`], with `input` written to standard input (then closed).
+    pub async fn run_with_browser_and_stdin(
+        &self,
+        args: &[&str],
+        input: Option<&str>,
+    ) -> (Run, usize) {
+        let mut command = self.command(args);
+        if input.is_some() {
+            command.stdin(Stdio::piped());
+        }
+        let mut child = tokio::process::Command::from(command)
             .spawn()
             .expect("spawn mcp-auth");
+        if let Some(input) = input {
+            use tokio::io::AsyncWriteExt;
+            let mut stdin = child.stdin.take().expect("stdin");
+            stdin
+                .write_all(input.as_bytes())
+                .await
+                .expect("write stdin");
+            drop(stdin);
+        }
         let mut seen = std::fs::read_to_string(self.path().join("urls.txt"))
             .unwrap_or_default()
             .lines()
