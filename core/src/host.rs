@@ -6,13 +6,28 @@
 
 use std::fmt;
 
+/// The most a metadata, token, registration or revocation response may hold (1 MiB).
+pub const DOCUMENT_MAX_BODY: usize = 1 << 20;
+/// The most an MCP message response may hold (8 MiB).
+pub const MCP_MAX_BODY: usize = 8 << 20;
+/// How long a host waits for a connection (seconds).
+pub const CONNECT_TIMEOUT_SECS: u64 = 10;
+/// How long a host waits for a whole response, body included (seconds); a longer wait is a
+/// network error. Event streams (`open_stream`) instead bound each wait for the next piece.
+pub const REQUEST_TIMEOUT_SECS: u64 = 30;
+
 /// An HTTP request as core builds it. Hosts send it as is and must not follow redirects.
+/// `max_body` is the most of the response body core will take: a host reads the body as a
+/// stream and fails with a network error as soon as it holds more (a `Content-Length` above
+/// it fails before reading), so a hostile server cannot fill memory. Every request is
+/// bounded in time too ([`REQUEST_TIMEOUT_SECS`]).
 #[derive(Clone, PartialEq, Eq)]
 pub struct HttpRequest {
     pub method: Method,
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: Option<Vec<u8>>,
+    pub max_body: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +54,7 @@ impl HttpRequest {
             url: url.into(),
             headers: Vec::new(),
             body: None,
+            max_body: DOCUMENT_MAX_BODY,
         }
     }
 
@@ -48,7 +64,14 @@ impl HttpRequest {
             url: url.into(),
             headers: vec![("content-type".into(), content_type.into())],
             body: Some(body),
+            max_body: DOCUMENT_MAX_BODY,
         }
+    }
+
+    /// Sets the most of the response body core will take (see [`HttpRequest`]).
+    pub fn max_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
     }
 
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
@@ -77,6 +100,7 @@ impl fmt::Debug for HttpRequest {
             .field("url", &self.url)
             .field("headers", &names)
             .field("body_len", &self.body.as_ref().map(Vec::len))
+            .field("max_body", &self.max_body)
             .finish()
     }
 }
@@ -86,6 +110,15 @@ pub struct HttpResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+}
+
+/// The error a host gives for a response body larger than the request's `max_body`.
+pub fn body_too_large(url: &str, max_body: usize) -> HostError {
+    let shown = url.split('?').next().unwrap_or(url);
+    HostError::Network(format!(
+        "the response from {shown} is larger than {} KiB; refusing to read more (a server answering this is broken or hostile)",
+        max_body / 1024
+    ))
 }
 
 impl HttpResponse {

@@ -1,8 +1,17 @@
-//! The HTTP capability: one request through reqwest, never following redirects.
+//! The HTTP capability: one request through reqwest, never following redirects, bounded in
+//! time (connect, each read, the whole response) and in size (the body is read as a stream
+//! and given up as soon as it passes the request's `max_body`).
 
-use mcp_auth_core::host::{ChunkStream, NextChunk, StreamResponse};
+use mcp_auth_core::host::{
+    body_too_large, ChunkStream, NextChunk, StreamResponse, CONNECT_TIMEOUT_SECS,
+    REQUEST_TIMEOUT_SECS,
+};
 use mcp_auth_core::{HostError, HttpRequest, HttpResponse, Method};
 use std::time::Duration;
+
+/// How long any single read may wait for the next bytes (the same bound as the wait for the
+/// next piece of an event stream).
+const READ_TIMEOUT: Duration = STREAM_IDLE_TIMEOUT;
 
 /// A reqwest client configured the way core needs it.
 #[derive(Clone)]
@@ -12,10 +21,25 @@ pub struct HttpClient {
 
 impl HttpClient {
     pub fn new() -> Result<Self, HostError> {
+        Self::with_timeouts(
+            Duration::from_secs(CONNECT_TIMEOUT_SECS),
+            READ_TIMEOUT,
+            Duration::from_secs(REQUEST_TIMEOUT_SECS),
+        )
+    }
+
+    /// A client with other bounds: waiting for a connection, for each read, and for a whole
+    /// response (event streams keep their own, longer limit).
+    pub fn with_timeouts(
+        connect: Duration,
+        read: Duration,
+        total: Duration,
+    ) -> Result<Self, HostError> {
         let inner = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(30))
+            .connect_timeout(connect)
+            .read_timeout(read)
+            .timeout(total)
             .user_agent(concat!("mcp-auth/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| HostError::Network(format!("cannot set up HTTP: {e}")))?;
@@ -35,7 +59,7 @@ impl HttpClient {
         if let Some(body) = request.body {
             rb = rb.body(body);
         }
-        let resp = rb
+        let mut resp = rb
             .send()
             .await
             .map_err(|e| HostError::Network(describe(&request.url, &e)))?;
@@ -49,11 +73,21 @@ impl HttpClient {
                     .map(|v| (n.as_str().to_string(), v.to_string()))
             })
             .collect();
-        let body = resp
-            .bytes()
+        let cap = request.max_body;
+        if resp.content_length().is_some_and(|n| n > cap as u64) {
+            return Err(body_too_large(&request.url, cap));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
             .await
             .map_err(|e| HostError::Network(describe(&request.url, &e)))?
-            .to_vec();
+        {
+            if body.len() + chunk.len() > cap {
+                return Err(body_too_large(&request.url, cap));
+            }
+            body.extend_from_slice(&chunk);
+        }
         Ok(HttpResponse {
             status,
             headers,

@@ -1,9 +1,13 @@
 //! The host capabilities, supplied by JavaScript: storage functions, a redirect handler,
-//! `fetch`, and the clock.
+//! `fetch`, and the clock. Every fetch carries `AbortSignal.timeout` (the whole request for
+//! `send`, ten minutes for an event stream), and `send` reads the body through its stream
+//! reader, cancelling it as soon as it passes the request's `max_body`.
 
 use crate::js::{get, message_of, set};
 use js_sys::{Array, Function, Object, Promise, Uint8Array};
-use mcp_auth_core::host::{ChunkStream, NextChunk, StreamResponse};
+use mcp_auth_core::host::{
+    body_too_large, ChunkStream, NextChunk, StreamResponse, REQUEST_TIMEOUT_SECS,
+};
 use mcp_auth_core::{Error, Host, HostError, HostLock, HttpRequest, HttpResponse};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -122,22 +126,60 @@ fn storage_error(op: &str, key: &str, err: &JsValue) -> HostError {
 impl Host for JsHost {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HostError> {
         let url = request.url.clone();
-        let (resp, status, headers) = self.fetch(request).await?;
-        let failed = |e: &JsValue| fetch_failed(&url, e);
-        let array_buffer =
-            function(&resp, "arrayBuffer", "the fetch response").map_err(|e| failed(&e))?;
-        let buf = array_buffer.call0(&resp).map_err(|e| failed(&e))?;
-        let buf = settle(buf).await.map_err(|e| failed(&e))?;
+        let cap = request.max_body;
+        let (resp, status, headers) = self.fetch(request, REQUEST_TIMEOUT_SECS).await?;
+        let declared = headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|n| n > cap as u64) {
+            cancel_body(&resp);
+            return Err(body_too_large(&url, cap));
+        }
+        let body = get(&resp, "body");
+        if body.is_undefined() || body.is_null() {
+            // no stream (no body at all, or a `fetch` that does not offer one): the whole
+            // body at once, still refused when over the cap
+            let failed = |e: &JsValue| fetch_failed(&url, e);
+            let array_buffer =
+                function(&resp, "arrayBuffer", "the fetch response").map_err(|e| failed(&e))?;
+            let buf = array_buffer.call0(&resp).map_err(|e| failed(&e))?;
+            let buf = settle(buf).await.map_err(|e| failed(&e))?;
+            let bytes = Uint8Array::new(&buf).to_vec();
+            if bytes.len() > cap {
+                return Err(body_too_large(&url, cap));
+            }
+            return Ok(HttpResponse {
+                status,
+                headers,
+                body: bytes,
+            });
+        }
+        let reader = function(&body, "getReader", "the fetch response body")
+            .and_then(|f| f.call0(&body))
+            .map_err(|e| fetch_failed(&url, &e))?;
+        let mut chunks = JsChunks {
+            reader,
+            url: url.clone(),
+        };
+        let mut out = Vec::new();
+        while let Some(chunk) = chunks.next_chunk().await? {
+            if out.len() + chunk.len() > cap {
+                chunks.cancel();
+                return Err(body_too_large(&url, cap));
+            }
+            out.extend_from_slice(&chunk);
+        }
         Ok(HttpResponse {
             status,
             headers,
-            body: Uint8Array::new(&buf).to_vec(),
+            body: out,
         })
     }
 
     async fn open_stream(&self, request: HttpRequest) -> Result<StreamResponse, HostError> {
         let url = request.url.clone();
-        let (resp, status, headers) = self.fetch(request).await?;
+        let (resp, status, headers) = self.fetch(request, STREAM_TIMEOUT_SECS).await?;
         let body = get(&resp, "body");
         let reader = function(&body, "getReader", "the fetch response body")
             .and_then(|f| f.call0(&body))
@@ -243,10 +285,38 @@ impl Host for JsHost {
     }
 }
 
+/// How long an event stream may stay open (the fetch's `AbortSignal.timeout`).
+const STREAM_TIMEOUT_SECS: u64 = 600;
+
 /// Reads a fetch response body chunk by chunk (`body.getReader().read()`).
 struct JsChunks {
     reader: JsValue,
     url: String,
+}
+
+impl JsChunks {
+    /// Stops the download (`reader.cancel()`), best effort.
+    fn cancel(&self) {
+        if let Ok(f) = function(&self.reader, "cancel", "the stream reader") {
+            let _ = f.call0(&self.reader);
+        }
+    }
+}
+
+/// Cancels an unread response body (`body.cancel()`), best effort.
+fn cancel_body(resp: &JsValue) {
+    let body = get(resp, "body");
+    if let Ok(f) = function(&body, "cancel", "the fetch response body") {
+        let _ = f.call0(&body);
+    }
+}
+
+/// `AbortSignal.timeout(ms)` where the environment has it (every current browser, Node 18+).
+fn timeout_signal(secs: u64) -> Option<JsValue> {
+    let ctor = get(&js_sys::global(), "AbortSignal");
+    let f = function(&ctor, "timeout", "AbortSignal").ok()?;
+    f.call1(&ctor, &JsValue::from_f64((secs * 1000) as f64))
+        .ok()
 }
 
 impl ChunkStream for JsChunks {
@@ -277,9 +347,11 @@ fn fetch_failed(url: &str, e: &JsValue) -> HostError {
 impl JsHost {
     /// Sends a request through the host's `fetch` (no redirects followed); the response
     /// object with its status and headers, the body still unread.
+    /// `timeout_secs` bounds the whole exchange, body included (`AbortSignal.timeout`).
     async fn fetch(
         &self,
         request: HttpRequest,
+        timeout_secs: u64,
     ) -> Result<(JsValue, u16, Vec<(String, String)>), HostError> {
         let url = request.url.clone();
         let failed = |e: &JsValue| fetch_failed(&url, e);
@@ -294,6 +366,9 @@ impl JsHost {
             set(&init, "body", &Uint8Array::from(body.as_slice()));
         }
         set(&init, "redirect", &JsValue::from_str("manual"));
+        if let Some(signal) = timeout_signal(timeout_secs) {
+            set(&init, "signal", &signal);
+        }
         let pending = self
             .fetch
             .call2(&self.fetch_this, &JsValue::from_str(&request.url), &init)

@@ -670,7 +670,7 @@ impl McpAuthClient {
 /// token is for (any URL on the server's origin shares its identity, e.g. an SSE transport's
 /// message endpoint); there is no way to send the token elsewhere.
 fn http_request(server_url: &str, request: &JsValue) -> Result<HttpRequest, JsValue> {
-    let mut req = HttpRequest::get(server_url);
+    let mut req = HttpRequest::get(server_url).max_body(mcp_auth_core::host::MCP_MAX_BODY);
     if request.is_undefined() || request.is_null() {
         return Ok(req);
     }

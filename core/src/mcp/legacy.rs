@@ -41,6 +41,7 @@ pub fn post(
     protocol_version: Option<&str>,
 ) -> HttpRequest {
     let mut req = HttpRequest::post(endpoint, "application/json", body.to_string().into_bytes())
+        .max_body(crate::host::MCP_MAX_BODY)
         .header("accept", ACCEPT);
     if let Some(s) = session_id {
         req = req.header("mcp-session-id", s);

@@ -4,7 +4,7 @@
 use super::headers::encode_value;
 use super::legacy::ACCEPT;
 use super::version::LATEST;
-use crate::host::{HttpRequest, Method};
+use crate::host::{HttpRequest, Method, MCP_MAX_BODY};
 use serde_json::{json, Map, Value};
 
 /// The name this client gives servers.
@@ -60,6 +60,7 @@ pub fn modern(
         .map(encode_value);
     let payload = body(Some(id), method, Some(Value::Object(params)));
     let mut req = HttpRequest::post(url, "application/json", payload.to_string().into_bytes())
+        .max_body(MCP_MAX_BODY)
         .header("accept", ACCEPT)
         .header("mcp-protocol-version", version)
         .header("mcp-method", encode_value(method));
@@ -114,6 +115,7 @@ pub fn end_session(url: &str, session_id: &str, version_header: Option<&str>) ->
         url: url.to_string(),
         headers: vec![("mcp-session-id".into(), session_id.to_string())],
         body: None,
+        max_body: MCP_MAX_BODY,
     };
     if let Some(v) = version_header {
         req = req.header("mcp-protocol-version", v);

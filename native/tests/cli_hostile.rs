@@ -1,0 +1,370 @@
+//! Hostile servers against the real `mcp-auth` binary (issue 8, MCP SEP-2352): the same trust
+//! properties as native/tests/hostile.rs, through the CLI's commands, config files and file
+//! store; and the migration of a store written by release 0.1 (record version 1).
+
+mod common;
+
+use common::{mcp_status_with, CliEnv, Run};
+use mcp_auth_testkit::{Scenario, TestServer};
+use serde_json::{json, Map, Value};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Runs a command and plays the user's browser for every URL it opens, whatever the
+/// authorization server answers (a hostile one bounces straight back with an error).
+/// Returns the run and the authorization URLs it opened.
+async fn run_browsing_anything(env: &CliEnv, args: &[&str]) -> (Run, Vec<String>) {
+    let urls_file = env.path().join("urls.txt");
+    let read_urls = || -> Vec<String> {
+        std::fs::read_to_string(&urls_file)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let start = read_urls().len();
+    let mut seen = start;
+    let mut child = tokio::process::Command::from(env.command(args))
+        .spawn()
+        .expect("spawn mcp-auth");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let urls = read_urls();
+        while seen < urls.len() {
+            // the callback page may well be an error page: that is the point
+            if let Err(e) = mcp_auth_testkit::browse_and_deliver(&urls[seen]).await {
+                panic!("browsing {} failed: {e}", urls[seen]);
+            }
+            seen += 1;
+        }
+        if child.try_wait().expect("try_wait").is_some() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "mcp-auth did not finish in 60 s");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    let out = child.wait_with_output().await.expect("output");
+    (Run::from(out), read_urls()[start..].to_vec())
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+}
+
+/// The file store: a JSON object key → string (each value a JSON record).
+fn read_store(env: &CliEnv) -> Map<String, Value> {
+    let text = std::fs::read_to_string(env.store_file()).expect("read the store file");
+    match serde_json::from_str(&text).expect("the store is JSON") {
+        Value::Object(m) => m,
+        other => panic!("the store is not an object: {other}"),
+    }
+}
+
+fn write_store(env: &CliEnv, store: &Map<String, Value>) {
+    std::fs::write(
+        env.store_file(),
+        serde_json::to_string_pretty(store).expect("encode"),
+    )
+    .expect("write the store file");
+}
+
+fn record(store: &Map<String, Value>, key: &str) -> Value {
+    let text = store[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} is not a string"));
+    serde_json::from_str(text).expect("a JSON record")
+}
+
+fn token_keys(store: &Map<String, Value>) -> Vec<String> {
+    store
+        .keys()
+        .filter(|k| k.starts_with("tokens:"))
+        .cloned()
+        .collect()
+}
+
+/// Makes every stored access token expired an hour ago (as time passing would).
+fn expire_stored_tokens(env: &CliEnv) {
+    let mut store = read_store(env);
+    for key in token_keys(&store) {
+        let mut rec = record(&store, &key);
+        rec["obtained_at"] = json!(now() - 7200);
+        rec["expires_at"] = json!(now() - 3600);
+        store.insert(key, Value::String(rec.to_string()));
+    }
+    write_store(env, &store);
+}
+
+/// (1) A server that switches to a hostile authorization server and forces a fresh login:
+/// `probe` fails with a clear message, and the next refresh still goes to the issuer that
+/// issued the refresh token; the hostile AS never sees it or a bearer token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn as_switch_probe_fails_and_the_refresh_stays_at_the_legitimate_as() {
+    let server = TestServer::start(Scenario::AsSwitch);
+    let evil = server.second_origin().expect("second origin");
+    let url = server.mcp_url();
+    let env = CliEnv::new();
+    let (run, n) = env.run_with_browser(&["login", &url]).await;
+    run.ok();
+    assert_eq!(n, 1);
+
+    server.switch_authorization_server(true);
+    server.set_deny_all(true);
+    let (run, opened) = run_browsing_anything(&env, &["probe", &url]).await;
+    let run = run.failed();
+    assert!(
+        opened.iter().any(|u| u.starts_with(&format!("{evil}/"))),
+        "the browser went to the hostile AS: {opened:?}"
+    );
+    assert!(
+        run.stderr.contains("denied") && run.stdout.trim().is_empty(),
+        "a clear message: {}",
+        run.stderr
+    );
+
+    server.set_deny_all(false);
+    expire_stored_tokens(&env);
+    let refreshes = server.grant_count("refresh_token");
+    let tok = env.run(&["token", &url]).ok();
+    let token = tok.stdout.trim();
+    assert_eq!(server.grant_count("refresh_token"), refreshes + 1);
+    assert!(
+        server
+            .requests_at(&server.base_url())
+            .iter()
+            .any(|r| r.grant_type.as_deref() == Some("refresh_token")),
+        "the refresh went to the legitimate AS"
+    );
+    assert_eq!(mcp_status_with(&url, token).await, 200);
+    let at_evil = server.requests_at(&evil);
+    assert!(!at_evil.is_empty(), "the hostile AS was asked for metadata");
+    for r in &at_evil {
+        assert!(
+            r.grant_type.is_none()
+                && !r.carries_refresh_token()
+                && !r.carries_client_secret()
+                && !r.has_bearer(),
+            "the hostile AS got {r:?}"
+        );
+    }
+}
+
+/// (2) Two resources on one origin: `token` for b is refused until `login` b, each gets its
+/// own token, and neither resource accepts the other's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_resources_need_two_logins_and_get_two_tokens() {
+    let server = TestServer::start(Scenario::TwoResources);
+    let (a, b) = (server.url("/a/mcp"), server.url("/b/mcp"));
+    let env = CliEnv::new();
+    env.run_with_browser(&["login", &a]).await.0.ok();
+    let refused = env.run(&["token", &b]).failed();
+    assert!(refused.stdout.trim().is_empty(), "{}", refused.stdout);
+    assert!(
+        refused.stderr.contains("mcp-auth login"),
+        "says what to do: {}",
+        refused.stderr
+    );
+    let (run, n) = env.run_with_browser(&["login", &b]).await;
+    run.ok();
+    assert_eq!(n, 1, "b's own login");
+    let tok_a = env.run(&["token", &a]).ok().stdout.trim().to_string();
+    let tok_b = env.run(&["token", &b]).ok().stdout.trim().to_string();
+    assert_ne!(tok_a, tok_b);
+    assert_eq!(mcp_status_with(&a, &tok_a).await, 200);
+    assert_eq!(mcp_status_with(&b, &tok_b).await, 200);
+    assert_eq!(
+        mcp_status_with(&b, &tok_a).await,
+        401,
+        "b refuses a's token"
+    );
+    assert_eq!(
+        mcp_status_with(&a, &tok_b).await,
+        401,
+        "a refuses b's token"
+    );
+    let stored = token_keys(&read_store(&env));
+    assert_eq!(stored.len(), 2, "{stored:?}");
+}
+
+/// (4) A configured client (fast-agent config with client_id and client_secret) meeting an
+/// unexpected issuer: `probe` refuses and says what to set, and the secret never reaches the
+/// second origin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configured_client_secret_never_goes_to_another_issuer() {
+    let server = TestServer::start(Scenario::PreregisteredIssuerSwitch);
+    let evil = server.second_origin().expect("second origin");
+    let env = CliEnv::new();
+    env.write_config(
+        "fastagent.config.yaml",
+        &format!(
+            "mcp:\n  servers:\n    pre:\n      url: {}\n      auth:\n        client_id: basic-client\n",
+            server.mcp_url()
+        ),
+    );
+    env.write_config(
+        "fastagent.secrets.yaml",
+        "mcp:\n  servers:\n    pre:\n      auth:\n        client_secret: basic-secret\n",
+    );
+    env.run_with_browser(&["login", "pre"]).await.0.ok();
+    env.run(&["probe", "pre"]).ok();
+
+    server.switch_authorization_server(true);
+    server.set_deny_all(true);
+    let (run, opened) = run_browsing_anything(&env, &["probe", "pre"]).await;
+    let run = run.failed();
+    assert!(opened.is_empty(), "no login was started: {opened:?}");
+    assert!(
+        run.stderr.contains("issuer:") && run.stderr.contains(&evil),
+        "says what to set: {}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("basic-secret") && !run.stdout.contains("basic-secret"));
+    let at_evil = server.requests_at(&evil);
+    assert!(
+        at_evil
+            .iter()
+            .all(|r| !r.carries_client_secret() && r.path != "/authorize" && !r.has_bearer()),
+        "{at_evil:?}"
+    );
+}
+
+/// A store written by release 0.1 (record version 1: one token record per identity under
+/// `tokens:<identity>`, no endpoints) still works: `token` reads it, `status` shows it, an
+/// expired token refreshes at the issuer's token endpoint, and afterwards the store holds the
+/// version-2 key only. Nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_0_1_store_is_migrated_on_first_use() {
+    let server = TestServer::start(Scenario::Default);
+    let url = server.mcp_url();
+    let identity = server.base_url();
+    let env = CliEnv::new();
+    env.run_with_browser(&["login", &url]).await.0.ok();
+
+    // rewrite the store into the shape release 0.1 wrote
+    let mut store = read_store(&env);
+    let keys = token_keys(&store);
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let v2 = record(&store, &keys[0]);
+    assert_eq!(v2["version"], 2);
+    let mut v1 = Map::new();
+    v1.insert("version".into(), json!(1));
+    for field in [
+        "identity",
+        "resource",
+        "issuer",
+        "client_id",
+        "access_token",
+        "token_type",
+        "refresh_token",
+        "expires_at",
+        "scope",
+        "obtained_at",
+    ] {
+        v1.insert(field.into(), v2[field].clone());
+    }
+    let legacy_key = format!("tokens:{identity}");
+    store.remove(&keys[0]);
+    store.insert(
+        legacy_key.clone(),
+        Value::String(Value::Object(v1).to_string()),
+    );
+    let others: Vec<String> = store
+        .keys()
+        .filter(|k| k.starts_with("client:") || k.starts_with("discovery:") || *k == "index")
+        .cloned()
+        .collect();
+    assert!(
+        others.iter().any(|k| k.starts_with("client:"))
+            && others.iter().any(|k| k.starts_with("discovery:"))
+            && others.iter().any(|k| k == "index"),
+        "{others:?}"
+    );
+    for key in &others {
+        let mut rec = record(&store, key);
+        rec["version"] = json!(1);
+        if key == "index" {
+            rec["keys"] = json!(rec["keys"]
+                .as_array()
+                .expect("index keys")
+                .iter()
+                .map(|k| if *k == json!(keys[0]) {
+                    json!(legacy_key)
+                } else {
+                    k.clone()
+                })
+                .collect::<Vec<_>>());
+        }
+        store.insert(key.clone(), Value::String(rec.to_string()));
+    }
+    store.retain(|k, _| k == "index" || k == &legacy_key || others.contains(k));
+    write_store(&env, &store);
+    let access_token = v2["access_token"].as_str().expect("access token");
+
+    // the 0.1 record is used as is
+    let tok = env.run(&["token", &url]).ok();
+    assert_eq!(tok.stdout.trim(), access_token);
+    let st = env.run(&["status", &url]).ok();
+    assert!(
+        st.stdout.contains(&format!("Identity: {identity}"))
+            && st.stdout.contains('✓')
+            && !st.stdout.contains("none stored"),
+        "{}",
+        st.stdout
+    );
+    assert!(
+        !st.stdout.contains(access_token),
+        "status never shows a token"
+    );
+    let st = env.run(&["status", &url, "--json"]).ok().json();
+    let rows = st["tokens"].as_array().expect("tokens");
+    assert_eq!(rows.len(), 1, "{st}");
+    let row = &rows[0];
+    assert_eq!(row["present"], true, "{row}");
+    assert_eq!(row["problem"], Value::Null, "{row}");
+    assert_eq!(row["resource"], url.as_str(), "{row}");
+    assert_eq!(row["issuer"], v2["issuer"], "{row}");
+    assert_eq!(row["has_refresh_token"], true, "{row}");
+
+    // expired: refreshed at the issuer's token endpoint, once
+    expire_stored_tokens(&env);
+    server.clear_log();
+    let refreshes = server.grant_count("refresh_token");
+    let tok = env.run(&["token", &url]).ok();
+    let fresh = tok.stdout.trim();
+    assert_ne!(fresh, access_token);
+    assert_eq!(server.grant_count("refresh_token"), refreshes + 1);
+    let refresh_at: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.grant_type.as_deref() == Some("refresh_token"))
+        .collect();
+    assert_eq!(refresh_at.len(), 1);
+    assert_eq!(
+        (refresh_at[0].origin.as_str(), refresh_at[0].path.as_str()),
+        (identity.as_str(), "/token")
+    );
+    assert_eq!(mcp_status_with(&url, fresh).await, 200);
+
+    // the store holds the version-2 key only, and nothing else went missing
+    let after = read_store(&env);
+    assert_eq!(token_keys(&after), vec![keys[0].clone()]);
+    let rec = record(&after, &keys[0]);
+    assert_eq!(rec["version"], 2);
+    assert_eq!(rec["access_token"], fresh);
+    assert_eq!(rec["issuer"], v2["issuer"]);
+    assert_eq!(rec["client_id"], v2["client_id"]);
+    assert_eq!(rec["token_endpoint"], v2["token_endpoint"]);
+    for key in others.iter().filter(|k| *k != "index") {
+        assert!(after.contains_key(key), "{key} was lost");
+    }
+    let index = record(&after, "index");
+    let listed = index["keys"].to_string();
+    assert!(
+        listed.contains(&format!("\"{}\"", keys[0]))
+            && !listed.contains(&format!("\"{legacy_key}\"")),
+        "{index}"
+    );
+    env.run(&["probe", &url]).ok();
+}

@@ -1,0 +1,161 @@
+//! The native host's HTTP bounds against servers on 127.0.0.1 that stream forever, declare a
+//! huge body, never answer or drip a byte at a time: each ends in a clear network error
+//! instead of filling memory or hanging, and the CLI says so and exits non-zero.
+
+mod common;
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::Router;
+use common::CliEnv;
+use futures_util::stream;
+use mcp_auth::http::HttpClient;
+use mcp_auth_core::host::{DOCUMENT_MAX_BODY, MCP_MAX_BODY};
+use mcp_auth_core::{HostError, HttpRequest};
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+
+/// An endless body of 64 KiB chunks.
+fn forever() -> Body {
+    Body::from_stream(stream::repeat_with(|| {
+        Ok::<_, std::io::Error>(Bytes::from(vec![b' '; 64 * 1024]))
+    }))
+}
+
+/// One byte every 100 ms, forever.
+fn drip() -> Body {
+    Body::from_stream(stream::unfold((), |()| async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        Some((Ok::<_, std::io::Error>(Bytes::from_static(b" ")), ()))
+    }))
+}
+
+async fn start() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let prm = format!("{base}/forever");
+    let app = Router::new()
+        .route(
+            "/forever",
+            get(|| async { forever() }).post(|| async { forever() }),
+        )
+        .route("/drip", get(|| async { drip() }))
+        .route(
+            "/silent",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                "never"
+            }),
+        )
+        .route(
+            "/mcp",
+            post(move || async move {
+                let challenge = format!("Bearer resource_metadata=\"{prm}\"");
+                (
+                    StatusCode::UNAUTHORIZED,
+                    [(header::WWW_AUTHENTICATE, challenge)],
+                )
+                    .into_response()
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+/// A raw server that declares a 10 GB body and then sends nothing.
+async fn start_declared_huge() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = tokio::io::AsyncReadExt::read(&mut sock, &mut buf).await;
+                let _ = sock
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 10000000000\r\n\r\n{")
+                    .await;
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            });
+        }
+    });
+    base
+}
+
+fn network_message(r: Result<mcp_auth_core::HttpResponse, HostError>) -> String {
+    match r {
+        Err(HostError::Network(m)) => m,
+        other => panic!("expected a network error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_endless_body_stops_at_the_cap_of_its_kind() {
+    let base = start().await;
+    let http = HttpClient::new().unwrap();
+    let m = network_message(http.send(HttpRequest::get(format!("{base}/forever"))).await);
+    assert!(
+        m.contains(&format!("larger than {} KiB", DOCUMENT_MAX_BODY / 1024)),
+        "{m}"
+    );
+    assert!(m.contains("/forever"), "{m}");
+
+    let mcp = HttpRequest::post(
+        format!("{base}/forever"),
+        "application/json",
+        b"{}".to_vec(),
+    )
+    .max_body(MCP_MAX_BODY);
+    let m = network_message(http.send(mcp).await);
+    assert!(
+        m.contains(&format!("larger than {} KiB", MCP_MAX_BODY / 1024)),
+        "{m}"
+    );
+}
+
+#[tokio::test]
+async fn a_declared_huge_body_is_refused_before_reading() {
+    let base = start_declared_huge().await;
+    // the server never sends the body: only the declared length can end this before the
+    // (long) default timeouts
+    let http = HttpClient::new().unwrap();
+    let m = network_message(http.send(HttpRequest::get(format!("{base}/x"))).await);
+    assert!(m.contains("larger than"), "{m}");
+}
+
+#[tokio::test]
+async fn silent_and_dripping_servers_time_out() {
+    let base = start().await;
+    let http = HttpClient::with_timeouts(
+        Duration::from_secs(1),
+        Duration::from_secs(1),
+        Duration::from_secs(2),
+    )
+    .unwrap();
+    for path in ["/silent", "/drip"] {
+        let m = network_message(http.send(HttpRequest::get(format!("{base}{path}"))).await);
+        assert!(m.starts_with("timed out"), "{path}: {m}");
+        assert!(m.contains(path), "{m}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_reports_an_endless_metadata_document() {
+    let base = start().await;
+    let env = CliEnv::new();
+    let run = tokio::task::spawn_blocking(move || {
+        let r = env.run(&["login", &format!("{base}/mcp"), "--no-browser"]);
+        drop(env);
+        r
+    })
+    .await
+    .unwrap()
+    .failed();
+    assert!(
+        run.stderr.contains("larger than 1024 KiB"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("/forever"), "{}", run.stderr);
+}
