@@ -205,6 +205,7 @@ pub struct McpAuth<H: Host> {
     pub(crate) host: H,
     pub(crate) refresh_skew: u64,
     pub(crate) locks: Mutex<HashMap<String, LocalLock>>,
+    pub(crate) unsaved: crate::unsaved::Unsaved,
 }
 
 impl<H: Host> McpAuth<H> {
@@ -213,6 +214,7 @@ impl<H: Host> McpAuth<H> {
             host,
             refresh_skew: DEFAULT_REFRESH_SKEW,
             locks: Mutex::new(HashMap::new()),
+            unsaved: Default::default(),
         }
     }
 
@@ -228,6 +230,10 @@ impl<H: Host> McpAuth<H> {
     // ---- storage helpers ----
 
     pub(crate) async fn read<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        // a refreshed record the store would not take wins over the store (see `unsaved`)
+        if let Some(text) = self.unsaved.get(key) {
+            return decode(key, &text).map(Some);
+        }
         match self.host.load(key).await? {
             Some(text) => decode(key, &text).map(Some),
             None => Ok(None),
@@ -236,6 +242,7 @@ impl<H: Host> McpAuth<H> {
 
     pub(crate) async fn write<T: Serialize>(&self, key: &str, record: &T) -> Result<()> {
         self.host.save(key, &encode(record)?).await?;
+        self.unsaved.forget(key);
         if key != INDEX_KEY {
             self.update_index(|idx| idx.keys.insert(key.to_string()))
                 .await?;
@@ -245,6 +252,7 @@ impl<H: Host> McpAuth<H> {
 
     pub(crate) async fn delete(&self, key: &str) -> Result<()> {
         self.host.remove(key).await?;
+        self.unsaved.forget(key);
         self.update_index(|idx| idx.keys.remove(key)).await
     }
 

@@ -24,6 +24,7 @@ pub mod stream;
 mod test_host;
 pub mod text;
 mod tokens;
+mod unsaved;
 pub mod urls;
 pub mod www_authenticate;
 

@@ -12,6 +12,8 @@ pub(crate) struct MemHost {
     pub map: RefCell<HashMap<String, String>>,
     pub sent: RefCell<Vec<HttpRequest>>,
     pub now: Cell<u64>,
+    /// How many of the next saves fail (a locked keyring, a full disk).
+    pub failing_saves: Cell<u32>,
     respond: Responder,
 }
 
@@ -21,6 +23,7 @@ impl MemHost {
             map: RefCell::new(HashMap::new()),
             sent: RefCell::new(Vec::new()),
             now: Cell::new(1000),
+            failing_saves: Cell::new(0),
             respond: Box::new(respond),
         }
     }
@@ -55,6 +58,12 @@ impl Host for MemHost {
         Ok(self.map.borrow().get(k).cloned())
     }
     async fn save(&self, k: &str, v: &str) -> Result<(), HostError> {
+        if self.failing_saves.get() > 0 {
+            self.failing_saves.set(self.failing_saves.get() - 1);
+            return Err(HostError::Storage(format!(
+                "the keyring is locked (saving {k})"
+            )));
+        }
         self.map.borrow_mut().insert(k.into(), v.into());
         Ok(())
     }

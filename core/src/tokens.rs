@@ -203,8 +203,9 @@ impl<H: Host> McpAuth<H> {
                     now,
                     Some(refresh_token),
                 );
-                // persisted before anyone sees the new access token
-                self.write(&key, &new).await?;
+                // persisted before anyone sees the new access token (or, when the store
+                // refuses it twice, kept in memory with a warning: the old one is spent)
+                self.save_refreshed(&key, &new).await?;
                 Ok(new)
             }
             Err(e)

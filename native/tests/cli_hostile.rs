@@ -5,7 +5,8 @@
 mod common;
 
 use common::{mcp_status_with, CliEnv, Run};
-use mcp_auth_testkit::{Scenario, TestServer};
+use mcp_auth_core::oauth::query_param;
+use mcp_auth_testkit::{Options, Scenario, TestServer};
 use serde_json::{json, Map, Value};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -367,4 +368,152 @@ async fn a_release_0_1_store_is_migrated_on_first_use() {
         "{index}"
     );
     env.run(&["probe", &url]).ok();
+}
+
+/// (3) An HTTP+SSE server whose `endpoint` event names another origin (or plain http off
+/// loopback): `probe` refuses, and no request anywhere else carries the bearer token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sse_endpoint_elsewhere_never_receives_the_token() {
+    for scenario in [Scenario::SseCrossOrigin, Scenario::SsePlainHttp] {
+        let server = TestServer::start(scenario);
+        let env = CliEnv::new();
+        let url = server.sse_url();
+        env.run_with_browser(&["login", &url]).await.0.ok();
+        let run = env.run(&["probe", &url, "--transport", "sse"]).failed();
+        assert!(
+            run.stderr.contains("endpoint"),
+            "{scenario:?}: says why: {}",
+            run.stderr
+        );
+        let base = server.base_url();
+        let carried: Vec<_> = server
+            .requests()
+            .into_iter()
+            .filter(|r| r.has_bearer() && r.origin != base)
+            .collect();
+        assert!(carried.is_empty(), "{scenario:?}: {carried:?}");
+    }
+}
+
+/// (4b) Authorization server migration: `probe` re-registers at the new server and logs in
+/// there; the old server's refresh token never goes to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorization_server_migration_re_registers() {
+    let server = TestServer::start(Scenario::AsMigration);
+    let as2 = server.second_origin().expect("second origin");
+    let url = server.mcp_url();
+    let env = CliEnv::new();
+    env.run_with_browser(&["login", &url]).await.0.ok();
+    server.switch_authorization_server(true);
+    let (run, n) = env.run_with_browser(&["probe", &url]).await;
+    run.ok();
+    assert_eq!(n, 1, "one login at the new server");
+    let at_as2 = server.requests_at(&as2);
+    assert!(
+        at_as2
+            .iter()
+            .any(|r| r.method == "POST" && r.path.ends_with("/register")),
+        "{at_as2:?}"
+    );
+    assert!(
+        at_as2
+            .iter()
+            .all(|r| r.grant_type.as_deref() != Some("refresh_token") && !r.carries_refresh_token()),
+        "{at_as2:?}"
+    );
+    let store = read_store(&env);
+    let keys = token_keys(&store);
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert_eq!(record(&store, &keys[0])["issuer"], as2.as_str());
+}
+
+/// (5) `iss` is compared as an exact string: a trailing slash is another issuer, and the
+/// code is never redeemed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_iss_with_a_trailing_slash_is_refused() {
+    let server = TestServer::start(Scenario::IssTrailingSlash);
+    let env = CliEnv::new();
+    let (run, opened) = run_browsing_anything(&env, &["login", &server.mcp_url()]).await;
+    let run = run.failed();
+    assert_eq!(opened.len(), 1);
+    assert!(run.stderr.contains("iss"), "{}", run.stderr);
+    assert_eq!(
+        server.count("POST", "/token"),
+        0,
+        "the code was never redeemed"
+    );
+    assert!(!env.store_file().exists() || token_keys(&read_store(&env)).is_empty());
+}
+
+/// (6) Step-up asks for the union of the scopes requested before and the challenged ones,
+/// and one MCP request makes at most 3 authorization requests. `probe --call` makes two
+/// requests: `tools/list` (the first login) and `tools/call` (always 403 in this scenario:
+/// step-ups until the cap), so at most 1 + 3 in all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn step_up_uses_the_union_and_stops_at_three_authorizations() {
+    let server = TestServer::start(Scenario::ScopeRetryLimit);
+    let env = CliEnv::new();
+    let url = server.mcp_url();
+    let (run, opened) = run_browsing_anything(
+        &env,
+        &["probe", &url, "--call", "echo", "--args", r#"{"text":"x"}"#],
+    )
+    .await;
+    let run = run.failed();
+    let step_ups = opened.len().saturating_sub(1);
+    assert!(
+        (1..=3).contains(&step_ups),
+        "{} authorization requests for tools/call after the login",
+        step_ups
+    );
+    assert_eq!(server.count("GET", "/authorize"), opened.len());
+    assert!(run.stderr.contains("scope"), "{}", run.stderr);
+    let scopes: Vec<Vec<String>> = opened
+        .iter()
+        .map(|u| {
+            query_param(u, "scope")
+                .unwrap_or_default()
+                .split(' ')
+                .map(str::to_string)
+                .collect()
+        })
+        .collect();
+    for pair in scopes.windows(2) {
+        assert!(
+            pair[0].iter().all(|s| pair[1].contains(s)),
+            "a step-up dropped a scope requested before: {scopes:?}"
+        );
+        assert!(pair[1].len() > pair[0].len(), "{scopes:?}");
+    }
+}
+
+/// (8) 5 s tokens: `mcp-auth token` once a second is refreshed once per expiry, not on every
+/// run. The runs are placed half-way through each second of the token's clock; the skew is at
+/// most a quarter of the lifetime (1 s), so over 11 s the token is refreshed at 4 s and 8 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_second_tokens_cost_one_refresh_per_expiry() {
+    let server = TestServer::start_with(Options {
+        scenario: Scenario::Default,
+        token_lifetime_secs: Some(5),
+        ..Options::default()
+    })
+    .expect("server");
+    let url = server.mcp_url();
+    let env = CliEnv::new();
+    env.run_with_browser(&["login", &url]).await.0.ok();
+    let store = read_store(&env);
+    let first = record(&store, &token_keys(&store)[0]);
+    let obtained = first["obtained_at"].as_u64().expect("obtained_at");
+    assert_eq!(first["expires_at"].as_u64(), Some(obtained + 5));
+    let before = server.grant_count("refresh_token");
+    let mut seen = std::collections::BTreeSet::new();
+    for k in 1..=11u64 {
+        let at = UNIX_EPOCH + Duration::from_millis((obtained + k) * 1000 + 500);
+        if let Ok(wait) = at.duration_since(SystemTime::now()) {
+            tokio::time::sleep(wait).await;
+        }
+        seen.insert(env.run(&["token", &url]).ok().stdout.trim().to_string());
+    }
+    assert_eq!(server.grant_count("refresh_token") - before, 2);
+    assert_eq!(seen.len(), 3, "three tokens over the 11 runs");
 }

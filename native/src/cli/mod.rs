@@ -413,7 +413,8 @@ fn lock_dir() -> CliResult<PathBuf> {
 }
 
 fn auth_with(store: Store, ui: LoginUi) -> CliResult<McpAuth<NativeHost>> {
-    Ok(McpAuth::new(NativeHost::new(store, lock_dir()?, ui)?))
+    Ok(McpAuth::new(NativeHost::new(store, lock_dir()?, ui)?)
+        .on_warning(|w| errln!("warning: {w}")))
 }
 
 fn no_login_ui() -> LoginUi {
