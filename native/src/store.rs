@@ -161,7 +161,7 @@ impl FileStore {
     fn writer_lock(&self) -> Result<FileLock, HostError> {
         let mut name = self.path.as_os_str().to_owned();
         name.push(".lock");
-        FileLock::acquire(Path::new(&name))
+        FileLock::acquire(Path::new(&name), "token file writer")
     }
 
     pub fn exists(&self) -> bool {
