@@ -264,6 +264,13 @@ pub(crate) fn coded_error(message: &str, code: &str) -> JsValue {
     err.into()
 }
 
+/// Whether this runs in a browser page or worker (where a client secret is readable by any
+/// script on the origin), as opposed to Node or another server-side runtime.
+fn in_browser() -> bool {
+    let global = js_sys::global();
+    get(&global, "document").is_object() || get(&global, "WorkerGlobalScope").is_function()
+}
+
 pub(crate) fn invalid(message: impl Into<String>) -> JsValue {
     js_error(Error::Invalid(message.into()))
 }
@@ -386,6 +393,14 @@ impl Inner {
         o.scope = opt_str(options, "scope")?;
         o.client_id = opt_str(options, "clientId")?;
         o.client_secret = opt_str(options, "clientSecret")?.map(ClientSecret::new);
+        if o.client_secret.is_some() && in_browser() {
+            return Err(coded_error(
+                "a clientSecret cannot be kept secret in a browser: any script on the page can read it, \
+                 and it would sit in storage with the tokens. Use a public client (PKCE, no secret), \
+                 or keep the confidential client in a backend-for-frontend; Node may pass one",
+                "client_secret_in_browser",
+            ));
+        }
         o.client_auth_method = match opt_str(options, "clientAuthMethod")? {
             None => None,
             Some(m) => Some(ClientAuthMethod::parse(&m).ok_or_else(|| {

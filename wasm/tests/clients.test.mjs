@@ -48,3 +48,30 @@ test("a Client ID Metadata Document URL is used as the client_id when the server
     await kit.stop();
   }
 });
+
+test("a clientSecret is refused in a browser context (client_secret_in_browser) and accepted in Node", async () => {
+  const kit = await startTestkit("preregistered");
+  const opts = { clientId: "basic-client", clientSecret: "basic-secret", clientAuthMethod: "client_secret_basic" };
+  try {
+    // what a page looks like to the check: a global `document`
+    globalThis.document = {};
+    try {
+      const c = new McpAuthClient({ storage: memoryStorage(), redirect: followingRedirect() });
+      await assert.rejects(c.login(kit.mcp_url, opts), (e) => {
+        assert.equal(e.code, "client_secret_in_browser");
+        assert.match(e.message, /backend-for-frontend/);
+        assert.ok(!e.message.includes("basic-secret"), e.message);
+        return true;
+      });
+      assert.equal((await kit.stats()).counts["POST /token"] ?? 0, 0, "nothing was sent");
+    } finally {
+      delete globalThis.document;
+    }
+    const storage = memoryStorage();
+    const c = new McpAuthClient({ storage, redirect: followingRedirect() });
+    const info = await c.login(kit.mcp_url, opts);
+    assert.equal(info.clientId, "basic-client");
+  } finally {
+    await kit.stop();
+  }
+});
