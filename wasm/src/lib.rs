@@ -268,7 +268,10 @@ pub(crate) fn coded_error(message: &str, code: &str) -> JsValue {
 fn console_warn(message: &str) {
     let console = get(&js_sys::global(), "console");
     if let Ok(warn) = get(&console, "warn").dyn_into::<js_sys::Function>() {
-        let _ = warn.call1(&console, &JsValue::from_str(&format!("mcp-auth: {message}")));
+        let _ = warn.call1(
+            &console,
+            &JsValue::from_str(&format!("mcp-auth: {message}")),
+        );
     }
 }
 
