@@ -1,16 +1,35 @@
-//! The loopback callback server: listens on 127.0.0.1 (and on [::1] when it can, since
-//! browsers may resolve `localhost` to either) and nowhere else, hands back exactly one request
-//! that core recognises as the callback for this authorization request, answers every other
-//! request with an error page (escaping whatever it echoes) and keeps waiting, and shuts down
-//! when dropped.
+//! The loopback callback server: listens on the loopback addresses the redirect host resolves
+//! to (127.0.0.1, and [::1] for `localhost` where there is an IPv6 stack) and nowhere else,
+//! hands back exactly one request that core recognises as the callback for this authorization
+//! request, answers every other request with an error page (escaping whatever it echoes) and
+//! keeps waiting, and shuts down when dropped.
+//!
+//! Hardened against other local processes: one request per connection, the request head must
+//! arrive within [`HEADER_TIMEOUT`] and be at most [`MAX_HEAD`] bytes, a connection lives at
+//! most [`CONNECTION_LIFETIME`], at most [`MAX_CONNECTIONS`] are served at once (more are
+//! closed at once), only GET is answered (405 otherwise), and a loopback address whose port
+//! another process holds is an error rather than quietly skipped (that process would get the
+//! code).
 
 use axum::extract::State;
-use axum::http::{StatusCode, Uri};
-use axum::response::Html;
+use axum::http::{header, Method, StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Response};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use mcp_auth_core::oauth::{is_callback_for, query_param};
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::oneshot;
+
+/// The time a client has to send the request line and headers.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest a connection is kept, whatever it does.
+pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(15);
+/// Connections served at once; further ones are closed on accept.
+pub const MAX_CONNECTIONS: usize = 64;
+/// The largest request head (request line and headers) read.
+pub const MAX_HEAD: usize = 16 * 1024;
 
 struct Shared {
     redirect_uri: url::Url,
@@ -26,8 +45,35 @@ pub struct CallbackServer {
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
+fn taken(addr: SocketAddr) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::AddrInUse,
+        format!(
+            "port {} on {} is held by another process, which would receive the login's code; stop it or choose another --redirect-port",
+            addr.port(),
+            addr.ip()
+        ),
+    )
+}
+
+/// The loopback addresses to listen on: those the redirect host resolves to (127.0.0.1
+/// first, always).
+async fn loopback_addrs(host: &str, port: u16) -> Vec<SocketAddr> {
+    let mut addrs = vec![SocketAddr::from((Ipv4Addr::LOCALHOST, port))];
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(found) = tokio::net::lookup_host((host, port)).await {
+        for a in found {
+            if a.ip().is_loopback() && !addrs.contains(&a) {
+                addrs.push(a);
+            }
+        }
+    }
+    addrs
+}
+
 impl CallbackServer {
-    /// Binds `127.0.0.1:<port of redirect_uri>` and starts serving.
+    /// Listens on the loopback addresses of the redirect URI's host, at its port, and starts
+    /// serving. Fails when any of them is held by another process.
     pub async fn start(redirect_uri: &str, authorization_url: &str) -> std::io::Result<Self> {
         let parsed = url::Url::parse(redirect_uri).map_err(|e| {
             std::io::Error::new(
@@ -36,8 +82,21 @@ impl CallbackServer {
             )
         })?;
         let port = parsed.port_or_known_default().unwrap_or(80);
-        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
-        let addr = listener.local_addr()?;
+        let host = parsed.host_str().unwrap_or("localhost").to_string();
+        let mut listeners = Vec::new();
+        for addr in loopback_addrs(&host, port).await {
+            match tokio::net::TcpListener::bind(addr).await {
+                Ok(l) => listeners.push(l),
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => return Err(taken(addr)),
+                // the IPv4 loopback must work; an absent IPv6 stack is not an error
+                Err(e) if addr.is_ipv4() => return Err(e),
+                Err(_) => {}
+            }
+        }
+        let addr = listeners
+            .first()
+            .ok_or_else(|| std::io::Error::other("no loopback address to listen on"))?
+            .local_addr()?;
         let (tx, rx) = oneshot::channel();
         let shared = Arc::new(Shared {
             redirect_uri: parsed,
@@ -45,23 +104,19 @@ impl CallbackServer {
             deliver: Mutex::new(Some(tx)),
         });
         let app = axum::Router::new().fallback(handle).with_state(shared);
-        let mut listeners = vec![listener];
-        // the same port on the IPv6 loopback, if it is free and IPv6 is there
-        if let Ok(v6) = tokio::net::TcpListener::bind((Ipv6Addr::LOCALHOST, port)).await {
-            listeners.push(v6);
-        }
+        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let tasks = listeners
             .into_iter()
             .map(|l| {
                 let app = app.clone();
+                let slots = slots.clone();
                 let mut stop = stop_rx.clone();
                 tokio::spawn(async move {
-                    let _ = axum::serve(l, app)
-                        .with_graceful_shutdown(async move {
-                            let _ = stop.wait_for(|v| *v).await;
-                        })
-                        .await;
+                    tokio::select! {
+                        () = serve(l, app, slots) => {}
+                        _ = stop.wait_for(|v| *v) => {}
+                    }
                 })
             })
             .collect();
@@ -108,6 +163,38 @@ impl Drop for CallbackServer {
     }
 }
 
+/// Accepts connections until the task is dropped; each is served under the limits above.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    slots: Arc<tokio::sync::Semaphore>,
+) {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            // out of descriptors and the like: let some connections finish, then go on
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        while connections.try_join_next().is_some() {}
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            drop(stream);
+            continue;
+        };
+        let service = TowerToHyperService::new(app.clone());
+        connections.spawn(async move {
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .keep_alive(false)
+                .max_buf_size(MAX_HEAD);
+            let conn = http.serve_connection(TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(CONNECTION_LIFETIME, conn).await;
+            drop(slot);
+        });
+    }
+}
+
 fn esc(s: &str) -> String {
     html_escape::encode_safe(s).into_owned()
 }
@@ -121,7 +208,22 @@ fn page(title: &str, body: &str) -> Html<String> {
     ))
 }
 
-async fn handle(State(shared): State<Arc<Shared>>, uri: Uri) -> (StatusCode, Html<String>) {
+async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri) -> Response {
+    if method != Method::GET {
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, "GET")],
+            page(
+                "Method not allowed",
+                "<p>The mcp-auth login callback only answers GET.</p>",
+            ),
+        )
+            .into_response();
+    }
+    answer(&shared, &uri).into_response()
+}
+
+fn answer(shared: &Shared, uri: &Uri) -> (StatusCode, Html<String>) {
     if uri.path() != shared.redirect_uri.path() {
         return (
             StatusCode::NOT_FOUND,
