@@ -1,7 +1,8 @@
 //! Authorized MCP requests: the bearer token goes only to URLs inside its resource; a 401
 //! refreshes once, then logs in again; a 403 `insufficient_scope` steps up with the union of
 //! the scopes requested before and the challenged ones. One operation makes at most
-//! [`MAX_AUTHORIZATIONS`] authorization requests, the first login included.
+//! [`MAX_AUTHORIZATIONS`] authorization requests, the first login included: one call of
+//! [`McpAuth::authorized_request`], or all the requests of one MCP connection.
 
 use crate::client::{AuthOptions, LoginOutcome, McpAuth, Retry, MAX_AUTHORIZATIONS};
 use crate::error::{Error, Result};
@@ -34,8 +35,14 @@ impl<H: Host> McpAuth<H> {
         request: HttpRequest,
         opts: &AuthOptions,
     ) -> Result<HttpResponse> {
-        self.send_authorized(server_url, request, opts, Destination::InsideResource)
-            .await
+        self.send_authorized(
+            server_url,
+            request,
+            opts,
+            Destination::InsideResource,
+            &mut 0,
+        )
+        .await
     }
 
     /// [`Self::authorized_request`] for the POST endpoint an HTTP+SSE server named on its
@@ -46,8 +53,14 @@ impl<H: Host> McpAuth<H> {
         request: HttpRequest,
         opts: &AuthOptions,
     ) -> Result<HttpResponse> {
-        self.send_authorized(server_url, request, opts, Destination::SameOriginEndpoint)
-            .await
+        self.send_authorized(
+            server_url,
+            request,
+            opts,
+            Destination::SameOriginEndpoint,
+            &mut 0,
+        )
+        .await
     }
 
     pub(crate) async fn send_authorized(
@@ -56,6 +69,7 @@ impl<H: Host> McpAuth<H> {
         request: HttpRequest,
         opts: &AuthOptions,
         dest: Destination,
+        authorizations: &mut u32,
     ) -> Result<HttpResponse> {
         // errors name the server URL: logging in to it is what helps
         let id = server_url.to_string();
@@ -66,7 +80,6 @@ impl<H: Host> McpAuth<H> {
             Err(Error::LoginRequired { .. } | Error::ReauthenticationRequired { .. }) => None,
             Err(e) => return Err(e),
         };
-        let mut authorizations = 0u32;
         let mut refreshed = false;
         let mut relogged = false;
         loop {
@@ -105,10 +118,10 @@ impl<H: Host> McpAuth<H> {
                             Some(_) => Error::ReauthenticationRequired { identity: id },
                         });
                     }
-                    if authorizations >= MAX_AUTHORIZATIONS {
+                    if *authorizations >= MAX_AUTHORIZATIONS {
                         return Err(Error::Unauthorized { status: 401 });
                     }
-                    authorizations += 1;
+                    *authorizations += 1;
                     relogged = true;
                     // a token the server rejected means what was cached may be stale
                     let fresh = record.is_some();
@@ -132,13 +145,13 @@ impl<H: Host> McpAuth<H> {
                         .as_ref()
                         .and_then(|c| c.scope.clone())
                         .unwrap_or_default();
-                    if authorizations >= MAX_AUTHORIZATIONS || !opts.interactive {
+                    if *authorizations >= MAX_AUTHORIZATIONS || !opts.interactive {
                         return Err(Error::StepUpExhausted {
-                            attempts: authorizations,
+                            attempts: *authorizations,
                             scope: wanted,
                         });
                     }
-                    authorizations += 1;
+                    *authorizations += 1;
                     let before = record
                         .as_ref()
                         .and_then(TokenRecord::base_scope)

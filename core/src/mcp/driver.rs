@@ -10,6 +10,7 @@ use super::version::Protocol;
 use crate::client::{AuthOptions, McpAuth};
 use crate::error::{Error, Result};
 use crate::host::{ChunkStream, Host, HttpRequest};
+use crate::request::Destination;
 use crate::urls::resource_uri;
 use serde_json::{json, Value};
 use std::collections::VecDeque;
@@ -26,6 +27,9 @@ pub struct McpConnection {
     parser: SseParser,
     queued: VecDeque<Event>,
     saved: Option<Chosen>,
+    /// Authorization requests (logins, step-ups) this connection has made: one user
+    /// operation over one connection makes at most `MAX_AUTHORIZATIONS` in all.
+    authorizations: u32,
 }
 
 impl std::fmt::Debug for McpConnection {
@@ -75,6 +79,7 @@ impl<H: Host> McpAuth<H> {
             parser: SseParser::new(),
             queued: VecDeque::new(),
             saved,
+            authorizations: 0,
         })
     }
 
@@ -97,11 +102,14 @@ impl<H: Host> McpAuth<H> {
                     let url = conn.session.url().to_string();
                     // a POST to an HTTP+SSE endpoint the server named: core's same-origin
                     // rule decides whether the token may go there
-                    let resp = if req.url == url {
-                        self.authorized_request(&url, req, opts).await?
+                    let dest = if req.url == url {
+                        Destination::InsideResource
                     } else {
-                        self.authorized_endpoint_request(&url, req, opts).await?
+                        Destination::SameOriginEndpoint
                     };
+                    let resp = self
+                        .send_authorized(&url, req, opts, dest, &mut conn.authorizations)
+                        .await?;
                     conn.session.on_response(resp)?
                 }
                 Step::OpenStream(req) => self.open(conn, req, opts).await?,
