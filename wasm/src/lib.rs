@@ -264,6 +264,17 @@ pub(crate) fn coded_error(message: &str, code: &str) -> JsValue {
     err.into()
 }
 
+/// Core's warnings (e.g. refreshed tokens the storage would not save) go to `console.warn`.
+fn console_warn(message: &str) {
+    let console = get(&js_sys::global(), "console");
+    if let Ok(warn) = get(&console, "warn").dyn_into::<js_sys::Function>() {
+        let _ = warn.call1(
+            &console,
+            &JsValue::from_str(&format!("mcp-auth: {message}")),
+        );
+    }
+}
+
 /// Whether this runs in a browser page or worker (where a client secret is readable by any
 /// script on the origin), as opposed to Node or another server-side runtime.
 fn in_browser() -> bool {
@@ -477,7 +488,7 @@ impl McpAuthClient {
         let client_name = opt_str(&options, "clientName")?.unwrap_or_else(|| "mcp-auth".into());
         Ok(McpAuthClient {
             inner: Rc::new(Inner {
-                auth: McpAuth::new(host),
+                auth: McpAuth::new(host).on_warning(console_warn),
                 redirect_uri,
                 client_name,
             }),

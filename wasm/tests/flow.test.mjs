@@ -294,3 +294,44 @@ test("a failing lock is reported, not ignored", async () => {
     (e) => e.code === "storage" && /lock file busy/.test(e.message),
   );
 });
+
+test("a rotated refresh token the storage refuses is kept in memory and reported on console.warn", async () => {
+  const storage = memoryStorage();
+  const id = identity(kit.mcp_url);
+  const key = tokenKey(id, resourceUri(kit.mcp_url));
+  let failing = false;
+  // the client takes the storage functions once, at construction: the failure is a flag
+  const realSet = storage.set;
+  storage.set = (k, v) => {
+    if (failing && k === key) throw new Error("the storage is full");
+    return realSet(k, v);
+  };
+  const c = client(storage);
+  await c.login(kit.mcp_url);
+  const before = tokenRecord(storage, id);
+  const { counts, revoked } = await kit.stats();
+  const posts = counts["POST /token"] ?? 0;
+  failing = true;
+  const warnings = [];
+  const realWarn = console.warn;
+  console.warn = (m) => warnings.push(String(m));
+  try {
+    await kit.expire();
+    const r = await c.authorizedFetch(kit.mcp_url, rpc("initialize", INITIALIZE));
+    assert.equal(r.status, 200, r.body);
+    // the storage still holds the spent token, this client uses the new one without refreshing again
+    assert.equal(tokenRecord(storage, id).refresh_token, before.refresh_token);
+    const r2 = await c.authorizedFetch(kit.mcp_url, rpc("initialize", INITIALIZE));
+    assert.equal(r2.status, 200, r2.body);
+    const after = await kit.stats();
+    assert.equal(after.counts["POST /token"], posts + 1, "one refresh");
+    assert.equal(after.revoked, revoked, "no grant revoked for reuse");
+  } finally {
+    console.warn = realWarn;
+    failing = false;
+  }
+  assert.equal(warnings.length, 1, warnings.join("\n"));
+  assert.match(warnings[0], /could not be saved/);
+  assert.match(warnings[0], /the storage is full/);
+  assert.ok(!warnings[0].includes(before.refresh_token), "no secret in the warning");
+});
