@@ -167,7 +167,7 @@ impl Host for NativeHost {
             Err(e) => {
                 self.open_browser(authorization_url);
                 return self
-                    .paste(port, &format!("cannot listen on 127.0.0.1:{port}: {e}"))
+                    .paste(port, &format!("cannot listen for the callback: {e}"))
                     .await;
             }
         };
