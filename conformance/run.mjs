@@ -66,13 +66,18 @@ function runSuite(suite, args) {
   });
 }
 
-/** Whether 127.0.0.1:port can be listened on right now. */
-function portFree(port) {
+/** Whether host:port can be listened on right now (a host without that address counts as free). */
+function portFreeOn(host, port) {
   return new Promise((resolve) => {
     const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    srv.once('error', (e) => resolve(e.code === 'EADDRNOTAVAIL' || e.code === 'EAFNOSUPPORT'));
+    srv.listen({ port, host, ipv6Only: host === '::1' }, () => srv.close(() => resolve(true)));
   });
+}
+
+/** Whether the CLI could listen on the callback port: 127.0.0.1 and, where it exists, [::1]. */
+async function portFree(port) {
+  return (await portFreeOn('127.0.0.1', port)) && (await portFreeOn('::1', port));
 }
 
 /**

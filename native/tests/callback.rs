@@ -318,3 +318,37 @@ async fn a_loopback_port_held_by_another_process_is_an_error() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_stalled_request_is_closed_by_the_listener() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let port = free_port();
+    let server = CallbackServer::start(
+        &format!("http://localhost:{port}/callback"),
+        "https://as.example/authorize?state=s",
+    )
+    .await
+    .expect("start");
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    stream
+        .write_all(b"GET /callback?sta")
+        .await
+        .expect("half a request line");
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    // the listener must end it (header-read timeout); the outer bound only keeps a broken
+    // listener from hanging the test
+    let ended = tokio::time::timeout(Duration::from_secs(120), stream.read_to_end(&mut answer))
+        .await
+        .is_ok();
+    assert!(ended, "the listener kept a stalled connection open");
+    assert!(
+        !answer.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    eprintln!("stalled connection closed after {:?}", started.elapsed());
+    drop(server);
+}

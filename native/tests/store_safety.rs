@@ -36,3 +36,31 @@ fn a_symlinked_token_file_is_refused_and_the_target_untouched() {
     assert!(run.stderr.contains("symbolic link"), "{}", run.stderr);
     assert_eq!(std::fs::read_to_string(&attacker).expect("read"), "{}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_held_store_lock_stops_login_after_the_bound_and_names_the_holder() {
+    use mcp_auth_testkit::{Scenario, TestServer};
+    let server = TestServer::start(Scenario::Default);
+    let mut env = CliEnv::new();
+    env.extra_env
+        .push(("MCP_AUTH_LOCK_TIMEOUT".into(), "0.3".into()));
+    let folder = env.store_file().parent().expect("folder").to_path_buf();
+    let mut lock_name = env.store_file().into_os_string();
+    lock_name.push(".lock");
+    std::fs::create_dir_all(&folder).expect("mkdir");
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    let held = mcp_auth::lock::FileLock::acquire(std::path::Path::new(&lock_name), "test")
+        .expect("hold the writer lock");
+    let (run, _) = env.run_with_browser(&["login", &server.mcp_url()]).await;
+    let run = run.failed();
+    assert!(
+        run.stderr.contains("token file writer lock")
+            && run
+                .stderr
+                .contains(&format!("held by pid {}", std::process::id()))
+            && run.stderr.contains("MCP_AUTH_LOCK_TIMEOUT"),
+        "{}",
+        run.stderr
+    );
+    drop(held);
+}
