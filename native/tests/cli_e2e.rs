@@ -179,10 +179,11 @@ async fn login_status_token_probe_refresh_step_up_clear() {
 async fn paste_fallback_when_the_callback_port_is_taken() {
     let server = TestServer::start(Scenario::Default);
     let env = CliEnv::new();
-    // hold 3030 (if something else already holds it, it is taken all the same)
-    let _blocker = std::net::TcpListener::bind(("127.0.0.1", 3030)).ok();
+    // another process holds the callback port (a port this test owns, not the shared 3030)
+    let blocker = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
+    let port = blocker.local_addr().expect("addr").port().to_string();
     let mut cmd = env.command(&["login", &server.mcp_url(), "--no-browser"]);
-    cmd.env_remove("MCP_AUTH_REDIRECT_PORT")
+    cmd.env("MCP_AUTH_REDIRECT_PORT", &port)
         .stdin(std::process::Stdio::piped());
     let mut child = cmd.spawn().expect("spawn");
     let mut stdin = child.stdin.take().expect("stdin");
@@ -212,7 +213,9 @@ async fn paste_fallback_when_the_callback_port_is_taken() {
     }
     assert!(prompted, "no paste prompt; stderr so far: {seen:#?}");
     let url = url.expect("the authorization URL was printed");
-    assert!(url.contains("redirect_uri=http%3A%2F%2Flocalhost%3A3030%2Fcallback"));
+    assert!(url.contains(&format!(
+        "redirect_uri=http%3A%2F%2Flocalhost%3A{port}%2Fcallback"
+    )));
     let redirect = mcp_auth_testkit::browse(&url).await.expect("approve");
     writeln!(stdin, "{redirect}").expect("paste");
     drop(stdin);
