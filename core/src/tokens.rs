@@ -414,6 +414,14 @@ mod tests {
             "expires_at": expires_at, "scope": "mcp:read", "obtained_at": 900})
     }
 
+    /// The same record as this build writes it (version 2, its token endpoint recorded).
+    fn v2_record(expires_at: u64) -> Value {
+        let mut rec = v1_record(expires_at);
+        rec["version"] = j!(2);
+        rec["token_endpoint"] = j!(format!("{AS}/token"));
+        rec
+    }
+
     fn discovery(issuer: &str) -> Value {
         j!({"version": 1, "resource": RES, "authorization_server": {
             "issuer": issuer, "authorization_endpoint": format!("{issuer}/authorize"),
@@ -487,9 +495,7 @@ mod tests {
     fn refresh_goes_to_the_recorded_endpoint_whatever_discovery_says_now() {
         let h = host();
         h.now.set(6000);
-        let mut rec = v1_record(5000);
-        rec["version"] = j!(2);
-        rec["token_endpoint"] = j!(format!("{AS}/token"));
+        let rec = v2_record(5000);
         h.put(&tokens_key(ID, RES), &rec);
         h.put(&discovery_key(RES), &discovery(EVIL));
         let auth = McpAuth::new(h);
@@ -504,9 +510,7 @@ mod tests {
     #[test]
     fn a_token_is_chosen_only_inside_its_resource() {
         let h = host();
-        let mut rec = v1_record(5000);
-        rec["version"] = j!(2);
-        rec["token_endpoint"] = j!(format!("{AS}/token"));
+        let rec = v2_record(5000);
         h.put(&tokens_key(ID, RES), &rec);
         h.put(INDEX_KEY, &j!({"keys": [tokens_key(ID, RES)]}));
         let auth = McpAuth::new(h);
@@ -532,9 +536,7 @@ mod tests {
     #[test]
     fn an_authorized_request_outside_the_resource_carries_no_token() {
         let h = host();
-        let mut rec = v1_record(5000);
-        rec["version"] = j!(2);
-        rec["token_endpoint"] = j!(format!("{AS}/token"));
+        let rec = v2_record(5000);
         h.put(&tokens_key(ID, RES), &rec);
         let auth = McpAuth::new(h);
         let opts = AuthOptions {
@@ -572,10 +574,8 @@ mod tests {
     #[test]
     fn short_lived_tokens_are_refreshed_once_per_lifetime() {
         let h = host();
-        let mut rec = v1_record(1005);
+        let mut rec = v2_record(1005);
         rec["obtained_at"] = j!(1000);
-        rec["version"] = j!(2);
-        rec["token_endpoint"] = j!(format!("{AS}/token"));
         h.put(&tokens_key(ID, RES), &rec);
         let auth = McpAuth::new(h);
         for now in [1000, 1001, 1002, 1003] {
