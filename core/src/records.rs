@@ -314,6 +314,28 @@ pub(crate) fn decode<T: DeserializeOwned>(key: &str, text: &str) -> Result<T> {
     })
 }
 
+/// Decodes a stored value the way core reads the record under `key` (chosen by the key's
+/// prefix: `index`, `tokens:`, `client:`, `discovery:`, `pending:`, `protocol:`), and drops
+/// it. Core itself reads records through [`crate::McpAuth`]; this exists so the fuzz targets
+/// in `fuzz/` can reach the record decoder without a host. Unknown keys are `Ok`.
+pub fn check_record(key: &str, text: &str) -> Result<()> {
+    if key == INDEX_KEY {
+        decode::<Index>(key, text).map(drop)
+    } else if key.starts_with("tokens:") {
+        decode::<TokenRecord>(key, text).map(drop)
+    } else if key.starts_with("client:") {
+        decode::<ClientRecord>(key, text).map(drop)
+    } else if key.starts_with("discovery:") {
+        decode::<DiscoveryRecord>(key, text).map(drop)
+    } else if key.starts_with("pending:") {
+        decode::<PendingLogin>(key, text).map(drop)
+    } else if key.starts_with("protocol:") {
+        decode::<crate::mcp::record::ProtocolRecord>(key, text).map(drop)
+    } else {
+        Ok(())
+    }
+}
+
 pub(crate) fn encode<T: Serialize>(record: &T) -> Result<String> {
     serde_json::to_string(record)
         .map_err(|e| Error::Storage(format!("cannot encode a record: {e}")))
