@@ -45,7 +45,9 @@ elif target == "documents":
 PY
 }
 
+failed=()
 for t in "${targets[@]}"; do
+  status=0
   seed "$t"
   features=()
   [ "$t" = config ] && features=(--features config)
@@ -56,9 +58,14 @@ for t in "${targets[@]}"; do
   # with -jobs, libFuzzer's own output goes to fuzz-<job>.log
   [ -f fuzz-0.log ] && cat fuzz-0.log >>"$log" && rm -f fuzz-0.log
   if [ "${status:-0}" -ne 0 ] || grep -q 'ERROR: libFuzzer\|panicked at' "$log"; then
-    tail -n 40 "$log"; echo "!! $t failed (crash input in fuzz/artifacts/$t)"; rm -f "$log"; exit 1
+    tail -n 40 "$log"; echo "!! $t failed (crash input in fuzz/artifacts/$t)"; rm -f "$log"
+    failed+=("$t"); continue
   fi
   runs="$(grep -E '^stat::number_of_executed_units' "$log" | tail -n 1 | awk '{print $2}')"
   echo "$t: ${runs:-?} executions ($(grep -E '^Done [0-9]+ runs' "$log" | tail -n 1))"
   rm -f "$log"
 done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "!! crashed: ${failed[*]}"
+  exit 1
+fi

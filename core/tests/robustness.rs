@@ -207,3 +207,40 @@ fn mcp_parsers_and_the_session_on_mutated_input() {
         }
     }
 }
+
+/// Found by `fuzz/run.sh sse`: whether the buffer bound was hit depended on where the stream
+/// was split into chunks (a line that arrived whole was not counted against the bound, one
+/// buffered across two chunks was). The same bytes must give the same answer in any chunking.
+#[test]
+fn the_sse_bound_does_not_depend_on_chunking() {
+    use mcp_auth_core::mcp::sse::SseParser;
+    // the crashing input: two bytes of split point, then the stream
+    let input: &[u8] = &[
+        0xbd, 0x72, 0x99, 0x74, 0x1, 0x0, 0x0, 0x0, 0xa, 0x64, 0x61, 0x74, 0x61, 0x3a, 0x32, 0x2c,
+        0x22, 0x64, 0xef, 0xbf, 0xbd, 0xe2, 0x6c, 0x88, 0xc8, 0x88, 0x88, 0x88, 0x88, 0x88, 0x88,
+        0x88, 0x88, 0x0, 0x51, 0x74, 0x22, 0x32, 0x3a, 0x7b, 0x7d, 0x3a, 0x20, 0x0, 0x61, 0x8,
+        0x6a, 0x61, 0x74, 0x61, 0x3a, 0x20, 0x3a, 0x6d, 0x20, 0x20, 0x20, 0x37, 0xa, 0x65, 0x76,
+        0x65, 0x6e, 0x74, 0xa,
+    ];
+    let body = &input[2..];
+    let whole = SseParser::with_limit(64).feed(body);
+    for at in 0..=body.len() {
+        let mut p = SseParser::with_limit(64);
+        let split = p.feed(&body[..at]).and_then(|mut events| {
+            events.extend(p.feed(&body[at..])?);
+            Ok(events)
+        });
+        assert_eq!(whole.is_ok(), split.is_ok(), "split at {at}");
+        if let (Ok(a), Ok(b)) = (&whole, &split) {
+            assert_eq!(a, b, "split at {at}");
+        }
+    }
+    // and a plain case: 50 bytes of data, then a 20-byte line, bound 64
+    let stream = format!("data: {}\nevent: {}\n", "d".repeat(50), "e".repeat(13));
+    let whole = SseParser::with_limit(64).feed(stream.as_bytes());
+    let mut p = SseParser::with_limit(64);
+    let (a, b) = stream.as_bytes().split_at(60);
+    let split = p.feed(a).and_then(|_| p.feed(b));
+    assert!(whole.is_err());
+    assert!(split.is_err());
+}

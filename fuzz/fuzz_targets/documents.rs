@@ -23,7 +23,11 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(asm) = AuthServerMetadata::parse(body, "https://auth.example.com/meta") {
         for assume in [false, true] {
-            let _ = asm.validate("https://auth.example.com", assume, "https://mcp.example.com/mcp");
+            let _ = asm.validate(
+                "https://auth.example.com",
+                assume,
+                "https://mcp.example.com/mcp",
+            );
             let _ = asm.validate("http://127.0.0.1:9", assume, "http://127.0.0.1:8/mcp");
         }
         let _ = asm.supports_scope("files:read");

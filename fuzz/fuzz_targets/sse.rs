@@ -10,7 +10,11 @@ fuzz_target!(|data: &[u8]| {
     }
     let at = u16::from_le_bytes([data[0], data[1]]) as usize;
     let body = &data[2..];
-    let at = if body.is_empty() { 0 } else { at % (body.len() + 1) };
+    let at = if body.is_empty() {
+        0
+    } else {
+        at % (body.len() + 1)
+    };
     // a small limit so the fuzzer also reaches the bound
     for limit in [64, 1 << 20] {
         let mut whole = SseParser::with_limit(limit);

@@ -86,6 +86,9 @@ impl SseParser {
             }
             if b == b'\r' || b == b'\n' {
                 self.line.extend_from_slice(&chunk[start..i]);
+                // the whole line counts, however it arrived: a line that came in one chunk
+                // is bounded like one that was buffered across chunks (found by fuzz/sse)
+                self.check()?;
                 let line = std::mem::take(&mut self.line);
                 self.process(&line, &mut out);
                 self.check()?;
