@@ -8,19 +8,21 @@ mod login;
 pub mod out;
 mod probe;
 mod status;
+mod stores;
+mod target;
 mod token;
 
-use crate::config::{self, Config, ServerConfig, Transport};
-use crate::host::{LoginUi, NativeHost};
-use crate::store::{self, FileStore, KeyringState, KeyringStore, MemoryStore, Persist, Store};
+use crate::config::{self, Config};
 use clap::{Parser, Subcommand};
 use mcp_auth_core::mcp::Protocol;
-use mcp_auth_core::{AuthOptions, ClientSecret, Error, McpAuth};
+use mcp_auth_core::{ClientSecret, Error};
 use out::{errln, outln};
 use serde::Serialize;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use stores::{auth_with, no_login_ui, open_store, persist_override, store_name, wanted_persist};
+use target::{auth_options, require_oauth, resolve_target};
 
 /// Selects the store for every command (overrides `persist` in the config).
 pub const STORE_ENV: &str = "MCP_AUTH_STORE";
@@ -346,222 +348,6 @@ struct LoginFlags {
 }
 
 // ---- stores ----
-
-fn persist_override() -> CliResult<Option<Persist>> {
-    match std::env::var(STORE_ENV) {
-        Ok(v) if !v.trim().is_empty() => Persist::parse(&v).map(Some).ok_or_else(|| {
-            CliError::new(format!(
-                "{STORE_ENV}=`{v}` is not a store; use keyring, file or memory"
-            ))
-        }),
-        _ => Ok(None),
-    }
-}
-
-fn wanted_persist(server: Option<&ServerConfig>) -> CliResult<Persist> {
-    Ok(persist_override()?
-        .or_else(|| server.and_then(|s| s.persist))
-        .unwrap_or(Persist::Keyring))
-}
-
-fn store_name(p: Persist) -> String {
-    match p {
-        Persist::Keyring => "keyring".into(),
-        Persist::File => match FileStore::default_path() {
-            Ok(path) => format!("the token file {}", path.display()),
-            Err(_) => "the token file".into(),
-        },
-        Persist::Memory => "memory".into(),
-    }
-}
-
-/// The store to use, and an honest note when the keyring had to be replaced by memory.
-async fn open_store(wanted: Persist) -> CliResult<(Store, Option<String>)> {
-    match wanted {
-        Persist::Memory => Ok((Store::Memory(MemoryStore::default()), None)),
-        Persist::File => Ok((
-            Store::File(FileStore::new(FileStore::default_path()?)),
-            None,
-        )),
-        Persist::Keyring => {
-            let state = KeyringStore::probe(KEYRING_PROBE_TIMEOUT).await;
-            if state.available {
-                Ok((Store::Keyring(KeyringStore), None))
-            } else {
-                Ok((
-                    Store::Memory(MemoryStore::default()),
-                    Some(fallback_note(&state)),
-                ))
-            }
-        }
-    }
-}
-
-fn fallback_note(state: &KeyringState) -> String {
-    format!(
-        "Warning: the OS keyring ({}) is not available: {}.\n\
-         Tokens will be kept in memory only and will not outlive this process.\n\
-         To keep them: install and unlock a keyring (e.g. gnome-keyring), or set `persist: file` \
-         under the server's `auth:` (or {STORE_ENV}=file).",
-        state.backend,
-        state.detail.as_deref().unwrap_or("unknown reason")
-    )
-}
-
-fn lock_dir() -> CliResult<PathBuf> {
-    Ok(store::state_dir()?.join("locks"))
-}
-
-fn auth_with(store: Store, ui: LoginUi) -> CliResult<McpAuth<NativeHost>> {
-    Ok(McpAuth::new(NativeHost::new(store, lock_dir()?, ui)?)
-        .on_warning(|w| errln!("warning: {w}")))
-}
-
-fn no_login_ui() -> LoginUi {
-    LoginUi {
-        allowed: false,
-        ..LoginUi::default()
-    }
-}
-
-// ---- targets ----
-
-struct Target {
-    url: String,
-    transport: Transport,
-    server: Option<ServerConfig>,
-}
-
-fn resolve_target(
-    cfg: &Config,
-    target: &str,
-    transport: Option<TransportArg>,
-) -> CliResult<Target> {
-    if let Some(s) = cfg.server(target) {
-        if s.transport == Transport::Stdio {
-            return Err(CliError::new(format!(
-                "STDIO servers do not use OAuth (`{target}` runs a local command)"
-            )));
-        }
-        let url = s.url.clone().ok_or_else(|| {
-            CliError::new(format!(
-                "server `{target}` has no url in {}",
-                s.source.display()
-            ))
-        })?;
-        return Ok(Target {
-            url,
-            transport: s.transport,
-            server: Some(s.clone()),
-        });
-    }
-    if target.contains("://") {
-        let mut u = url::Url::parse(target)
-            .map_err(|e| CliError::new(format!("`{target}` is not a valid URL: {e}")))?;
-        if u.scheme() != "http" && u.scheme() != "https" {
-            return Err(CliError::new(format!("`{target}` is not an http(s) URL")));
-        }
-        let transport = match transport {
-            Some(TransportArg::Sse) => Transport::Sse,
-            Some(TransportArg::Http) => Transport::Http,
-            None if u.path().trim_end_matches('/').ends_with("/sse") => Transport::Sse,
-            None => Transport::Http,
-        };
-        if u.path() == "/" || u.path().is_empty() {
-            u.set_path(if transport == Transport::Sse {
-                "/sse"
-            } else {
-                "/mcp"
-            });
-        }
-        return Ok(Target {
-            url: u.to_string(),
-            transport,
-            server: None,
-        });
-    }
-    let names: Vec<&str> = cfg
-        .servers
-        .values()
-        .filter(|s| s.transport != Transport::Stdio)
-        .map(|s| s.name.as_str())
-        .collect();
-    Err(CliError::new(format!(
-        "`{target}` is neither a configured server nor a URL.\n  config: {}\n  servers: {}\n\
-         Give a server name from the config, or a URL such as https://example.com/mcp.",
-        cfg.describe_files(),
-        if names.is_empty() {
-            "(none)".to_string()
-        } else {
-            names.join(", ")
-        }
-    )))
-}
-
-fn require_oauth(t: &Target) -> CliResult {
-    if let Some(s) = &t.server {
-        if !s.oauth {
-            return Err(CliError::new(if s.header_auth {
-                format!(
-                    "server `{}` authenticates with a configured Authorization header, not OAuth",
-                    s.name
-                )
-            } else {
-                format!(
-                    "server `{}` has OAuth turned off (auth.oauth: false in {})",
-                    s.name,
-                    s.source.display()
-                )
-            }));
-        }
-    }
-    Ok(())
-}
-
-/// Core's options for a command that may log in; prints a warning for each escape hatch the
-/// server's configuration turns on.
-fn auth_options(ctx: &Ctx, t: &Target, flags: &LoginFlags) -> AuthOptions {
-    let opts = build_auth_options(ctx, t, flags);
-    for w in opts.escape_hatch_warnings() {
-        out::errln!("{w}");
-    }
-    opts
-}
-
-fn build_auth_options(ctx: &Ctx, t: &Target, flags: &LoginFlags) -> AuthOptions {
-    let s = t.server.as_ref();
-    let port = ctx
-        .redirect_port
-        .or(s.map(|s| s.redirect_port))
-        .unwrap_or(config::DEFAULT_REDIRECT_PORT);
-    let path = s
-        .map(|s| s.redirect_path.clone())
-        .unwrap_or_else(|| config::DEFAULT_REDIRECT_PATH.into());
-    AuthOptions {
-        redirect_uri: config::redirect_uri(port, &path),
-        scope: flags
-            .scope
-            .clone()
-            .or_else(|| s.and_then(|s| s.scope.clone())),
-        client_id: flags
-            .client_id
-            .clone()
-            .or_else(|| s.and_then(|s| s.client_id.clone())),
-        client_secret: flags
-            .client_secret
-            .clone()
-            .or_else(|| s.and_then(|s| s.client_secret.clone())),
-        client_metadata_url: flags
-            .client_metadata_url
-            .clone()
-            .or_else(|| s.and_then(|s| s.client_metadata_url.clone())),
-        interactive: true,
-        issuer: s.and_then(|s| s.issuer.clone()),
-        send_resource: s.is_none_or(|s| s.send_resource),
-        assume_pkce_s256: s.is_some_and(|s| s.assume_pkce_s256),
-        ..AuthOptions::default()
-    }
-}
 
 // ---- time ----
 
