@@ -126,7 +126,7 @@ fn parsers_never_panic_on_mutated_input() {
         let _ = parse_token_response(&resp, u64::MAX - (rng.next() % 10), Some("x"));
         let _ =
             parse_registration_response(&resp, "https://as", "http://localhost:3030/callback", 0);
-        let _ = mcp::response_messages(&resp);
+        let _ = mcp::answer::messages(&resp);
         if let Ok(m) = AuthServerMetadata::parse(input.as_bytes(), "u") {
             let _ = m.validate("https://as", false, "https://rs/mcp");
         }

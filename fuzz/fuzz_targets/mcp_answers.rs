@@ -5,7 +5,8 @@
 use libfuzzer_sys::fuzz_target;
 use mcp_auth_core::mcp::answer::{answer_to, http_error, messages, modern_error};
 use mcp_auth_core::mcp::sse::parse_body;
-use mcp_auth_core::mcp::{response_messages, Protocol, Session, Step, VERSIONS};
+use mcp_auth_core::mcp::answer::messages;
+use mcp_auth_core::mcp::{Protocol, Session, Step, VERSIONS};
 use mcp_auth_core::HttpResponse;
 
 const STATUSES: [u16; 8] = [200, 202, 400, 401, 404, 405, 406, 500];
@@ -56,7 +57,7 @@ fuzz_target!(|data: &[u8]| {
         }
         let _ = modern_error(resp);
         let _ = http_error("tools/list", resp).to_string();
-        let _ = response_messages(resp);
+        let _ = messages(resp);
     }
     let mut session = Session::new("https://mcp.example.com/mcp", protocol);
     let Ok(mut step) = session.start("tools/list", None) else {

@@ -195,6 +195,24 @@ mod tests {
     }
 
     #[test]
+    fn json_answers_batches_and_event_streams() {
+        let j = |body| messages(&resp(200, "application/json", body));
+        assert_eq!(j(r#"[{"id":1},{"id":2}]"#).unwrap().len(), 2);
+        assert_eq!(j(r#"{"id":1}"#).unwrap().len(), 1);
+        assert!(j("").unwrap().is_empty());
+        assert!(j("<html>").is_err());
+        let sse = resp(
+            200,
+            "text/event-stream; charset=utf-8",
+            "event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\ndata: \"result\":{}}\n\n: comment\n\nevent: message\r\ndata: {\"id\":2}\r\n\r\n",
+        );
+        let msgs = messages(&sse).expect("parsed");
+        assert_eq!(msgs.len(), 2, "{msgs:?}");
+        assert_eq!(msgs[0]["id"], 1);
+        assert_eq!(answer_to(msgs, 2).unwrap()["id"], 2);
+    }
+
+    #[test]
     fn modern_errors_are_recognised() {
         let r = resp(
             400,

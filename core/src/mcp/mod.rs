@@ -2,18 +2,16 @@
 //! parser, and one sans-IO [`Session`] per server that speaks every revision a server may
 //! answer in (modern 2026-07-28, the `initialize`-based 2025-11-25 / 2025-06-18 / 2025-03-26,
 //! and the 2024-11-05 HTTP+SSE transport). Hosts carry the bytes; nothing here does I/O
-//! except the async driver in [`client`], which goes through the host like the rest of core.
+//! except the async driver in [`driver`], which goes through the host like the rest of core.
 //!
 //! Rooms: [`version`] (revisions and the `Protocol` choice), [`headers`] (request metadata
 //! headers and their encoding), [`request`] (building requests), [`answer`] (reading
 //! responses), [`sse`] (the event-stream parser), [`session`] (the state machine),
 //! [`record`] (the remembered revision per server), [`driver`] (the async driver).
-//! [`legacy`] keeps the older free functions used by the authorization probe.
 
 pub mod answer;
 pub mod driver;
 pub mod headers;
-pub mod legacy;
 pub mod record;
 pub mod request;
 pub mod session;
@@ -21,10 +19,6 @@ pub mod sse;
 pub mod version;
 
 pub use driver::{McpClient, McpConnection};
-pub use legacy::{
-    find_answer, initialize_params, message, post, response_messages, result_of, sse_event,
-    take_sse_events, SseEvent, ACCEPT, PROTOCOL_VERSION,
-};
-pub use request::discover_request;
+pub use request::{discover_request, ACCEPT};
 pub use session::{Chosen, Session, Step};
 pub use version::{Era, Protocol, LATEST, VERSIONS};

@@ -2,10 +2,12 @@
 //! the request metadata (`_meta` and the mirrored headers) the 2026-07-28 revision requires.
 
 use super::headers::encode_value;
-use super::legacy::ACCEPT;
 use super::version::LATEST;
 use crate::host::{HttpRequest, Method, MCP_MAX_BODY};
 use serde_json::{json, Map, Value};
+
+/// Both media types a Streamable HTTP client must accept.
+pub const ACCEPT: &str = "application/json, text/event-stream";
 
 /// The name this client gives servers.
 pub const CLIENT_NAME: &str = "mcp-auth";
@@ -23,7 +25,14 @@ pub fn meta(version: &str) -> Value {
 
 /// A JSON-RPC body: a request with `id`, or a notification without.
 pub fn body(id: Option<u64>, method: &str, params: Option<Value>) -> Value {
-    super::legacy::message(id, method, params)
+    let mut m = json!({"jsonrpc": "2.0", "method": method});
+    if let Some(id) = id {
+        m["id"] = json!(id);
+    }
+    if let Some(p) = params {
+        m["params"] = p;
+    }
+    m
 }
 
 /// A modern (2026-07-28) request: `params._meta` merged into the caller's params, and the
@@ -90,7 +99,17 @@ pub fn legacy(
     session_id: Option<&str>,
     version_header: Option<&str>,
 ) -> HttpRequest {
-    super::legacy::post(url, &body(id, method, params), session_id, version_header)
+    let payload = body(id, method, params).to_string().into_bytes();
+    let mut req = HttpRequest::post(url, "application/json", payload)
+        .max_body(MCP_MAX_BODY)
+        .header("accept", ACCEPT);
+    if let Some(s) = session_id {
+        req = req.header("mcp-session-id", s);
+    }
+    if let Some(v) = version_header {
+        req = req.header("mcp-protocol-version", v);
+    }
+    req
 }
 
 /// The `initialize` request asking for `version`.
@@ -157,6 +176,32 @@ mod tests {
             CLIENT_VERSION
         );
         assert_eq!(m["io.modelcontextprotocol/clientCapabilities"], json!({}));
+    }
+
+    #[test]
+    fn legacy_requests_carry_the_session_and_version_once_known() {
+        let req = legacy(
+            "https://x/mcp",
+            Some(3),
+            "tools/list",
+            None,
+            Some("sid"),
+            Some("2025-11-25"),
+        );
+        assert_eq!(req.header_value("mcp-session-id"), Some("sid"));
+        assert_eq!(req.header_value("mcp-protocol-version"), Some("2025-11-25"));
+        assert_eq!(req.header_value("accept"), Some(ACCEPT));
+        assert_eq!(json_body(&req)["id"], 3);
+        let note = legacy(
+            "https://x/mcp",
+            None,
+            "notifications/initialized",
+            None,
+            None,
+            None,
+        );
+        assert!(json_body(&note).get("id").is_none());
+        assert!(note.header_value("mcp-session-id").is_none());
     }
 
     #[test]
