@@ -5,7 +5,6 @@
 use libfuzzer_sys::fuzz_target;
 use mcp_auth_core::mcp::answer::{answer_to, http_error, messages, modern_error};
 use mcp_auth_core::mcp::sse::parse_body;
-use mcp_auth_core::mcp::answer::messages;
 use mcp_auth_core::mcp::{Protocol, Session, Step, VERSIONS};
 use mcp_auth_core::HttpResponse;
 
@@ -57,7 +56,6 @@ fuzz_target!(|data: &[u8]| {
         }
         let _ = modern_error(resp);
         let _ = http_error("tools/list", resp).to_string();
-        let _ = messages(resp);
     }
     let mut session = Session::new("https://mcp.example.com/mcp", protocol);
     let Ok(mut step) = session.start("tools/list", None) else {
