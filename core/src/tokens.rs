@@ -14,7 +14,7 @@ use crate::records::{
     RECORD_VERSION,
 };
 use crate::secret::AccessToken;
-use crate::urls::{identity, resource_covers, resource_uri};
+use crate::urls::{covering_first, identity, resource_uri};
 
 impl<H: Host> McpAuth<H> {
     /// The stored token record whose resource covers `url` (the most specific one when
@@ -43,9 +43,7 @@ impl<H: Host> McpAuth<H> {
                 }
             }
         }
-        candidates.retain(|(_, r)| resource_covers(r, &wanted));
-        candidates.sort_by_key(|(_, r)| std::cmp::Reverse(r.len()));
-        for (key, _) in candidates {
+        for (key, _) in covering_first(candidates, |(_, r)| r, &wanted) {
             if let Some(rec) = self.read::<TokenRecord>(&key).await? {
                 return Ok(Some((key, rec)));
             }

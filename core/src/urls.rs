@@ -136,6 +136,17 @@ pub fn resource_covers(advertised: &str, requested: &str) -> bool {
     ap.is_empty() || rp == ap || rp.starts_with(&format!("{ap}/"))
 }
 
+/// The items whose resource covers `url`, most specific (longest resource) first: the token
+/// core uses for a URL is the first of these that is stored.
+pub fn covering_first<T>(items: Vec<T>, resource_of: impl Fn(&T) -> &str, url: &str) -> Vec<T> {
+    let mut out: Vec<T> = items
+        .into_iter()
+        .filter(|i| resource_covers(resource_of(i), url))
+        .collect();
+    out.sort_by_key(|i| std::cmp::Reverse(resource_of(i).len()));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +197,20 @@ mod tests {
                 .unwrap_err()
                 .code(),
             "insecure_url"
+        );
+    }
+
+    #[test]
+    fn the_most_specific_covering_resource_comes_first() {
+        let items = vec![
+            "https://a.com",
+            "https://a.com/x/mcp",
+            "https://a.com/x",
+            "https://a.com/y",
+        ];
+        assert_eq!(
+            covering_first(items, |r| r, "https://a.com/x/mcp"),
+            ["https://a.com/x/mcp", "https://a.com/x", "https://a.com"]
         );
     }
 

@@ -10,7 +10,7 @@ use super::{
 use crate::config::{Config, Transport};
 use crate::store::{self, FileStore, KeyringState, KeyringStore, MemoryStore, Persist, Store};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
-use mcp_auth_core::urls::resource_covers;
+use mcp_auth_core::urls::{covering_first, resource_covers};
 use mcp_auth_core::{codex, identity, TokenStatus};
 use serde::Serialize;
 use serde_json::json;
@@ -131,14 +131,13 @@ fn token_cell(rows: &[TokenRow], url: &str, persist: Persist, keyring_ok: bool) 
     let Ok(ident) = identity(url) else {
         return ("✗ bad url".into(), false);
     };
-    match rows.iter().find(|r| {
-        r.identity == ident
-            && r.store == persist
-            && r.present
-            && r.resource
-                .as_deref()
-                .is_some_and(|res| resource_covers(res, url))
-    }) {
+    // the record core itself would use for this URL
+    let mine: Vec<&TokenRow> = rows
+        .iter()
+        .filter(|r| r.identity == ident && r.store == persist && r.present)
+        .collect();
+    let chosen = covering_first(mine, |r| r.resource.as_deref().unwrap_or(""), url);
+    match chosen.first() {
         Some(r) if r.problem.is_some() => ("✗ unreadable".into(), false),
         Some(r) if r.expired && r.has_refresh_token => ("✓ (expired, refreshable)".into(), true),
         Some(r) if r.expired => ("✗ expired".into(), false),
