@@ -64,15 +64,7 @@ impl HttpClient {
             .await
             .map_err(|e| HostError::Network(describe(&request.url, &e)))?;
         let status = resp.status().as_u16();
-        let headers = resp
-            .headers()
-            .iter()
-            .filter_map(|(n, v)| {
-                v.to_str()
-                    .ok()
-                    .map(|v| (n.as_str().to_string(), v.to_string()))
-            })
-            .collect();
+        let headers = header_pairs(&resp);
         let cap = request.max_body;
         if resp.content_length().is_some_and(|n| n > cap as u64) {
             return Err(body_too_large(&request.url, cap));
@@ -94,6 +86,18 @@ impl HttpClient {
             body,
         })
     }
+}
+
+/// The response headers as core's (name, value) pairs; values that are not text are left out.
+fn header_pairs(resp: &reqwest::Response) -> Vec<(String, String)> {
+    resp.headers()
+        .iter()
+        .filter_map(|(n, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (n.as_str().to_string(), v.to_string()))
+        })
+        .collect()
 }
 
 /// A network error in words, with the URL but without any query (it may hold a code).
@@ -138,15 +142,7 @@ impl HttpClient {
             .send()
             .await
             .map_err(|e| HostError::Network(describe(&request.url, &e)))?;
-        let headers = resp
-            .headers()
-            .iter()
-            .filter_map(|(n, v)| {
-                v.to_str()
-                    .ok()
-                    .map(|v| (n.as_str().to_string(), v.to_string()))
-            })
-            .collect();
+        let headers = header_pairs(&resp);
         Ok(StreamResponse {
             status: resp.status().as_u16(),
             headers,
