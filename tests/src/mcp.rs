@@ -308,6 +308,26 @@ pub(crate) fn handle_message(
     Outcome::Reply(json!({"jsonrpc": "2.0", "id": id, "result": result}))
 }
 
+/// Reads a JSON-RPC POST: an `application/json` body holding one message. The error is a
+/// ready response (415, or the JSON-RPC parse / invalid-request errors).
+pub(crate) async fn read_message(
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> Result<Value, Response> {
+    if !content_type_is(headers, "application/json") {
+        return Err(rpc_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Value::Null,
+            -32000,
+            "Unsupported Media Type: the body must be application/json",
+        ));
+    }
+    let text = body_text(body)
+        .await
+        .map_err(|e| rpc_error(StatusCode::BAD_REQUEST, Value::Null, -32700, &e))?;
+    parse_message(&text)
+}
+
 /// Parse a JSON-RPC body; the error is a ready response.
 pub(crate) fn parse_message(text: &str) -> Result<Value, Response> {
     let msg: Value = serde_json::from_str(text)
@@ -429,19 +449,7 @@ pub(crate) async fn mcp_endpoint(
             "Not Acceptable: the client must accept both application/json and text/event-stream",
         );
     }
-    if !content_type_is(&headers, "application/json") {
-        return rpc_error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Value::Null,
-            -32000,
-            "Unsupported Media Type: the body must be application/json",
-        );
-    }
-    let text = match body_text(body).await {
-        Ok(t) => t,
-        Err(e) => return rpc_error(StatusCode::BAD_REQUEST, Value::Null, -32700, &e),
-    };
-    let msg = match parse_message(&text) {
+    let msg = match read_message(&headers, body).await {
         Ok(m) => m,
         Err(resp) => return resp,
     };

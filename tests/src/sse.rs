@@ -9,10 +9,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use crate::mcp::{
-    check_bearer, handle_message, insufficient_scope, parse_message, rpc_error, Era, Outcome,
+    check_bearer, handle_message, insufficient_scope, read_message, rpc_error, Era, Outcome,
 };
 use crate::scenario::Scenario;
-use crate::server::{body_text, content_type_is};
 use crate::state::{Ctx, Shared};
 use crate::util::{random_token, Params};
 
@@ -93,19 +92,7 @@ pub(crate) async fn messages_post(ctx: &Ctx, req: Request) -> Response {
             "session not found",
         );
     };
-    if !content_type_is(&parts.headers, "application/json") {
-        return rpc_error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Value::Null,
-            -32000,
-            "the body must be application/json",
-        );
-    }
-    let text = match body_text(body).await {
-        Ok(t) => t,
-        Err(e) => return rpc_error(StatusCode::BAD_REQUEST, Value::Null, -32700, &e),
-    };
-    let msg = match parse_message(&text) {
+    let msg = match read_message(&parts.headers, body).await {
         Ok(m) => m,
         Err(resp) => return resp,
     };
