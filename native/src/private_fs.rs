@@ -258,7 +258,10 @@ mod tests {
         let odd = dir.path().join(".store.json.notours.tmp");
         std::fs::write(&odd, b"not ours").expect("plant");
         remove_stale_temps(&p);
-        assert!(!stale.exists(), "a stale temp file of this store is removed");
+        assert!(
+            !stale.exists(),
+            "a stale temp file of this store is removed"
+        );
         assert!(other.exists(), "another file's temp file is left alone");
         assert!(odd.exists(), "a name we do not make is left alone");
         assert_eq!(read_no_follow(&p).expect("read").as_deref(), Some("one"));

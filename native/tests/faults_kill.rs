@@ -189,5 +189,9 @@ async fn sigkill_during_refresh_never_corrupts_the_store_or_loses_a_saved_grant(
     // The next save (under the writer lock) removes what killed writers left behind.
     expire_stored(&env, &identity);
     env.run(&["token", &mcp]).ok();
-    assert_eq!(temp_files(&env), 0, "temp files of killed writers are cleaned up");
+    assert_eq!(
+        temp_files(&env),
+        0,
+        "temp files of killed writers are cleaned up"
+    );
 }
