@@ -226,10 +226,12 @@ impl SigningKey {
                     "EdDSA (OKP) keys are not supported; use ES256 or RS256".into(),
                 ))
             }
-            other => return Err(key_error(format!(
+            other => {
+                return Err(key_error(format!(
                 "JWK key type `{}` is not supported; use an EC P-256 (ES256) or RSA (RS256) key",
                 shown(other)
-            ))),
+            )))
+            }
         };
         if let Some(alg) = jwk.get("alg").and_then(Value::as_str) {
             key.check_alg(Alg::parse(alg)?)?;
