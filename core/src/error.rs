@@ -96,6 +96,9 @@ pub enum Error {
     InputRequired { method: String },
     #[error("the server named `{endpoint}` as its HTTP+SSE endpoint, which {reason}; refusing to send it requests (they carry your token)")]
     UnsafeEndpoint { endpoint: String, reason: String },
+    /// A private key (or the algorithm asked of it) that cannot sign; never carries key bytes.
+    #[error("signing key: {0}")]
+    SigningKey(String),
     #[error("{0}")]
     Invalid(String),
 }
@@ -137,6 +140,7 @@ impl Error {
             Error::ProtocolUnsupported(_) => "protocol_unsupported",
             Error::InputRequired { .. } => "input_required",
             Error::UnsafeEndpoint { .. } => "unsafe_endpoint",
+            Error::SigningKey(_) => "signing_key",
             Error::Invalid(_) => "invalid",
         }
     }

@@ -12,6 +12,7 @@ pub mod codex;
 mod discover;
 pub mod error;
 pub mod host;
+pub mod jose;
 pub mod mcp;
 pub mod metadata;
 pub mod oauth;
