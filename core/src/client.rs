@@ -525,6 +525,8 @@ impl<H: Host> McpAuth<H> {
             created_at: self.host.now(),
             discovery: (!disc.fixed).then_some(disc),
         };
+        // housekeeping only: a store that cannot prune fails the write below anyway
+        let _ = self.prune_stale_pending().await;
         self.write(&pending_key(&state), &pending).await?;
         Ok(AuthorizationRequest {
             authorization_url: url,
@@ -667,11 +669,14 @@ impl<H: Host> McpAuth<H> {
     ) -> Result<LoginOutcome> {
         for attempt in 0..2 {
             let req = self.begin(server_url, opts, retry.clone()).await?;
-            let Some(callback) = self
+            let authorized = self
                 .host
                 .authorize(&req.authorization_url, &req.redirect_uri)
-                .await?
-            else {
+                .await;
+            if authorized.is_err() {
+                self.abandon_pending(&req.state).await;
+            }
+            let Some(callback) = authorized? else {
                 return Ok(LoginOutcome::Redirected);
             };
             match self.complete_login(&callback).await {

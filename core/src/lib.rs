@@ -16,6 +16,7 @@ pub mod jose;
 pub mod mcp;
 pub mod metadata;
 pub mod oauth;
+mod pending;
 pub mod pkce;
 pub mod records;
 mod request;
