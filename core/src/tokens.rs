@@ -191,9 +191,7 @@ impl<H: Host> McpAuth<H> {
                 return Err(relogin());
             }
         }
-        let (resp, jkt) = self
-            .send_token_request(&record.identity, req, dpop)
-            .await?;
+        let (resp, jkt) = self.send_token_request(&record.identity, req, dpop).await?;
         match oauth::parse_token_response(&resp, now, record.scope.as_deref())
             .and_then(|g| g.bind(jkt))
         {

@@ -84,10 +84,7 @@ impl DpopKeyRecord {
     }
 }
 
-async fn read<H: Host + ?Sized>(
-    host: &H,
-    name: &str,
-) -> Result<Option<DpopKeyRecord>, HostError> {
+async fn read<H: Host + ?Sized>(host: &H, name: &str) -> Result<Option<DpopKeyRecord>, HostError> {
     let Some(text) = host.load(name).await? else {
         return Ok(None);
     };

@@ -116,8 +116,7 @@ impl PublicJwk {
     /// Refuses anything but a P-256 public key with coordinates of the right size.
     pub fn check(&self) -> Result<()> {
         let size = |c: &str| URL_SAFE_NO_PAD.decode(c).map(|b| b.len()).unwrap_or(0);
-        if self.kty == "EC" && self.crv == "P-256" && size(&self.x) == 32 && size(&self.y) == 32
-        {
+        if self.kty == "EC" && self.crv == "P-256" && size(&self.x) == 32 && size(&self.y) == 32 {
             Ok(())
         } else {
             Err(Error::DpopKey(

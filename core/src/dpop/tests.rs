@@ -28,7 +28,8 @@ fn verify(jwt: &str) -> (Value, Value) {
     let vk = VerifyingKey::from_sec1_bytes(&sec1).expect("point");
     let (input, sig) = jwt.rsplit_once('.').expect("sig");
     let sig = Signature::from_slice(&URL_SAFE_NO_PAD.decode(sig).expect("b64")).expect("sig");
-    vk.verify(input.as_bytes(), &sig).expect("signature verifies");
+    vk.verify(input.as_bytes(), &sig)
+        .expect("signature verifies");
     (header, claims)
 }
 
@@ -162,7 +163,11 @@ fn a_dpop_token_without_a_proof_is_refused() {
     assert_eq!(e.code(), "invalid_token_response");
     let grant = crate::oauth::parse_token_response(&resp, 0, None).expect("parsed");
     assert_eq!(
-        grant.bind(Some("jkt".into())).expect("bound").dpop_jkt.as_deref(),
+        grant
+            .bind(Some("jkt".into()))
+            .expect("bound")
+            .dpop_jkt
+            .as_deref(),
         Some("jkt")
     );
 }
@@ -196,12 +201,21 @@ fn nonces_are_kept_per_origin_and_rotate() {
     let mut r = json(200, &j!({}));
     r.headers.push(("DPoP-Nonce".into(), "one".into()));
     n.note("https://as.example.com/token", &r);
-    assert_eq!(n.get("https://as.example.com/other").as_deref(), Some("one"));
+    assert_eq!(
+        n.get("https://as.example.com/other").as_deref(),
+        Some("one")
+    );
     assert_eq!(n.get("https://as.example.com:8443/token"), None);
     r.headers[1].1 = "two".into();
     n.note("https://as.example.com/token", &r);
-    assert_eq!(n.get("https://as.example.com/token").as_deref(), Some("two"));
+    assert_eq!(
+        n.get("https://as.example.com/token").as_deref(),
+        Some("two")
+    );
     r.headers[1].1 = "bad nonce\u{7}".into();
     n.note("https://as.example.com/token", &r);
-    assert_eq!(n.get("https://as.example.com/token").as_deref(), Some("two"));
+    assert_eq!(
+        n.get("https://as.example.com/token").as_deref(),
+        Some("two")
+    );
 }
