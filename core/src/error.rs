@@ -100,6 +100,9 @@ pub enum Error {
     DpopUnsupported { issuer: String, advertised: String },
     #[error("DPoP: {0}")]
     DpopKey(String),
+    /// A private key (or the algorithm asked of it) that cannot sign; never carries key bytes.
+    #[error("signing key: {0}")]
+    SigningKey(String),
     #[error("{0}")]
     Invalid(String),
 }
@@ -143,6 +146,7 @@ impl Error {
             Error::UnsafeEndpoint { .. } => "unsafe_endpoint",
             Error::DpopUnsupported { .. } => "dpop_unsupported",
             Error::DpopKey(_) => "dpop_key",
+            Error::SigningKey(_) => "signing_key",
             Error::Invalid(_) => "invalid",
         }
     }

@@ -13,6 +13,7 @@ mod discover;
 pub mod dpop;
 pub mod error;
 pub mod host;
+pub mod jose;
 pub mod mcp;
 pub mod metadata;
 pub mod oauth;
