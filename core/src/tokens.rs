@@ -187,7 +187,7 @@ impl<H: Host> McpAuth<H> {
         // a refresh token bound to a DPoP key goes out only with a proof by that key
         let dpop = record.dpop_jkt.is_some();
         if let Some(jkt) = &record.dpop_jkt {
-            if &self.host.dpop_key(&record.identity).await?.thumbprint() != jkt {
+            if &self.host.dpop_key(&record.identity).await?.thumbprint()? != jkt {
                 return Err(relogin());
             }
         }

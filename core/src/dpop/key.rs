@@ -5,11 +5,8 @@
 
 use super::PublicJwk;
 use crate::host::{Host, HostError};
+use crate::jose::{Alg, SigningKey};
 use crate::secret::DpopPrivateKey;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use p256::ecdsa::signature::Signer;
-use p256::ecdsa::{Signature, SigningKey};
 use serde::{Deserialize, Serialize};
 
 /// The version of the key record this build writes.
@@ -34,54 +31,47 @@ pub struct DpopKeyRecord {
 impl DpopKeyRecord {
     /// A new random key.
     pub fn generate(now: u64) -> Result<Self, HostError> {
-        // a random scalar; the rare values outside [1, n) are drawn again
-        for _ in 0..8 {
-            let bytes = crate::pkce::random_bytes(32)
-                .map_err(|e| HostError::Storage(format!("cannot create a DPoP key: {e}")))?;
-            if let Ok(key) = SigningKey::from_slice(&bytes) {
-                return Ok(Self::from_signing_key(&key, now));
-            }
-        }
-        Err(HostError::Storage(
-            "cannot create a DPoP key: the random source keeps giving invalid scalars".into(),
-        ))
-    }
-
-    fn from_signing_key(key: &SigningKey, now: u64) -> Self {
-        let point = key.verifying_key().to_sec1_point(false);
-        let bytes = point.as_bytes();
-        // uncompressed SEC1: 0x04 || x (32) || y (32)
-        let (x, y) = bytes.get(1..).unwrap_or_default().split_at(32);
-        DpopKeyRecord {
+        let key = SigningKey::generate_es256().map_err(storage)?;
+        let private = key
+            .private_jwk()
+            .ok_or_else(|| HostError::Storage("cannot create a DPoP key".into()))?;
+        let jwk: PublicJwk = serde_json::from_value(serde_json::Value::Object(key.public_jwk()))
+            .map_err(|e| HostError::Storage(format!("cannot create a DPoP key: {e}")))?;
+        let d = private
+            .get("d")
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| HostError::Storage("cannot create a DPoP key".into()))?;
+        Ok(DpopKeyRecord {
             version: KEY_RECORD_VERSION,
             alg: super::DPOP_ALG.into(),
-            jwk: PublicJwk::p256(x, y),
-            d: DpopPrivateKey::new(URL_SAFE_NO_PAD.encode(key.to_bytes())),
+            jwk,
+            d: DpopPrivateKey::new(d),
             created_at: now,
-        }
+        })
     }
 
-    fn signing_key(&self, name: &str) -> Result<SigningKey, HostError> {
-        let unreadable = |why: &str| {
-            HostError::Storage(format!(
-                "the DPoP key record `{name}` is unreadable ({why}); clear the identity and log in again"
-            ))
-        };
-        let d = URL_SAFE_NO_PAD
-            .decode(self.d.secret())
-            .map_err(|_| unreadable("not base64url"))?;
-        let key = SigningKey::from_slice(&d).map_err(|_| unreadable("not a P-256 key"))?;
-        if Self::from_signing_key(&key, self.created_at).jwk != self.jwk {
-            return Err(unreadable("its public and private halves differ"));
-        }
-        Ok(key)
+    /// The key in memory (its public half checked against the private one).
+    pub fn signing_key(&self, name: &str) -> Result<SigningKey, HostError> {
+        let mut jwk = self.jwk.to_map();
+        jwk.insert("d".into(), self.d.secret().into());
+        let text = serde_json::Value::Object(jwk).to_string();
+        SigningKey::from_jwk(&text)
+            .and_then(|k| k.check_alg(Alg::Es256).map(|()| k))
+            .map_err(|e| {
+                HostError::Storage(format!(
+                    "the DPoP key record `{name}` is unusable ({e}); clear the identity and log in again"
+                ))
+            })
     }
 
     /// An ES256 signature (raw r || s, 64 bytes, as JWS wants it).
     pub fn sign(&self, name: &str, input: &[u8]) -> Result<Vec<u8>, HostError> {
-        let sig: Signature = self.signing_key(name)?.sign(input);
-        Ok(sig.to_bytes().to_vec())
+        self.signing_key(name)?.sign_now(input).map_err(storage)
     }
+}
+
+fn storage(e: crate::error::Error) -> HostError {
+    HostError::Storage(format!("DPoP key: {e}"))
 }
 
 async fn read<H: Host + ?Sized>(host: &H, name: &str) -> Result<Option<DpopKeyRecord>, HostError> {

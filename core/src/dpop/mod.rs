@@ -18,6 +18,7 @@ pub mod key;
 use crate::client::McpAuth;
 use crate::error::{Error, Result};
 use crate::host::{Host, HttpRequest, HttpResponse, Method};
+use crate::jose::{self, Alg, JwsSigner};
 use crate::metadata::AuthServerMetadata;
 use crate::secret::AccessToken;
 use crate::urls::parse_http_url;
@@ -93,24 +94,23 @@ pub struct PublicJwk {
 }
 
 impl PublicJwk {
-    /// An EC P-256 key from its coordinates (32 bytes each).
-    pub fn p256(x: &[u8], y: &[u8]) -> Self {
-        PublicJwk {
-            kty: "EC".into(),
-            crv: "P-256".into(),
-            x: URL_SAFE_NO_PAD.encode(x),
-            y: URL_SAFE_NO_PAD.encode(y),
+    /// The members as a JSON object (what a JWS header carries).
+    pub fn to_map(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        for (k, v) in [
+            ("kty", &self.kty),
+            ("crv", &self.crv),
+            ("x", &self.x),
+            ("y", &self.y),
+        ] {
+            m.insert(k.into(), v.clone().into());
         }
+        m
     }
 
     /// The RFC 7638 SHA-256 thumbprint (what a bound token carries as `cnf.jkt`).
-    pub fn thumbprint(&self) -> String {
-        // the required members in lexicographic order, no whitespace (RFC 7638 §3.2)
-        let canonical = serde_json::json!({
-            "crv": self.crv, "kty": self.kty, "x": self.x, "y": self.y,
-        })
-        .to_string();
-        URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
+    pub fn thumbprint(&self) -> Result<String> {
+        crate::jose::jwk_thumbprint(&self.to_map())
     }
 
     /// Refuses anything but a P-256 public key with coordinates of the right size.
@@ -137,6 +137,32 @@ pub fn htu(url: &str) -> Result<String> {
 /// The `ath` claim: base64url(SHA-256(access token)).
 pub fn ath(token: &AccessToken) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(token.secret().as_bytes()))
+}
+
+/// The identity's key as the host holds it: it signs, core never sees the private key.
+struct HostSigner<'a, H: Host> {
+    host: &'a H,
+    identity: &'a str,
+    jwk: &'a PublicJwk,
+}
+
+impl<H: Host> JwsSigner for HostSigner<'_, H> {
+    fn alg(&self) -> Alg {
+        Alg::Es256
+    }
+    fn public_jwk(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.jwk.to_map()
+    }
+    async fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>> {
+        let sig = self.host.dpop_sign(self.identity, signing_input).await?;
+        if sig.len() != 64 {
+            return Err(Error::DpopKey(format!(
+                "the host's DPoP signature is {} bytes, not the 64 of ES256",
+                sig.len()
+            )));
+        }
+        Ok(sig)
+    }
 }
 
 /// The header value of a response that carries one.
@@ -212,7 +238,7 @@ impl<H: Host> McpAuth<H> {
     ) -> Result<(String, String)> {
         let jwk = self.host.dpop_key(identity).await?;
         jwk.check()?;
-        let header = serde_json::json!({"typ": DPOP_TYP, "alg": DPOP_ALG, "jwk": jwk});
+        let jkt = jwk.thumbprint()?;
         let mut claims = serde_json::json!({
             "jti": URL_SAFE_NO_PAD.encode(crate::pkce::random_bytes(18)?),
             "htm": method.as_str(),
@@ -225,22 +251,15 @@ impl<H: Host> McpAuth<H> {
         if let Some(n) = self.nonces.get(url) {
             claims["nonce"] = n.into();
         }
-        let input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        );
-        let sig = self.host.dpop_sign(identity, input.as_bytes()).await?;
-        if sig.len() != 64 {
-            return Err(Error::DpopKey(format!(
-                "the host's DPoP signature is {} bytes, not the 64 of ES256",
-                sig.len()
-            )));
-        }
-        Ok((
-            format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig)),
-            jwk.thumbprint(),
-        ))
+        let mut header = serde_json::Map::new();
+        header.insert("typ".into(), DPOP_TYP.into());
+        header.insert("jwk".into(), jwk.to_map().into());
+        let signer = HostSigner {
+            host: &self.host,
+            identity,
+            jwk: &jwk,
+        };
+        Ok((jose::jws(header, &claims, &signer).await?, jkt))
     }
 
     /// Sends a request to a token endpoint (any grant). With `dpop`, it carries a fresh

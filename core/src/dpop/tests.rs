@@ -89,6 +89,7 @@ fn a_proof_is_signed_by_the_stored_key_and_names_the_request() {
     assert!(!format!("{rec:?}").contains(rec.d.secret()));
     // thumbprint by RFC 7638: the required members, sorted, no whitespace
     let jwk: PublicJwk = serde_json::from_value(header["jwk"].clone()).unwrap();
+    assert_eq!(jwk.thumbprint().unwrap(), jkt);
     let canonical = format!(
         r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
         jwk.x, jwk.y
