@@ -62,6 +62,8 @@ pub struct AuthOptions {
     /// Take an authorization server that does not list `code_challenge_methods_supported`
     /// as supporting S256 (off by default; a list without S256 is still refused).
     pub assume_pkce_s256: bool,
+    /// DPoP-bound tokens (RFC 9449): `Auto` when the authorization server offers them.
+    pub dpop: crate::dpop::DpopMode,
 }
 
 impl AuthOptions {
@@ -95,6 +97,7 @@ impl Default for AuthOptions {
             issuer: None,
             send_resource: true,
             assume_pkce_s256: false,
+            dpop: crate::dpop::DpopMode::Auto,
         }
     }
 }
@@ -118,6 +121,8 @@ pub struct TokenInfo {
     pub scope: Option<String>,
     pub expires_at: Option<u64>,
     pub has_refresh_token: bool,
+    /// The access token is DPoP-bound (useless without the identity's key).
+    pub dpop_bound: bool,
 }
 
 impl From<&TokenRecord> for TokenInfo {
@@ -130,6 +135,7 @@ impl From<&TokenRecord> for TokenInfo {
             scope: r.scope.clone(),
             expires_at: r.expires_at,
             has_refresh_token: r.refresh_token.is_some(),
+            dpop_bound: r.is_dpop_bound(),
         }
     }
 }
@@ -153,6 +159,8 @@ pub struct TokenStatus {
     pub scope: Option<String>,
     pub issuer: Option<String>,
     pub has_refresh_token: bool,
+    /// The access token is DPoP-bound (RFC 9449).
+    pub dpop_bound: bool,
     /// Set when the record exists but cannot be read.
     pub problem: Option<String>,
 }
@@ -169,6 +177,7 @@ impl TokenStatus {
             scope: None,
             issuer: None,
             has_refresh_token: false,
+            dpop_bound: false,
             problem: None,
         }
     }
@@ -206,6 +215,7 @@ pub struct McpAuth<H: Host> {
     pub(crate) refresh_skew: u64,
     pub(crate) locks: Mutex<HashMap<String, LocalLock>>,
     pub(crate) unsaved: crate::unsaved::Unsaved,
+    pub(crate) nonces: crate::dpop::Nonces,
 }
 
 impl<H: Host> McpAuth<H> {
@@ -215,6 +225,7 @@ impl<H: Host> McpAuth<H> {
             refresh_skew: DEFAULT_REFRESH_SKEW,
             locks: Mutex::new(HashMap::new()),
             unsaved: Default::default(),
+            nonces: Default::default(),
         }
     }
 
@@ -490,6 +501,7 @@ impl<H: Host> McpAuth<H> {
             }
         };
         let meta = &disc.authorization_server;
+        let dpop = crate::dpop::use_dpop(opts.dpop, meta)?;
         let scope = scope_override.or_else(|| self.choose_scope(opts, challenge.as_ref(), &disc));
         let client = self
             .resolve_client(&identity, meta, opts, scope.as_deref())
@@ -522,9 +534,12 @@ impl<H: Host> McpAuth<H> {
             revocation_endpoint: meta.revocation_endpoint.clone(),
             iss_required: meta.authorization_response_iss_parameter_supported,
             fixed: !send_resource,
+            dpop,
             created_at: self.host.now(),
             discovery: (!disc.fixed).then_some(disc),
         };
+        // housekeeping only: a store that cannot prune fails the write below anyway
+        let _ = self.prune_stale_pending().await;
         self.write(&pending_key(&state), &pending).await?;
         Ok(AuthorizationRequest {
             authorization_url: url,
@@ -609,8 +624,12 @@ impl<H: Host> McpAuth<H> {
             &pending.verifier,
             (!pending.fixed).then_some(pending.resource.as_str()),
         );
-        let resp = self.host.send(req).await?;
-        let grant = match oauth::parse_token_response(&resp, now, pending.scope.as_deref()) {
+        let (resp, jkt) = self
+            .send_token_request(&pending.identity, req, pending.dpop)
+            .await?;
+        let grant = match oauth::parse_token_response(&resp, now, pending.scope.as_deref())
+            .and_then(|g| g.bind(jkt))
+        {
             Ok(g) => g,
             Err(e) => {
                 if is_oauth_error(&e, "invalid_client")
@@ -667,11 +686,14 @@ impl<H: Host> McpAuth<H> {
     ) -> Result<LoginOutcome> {
         for attempt in 0..2 {
             let req = self.begin(server_url, opts, retry.clone()).await?;
-            let Some(callback) = self
+            let authorized = self
                 .host
                 .authorize(&req.authorization_url, &req.redirect_uri)
-                .await?
-            else {
+                .await;
+            if authorized.is_err() {
+                self.abandon_pending(&req.state).await;
+            }
+            let Some(callback) = authorized? else {
                 return Ok(LoginOutcome::Redirected);
             };
             match self.complete_login(&callback).await {

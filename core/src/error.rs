@@ -96,6 +96,10 @@ pub enum Error {
     InputRequired { method: String },
     #[error("the server named `{endpoint}` as its HTTP+SSE endpoint, which {reason}; refusing to send it requests (they carry your token)")]
     UnsafeEndpoint { endpoint: String, reason: String },
+    #[error("`dpop: required` is configured, but the authorization server `{issuer}` does not offer ES256 DPoP proofs (dpop_signing_alg_values_supported: {advertised}); set `dpop: auto` to use bearer tokens with it")]
+    DpopUnsupported { issuer: String, advertised: String },
+    #[error("DPoP: {0}")]
+    DpopKey(String),
     /// A private key (or the algorithm asked of it) that cannot sign; never carries key bytes.
     #[error("signing key: {0}")]
     SigningKey(String),
@@ -140,6 +144,8 @@ impl Error {
             Error::ProtocolUnsupported(_) => "protocol_unsupported",
             Error::InputRequired { .. } => "input_required",
             Error::UnsafeEndpoint { .. } => "unsafe_endpoint",
+            Error::DpopUnsupported { .. } => "dpop_unsupported",
+            Error::DpopKey(_) => "dpop_key",
             Error::SigningKey(_) => "signing_key",
             Error::Invalid(_) => "invalid",
         }

@@ -10,12 +10,14 @@
 pub mod client;
 pub mod codex;
 mod discover;
+pub mod dpop;
 pub mod error;
 pub mod host;
 pub mod jose;
 pub mod mcp;
 pub mod metadata;
 pub mod oauth;
+mod pending;
 pub mod pkce;
 pub mod records;
 mod request;
@@ -32,6 +34,7 @@ pub mod www_authenticate;
 pub use client::{
     AuthOptions, AuthorizationRequest, LoginOutcome, LogoutReport, McpAuth, TokenInfo, TokenStatus,
 };
+pub use dpop::{DpopMode, PublicJwk};
 pub use error::{Error, Result};
 pub use host::{Host, HostError, HostLock, HttpRequest, HttpResponse, Method};
 pub use records::{ClientAuthMethod, ClientRecord, TokenRecord};

@@ -49,6 +49,10 @@ secret_type!(
     /// A one-time authorization code.
     AuthorizationCode
 );
+secret_type!(
+    /// The private scalar of a software DPoP key (base64url).
+    DpopPrivateKey
+);
 
 #[cfg(test)]
 mod tests {

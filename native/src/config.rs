@@ -3,7 +3,7 @@
 //! `.mcp.json` / `mcp.json`. Errors name the file, the line and what is wrong.
 
 use crate::store::Persist;
-use mcp_auth_core::ClientSecret;
+use mcp_auth_core::{ClientSecret, DpopMode};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -113,6 +113,9 @@ struct RawAuth {
     /// Escape hatch: `true` takes PKCE S256 as supported when the metadata does not say.
     #[serde(default)]
     assume_pkce_s256: Option<bool>,
+    /// DPoP-bound tokens: `auto` (default), `required` or `off`.
+    #[serde(default)]
+    dpop: Option<String>,
     /// Keys mcp-auth does not know (other tools' settings, or typos): warned about.
     #[serde(flatten)]
     other: BTreeMap<String, serde_norway::Value>,
@@ -165,6 +168,8 @@ pub struct ServerConfig {
     pub send_resource: bool,
     /// `auth.assume_pkce_s256` (default false).
     pub assume_pkce_s256: bool,
+    /// `auth.dpop` (default auto).
+    pub dpop: DpopMode,
     /// The file that defined it.
     pub source: PathBuf,
 }
@@ -338,7 +343,7 @@ fn load_yaml(path: &Path) -> Result<Config, ConfigError> {
         if let Some(auth) = &raw.auth {
             for key in auth.other.keys() {
                 warnings.push(format!(
-                    "{}: server `{name}`: unknown key `auth.{key}` ignored (known: oauth, redirect_port, redirect_path, persist, scope, client_metadata_url, client_id, client_secret, issuer, send_resource, assume_pkce_s256)",
+                    "{}: server `{name}`: unknown key `auth.{key}` ignored (known: oauth, redirect_port, redirect_path, persist, scope, client_metadata_url, client_id, client_secret, issuer, send_resource, assume_pkce_s256, dpop)",
                     path.display()
                 ));
             }
@@ -437,6 +442,15 @@ fn resolve(name: &str, raw: RawServer, path: &Path) -> Result<ServerConfig, Conf
         None => None,
     }
     .filter(|s| !s.trim().is_empty());
+    let dpop = match auth.dpop.as_deref() {
+        None => DpopMode::Auto,
+        Some(v) => DpopMode::parse(v).ok_or_else(|| {
+            ConfigError(format!(
+                "invalid config {}: server `{name}`: `auth.dpop: {v}` is not one of auto, required, off",
+                path.display()
+            ))
+        })?,
+    };
     Ok(ServerConfig {
         name: name.to_string(),
         transport,
@@ -455,6 +469,7 @@ fn resolve(name: &str, raw: RawServer, path: &Path) -> Result<ServerConfig, Conf
         issuer: auth.issuer.filter(|s| !s.trim().is_empty()),
         send_resource: auth.send_resource.unwrap_or(true),
         assume_pkce_s256: auth.assume_pkce_s256.unwrap_or(false),
+        dpop,
         source: path.to_path_buf(),
     })
 }

@@ -30,6 +30,8 @@ struct TokenRow {
     scope: Option<String>,
     issuer: Option<String>,
     has_refresh_token: bool,
+    /// The access token is DPoP-bound (RFC 9449): useless without the identity's key.
+    dpop_bound: bool,
     problem: Option<String>,
 }
 
@@ -86,6 +88,7 @@ fn row(s: TokenStatus, store: Persist, now: u64) -> TokenRow {
         scope: s.scope,
         issuer: s.issuer,
         has_refresh_token: s.has_refresh_token,
+        dpop_bound: s.dpop_bound,
         problem: s.problem,
     }
 }
@@ -322,10 +325,15 @@ pub(super) async fn run(ctx: &Ctx, target: Option<&str>) -> CliResult {
                 .map(|res| res.strip_prefix(&r.identity).unwrap_or(res))
                 .filter(|p| !p.is_empty())
                 .unwrap_or("/");
+            let mark = if r.dpop_bound && r.present {
+                format!("{mark} DPoP")
+            } else {
+                mark.to_string()
+            };
             t.add_row(vec![
                 r.identity.clone(),
                 resource.to_string(),
-                mark.to_string(),
+                mark,
                 r.expires.clone(),
                 r.scope.clone().unwrap_or_else(|| "-".into()),
                 r.store.to_string(),
@@ -442,8 +450,13 @@ fn status_target(
         } else {
             " (another resource of this identity; not sent to this URL)"
         };
+        let bound = if r.dpop_bound {
+            "; DPoP-bound (sent only with a proof by this identity's key)"
+        } else {
+            ""
+        };
         outln!(
-            "Token:    {mark} in {} for {res}{used} — expires {}; scopes: {}",
+            "Token:    {mark} in {} for {res}{used} — expires {}; scopes: {}{bound}",
             r.store,
             r.expires,
             r.scope.as_deref().unwrap_or("-")
