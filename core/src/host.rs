@@ -254,6 +254,23 @@ pub trait Host {
     ) -> Result<Option<String>, HostError>;
     /// Seconds since the Unix epoch.
     fn now(&self) -> u64;
+    /// Produces an assertion (a workload identity token, an identity provider's ID token)
+    /// from where the configuration says it is, read afresh on every call: platforms rotate
+    /// these tokens. The error is the reason, in words, without the assertion. The default
+    /// serves only assertions given as values (hosts with files, an environment and
+    /// processes read the rest).
+    async fn assertion(
+        &self,
+        source: &crate::grants::AssertionSource,
+    ) -> Result<crate::secret::Assertion, String> {
+        match source {
+            crate::grants::AssertionSource::Value(v) => Ok(v.clone()),
+            other => Err(format!(
+                "this host cannot read {}; give the assertion itself",
+                other.describe()
+            )),
+        }
+    }
     /// Sends one request and hands back the body as it arrives (the long-lived GET of the
     /// 2024-11-05 HTTP+SSE transport). Hosts that cannot hold a stream open keep the
     /// default, and such servers are then refused with this message.

@@ -11,6 +11,7 @@ pub mod client;
 pub mod codex;
 mod discover;
 pub mod error;
+pub mod grants;
 pub mod host;
 pub mod jose;
 pub mod mcp;
@@ -35,5 +36,9 @@ pub use client::{
 pub use error::{Error, Result};
 pub use host::{Host, HostError, HostLock, HttpRequest, HttpResponse, Method};
 pub use records::{ClientAuthMethod, ClientRecord, TokenRecord};
-pub use secret::{AccessToken, AuthorizationCode, ClientSecret, PkceCodeVerifier, RefreshToken};
+pub use grants::{AssertionSource, EnterpriseGrant, Grant};
+pub use jose::SigningKey;
+pub use secret::{
+    AccessToken, Assertion, AuthorizationCode, ClientSecret, PkceCodeVerifier, RefreshToken,
+};
 pub use urls::{identity, resource_uri};

@@ -96,6 +96,11 @@ pub struct TokenRecord {
     /// The scope the last authorization request asked for (step-up adds to it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_scope: Option<String>,
+    /// The grant that obtained these tokens when it was not the browser login
+    /// (`client_credentials`, `jwt_bearer`, `token_exchange`): such tokens are renewed by
+    /// running that grant again, not by a refresh token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow: Option<String>,
 }
 
 /// A refresh never starts earlier than this fraction of the token's lifetime before expiry,
@@ -136,6 +141,9 @@ pub enum ClientAuthMethod {
     None,
     ClientSecretBasic,
     ClientSecretPost,
+    /// RFC 7523 §2.2: a JWT signed with the client's private key (the key is configuration,
+    /// never stored).
+    PrivateKeyJwt,
 }
 
 impl ClientAuthMethod {
@@ -144,6 +152,7 @@ impl ClientAuthMethod {
             "none" => Some(Self::None),
             "client_secret_basic" => Some(Self::ClientSecretBasic),
             "client_secret_post" => Some(Self::ClientSecretPost),
+            "private_key_jwt" => Some(Self::PrivateKeyJwt),
             _ => None,
         }
     }
@@ -152,6 +161,7 @@ impl ClientAuthMethod {
             Self::None => "none",
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
         }
     }
 }

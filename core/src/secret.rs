@@ -49,6 +49,11 @@ secret_type!(
     /// A one-time authorization code.
     AuthorizationCode
 );
+secret_type!(
+    /// A JWT presented as a grant or handed to a token exchange: a workload identity token,
+    /// an identity provider's ID token, an ID-JAG.
+    Assertion
+);
 
 #[cfg(test)]
 mod tests {
