@@ -483,8 +483,8 @@ impl<H: Host> McpAuth<H> {
             .discovery_for(server_url, opts, challenge, fresh, opts.assume_pkce_s256)
             .await?;
         let meta = &disc.authorization_server;
-        let scope = scope_override
-            .or_else(|| self.choose_scope(opts, challenge.as_ref(), &disc, true));
+        let scope =
+            scope_override.or_else(|| self.choose_scope(opts, challenge.as_ref(), &disc, true));
         let client = self
             .resolve_client(&identity, meta, opts, scope.as_deref())
             .await?;

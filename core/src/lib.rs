@@ -34,10 +34,10 @@ pub use client::{
     AuthOptions, AuthorizationRequest, LoginOutcome, LogoutReport, McpAuth, TokenInfo, TokenStatus,
 };
 pub use error::{Error, Result};
-pub use host::{Host, HostError, HostLock, HttpRequest, HttpResponse, Method};
-pub use records::{ClientAuthMethod, ClientRecord, TokenRecord};
 pub use grants::{AssertionSource, EnterpriseGrant, Grant};
+pub use host::{Host, HostError, HostLock, HttpRequest, HttpResponse, Method};
 pub use jose::SigningKey;
+pub use records::{ClientAuthMethod, ClientRecord, TokenRecord};
 pub use secret::{
     AccessToken, Assertion, AuthorizationCode, ClientSecret, PkceCodeVerifier, RefreshToken,
 };

@@ -200,13 +200,8 @@ impl<H: Host> McpAuth<H> {
                         .await?,
                 ),
                 Grant::TokenExchange(enterprise) => Some(
-                    self.exchange_for_id_jag(
-                        enterprise,
-                        &meta.issuer,
-                        &resource,
-                        scope.as_deref(),
-                    )
-                    .await?,
+                    self.exchange_for_id_jag(enterprise, &meta.issuer, &resource, scope.as_deref())
+                        .await?,
                 ),
                 _ => None,
             };
@@ -282,9 +277,7 @@ impl<H: Host> McpAuth<H> {
         let method = match (opts.client_auth_method, &opts.client_key) {
             (Some(m), _) => m,
             (None, Some(_)) => ClientAuthMethod::PrivateKeyJwt,
-            (None, None) => {
-                oauth::choose_auth_method(None, opts.client_secret.is_some(), meta)
-            }
+            (None, None) => oauth::choose_auth_method(None, opts.client_secret.is_some(), meta),
         };
         match method {
             ClientAuthMethod::PrivateKeyJwt => match &opts.client_key {

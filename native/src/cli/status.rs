@@ -30,7 +30,17 @@ struct TokenRow {
     scope: Option<String>,
     issuer: Option<String>,
     has_refresh_token: bool,
+    /// The grant that obtained the tokens when it was not the browser login
+    /// (`client_credentials`, `jwt_bearer`, `token_exchange`): renewed by running it again.
+    flow: Option<String>,
     problem: Option<String>,
+}
+
+impl TokenRow {
+    /// Expired tokens that are renewed without the user: by a refresh token, or by the grant.
+    fn renewable(&self) -> bool {
+        self.has_refresh_token || self.flow.is_some()
+    }
 }
 
 #[derive(Serialize)]
@@ -86,6 +96,7 @@ fn row(s: TokenStatus, store: Persist, now: u64) -> TokenRow {
         scope: s.scope,
         issuer: s.issuer,
         has_refresh_token: s.has_refresh_token,
+        flow: s.flow,
         problem: s.problem,
     }
 }
@@ -140,6 +151,7 @@ fn token_cell(rows: &[TokenRow], url: &str, persist: Persist, keyring_ok: bool) 
     match chosen.first() {
         Some(r) if r.problem.is_some() => ("✗ unreadable".into(), false),
         Some(r) if r.expired && r.has_refresh_token => ("✓ (expired, refreshable)".into(), true),
+        Some(r) if r.expired && r.renewable() => ("✓ (expired, renewable)".into(), true),
         Some(r) if r.expired => ("✗ expired".into(), false),
         Some(_) => ("✓".into(), true),
         None => ("✗".into(), false),
@@ -195,7 +207,7 @@ async fn codex_row(tokens: &[TokenRow], keyring_ok: bool) -> CliResult<CodexRow>
         ..Default::default()
     };
     if let Some(t) = tokens.iter().find(|r| r.identity == ident && r.present) {
-        row.logged_in = !t.expired || t.has_refresh_token;
+        row.logged_in = !t.expired || t.renewable();
         row.source = Some(format!("mcp-auth ({})", t.store));
         row.expires_at = t.expires_at;
         let store = match t.store {
@@ -313,8 +325,13 @@ pub(super) async fn run(ctx: &Ctx, target: Option<&str>) -> CliResult {
                 (Some(_), _, _) => "✗ unreadable",
                 (None, true, false) => "✓",
                 (None, true, true) if r.has_refresh_token => "✓ refreshable",
+                (None, true, true) if r.renewable() => "✓ renewable",
                 (None, true, true) => "✗ expired",
                 (None, false, _) => "✗",
+            };
+            let mark = match &r.flow {
+                Some(flow) => format!("{mark} ({flow})"),
+                None => mark.to_string(),
             };
             let resource = r
                 .resource
@@ -325,7 +342,7 @@ pub(super) async fn run(ctx: &Ctx, target: Option<&str>) -> CliResult {
             t.add_row(vec![
                 r.identity.clone(),
                 resource.to_string(),
-                mark.to_string(),
+                mark,
                 r.expires.clone(),
                 r.scope.clone().unwrap_or_else(|| "-".into()),
                 r.store.to_string(),
@@ -433,6 +450,8 @@ fn status_target(
             "✓"
         } else if r.has_refresh_token {
             "✓ refreshable"
+        } else if r.renewable() {
+            "✓ renewable"
         } else {
             "✗ expired"
         };
@@ -442,8 +461,13 @@ fn status_target(
         } else {
             " (another resource of this identity; not sent to this URL)"
         };
+        let flow = r
+            .flow
+            .as_deref()
+            .map(|f| format!("; obtained by the {f} grant (renewed without a browser)"))
+            .unwrap_or_default();
         outln!(
-            "Token:    {mark} in {} for {res}{used} — expires {}; scopes: {}",
+            "Token:    {mark} in {} for {res}{used} — expires {}; scopes: {}{flow}",
             r.store,
             r.expires,
             r.scope.as_deref().unwrap_or("-")
