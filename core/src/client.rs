@@ -67,6 +67,8 @@ pub struct AuthOptions {
     pub grant: crate::grants::Grant,
     /// The private key of a `private_key_jwt` client (RFC 7523 client authentication).
     pub client_key: Option<crate::jose::SigningKey>,
+    /// DPoP-bound tokens (RFC 9449): `Auto` when the authorization server offers them.
+    pub dpop: crate::dpop::DpopMode,
 }
 
 impl AuthOptions {
@@ -102,6 +104,7 @@ impl Default for AuthOptions {
             assume_pkce_s256: false,
             grant: crate::grants::Grant::AuthorizationCode,
             client_key: None,
+            dpop: crate::dpop::DpopMode::Auto,
         }
     }
 }
@@ -127,6 +130,8 @@ pub struct TokenInfo {
     pub has_refresh_token: bool,
     /// The grant that obtained the tokens when it was not the browser login.
     pub flow: Option<String>,
+    /// The access token is DPoP-bound (useless without the identity's key).
+    pub dpop_bound: bool,
 }
 
 impl From<&TokenRecord> for TokenInfo {
@@ -140,6 +145,7 @@ impl From<&TokenRecord> for TokenInfo {
             expires_at: r.expires_at,
             has_refresh_token: r.refresh_token.is_some(),
             flow: r.flow.clone(),
+            dpop_bound: r.is_dpop_bound(),
         }
     }
 }
@@ -166,6 +172,8 @@ pub struct TokenStatus {
     /// The grant that obtained the tokens when it was not the browser login
     /// (`client_credentials`, `jwt_bearer`, `token_exchange`).
     pub flow: Option<String>,
+    /// The access token is DPoP-bound (RFC 9449).
+    pub dpop_bound: bool,
     /// Set when the record exists but cannot be read.
     pub problem: Option<String>,
 }
@@ -183,6 +191,7 @@ impl TokenStatus {
             issuer: None,
             has_refresh_token: false,
             flow: None,
+            dpop_bound: false,
             problem: None,
         }
     }
@@ -220,6 +229,7 @@ pub struct McpAuth<H: Host> {
     pub(crate) refresh_skew: u64,
     pub(crate) locks: Mutex<HashMap<String, LocalLock>>,
     pub(crate) unsaved: crate::unsaved::Unsaved,
+    pub(crate) nonces: crate::dpop::Nonces,
 }
 
 impl<H: Host> McpAuth<H> {
@@ -229,6 +239,7 @@ impl<H: Host> McpAuth<H> {
             refresh_skew: DEFAULT_REFRESH_SKEW,
             locks: Mutex::new(HashMap::new()),
             unsaved: Default::default(),
+            nonces: Default::default(),
         }
     }
 
@@ -483,6 +494,7 @@ impl<H: Host> McpAuth<H> {
             .discovery_for(server_url, opts, challenge, fresh, opts.assume_pkce_s256)
             .await?;
         let meta = &disc.authorization_server;
+        let dpop = crate::dpop::use_dpop(opts.dpop, meta)?;
         let scope =
             scope_override.or_else(|| self.choose_scope(opts, challenge.as_ref(), &disc, true));
         let client = self
@@ -516,9 +528,12 @@ impl<H: Host> McpAuth<H> {
             revocation_endpoint: meta.revocation_endpoint.clone(),
             iss_required: meta.authorization_response_iss_parameter_supported,
             fixed: !send_resource,
+            dpop,
             created_at: self.host.now(),
             discovery: (!disc.fixed).then_some(disc),
         };
+        // housekeeping only: a store that cannot prune fails the write below anyway
+        let _ = self.prune_stale_pending().await;
         self.write(&pending_key(&state), &pending).await?;
         Ok(AuthorizationRequest {
             authorization_url: url,
@@ -636,8 +651,12 @@ impl<H: Host> McpAuth<H> {
             &pending.verifier,
             (!pending.fixed).then_some(pending.resource.as_str()),
         );
-        let resp = self.host.send(req).await?;
-        let grant = match oauth::parse_token_response(&resp, now, pending.scope.as_deref()) {
+        let (resp, jkt) = self
+            .send_token_request(&pending.identity, req, pending.dpop)
+            .await?;
+        let grant = match oauth::parse_token_response(&resp, now, pending.scope.as_deref())
+            .and_then(|g| g.bind(jkt))
+        {
             Ok(g) => g,
             Err(e) => {
                 if is_oauth_error(&e, "invalid_client")
@@ -701,11 +720,14 @@ impl<H: Host> McpAuth<H> {
         }
         for attempt in 0..2 {
             let req = self.begin(server_url, opts, retry.clone()).await?;
-            let Some(callback) = self
+            let authorized = self
                 .host
                 .authorize(&req.authorization_url, &req.redirect_uri)
-                .await?
-            else {
+                .await;
+            if authorized.is_err() {
+                self.abandon_pending(&req.state).await;
+            }
+            let Some(callback) = authorized? else {
                 return Ok(LoginOutcome::Redirected);
             };
             match self.complete_login(&callback).await {

@@ -108,6 +108,10 @@ pub enum Error {
         description: Option<String>,
         status: u16,
     },
+    #[error("`dpop: required` is configured, but the authorization server `{issuer}` does not offer ES256 DPoP proofs (dpop_signing_alg_values_supported: {advertised}); set `dpop: auto` to use bearer tokens with it")]
+    DpopUnsupported { issuer: String, advertised: String },
+    #[error("DPoP: {0}")]
+    DpopKey(String),
     /// A private key (or the algorithm asked of it) that cannot sign; never carries key bytes.
     #[error("signing key: {0}")]
     SigningKey(String),
@@ -152,6 +156,8 @@ impl Error {
             Error::ProtocolUnsupported(_) => "protocol_unsupported",
             Error::InputRequired { .. } => "input_required",
             Error::UnsafeEndpoint { .. } => "unsafe_endpoint",
+            Error::DpopUnsupported { .. } => "dpop_unsupported",
+            Error::DpopKey(_) => "dpop_key",
             Error::SigningKey(_) => "signing_key",
             Error::Assertion(_) => "assertion",
             Error::GrantRefused { .. } => "grant_refused",

@@ -312,6 +312,17 @@ impl SigningKey {
         jwk
     }
 
+    /// The whole key as a private JWK (the public members plus `d`), for a host that keeps
+    /// a software key in its store (DPoP). Only ES256 keys; `None` for RSA.
+    pub fn private_jwk(&self) -> Option<Map<String, Value>> {
+        let Inner::Es256(key) = &self.inner else {
+            return None;
+        };
+        let mut jwk = self.public_jwk();
+        jwk.insert("d".into(), URL_SAFE_NO_PAD.encode(key.to_bytes()).into());
+        Some(jwk)
+    }
+
     /// The RFC 7638 thumbprint of this key's public JWK.
     pub fn thumbprint(&self) -> Result<String> {
         jwk_thumbprint(&self.public_jwk())

@@ -10,6 +10,7 @@
 pub mod client;
 pub mod codex;
 mod discover;
+pub mod dpop;
 pub mod error;
 pub mod grants;
 pub mod host;
@@ -17,6 +18,7 @@ pub mod jose;
 pub mod mcp;
 pub mod metadata;
 pub mod oauth;
+mod pending;
 pub mod pkce;
 pub mod records;
 mod request;
@@ -33,6 +35,7 @@ pub mod www_authenticate;
 pub use client::{
     AuthOptions, AuthorizationRequest, LoginOutcome, LogoutReport, McpAuth, TokenInfo, TokenStatus,
 };
+pub use dpop::{DpopMode, PublicJwk};
 pub use error::{Error, Result};
 pub use grants::{AssertionSource, EnterpriseGrant, Grant};
 pub use host::{Host, HostError, HostLock, HttpRequest, HttpResponse, Method};

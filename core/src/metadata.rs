@@ -38,6 +38,10 @@ pub struct AuthServerMetadata {
     pub authorization_response_iss_parameter_supported: bool,
     #[serde(default)]
     pub client_id_metadata_document_supported: bool,
+    /// RFC 9449 §5.1: the proof algorithms the server accepts (DPoP is used when it lists
+    /// ES256).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_signing_alg_values_supported: Option<Vec<String>>,
 }
 
 /// Where to look for protected resource metadata, in order: the URL from the

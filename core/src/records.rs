@@ -10,7 +10,9 @@
 //! - `client:<identity>|<issuer>`: the [`ClientRecord`] registered with an issuer (the exact
 //!   issuer identifier, never normalised);
 //! - `discovery:<resource>`: the cached [`DiscoveryRecord`] of a server;
-//! - `pending:<state>`: a [`PendingLogin`] between the redirect and the callback.
+//! - `pending:<state>`: a [`PendingLogin`] between the redirect and the callback;
+//! - `dpop:<identity>`: the identity's software DPoP key, written by the host's default
+//!   key capability (see [`crate::dpop::key`]), not listed in the index.
 
 use crate::error::{Error, Result};
 use crate::metadata::{AuthServerMetadata, ProtectedResourceMetadata};
@@ -101,6 +103,11 @@ pub struct TokenRecord {
     /// running that grant again, not by a refresh token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow: Option<String>,
+    /// The RFC 7638 thumbprint of the identity's DPoP key when the token request carried a
+    /// proof (RFC 9449): refreshes carry proofs by the same key, and a token whose
+    /// `token_type` is `DPoP` goes out only with a proof by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 /// A refresh never starts earlier than this fraction of the token's lifetime before expiry,
@@ -127,6 +134,11 @@ impl TokenRecord {
     /// Time to refresh: expired, or within this token's skew of expiring.
     pub fn refresh_due(&self, now: u64, max_skew: u64) -> bool {
         self.expires_within(now, self.skew(max_skew))
+    }
+    /// The access token is DPoP-bound (`token_type` DPoP): it is sent with the `DPoP`
+    /// scheme and a proof, never as a bearer token.
+    pub fn is_dpop_bound(&self) -> bool {
+        self.token_type.eq_ignore_ascii_case("dpop")
     }
     /// The scope to build on when asking for more: what was requested, else what was granted.
     pub fn base_scope(&self) -> Option<&str> {
@@ -241,6 +253,9 @@ pub struct PendingLogin {
     /// No `resource` parameter (a configured provider, or `send_resource: false`).
     #[serde(default)]
     pub fixed: bool,
+    /// The token request carries a DPoP proof (RFC 9449).
+    #[serde(default)]
+    pub dpop: bool,
     pub created_at: u64,
 }
 

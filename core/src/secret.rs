@@ -54,6 +54,10 @@ secret_type!(
     /// an identity provider's ID token, an ID-JAG.
     Assertion
 );
+secret_type!(
+    /// The private scalar of a software DPoP key (base64url).
+    DpopPrivateKey
+);
 
 #[cfg(test)]
 mod tests {

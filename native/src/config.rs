@@ -3,7 +3,7 @@
 //! `.mcp.json` / `mcp.json`. Errors name the file, the line and what is wrong.
 
 use crate::store::Persist;
-use mcp_auth_core::ClientSecret;
+use mcp_auth_core::{ClientSecret, DpopMode};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -116,6 +116,9 @@ struct RawAuth {
     /// The grants without a browser (see `flow_config`).
     #[serde(flatten)]
     flow: crate::flow_config::RawFlow,
+    /// DPoP-bound tokens: `auto` (default), `required` or `off`.
+    #[serde(default)]
+    dpop: Option<String>,
     /// Keys mcp-auth does not know (other tools' settings, or typos): warned about.
     #[serde(flatten)]
     other: BTreeMap<String, serde_norway::Value>,
@@ -172,6 +175,8 @@ pub struct ServerConfig {
     pub assume_pkce_s256: bool,
     /// How tokens are obtained (`auth.grant` and what it needs).
     pub flow: crate::flow_config::FlowConfig,
+    /// `auth.dpop` (default auto).
+    pub dpop: DpopMode,
     /// The file that defined it.
     pub source: PathBuf,
 }
@@ -356,7 +361,7 @@ fn load_yaml(path: &Path) -> Result<Config, ConfigError> {
 fn unknown_auth_keys(warnings: &mut Vec<String>, path: &Path, name: &str, auth: Option<&RawAuth>) {
     for key in auth.iter().flat_map(|a| a.other.keys()) {
         warnings.push(format!(
-            "{}: server `{name}`: unknown key `auth.{key}` ignored (known: oauth, redirect_port, redirect_path, persist, scope, client_metadata_url, client_id, client_secret, issuer, send_resource, assume_pkce_s256, {})",
+            "{}: server `{name}`: unknown key `auth.{key}` ignored (known: oauth, redirect_port, redirect_path, persist, scope, client_metadata_url, client_id, client_secret, issuer, send_resource, assume_pkce_s256, dpop, {})",
             path.display(),
             crate::flow_config::KEYS
         ));
@@ -455,6 +460,15 @@ fn resolve(name: &str, raw: RawServer, path: &Path) -> Result<ServerConfig, Conf
             path.display()
         ))
     })?;
+    let dpop = match auth.dpop.as_deref() {
+        None => DpopMode::Auto,
+        Some(v) => DpopMode::parse(v).ok_or_else(|| {
+            ConfigError(format!(
+                "invalid config {}: server `{name}`: `auth.dpop: {v}` is not one of auto, required, off",
+                path.display()
+            ))
+        })?,
+    };
     Ok(ServerConfig {
         name: name.to_string(),
         transport,
@@ -474,6 +488,7 @@ fn resolve(name: &str, raw: RawServer, path: &Path) -> Result<ServerConfig, Conf
         send_resource: auth.send_resource.unwrap_or(true),
         assume_pkce_s256: auth.assume_pkce_s256.unwrap_or(false),
         flow,
+        dpop,
         source: path.to_path_buf(),
     })
 }

@@ -7,16 +7,20 @@ use mcp_auth_core::host::{
     REQUEST_TIMEOUT_SECS,
 };
 use mcp_auth_core::{HostError, HttpRequest, HttpResponse, Method};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// How long any single read may wait for the next bytes (the same bound as the wait for the
 /// next piece of an event stream).
 const READ_TIMEOUT: Duration = STREAM_IDLE_TIMEOUT;
 
-/// A reqwest client configured the way core needs it.
+/// A reqwest client configured the way core needs it. It is built on the first request:
+/// setting up TLS reads every CA certificate of the system (about 150 files here), which a
+/// command answered from the store (`token` with a valid token, `status`) never needs.
 #[derive(Clone)]
 pub struct HttpClient {
-    inner: reqwest::Client,
+    timeouts: (Duration, Duration, Duration),
+    inner: Arc<OnceLock<reqwest::Client>>,
 }
 
 impl HttpClient {
@@ -35,7 +39,19 @@ impl HttpClient {
         read: Duration,
         total: Duration,
     ) -> Result<Self, HostError> {
-        let inner = reqwest::Client::builder()
+        Ok(HttpClient {
+            timeouts: (connect, read, total),
+            inner: Arc::new(OnceLock::new()),
+        })
+    }
+
+    /// The reqwest client, built on first use.
+    fn client(&self) -> Result<&reqwest::Client, HostError> {
+        if let Some(client) = self.inner.get() {
+            return Ok(client);
+        }
+        let (connect, read, total) = self.timeouts;
+        let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(connect)
             .read_timeout(read)
@@ -43,7 +59,8 @@ impl HttpClient {
             .user_agent(concat!("mcp-auth/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| HostError::Network(format!("cannot set up HTTP: {e}")))?;
-        Ok(HttpClient { inner })
+        // Two first requests at once may both build one; either is kept.
+        Ok(self.inner.get_or_init(|| client))
     }
 
     pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HostError> {
@@ -52,7 +69,7 @@ impl HttpClient {
             Method::Post => reqwest::Method::POST,
             Method::Delete => reqwest::Method::DELETE,
         };
-        let mut rb = self.inner.request(method, &request.url);
+        let mut rb = self.client()?.request(method, &request.url);
         for (name, value) in &request.headers {
             rb = rb.header(name, value);
         }
@@ -132,7 +149,7 @@ impl HttpClient {
     /// wait for the next piece is bounded.
     pub async fn open_stream(&self, request: HttpRequest) -> Result<StreamResponse, HostError> {
         let mut rb = self
-            .inner
+            .client()?
             .get(&request.url)
             .timeout(Duration::from_secs(600));
         for (name, value) in &request.headers {

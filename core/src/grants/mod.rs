@@ -174,6 +174,7 @@ impl<H: Host> McpAuth<H> {
             .scope
             .or_else(|| self.choose_scope(opts, challenge.as_ref(), &disc, false));
         let client = self.grant_client(&identity, meta, opts, flow).await?;
+        let dpop = crate::dpop::use_dpop(opts.dpop, meta)?;
         let send_resource = !disc.fixed && opts.send_resource;
         let resource = disc.resource.clone();
         let key = tokens_key(&identity, &resource);
@@ -224,9 +225,11 @@ impl<H: Host> McpAuth<H> {
                 &params,
             )
             .await?;
-            let resp = self.host.send(request).await?;
+            // with DPoP, the token request carries a proof and the token is bound to the key
+            let (resp, jkt) = self.send_token_request(&identity, request, dpop).await?;
             let grant = oauth::parse_token_response(&resp, now, scope.as_deref())
-                .map_err(|e| into_refused(&format!("{party} ({flow} grant)"), e))?;
+                .map_err(|e| into_refused(&format!("{party} ({flow} grant)"), e))?
+                .bind(jkt)?;
             let mut record = grant.into_record(
                 &TokenBinding {
                     identity: &identity,

@@ -33,6 +33,8 @@ struct TokenRow {
     /// The grant that obtained the tokens when it was not the browser login
     /// (`client_credentials`, `jwt_bearer`, `token_exchange`): renewed by running it again.
     flow: Option<String>,
+    /// The access token is DPoP-bound (RFC 9449): useless without the identity's key.
+    dpop_bound: bool,
     problem: Option<String>,
 }
 
@@ -97,6 +99,7 @@ fn row(s: TokenStatus, store: Persist, now: u64) -> TokenRow {
         issuer: s.issuer,
         has_refresh_token: s.has_refresh_token,
         flow: s.flow,
+        dpop_bound: s.dpop_bound,
         problem: s.problem,
     }
 }
@@ -339,6 +342,11 @@ pub(super) async fn run(ctx: &Ctx, target: Option<&str>) -> CliResult {
                 .map(|res| res.strip_prefix(&r.identity).unwrap_or(res))
                 .filter(|p| !p.is_empty())
                 .unwrap_or("/");
+            let mark = if r.dpop_bound && r.present {
+                format!("{mark} DPoP")
+            } else {
+                mark.to_string()
+            };
             t.add_row(vec![
                 r.identity.clone(),
                 resource.to_string(),
@@ -466,8 +474,13 @@ fn status_target(
             .as_deref()
             .map(|f| format!("; obtained by the {f} grant (renewed without a browser)"))
             .unwrap_or_default();
+        let bound = if r.dpop_bound {
+            "; DPoP-bound (sent only with a proof by this identity's key)"
+        } else {
+            ""
+        };
         outln!(
-            "Token:    {mark} in {} for {res}{used} — expires {}; scopes: {}{flow}",
+            "Token:    {mark} in {} for {res}{used} — expires {}; scopes: {}{bound}{flow}",
             r.store,
             r.expires,
             r.scope.as_deref().unwrap_or("-")

@@ -2,7 +2,7 @@
 
 use super::{out, CliError, CliResult, Ctx, LoginFlags, TransportArg};
 use crate::config::{self, Config, ServerConfig, Transport};
-use mcp_auth_core::AuthOptions;
+use mcp_auth_core::{AuthOptions, DpopMode};
 
 pub(super) struct Target {
     pub(super) url: String,
@@ -152,6 +152,7 @@ fn build_auth_options(ctx: &Ctx, t: &Target, flags: &LoginFlags) -> AuthOptions 
         issuer: s.and_then(|s| s.issuer.clone()),
         send_resource: s.is_none_or(|s| s.send_resource),
         assume_pkce_s256: s.is_some_and(|s| s.assume_pkce_s256),
+        dpop: s.map_or(DpopMode::Auto, |s| s.dpop),
         ..AuthOptions::default()
     }
 }
