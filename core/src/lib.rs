@@ -12,6 +12,7 @@ pub mod codex;
 mod discover;
 pub mod dpop;
 pub mod error;
+pub mod grants;
 pub mod host;
 pub mod jose;
 pub mod mcp;
@@ -36,7 +37,11 @@ pub use client::{
 };
 pub use dpop::{DpopMode, PublicJwk};
 pub use error::{Error, Result};
+pub use grants::{AssertionSource, EnterpriseGrant, Grant};
 pub use host::{Host, HostError, HostLock, HttpRequest, HttpResponse, Method};
+pub use jose::SigningKey;
 pub use records::{ClientAuthMethod, ClientRecord, TokenRecord};
-pub use secret::{AccessToken, AuthorizationCode, ClientSecret, PkceCodeVerifier, RefreshToken};
+pub use secret::{
+    AccessToken, Assertion, AuthorizationCode, ClientSecret, PkceCodeVerifier, RefreshToken,
+};
 pub use urls::{identity, resource_uri};
