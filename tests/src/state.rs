@@ -265,6 +265,8 @@ pub struct Inner {
     pub sse_sessions: HashMap<String, UnboundedSender<String>>,
     /// Every PKCE `code_verifier` received at `/token` (for tests that scan for leaks).
     pub verifiers_seen: Vec<String>,
+    /// Canned answers replacing real handlers (bad-input tests).
+    pub canned: Vec<crate::canned::Canned>,
 }
 
 impl Inner {
