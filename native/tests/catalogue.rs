@@ -101,9 +101,7 @@ fn store_problem(
         let may_go = mode == "drops_dead_credential" && k.starts_with("client:");
         match after.get(k) {
             None if !may_go => return Some(format!("the record {k} was lost")),
-            Some(now) if now != v && !may_change => {
-                return Some(format!("the record {k} changed"))
-            }
+            Some(now) if now != v && !may_change => return Some(format!("the record {k} changed")),
             _ => {}
         }
     }
