@@ -140,13 +140,16 @@ pub(super) async fn token(ctx: &Shared, req: Request) -> Response {
         Ok(x) => x,
         Err(resp) => return resp,
     };
-    let client = match authenticate(ctx, &headers, &p) {
+    // secrets, or a private_key_jwt client assertion (oauth/grants.rs)
+    let client = match super::grants::authenticate(ctx, &headers, &p) {
         Ok(c) => c,
         Err(resp) => return resp,
     };
     match p.get("grant_type") {
         Some("authorization_code") => code_grant(ctx, &client, &p),
         Some("refresh_token") => refresh_grant(ctx, &client, &p),
+        Some("client_credentials") => super::grants::client_credentials(ctx, &client, &p),
+        Some(super::grants::JWT_BEARER) => super::grants::jwt_bearer(ctx, &client, &p),
         Some(other) => bad_request(
             "unsupported_grant_type",
             &format!("grant_type {other} is not supported"),
@@ -235,7 +238,7 @@ fn code_grant(ctx: &Shared, client: &Client, p: &Params) -> Response {
     issue_tokens(ctx, &mut inner, client, grant, req.scope, &req.resource)
 }
 
-fn issue_tokens(
+pub(super) fn issue_tokens(
     ctx: &Shared,
     inner: &mut Inner,
     client: &Client,
