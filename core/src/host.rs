@@ -255,6 +255,23 @@ pub trait Host {
     ) -> Result<Option<String>, HostError>;
     /// Seconds since the Unix epoch.
     fn now(&self) -> u64;
+    /// Produces an assertion (a workload identity token, an identity provider's ID token)
+    /// from where the configuration says it is, read afresh on every call: platforms rotate
+    /// these tokens. The error is the reason, in words, without the assertion. The default
+    /// serves only assertions given as values (hosts with files, an environment and
+    /// processes read the rest).
+    async fn assertion(
+        &self,
+        source: &crate::grants::AssertionSource,
+    ) -> Result<crate::secret::Assertion, String> {
+        match source {
+            crate::grants::AssertionSource::Value(v) => Ok(v.clone()),
+            other => Err(format!(
+                "this host cannot read {}; give the assertion itself",
+                other.describe()
+            )),
+        }
+    }
     /// The public half of the identity's DPoP key (RFC 9449), created on first use. Hosts
     /// keep the key and sign with it ([`Host::dpop_sign`]); core never sees the private
     /// key. The default is a software P-256 key kept as a record (`dpop:<identity>`) in

@@ -175,7 +175,9 @@ pub fn client_form_request(
         .unwrap_or("");
     let mut basic = None;
     match client.auth_method {
-        ClientAuthMethod::None => {
+        // a private_key_jwt client's assertion is added by the caller that holds the key
+        // (grants::client_auth_params); without one it is identified like a public client
+        ClientAuthMethod::None | ClientAuthMethod::PrivateKeyJwt => {
             body.append_pair("client_id", &client.client_id);
         }
         ClientAuthMethod::ClientSecretPost => {
@@ -416,6 +418,7 @@ impl TokenGrant {
             revocation_endpoint: b.revocation_endpoint.map(str::to_string),
             send_resource: b.send_resource,
             requested_scope: b.requested_scope.map(str::to_string),
+            flow: None,
             dpop_jkt: self.dpop_jkt,
         }
     }

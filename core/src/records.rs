@@ -98,6 +98,11 @@ pub struct TokenRecord {
     /// The scope the last authorization request asked for (step-up adds to it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_scope: Option<String>,
+    /// The grant that obtained these tokens when it was not the browser login
+    /// (`client_credentials`, `jwt_bearer`, `token_exchange`): such tokens are renewed by
+    /// running that grant again, not by a refresh token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow: Option<String>,
     /// The RFC 7638 thumbprint of the identity's DPoP key when the token request carried a
     /// proof (RFC 9449): refreshes carry proofs by the same key, and a token whose
     /// `token_type` is `DPoP` goes out only with a proof by it.
@@ -148,6 +153,9 @@ pub enum ClientAuthMethod {
     None,
     ClientSecretBasic,
     ClientSecretPost,
+    /// RFC 7523 §2.2: a JWT signed with the client's private key (the key is configuration,
+    /// never stored).
+    PrivateKeyJwt,
 }
 
 impl ClientAuthMethod {
@@ -156,6 +164,7 @@ impl ClientAuthMethod {
             "none" => Some(Self::None),
             "client_secret_basic" => Some(Self::ClientSecretBasic),
             "client_secret_post" => Some(Self::ClientSecretPost),
+            "private_key_jwt" => Some(Self::PrivateKeyJwt),
             _ => None,
         }
     }
@@ -164,6 +173,7 @@ impl ClientAuthMethod {
             Self::None => "none",
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
         }
     }
 }

@@ -76,7 +76,7 @@ impl<H: Host> McpAuth<H> {
         let id = server_url.to_string();
         identity(server_url)?;
         secure_url(&request.url)?;
-        let mut record = match self.valid_record(server_url).await {
+        let mut record = match self.valid_record_for(server_url, opts).await {
             Ok(r) => Some(r),
             Err(Error::LoginRequired { .. } | Error::ReauthenticationRequired { .. }) => None,
             Err(e) => return Err(e),
@@ -120,7 +120,8 @@ impl<H: Host> McpAuth<H> {
                     if relogged {
                         return Err(Error::Unauthorized { status: 401 });
                     }
-                    if !opts.interactive {
+                    // a grant without a browser needs no user: it may always run
+                    if !opts.interactive && opts.grant.uses_browser() {
                         return Err(match record {
                             None => Error::LoginRequired { identity: id },
                             Some(_) => Error::ReauthenticationRequired { identity: id },
@@ -153,7 +154,9 @@ impl<H: Host> McpAuth<H> {
                         .as_ref()
                         .and_then(|c| c.scope.clone())
                         .unwrap_or_default();
-                    if *authorizations >= MAX_AUTHORIZATIONS || !opts.interactive {
+                    if *authorizations >= MAX_AUTHORIZATIONS
+                        || (!opts.interactive && opts.grant.uses_browser())
+                    {
                         return Err(Error::StepUpExhausted {
                             attempts: *authorizations,
                             scope: wanted,

@@ -279,6 +279,7 @@ impl<H: Host> McpAuth<H> {
                 st.issuer = Some(r.issuer);
                 st.resource = Some(r.resource);
                 st.has_refresh_token = r.refresh_token.is_some();
+                st.flow = r.flow;
             }
             Ok(None) => {}
             Err(e @ Error::CorruptRecord { .. }) => st.problem = Some(e.to_string()),

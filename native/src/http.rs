@@ -14,6 +14,40 @@ use std::time::Duration;
 /// next piece of an event stream).
 const READ_TIMEOUT: Duration = STREAM_IDLE_TIMEOUT;
 
+/// Seconds (fractions allowed) a whole request may take, instead of the default 30 s; also
+/// bounds the connect and each read.
+pub const HTTP_TIMEOUT_ENV: &str = "MCP_AUTH_HTTP_TIMEOUT";
+/// Bytes a response body may have, instead of core's cap for its kind (1 MiB for metadata,
+/// token and registration answers, 8 MiB for MCP messages); applies to every response.
+pub const MAX_BODY_ENV: &str = "MCP_AUTH_MAX_BODY";
+
+/// A positive number from the environment; anything else is ignored (with a warning).
+fn env_number(name: &str) -> Option<f64> {
+    let raw = std::env::var(name).ok()?;
+    match raw.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Some(v),
+        _ => {
+            eprintln!("mcp-auth: ignoring {name}={raw:?}: not a positive number");
+            None
+        }
+    }
+}
+
+/// The body cap `MCP_AUTH_MAX_BODY` sets, if any.
+pub fn max_body_override() -> Option<usize> {
+    env_number(MAX_BODY_ENV).map(|v| v.min(usize::MAX as f64) as usize)
+}
+
+/// Core's "too large" error, with the way to allow more.
+fn too_large(url: &str, cap: usize) -> HostError {
+    match body_too_large(url, cap) {
+        HostError::Network(m) => {
+            HostError::Network(format!("{m}; to allow more, set {MAX_BODY_ENV} (bytes)"))
+        }
+        other => other,
+    }
+}
+
 /// A reqwest client configured the way core needs it. It is built on the first request:
 /// setting up TLS reads every CA certificate of the system (about 150 files here), which a
 /// command answered from the store (`token` with a valid token, `status`) never needs.
@@ -21,15 +55,30 @@ const READ_TIMEOUT: Duration = STREAM_IDLE_TIMEOUT;
 pub struct HttpClient {
     timeouts: (Duration, Duration, Duration),
     inner: Arc<OnceLock<reqwest::Client>>,
+    max_body: Option<usize>,
 }
 
 impl HttpClient {
+    /// The default bounds, or those set by `MCP_AUTH_HTTP_TIMEOUT` and `MCP_AUTH_MAX_BODY`.
     pub fn new() -> Result<Self, HostError> {
-        Self::with_timeouts(
-            Duration::from_secs(CONNECT_TIMEOUT_SECS),
-            READ_TIMEOUT,
-            Duration::from_secs(REQUEST_TIMEOUT_SECS),
-        )
+        let (connect, read, total) = match env_number(HTTP_TIMEOUT_ENV) {
+            Some(secs) => {
+                let t = Duration::from_secs_f64(secs.min(86_400.0));
+                (
+                    t.min(Duration::from_secs(CONNECT_TIMEOUT_SECS)),
+                    t.min(READ_TIMEOUT),
+                    t,
+                )
+            }
+            None => (
+                Duration::from_secs(CONNECT_TIMEOUT_SECS),
+                READ_TIMEOUT,
+                Duration::from_secs(REQUEST_TIMEOUT_SECS),
+            ),
+        };
+        let mut client = Self::with_timeouts(connect, read, total)?;
+        client.max_body = max_body_override();
+        Ok(client)
     }
 
     /// A client with other bounds: waiting for a connection, for each read, and for a whole
@@ -42,6 +91,7 @@ impl HttpClient {
         Ok(HttpClient {
             timeouts: (connect, read, total),
             inner: Arc::new(OnceLock::new()),
+            max_body: None,
         })
     }
 
@@ -82,9 +132,9 @@ impl HttpClient {
             .map_err(|e| HostError::Network(describe(&request.url, &e)))?;
         let status = resp.status().as_u16();
         let headers = header_pairs(&resp);
-        let cap = request.max_body;
+        let cap = self.max_body.unwrap_or(request.max_body);
         if resp.content_length().is_some_and(|n| n > cap as u64) {
-            return Err(body_too_large(&request.url, cap));
+            return Err(too_large(&request.url, cap));
         }
         let mut body = Vec::new();
         while let Some(chunk) = resp
@@ -93,7 +143,7 @@ impl HttpClient {
             .map_err(|e| HostError::Network(describe(&request.url, &e)))?
         {
             if body.len() + chunk.len() > cap {
-                return Err(body_too_large(&request.url, cap));
+                return Err(too_large(&request.url, cap));
             }
             body.extend_from_slice(&chunk);
         }

@@ -277,6 +277,8 @@ pub struct Inner {
     pub rs_nonce_challenges: u64,
     /// DPoP: the RS's next nonce, for the `DPoP-Nonce` header of the answer being built.
     pub rs_nonce_to_send: Option<String>,
+    /// Every PKCE `code_verifier` received at `/token` (for tests that scan for leaks).
+    pub verifiers_seen: Vec<String>,
 }
 
 impl Inner {

@@ -221,6 +221,7 @@ fn code_grant(ctx: &Shared, client: &Client, p: &Params, jkt: Option<&str>) -> R
     let Some(verifier) = p.get("code_verifier") else {
         return bad_request("invalid_grant", "code_verifier is missing (PKCE)");
     };
+    inner.verifiers_seen.push(verifier.to_string());
     if !valid_pkce_string(verifier) {
         return bad_request(
             "invalid_grant",
