@@ -256,7 +256,13 @@ fn scope_and_resource(ctx: &Shared, p: &Params) -> Result<(Vec<String>, String),
     Ok((scope, resource))
 }
 
-fn issue(ctx: &Shared, client: &Client, scope: Vec<String>, resource: String) -> Response {
+fn issue(
+    ctx: &Shared,
+    client: &Client,
+    scope: Vec<String>,
+    resource: String,
+    jkt: Option<&str>,
+) -> Response {
     let mut inner = ctx.lock();
     let grant = inner.next_grant;
     inner.next_grant += 1;
@@ -268,11 +274,16 @@ fn issue(ctx: &Shared, client: &Client, scope: Vec<String>, resource: String) ->
             revoked: false,
         },
     );
-    super::token::issue_tokens(ctx, &mut inner, client, grant, scope, &resource)
+    super::token::issue_tokens(ctx, &mut inner, client, grant, scope, &resource, jkt)
 }
 
 /// `grant_type=client_credentials`: a confidential client only.
-pub(super) fn client_credentials(ctx: &Shared, client: &Client, p: &Params) -> Response {
+pub(super) fn client_credentials(
+    ctx: &Shared,
+    client: &Client,
+    p: &Params,
+    jkt: Option<&str>,
+) -> Response {
     if !client.allows_grant("client_credentials") {
         return bad_request(
             "unauthorized_client",
@@ -291,14 +302,14 @@ pub(super) fn client_credentials(ctx: &Shared, client: &Client, p: &Params) -> R
         );
     }
     match scope_and_resource(ctx, p) {
-        Ok((scope, resource)) => issue(ctx, client, scope, resource),
+        Ok((scope, resource)) => issue(ctx, client, scope, resource, jkt),
         Err(resp) => resp,
     }
 }
 
 /// `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer` with a workload token from the
 /// trusted platform or an ID-JAG from the testkit identity provider.
-pub(super) fn jwt_bearer(ctx: &Shared, client: &Client, p: &Params) -> Response {
+pub(super) fn jwt_bearer(ctx: &Shared, client: &Client, p: &Params, jkt: Option<&str>) -> Response {
     if !client.allows_grant(JWT_BEARER) {
         return bad_request(
             "unauthorized_client",
@@ -351,7 +362,7 @@ pub(super) fn jwt_bearer(ctx: &Shared, client: &Client, p: &Params) -> Response 
             return invalid("the ID-JAG is for another resource");
         }
     }
-    issue(ctx, client, scope, resource)
+    issue(ctx, client, scope, resource, jkt)
 }
 
 /// `POST /idp/token`: the identity provider's RFC 8693 token exchange, an ID token of its
