@@ -3,6 +3,7 @@
 //! `.mcp.json` / `mcp.json`. Errors name the file, the line and what is wrong.
 
 use crate::store::Persist;
+use crate::redis_store::RedisUrl;
 use mcp_auth_core::ClientSecret;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -96,6 +97,12 @@ struct RawAuth {
     redirect_path: Option<String>,
     #[serde(default)]
     persist: Option<Persist>,
+    /// `persist: redis`: where the shared store is (may hold a password).
+    #[serde(default)]
+    redis_url: Option<RedisUrl>,
+    /// `persist: redis`: what every key starts with (default `mcp-auth:`).
+    #[serde(default)]
+    redis_prefix: Option<String>,
     #[serde(default)]
     scope: Option<ScopeValue>,
     #[serde(default)]
@@ -155,6 +162,10 @@ pub struct ServerConfig {
     pub redirect_port: u16,
     pub redirect_path: String,
     pub persist: Option<Persist>,
+    /// `auth.redis_url` (Debug shows it without the password).
+    pub redis_url: Option<RedisUrl>,
+    /// `auth.redis_prefix`.
+    pub redis_prefix: Option<String>,
     pub scope: Option<String>,
     pub client_id: Option<String>,
     pub client_secret: Option<ClientSecret>,
@@ -338,7 +349,7 @@ fn load_yaml(path: &Path) -> Result<Config, ConfigError> {
         if let Some(auth) = &raw.auth {
             for key in auth.other.keys() {
                 warnings.push(format!(
-                    "{}: server `{name}`: unknown key `auth.{key}` ignored (known: oauth, redirect_port, redirect_path, persist, scope, client_metadata_url, client_id, client_secret, issuer, send_resource, assume_pkce_s256)",
+                    "{}: server `{name}`: unknown key `auth.{key}` ignored (known: oauth, redirect_port, redirect_path, persist, redis_url, redis_prefix, scope, client_metadata_url, client_id, client_secret, issuer, send_resource, assume_pkce_s256)",
                     path.display()
                 ));
             }
@@ -448,6 +459,8 @@ fn resolve(name: &str, raw: RawServer, path: &Path) -> Result<ServerConfig, Conf
             .redirect_path
             .unwrap_or_else(|| DEFAULT_REDIRECT_PATH.into()),
         persist: auth.persist,
+        redis_url: auth.redis_url,
+        redis_prefix: auth.redis_prefix,
         scope,
         client_id: auth.client_id,
         client_secret: auth.client_secret.map(ClientSecret::new),

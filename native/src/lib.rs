@@ -10,4 +10,6 @@ pub mod host;
 pub mod http;
 pub mod lock;
 mod private_fs;
+pub mod redis_lock;
+pub mod redis_store;
 pub mod store;
