@@ -2,8 +2,8 @@
 //! deep-merged, with `${VAR}` / `${VAR:default}` substituted) and the `mcpServers` JSON of
 //! `.mcp.json` / `mcp.json`. Errors name the file, the line and what is wrong.
 
-use crate::store::Persist;
 use crate::redis_store::RedisUrl;
+use crate::store::Persist;
 use mcp_auth_core::ClientSecret;
 use serde::Deserialize;
 use std::collections::BTreeMap;

@@ -49,11 +49,7 @@ fn holder_description() -> String {
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "?".into());
-    format!(
-        "pid {} ({program}) on {}",
-        std::process::id(),
-        host_name()
-    )
+    format!("pid {} ({program}) on {}", std::process::id(), host_name())
 }
 
 #[cfg(unix)]
@@ -304,7 +300,10 @@ mod tests {
         );
         assert!(holder_of("bare").contains("did not say"));
         let me = holder_description();
-        assert!(me.starts_with(&format!("pid {} (", std::process::id())), "{me}");
+        assert!(
+            me.starts_with(&format!("pid {} (", std::process::id())),
+            "{me}"
+        );
     }
 
     #[test]

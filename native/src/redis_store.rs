@@ -85,7 +85,9 @@ fn address_of(client: &Client) -> String {
         ""
     };
     match info.addr() {
-        ConnectionAddr::Tcp(host, port) => format!("redis://{user}{host}:{port}/{db}{with_password}"),
+        ConnectionAddr::Tcp(host, port) => {
+            format!("redis://{user}{host}:{port}/{db}{with_password}")
+        }
         ConnectionAddr::TcpTls { host, port, .. } => {
             format!("rediss://{user}{host}:{port}/{db}{with_password}")
         }
@@ -439,10 +441,16 @@ mod tests {
     #[test]
     fn the_password_is_never_shown() {
         let url = RedisUrl::new("redis://fleet:s3cret-pw@10.1.2.3:6380/2");
-        assert_eq!(url.address(), "redis://fleet@10.1.2.3:6380/2 (password set)");
+        assert_eq!(
+            url.address(),
+            "redis://fleet@10.1.2.3:6380/2 (password set)"
+        );
         assert!(!format!("{url:?}").contains("s3cret"));
         let tls = RedisUrl::new("rediss://:s3cret-pw@cache.example:6379");
-        assert_eq!(tls.address(), "rediss://cache.example:6379/0 (password set)");
+        assert_eq!(
+            tls.address(),
+            "rediss://cache.example:6379/0 (password set)"
+        );
         let err = RedisUrl::new("http://:s3cret-pw@x").client().err();
         assert!(!format!("{err:?}").contains("s3cret"), "{err:?}");
         assert!(format!("{err:?}").contains("redis://"), "{err:?}");

@@ -65,10 +65,7 @@ async fn a_hundred_processes_on_four_hosts_refresh_once_per_expiry() {
     let redis = RedisServer::start_with(&[], &binds);
     let server = TestServer::start(Scenario::Default);
     let mcp = server.mcp_url();
-    let port = url::Url::parse(&mcp)
-        .expect("url")
-        .port()
-        .expect("port");
+    let port = url::Url::parse(&mcp).expect("url").port().expect("port");
     fleet.forward_loopback(port);
     login(&server, &redis.url()).await;
     let mut conn = redis.conn();
@@ -129,8 +126,15 @@ async fn a_hundred_processes_on_four_hosts_refresh_once_per_expiry() {
             200,
             "round {round}: the token works"
         );
-        assert_eq!(server.revoked_grant_count(), 0, "round {round}: no grant revoked");
-        assert!(lock_keys(&mut conn, "mcp-auth:").is_empty(), "locks released");
+        assert_eq!(
+            server.revoked_grant_count(),
+            0,
+            "round {round}: no grant revoked"
+        );
+        assert!(
+            lock_keys(&mut conn, "mcp-auth:").is_empty(),
+            "locks released"
+        );
         eprintln!(
             "round {round}: {PROCESSES} processes on {HOSTS} hosts, {} refresh",
             server.grant_count("refresh_token")
@@ -162,10 +166,17 @@ async fn the_lock_holder_killed_mid_refresh_fifty_times_never_costs_the_grant() 
         let deadline = Instant::now() + Duration::from_secs(30);
         // the holder has the lock and its refresh request is waiting at the AS
         while server.count("POST", "/token") == before {
-            assert!(Instant::now() < deadline, "kill {kill}: no refresh request came");
+            assert!(
+                Instant::now() < deadline,
+                "kill {kill}: no refresh request came"
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
-        assert_eq!(lock_keys(&mut conn, "mcp-auth:").len(), 1, "kill {kill}: held");
+        assert_eq!(
+            lock_keys(&mut conn, "mcp-auth:").len(),
+            1,
+            "kill {kill}: held"
+        );
         holder.kill().expect("SIGKILL");
         let _ = holder.wait();
         server.set_token_delay_ms(0);
@@ -182,7 +193,11 @@ async fn the_lock_holder_killed_mid_refresh_fifty_times_never_costs_the_grant() 
             before + 2,
             "kill {kill}: the killed request and one refresh"
         );
-        assert_eq!(server.revoked_grant_count(), 0, "kill {kill}: grant revoked");
+        assert_eq!(
+            server.revoked_grant_count(),
+            0,
+            "kill {kill}: grant revoked"
+        );
         survived += 1;
     }
     // the next expiry still costs one refresh, however many ask
@@ -194,7 +209,11 @@ async fn the_lock_holder_killed_mid_refresh_fifty_times_never_costs_the_grant() 
     let mut tokens = Vec::new();
     for c in children {
         let out = c.wait_with_output().expect("wait");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         tokens.push(String::from_utf8_lossy(&out.stdout).trim().to_string());
     }
     assert_eq!(server.grant_count("refresh_token"), 1);

@@ -45,7 +45,10 @@ async fn records_live_in_redis_under_the_prefix_and_status_hides_the_password() 
     let all: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut conn).expect("KEYS");
     assert!(all.iter().all(|k| k.starts_with("fleet-a:")), "{all:?}");
     assert!(all.contains(&"fleet-a:index".to_string()), "{all:?}");
-    assert!(!env.store_file().exists(), "nothing is written to the file store");
+    assert!(
+        !env.store_file().exists(),
+        "nothing is written to the file store"
+    );
 
     // the stored token is used as is, and a second fleet's prefix sees nothing
     let token = env.run(&["token", &server.mcp_url()]).ok().stdout;
@@ -79,7 +82,10 @@ async fn records_live_in_redis_under_the_prefix_and_status_hides_the_password() 
         .expect("spawn");
     let deadline = Instant::now() + Duration::from_secs(20);
     while lock_keys(&mut conn, "fleet-a:").is_empty() {
-        assert!(Instant::now() < deadline, "the refresh lock never showed up");
+        assert!(
+            Instant::now() < deadline,
+            "the refresh lock never showed up"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let st = env.run(&["status"]).ok();

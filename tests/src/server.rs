@@ -300,7 +300,12 @@ impl TestServer {
 
     /// Grants revoked for any reason (a refresh token replayed, a code reused, revocation).
     pub fn revoked_grant_count(&self) -> usize {
-        self.ctx.lock().grants.values().filter(|g| g.revoked).count()
+        self.ctx
+            .lock()
+            .grants
+            .values()
+            .filter(|g| g.revoked)
+            .count()
     }
 
     /// Tokens revoked through the revocation endpoint.

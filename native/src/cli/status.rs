@@ -3,12 +3,12 @@
 
 use super::codex::{codex_issuer, read_codex_cli_auth};
 use super::out::{out, outln};
+use super::status_redis::{self, RedisView};
 use super::{
     auth_with, describe_expiry, no_login_ui, now, persist_override, print_json, resolve_target,
     CliResult, Ctx, KEYRING_PROBE_TIMEOUT, STORE_ENV,
 };
 use crate::config::{Config, Transport};
-use super::status_redis::{self, RedisView};
 use crate::redis_store::RedisState;
 use crate::store::{self, FileStore, KeyringState, KeyringStore, MemoryStore, Persist, Store};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};

@@ -5,8 +5,8 @@ use super::out::errln;
 use super::{CliError, CliResult, KEYRING_PROBE_TIMEOUT, STORE_ENV};
 use crate::config::ServerConfig;
 use crate::host::{LoginUi, NativeHost};
-use crate::store::{self, FileStore, KeyringState, KeyringStore, MemoryStore, Persist, Store};
 use crate::redis_store::{RedisSettings, RedisStore};
+use crate::store::{self, FileStore, KeyringState, KeyringStore, MemoryStore, Persist, Store};
 use mcp_auth_core::McpAuth;
 use std::path::PathBuf;
 

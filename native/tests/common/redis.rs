@@ -55,8 +55,22 @@ impl RedisServer {
             .args(&bind)
             .arg("--dir")
             .arg(self.dir.path())
-            .args(["--save", "", "--appendonly", "yes", "--appendfsync", "always"])
-            .args(["--daemonize", "no", "--protected-mode", "no", "--logfile", ""])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ])
+            .args([
+                "--daemonize",
+                "no",
+                "--protected-mode",
+                "no",
+                "--logfile",
+                "",
+            ])
             .args(["--maxclients", "1000"])
             .args(&self.args)
             .stdin(Stdio::null())
@@ -118,7 +132,10 @@ impl Drop for RedisServer {
 pub fn expire_record(conn: &mut redis::Connection, key: &str) -> String {
     let text: String = redis::cmd("GET").arg(key).query(conn).expect("GET record");
     let mut rec: serde_json::Value = serde_json::from_str(&text).expect("record json");
-    let old = rec["access_token"].as_str().expect("access_token").to_string();
+    let old = rec["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string();
     rec["expires_at"] = serde_json::json!(1);
     redis::cmd("SET")
         .arg(key)
