@@ -83,9 +83,11 @@ JSON
   "main": "mcp_auth.js",
   "types": "mcp_auth.d.ts",
   "engines": { "node": ">=18" },
-  "files": ["mcp_auth.js", "mcp_auth.d.ts", "mcp_auth_bg.wasm", "mcp_auth_bg.wasm.d.ts"]
+  "files": ["mcp_auth.js", "mcp_auth.d.ts", "mcp_auth_bg.wasm", "mcp_auth_bg.wasm.d.ts", "file_store.js", "file_store.d.ts"]
 }
 JSON
+    # the CLI's file store and locks for Node (wasm/node/)
+    cp wasm/node/file_store.js wasm/node/file_store.d.ts "$out/"
   fi
 done
 

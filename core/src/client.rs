@@ -62,6 +62,13 @@ pub struct AuthOptions {
     /// Take an authorization server that does not list `code_challenge_methods_supported`
     /// as supporting S256 (off by default; a list without S256 is still refused).
     pub assume_pkce_s256: bool,
+    /// How tokens are obtained: the browser login (default), or a grant that needs no
+    /// browser (client credentials, JWT bearer, enterprise token exchange; see `grants`).
+    pub grant: crate::grants::Grant,
+    /// The private key of a `private_key_jwt` client (RFC 7523 client authentication).
+    pub client_key: Option<crate::jose::SigningKey>,
+    /// DPoP-bound tokens (RFC 9449): `Auto` when the authorization server offers them.
+    pub dpop: crate::dpop::DpopMode,
 }
 
 impl AuthOptions {
@@ -95,6 +102,9 @@ impl Default for AuthOptions {
             issuer: None,
             send_resource: true,
             assume_pkce_s256: false,
+            grant: crate::grants::Grant::AuthorizationCode,
+            client_key: None,
+            dpop: crate::dpop::DpopMode::Auto,
         }
     }
 }
@@ -118,6 +128,10 @@ pub struct TokenInfo {
     pub scope: Option<String>,
     pub expires_at: Option<u64>,
     pub has_refresh_token: bool,
+    /// The grant that obtained the tokens when it was not the browser login.
+    pub flow: Option<String>,
+    /// The access token is DPoP-bound (useless without the identity's key).
+    pub dpop_bound: bool,
 }
 
 impl From<&TokenRecord> for TokenInfo {
@@ -130,6 +144,8 @@ impl From<&TokenRecord> for TokenInfo {
             scope: r.scope.clone(),
             expires_at: r.expires_at,
             has_refresh_token: r.refresh_token.is_some(),
+            flow: r.flow.clone(),
+            dpop_bound: r.is_dpop_bound(),
         }
     }
 }
@@ -153,6 +169,11 @@ pub struct TokenStatus {
     pub scope: Option<String>,
     pub issuer: Option<String>,
     pub has_refresh_token: bool,
+    /// The grant that obtained the tokens when it was not the browser login
+    /// (`client_credentials`, `jwt_bearer`, `token_exchange`).
+    pub flow: Option<String>,
+    /// The access token is DPoP-bound (RFC 9449).
+    pub dpop_bound: bool,
     /// Set when the record exists but cannot be read.
     pub problem: Option<String>,
 }
@@ -169,6 +190,8 @@ impl TokenStatus {
             scope: None,
             issuer: None,
             has_refresh_token: false,
+            flow: None,
+            dpop_bound: false,
             problem: None,
         }
     }
@@ -206,6 +229,7 @@ pub struct McpAuth<H: Host> {
     pub(crate) refresh_skew: u64,
     pub(crate) locks: Mutex<HashMap<String, LocalLock>>,
     pub(crate) unsaved: crate::unsaved::Unsaved,
+    pub(crate) nonces: crate::dpop::Nonces,
 }
 
 impl<H: Host> McpAuth<H> {
@@ -215,6 +239,7 @@ impl<H: Host> McpAuth<H> {
             refresh_skew: DEFAULT_REFRESH_SKEW,
             locks: Mutex::new(HashMap::new()),
             unsaved: Default::default(),
+            nonces: Default::default(),
         }
     }
 
@@ -382,7 +407,7 @@ impl<H: Host> McpAuth<H> {
 
     /// A pre-registered client belongs to the configured issuer, else to the issuer of its
     /// first completed login (recorded as a configured client record under that issuer).
-    async fn check_configured_issuer(
+    pub(crate) async fn check_configured_issuer(
         &self,
         identity: &str,
         client_id: &str,
@@ -465,32 +490,13 @@ impl<H: Host> McpAuth<H> {
         let identity = identity(server_url)?;
         let redirect = parse_http_url(&opts.redirect_uri)?;
         require_secure(&redirect)?;
-        let (disc, challenge) = match &opts.fixed_server {
-            Some(meta) => (self.fixed_discovery(server_url, meta)?, challenge),
-            None => {
-                let cached = if fresh {
-                    None
-                } else {
-                    // a cache naming another issuer than the configured one is stale
-                    self.cached_discovery(server_url, DISCOVERY_TTL)
-                        .await?
-                        .filter(|d| {
-                            opts.issuer
-                                .as_ref()
-                                .is_none_or(|i| i == &d.authorization_server.issuer)
-                        })
-                };
-                match cached {
-                    Some(rec) => (rec, challenge),
-                    None => {
-                        self.discover(server_url, challenge, opts.assume_pkce_s256)
-                            .await?
-                    }
-                }
-            }
-        };
+        let (disc, challenge) = self
+            .discovery_for(server_url, opts, challenge, fresh, opts.assume_pkce_s256)
+            .await?;
         let meta = &disc.authorization_server;
-        let scope = scope_override.or_else(|| self.choose_scope(opts, challenge.as_ref(), &disc));
+        let dpop = crate::dpop::use_dpop(opts.dpop, meta)?;
+        let scope =
+            scope_override.or_else(|| self.choose_scope(opts, challenge.as_ref(), &disc, true));
         let client = self
             .resolve_client(&identity, meta, opts, scope.as_deref())
             .await?;
@@ -522,9 +528,12 @@ impl<H: Host> McpAuth<H> {
             revocation_endpoint: meta.revocation_endpoint.clone(),
             iss_required: meta.authorization_response_iss_parameter_supported,
             fixed: !send_resource,
+            dpop,
             created_at: self.host.now(),
             discovery: (!disc.fixed).then_some(disc),
         };
+        // housekeeping only: a store that cannot prune fails the write below anyway
+        let _ = self.prune_stale_pending().await;
         self.write(&pending_key(&state), &pending).await?;
         Ok(AuthorizationRequest {
             authorization_url: url,
@@ -532,6 +541,37 @@ impl<H: Host> McpAuth<H> {
             state,
             identity,
         })
+    }
+
+    /// What discovery says for a server: the configured authorization server, else the cache
+    /// (unless `fresh`, and only when it names the configured issuer), else discovery itself.
+    pub(crate) async fn discovery_for(
+        &self,
+        server_url: &str,
+        opts: &AuthOptions,
+        challenge: Option<BearerChallenge>,
+        fresh: bool,
+        assume_s256: bool,
+    ) -> Result<(DiscoveryRecord, Option<BearerChallenge>)> {
+        if let Some(meta) = &opts.fixed_server {
+            return Ok((self.fixed_discovery(server_url, meta)?, challenge));
+        }
+        let cached = if fresh {
+            None
+        } else {
+            // a cache naming another issuer than the configured one is stale
+            self.cached_discovery(server_url, DISCOVERY_TTL)
+                .await?
+                .filter(|d| {
+                    opts.issuer
+                        .as_ref()
+                        .is_none_or(|i| i == &d.authorization_server.issuer)
+                })
+        };
+        match cached {
+            Some(rec) => Ok((rec, challenge)),
+            None => self.discover(server_url, challenge, assume_s256).await,
+        }
     }
 
     /// A discovery record for a server whose authorization server is known in advance
@@ -555,13 +595,14 @@ impl<H: Host> McpAuth<H> {
     }
 
     /// Scope choice (MCP 2025-11-25): configured, else the challenge's, else the protected
-    /// resource's `scopes_supported`, else none; `offline_access` added only when the
-    /// authorization server lists it.
-    fn choose_scope(
+    /// resource's `scopes_supported`, else none; `offline_access` added (with `offline`) only
+    /// when the authorization server lists it.
+    pub(crate) fn choose_scope(
         &self,
         opts: &AuthOptions,
         challenge: Option<&BearerChallenge>,
         disc: &DiscoveryRecord,
+        offline: bool,
     ) -> Option<String> {
         if let Some(s) = opts.scope.as_deref().filter(|s| !s.trim().is_empty()) {
             return join_scopes([s]);
@@ -576,7 +617,8 @@ impl<H: Host> McpAuth<H> {
         let offline = disc
             .authorization_server
             .supports_scope("offline_access")
-            .then_some("offline_access");
+            .then_some("offline_access")
+            .filter(|_| offline);
         join_scopes([base.as_str()].into_iter().chain(offline))
     }
 
@@ -609,8 +651,12 @@ impl<H: Host> McpAuth<H> {
             &pending.verifier,
             (!pending.fixed).then_some(pending.resource.as_str()),
         );
-        let resp = self.host.send(req).await?;
-        let grant = match oauth::parse_token_response(&resp, now, pending.scope.as_deref()) {
+        let (resp, jkt) = self
+            .send_token_request(&pending.identity, req, pending.dpop)
+            .await?;
+        let grant = match oauth::parse_token_response(&resp, now, pending.scope.as_deref())
+            .and_then(|g| g.bind(jkt))
+        {
             Ok(g) => g,
             Err(e) => {
                 if is_oauth_error(&e, "invalid_client")
@@ -665,13 +711,23 @@ impl<H: Host> McpAuth<H> {
         opts: &AuthOptions,
         mut retry: Retry,
     ) -> Result<LoginOutcome> {
+        if !opts.grant.uses_browser() {
+            // no browser: the configured grant obtains the tokens
+            return self
+                .grant_login(server_url, opts, retry, None)
+                .await
+                .map(LoginOutcome::Completed);
+        }
         for attempt in 0..2 {
             let req = self.begin(server_url, opts, retry.clone()).await?;
-            let Some(callback) = self
+            let authorized = self
                 .host
                 .authorize(&req.authorization_url, &req.redirect_uri)
-                .await?
-            else {
+                .await;
+            if authorized.is_err() {
+                self.abandon_pending(&req.state).await;
+            }
+            let Some(callback) = authorized? else {
                 return Ok(LoginOutcome::Redirected);
             };
             match self.complete_login(&callback).await {

@@ -96,6 +96,25 @@ pub enum Error {
     InputRequired { method: String },
     #[error("the server named `{endpoint}` as its HTTP+SSE endpoint, which {reason}; refusing to send it requests (they carry your token)")]
     UnsafeEndpoint { endpoint: String, reason: String },
+    /// An assertion (workload token, ID token) the host could not produce.
+    #[error("{0}")]
+    Assertion(String),
+    /// A grant refused by the party named in `party` (the identity provider, or the MCP
+    /// authorization server), with the OAuth error it gave.
+    #[error("{party} refused the request: `{error}`{}", description.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]
+    GrantRefused {
+        party: String,
+        error: String,
+        description: Option<String>,
+        status: u16,
+    },
+    #[error("`dpop: required` is configured, but the authorization server `{issuer}` does not offer ES256 DPoP proofs (dpop_signing_alg_values_supported: {advertised}); set `dpop: auto` to use bearer tokens with it")]
+    DpopUnsupported { issuer: String, advertised: String },
+    #[error("DPoP: {0}")]
+    DpopKey(String),
+    /// A private key (or the algorithm asked of it) that cannot sign; never carries key bytes.
+    #[error("signing key: {0}")]
+    SigningKey(String),
     #[error("{0}")]
     Invalid(String),
 }
@@ -137,6 +156,11 @@ impl Error {
             Error::ProtocolUnsupported(_) => "protocol_unsupported",
             Error::InputRequired { .. } => "input_required",
             Error::UnsafeEndpoint { .. } => "unsafe_endpoint",
+            Error::DpopUnsupported { .. } => "dpop_unsupported",
+            Error::DpopKey(_) => "dpop_key",
+            Error::SigningKey(_) => "signing_key",
+            Error::Assertion(_) => "assertion",
+            Error::GrantRefused { .. } => "grant_refused",
             Error::Invalid(_) => "invalid",
         }
     }

@@ -2,7 +2,8 @@
 //!
 //! A host sends one HTTP request (never following redirects), reads, writes and deletes
 //! stored records (plus an optional lock around refresh), hands an authorization URL to the
-//! user and gives back the redirect URL, and tells the time.
+//! user and gives back the redirect URL, and tells the time. Where DPoP is used it also keeps
+//! a signing key per identity (by default a software key in its own store).
 
 use std::fmt;
 
@@ -254,6 +255,39 @@ pub trait Host {
     ) -> Result<Option<String>, HostError>;
     /// Seconds since the Unix epoch.
     fn now(&self) -> u64;
+    /// Produces an assertion (a workload identity token, an identity provider's ID token)
+    /// from where the configuration says it is, read afresh on every call: platforms rotate
+    /// these tokens. The error is the reason, in words, without the assertion. The default
+    /// serves only assertions given as values (hosts with files, an environment and
+    /// processes read the rest).
+    async fn assertion(
+        &self,
+        source: &crate::grants::AssertionSource,
+    ) -> Result<crate::secret::Assertion, String> {
+        match source {
+            crate::grants::AssertionSource::Value(v) => Ok(v.clone()),
+            other => Err(format!(
+                "this host cannot read {}; give the assertion itself",
+                other.describe()
+            )),
+        }
+    }
+    /// The public half of the identity's DPoP key (RFC 9449), created on first use. Hosts
+    /// keep the key and sign with it ([`Host::dpop_sign`]); core never sees the private
+    /// key. The default is a software P-256 key kept as a record (`dpop:<identity>`) in
+    /// this host's store, so hosts sharing a store share the key.
+    async fn dpop_key(&self, identity: &str) -> Result<crate::dpop::PublicJwk, HostError> {
+        crate::dpop::key::software_public_key(self, identity).await
+    }
+    /// An ES256 signature (raw r || s, 64 bytes) of `signing_input` with the identity's
+    /// DPoP key (the one [`Host::dpop_key`] describes).
+    async fn dpop_sign(&self, identity: &str, signing_input: &[u8]) -> Result<Vec<u8>, HostError> {
+        crate::dpop::key::software_sign(self, identity, signing_input).await
+    }
+    /// Forgets the identity's DPoP key (logout); forgetting a missing key is not an error.
+    async fn dpop_forget(&self, identity: &str) -> Result<(), HostError> {
+        self.remove(&crate::dpop::key::key_name(identity)).await
+    }
     /// Sends one request and hands back the body as it arrives (the long-lived GET of the
     /// 2024-11-05 HTTP+SSE transport). Hosts that cannot hold a stream open keep the
     /// default, and such servers are then refused with this message.

@@ -10,11 +10,15 @@
 pub mod client;
 pub mod codex;
 mod discover;
+pub mod dpop;
 pub mod error;
+pub mod grants;
 pub mod host;
+pub mod jose;
 pub mod mcp;
 pub mod metadata;
 pub mod oauth;
+mod pending;
 pub mod pkce;
 pub mod records;
 mod request;
@@ -31,8 +35,13 @@ pub mod www_authenticate;
 pub use client::{
     AuthOptions, AuthorizationRequest, LoginOutcome, LogoutReport, McpAuth, TokenInfo, TokenStatus,
 };
+pub use dpop::{DpopMode, PublicJwk};
 pub use error::{Error, Result};
+pub use grants::{AssertionSource, EnterpriseGrant, Grant};
 pub use host::{Host, HostError, HostLock, HttpRequest, HttpResponse, Method};
+pub use jose::SigningKey;
 pub use records::{ClientAuthMethod, ClientRecord, TokenRecord};
-pub use secret::{AccessToken, AuthorizationCode, ClientSecret, PkceCodeVerifier, RefreshToken};
+pub use secret::{
+    AccessToken, Assertion, AuthorizationCode, ClientSecret, PkceCodeVerifier, RefreshToken,
+};
 pub use urls::{identity, resource_uri};

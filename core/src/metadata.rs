@@ -31,10 +31,17 @@ pub struct AuthServerMetadata {
     pub code_challenge_methods_supported: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_endpoint_auth_methods_supported: Option<Vec<String>>,
+    /// The JWS algorithms the token endpoint takes for `private_key_jwt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_signing_alg_values_supported: Option<Vec<String>>,
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
     #[serde(default)]
     pub client_id_metadata_document_supported: bool,
+    /// RFC 9449 §5.1: the proof algorithms the server accepts (DPoP is used when it lists
+    /// ES256).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_signing_alg_values_supported: Option<Vec<String>>,
 }
 
 /// Where to look for protected resource metadata, in order: the URL from the

@@ -175,7 +175,9 @@ pub fn client_form_request(
         .unwrap_or("");
     let mut basic = None;
     match client.auth_method {
-        ClientAuthMethod::None => {
+        // a private_key_jwt client's assertion is added by the caller that holds the key
+        // (grants::client_auth_params); without one it is identified like a public client
+        ClientAuthMethod::None | ClientAuthMethod::PrivateKeyJwt => {
             body.append_pair("client_id", &client.client_id);
         }
         ClientAuthMethod::ClientSecretPost => {
@@ -292,12 +294,15 @@ pub struct TokenGrant {
     pub expires_at: Option<u64>,
     pub scope: Option<String>,
     pub id_token: Option<AccessToken>,
+    /// The thumbprint of the DPoP key whose proof went with the request (see [`Self::bind`]).
+    pub dpop_jkt: Option<String>,
 }
 
 /// The longest lifetime believed (ten years); anything longer is a broken server.
 const MAX_EXPIRES_IN: u64 = 10 * 365 * 24 * 3600;
 
-/// Reads a token response: 200 JSON, a bearer `token_type` (any case), a sane `expires_in`
+/// Reads a token response: 200 JSON, a `Bearer` or `DPoP` `token_type` (any case; a DPoP
+/// one must then be [`TokenGrant::bind`]-checked against the proof sent), a sane `expires_in`
 /// turned into an absolute time. A missing `scope` means the requested scope was granted.
 pub fn parse_token_response(
     resp: &HttpResponse,
@@ -316,11 +321,15 @@ pub fn parse_token_response(
     let token_type = raw
         .token_type
         .ok_or_else(|| Error::InvalidTokenResponse("no token_type".into()))?;
-    if !token_type.eq_ignore_ascii_case("bearer") {
+    let token_type = if token_type.eq_ignore_ascii_case("bearer") {
+        "Bearer"
+    } else if token_type.eq_ignore_ascii_case("dpop") {
+        "DPoP"
+    } else {
         return Err(Error::InvalidTokenResponse(format!(
-            "token_type `{token_type}` is not Bearer"
+            "token_type `{token_type}` is neither Bearer nor DPoP"
         )));
-    }
+    };
     let expires_in = match raw.expires_in {
         None | Some(serde_json::Value::Null) => None,
         Some(serde_json::Value::Number(n)) => Some(n.as_u64().ok_or_else(|| {
@@ -344,7 +353,7 @@ pub fn parse_token_response(
     }
     Ok(TokenGrant {
         access_token: AccessToken::new(access_token),
-        token_type: "Bearer".into(),
+        token_type: token_type.into(),
         refresh_token: raw
             .refresh_token
             .filter(|t| !t.is_empty())
@@ -355,6 +364,7 @@ pub fn parse_token_response(
             .filter(|s| !s.trim().is_empty())
             .or_else(|| requested_scope.map(str::to_string)),
         id_token: raw.id_token.map(AccessToken::new),
+        dpop_jkt: None,
     })
 }
 
@@ -371,6 +381,19 @@ pub struct TokenBinding<'a> {
 }
 
 impl TokenGrant {
+    /// Ties the grant to the DPoP key whose proof went with the token request (`None`: no
+    /// proof was sent). A `DPoP` token_type without a proof is refused: the client could
+    /// never use such a token (RFC 9449 §5).
+    pub fn bind(mut self, dpop_jkt: Option<String>) -> Result<Self> {
+        if self.token_type == "DPoP" && dpop_jkt.is_none() {
+            return Err(Error::InvalidTokenResponse(
+                "token_type is DPoP, but the request carried no DPoP proof".into(),
+            ));
+        }
+        self.dpop_jkt = dpop_jkt;
+        Ok(self)
+    }
+
     pub fn into_record(
         self,
         b: &TokenBinding<'_>,
@@ -395,6 +418,8 @@ impl TokenGrant {
             revocation_endpoint: b.revocation_endpoint.map(str::to_string),
             send_resource: b.send_resource,
             requested_scope: b.requested_scope.map(str::to_string),
+            flow: None,
+            dpop_jkt: self.dpop_jkt,
         }
     }
 }
@@ -573,6 +598,7 @@ mod tests {
         );
         for bad in [
             r#"{"access_token":"a","token_type":"mac"}"#,
+            r#"{"access_token":"a","token_type":"DPoP-ish"}"#,
             r#"{"access_token":"a"}"#,
             r#"{"token_type":"Bearer"}"#,
             r#"{"access_token":"","token_type":"Bearer"}"#,

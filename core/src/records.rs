@@ -10,7 +10,9 @@
 //! - `client:<identity>|<issuer>`: the [`ClientRecord`] registered with an issuer (the exact
 //!   issuer identifier, never normalised);
 //! - `discovery:<resource>`: the cached [`DiscoveryRecord`] of a server;
-//! - `pending:<state>`: a [`PendingLogin`] between the redirect and the callback.
+//! - `pending:<state>`: a [`PendingLogin`] between the redirect and the callback;
+//! - `dpop:<identity>`: the identity's software DPoP key, written by the host's default
+//!   key capability (see [`crate::dpop::key`]), not listed in the index.
 
 use crate::error::{Error, Result};
 use crate::metadata::{AuthServerMetadata, ProtectedResourceMetadata};
@@ -96,6 +98,16 @@ pub struct TokenRecord {
     /// The scope the last authorization request asked for (step-up adds to it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_scope: Option<String>,
+    /// The grant that obtained these tokens when it was not the browser login
+    /// (`client_credentials`, `jwt_bearer`, `token_exchange`): such tokens are renewed by
+    /// running that grant again, not by a refresh token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow: Option<String>,
+    /// The RFC 7638 thumbprint of the identity's DPoP key when the token request carried a
+    /// proof (RFC 9449): refreshes carry proofs by the same key, and a token whose
+    /// `token_type` is `DPoP` goes out only with a proof by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 /// A refresh never starts earlier than this fraction of the token's lifetime before expiry,
@@ -123,6 +135,11 @@ impl TokenRecord {
     pub fn refresh_due(&self, now: u64, max_skew: u64) -> bool {
         self.expires_within(now, self.skew(max_skew))
     }
+    /// The access token is DPoP-bound (`token_type` DPoP): it is sent with the `DPoP`
+    /// scheme and a proof, never as a bearer token.
+    pub fn is_dpop_bound(&self) -> bool {
+        self.token_type.eq_ignore_ascii_case("dpop")
+    }
     /// The scope to build on when asking for more: what was requested, else what was granted.
     pub fn base_scope(&self) -> Option<&str> {
         self.requested_scope.as_deref().or(self.scope.as_deref())
@@ -136,6 +153,9 @@ pub enum ClientAuthMethod {
     None,
     ClientSecretBasic,
     ClientSecretPost,
+    /// RFC 7523 §2.2: a JWT signed with the client's private key (the key is configuration,
+    /// never stored).
+    PrivateKeyJwt,
 }
 
 impl ClientAuthMethod {
@@ -144,6 +164,7 @@ impl ClientAuthMethod {
             "none" => Some(Self::None),
             "client_secret_basic" => Some(Self::ClientSecretBasic),
             "client_secret_post" => Some(Self::ClientSecretPost),
+            "private_key_jwt" => Some(Self::PrivateKeyJwt),
             _ => None,
         }
     }
@@ -152,6 +173,7 @@ impl ClientAuthMethod {
             Self::None => "none",
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
         }
     }
 }
@@ -231,6 +253,9 @@ pub struct PendingLogin {
     /// No `resource` parameter (a configured provider, or `send_resource: false`).
     #[serde(default)]
     pub fixed: bool,
+    /// The token request carries a DPoP proof (RFC 9449).
+    #[serde(default)]
+    pub dpop: bool,
     pub created_at: u64,
 }
 

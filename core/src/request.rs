@@ -1,4 +1,5 @@
-//! Authorized MCP requests: the bearer token goes only to URLs inside its resource; a 401
+//! Authorized MCP requests: the token goes only to URLs inside its resource (a DPoP-bound
+//! one with a fresh proof, and one retry when the server asks for a new nonce); a 401
 //! refreshes once, then logs in again; a 403 `insufficient_scope` steps up with the union of
 //! the scopes requested before and the challenged ones. One operation makes at most
 //! [`MAX_AUTHORIZATIONS`] authorization requests, the first login included: one call of
@@ -75,26 +76,33 @@ impl<H: Host> McpAuth<H> {
         let id = server_url.to_string();
         identity(server_url)?;
         secure_url(&request.url)?;
-        let mut record = match self.valid_record(server_url).await {
+        let mut record = match self.valid_record_for(server_url, opts).await {
             Ok(r) => Some(r),
             Err(Error::LoginRequired { .. } | Error::ReauthenticationRequired { .. }) => None,
             Err(e) => return Err(e),
         };
         let mut refreshed = false;
         let mut relogged = false;
+        // one retry with a new nonce per token (RFC 9449 §9)
+        let mut nonce_retried = false;
         loop {
             let mut req = request.clone();
             if let Some(r) = &record {
                 check_destination(r, server_url, &req.url, dest)?;
-                req.set_header(
-                    "authorization",
-                    format!("Bearer {}", r.access_token.secret()),
-                );
+                self.authorize_request(&mut req, r).await?;
             }
             let resp = self.host.send(req).await?;
+            self.note_nonce(&request.url, &resp);
             let challenge = bearer(resp.header_all("www-authenticate"));
             match resp.status {
+                401 if !nonce_retried
+                    && record.as_ref().is_some_and(TokenRecord::is_dpop_bound)
+                    && crate::dpop::is_rs_nonce_challenge(&resp) =>
+                {
+                    nonce_retried = true;
+                }
                 401 => {
+                    nonce_retried = false;
                     if let (Some(r), false) = (&record, refreshed) {
                         refreshed = true;
                         match self.refresh_record(r, Some(&r.access_token)).await {
@@ -112,7 +120,8 @@ impl<H: Host> McpAuth<H> {
                     if relogged {
                         return Err(Error::Unauthorized { status: 401 });
                     }
-                    if !opts.interactive {
+                    // a grant without a browser needs no user: it may always run
+                    if !opts.interactive && opts.grant.uses_browser() {
                         return Err(match record {
                             None => Error::LoginRequired { identity: id },
                             Some(_) => Error::ReauthenticationRequired { identity: id },
@@ -145,13 +154,16 @@ impl<H: Host> McpAuth<H> {
                         .as_ref()
                         .and_then(|c| c.scope.clone())
                         .unwrap_or_default();
-                    if *authorizations >= MAX_AUTHORIZATIONS || !opts.interactive {
+                    if *authorizations >= MAX_AUTHORIZATIONS
+                        || (!opts.interactive && opts.grant.uses_browser())
+                    {
                         return Err(Error::StepUpExhausted {
                             attempts: *authorizations,
                             scope: wanted,
                         });
                     }
                     *authorizations += 1;
+                    nonce_retried = false;
                     let before = record
                         .as_ref()
                         .and_then(TokenRecord::base_scope)

@@ -49,6 +49,15 @@ secret_type!(
     /// A one-time authorization code.
     AuthorizationCode
 );
+secret_type!(
+    /// A JWT presented as a grant or handed to a token exchange: a workload identity token,
+    /// an identity provider's ID token, an ID-JAG.
+    Assertion
+);
+secret_type!(
+    /// The private scalar of a software DPoP key (base64url).
+    DpopPrivateKey
+);
 
 #[cfg(test)]
 mod tests {

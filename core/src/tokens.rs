@@ -184,8 +184,17 @@ impl<H: Host> McpAuth<H> {
             &refresh_token,
             record.send_resource.then_some(record.resource.as_str()),
         );
-        let resp = self.host.send(req).await?;
-        match oauth::parse_token_response(&resp, now, record.scope.as_deref()) {
+        // a refresh token bound to a DPoP key goes out only with a proof by that key
+        let dpop = record.dpop_jkt.is_some();
+        if let Some(jkt) = &record.dpop_jkt {
+            if &self.host.dpop_key(&record.identity).await?.thumbprint()? != jkt {
+                return Err(relogin());
+            }
+        }
+        let (resp, jkt) = self.send_token_request(&record.identity, req, dpop).await?;
+        match oauth::parse_token_response(&resp, now, record.scope.as_deref())
+            .and_then(|g| g.bind(jkt))
+        {
             Ok(grant) => {
                 let new = grant.into_record(
                     &TokenBinding {
@@ -263,12 +272,14 @@ impl<H: Host> McpAuth<H> {
         match self.read::<TokenRecord>(key).await {
             Ok(Some(r)) => {
                 st.present = true;
+                st.dpop_bound = r.is_dpop_bound();
                 st.expired = r.expires_within(now, 0);
                 st.expires_at = r.expires_at;
                 st.scope = r.scope;
                 st.issuer = Some(r.issuer);
                 st.resource = Some(r.resource);
                 st.has_refresh_token = r.refresh_token.is_some();
+                st.flow = r.flow;
             }
             Ok(None) => {}
             Err(e @ Error::CorruptRecord { .. }) => st.problem = Some(e.to_string()),
@@ -303,6 +314,8 @@ impl<H: Host> McpAuth<H> {
         }
         keys.sort();
         keys.dedup();
+        // the DPoP key goes with the tokens it signed for
+        self.host.dpop_forget(&id).await?;
         for key in keys {
             let existed = idx.keys.contains(&key) || self.host.load(&key).await?.is_some();
             self.delete(&key).await?;

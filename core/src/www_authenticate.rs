@@ -178,11 +178,14 @@ fn parse_into(value: &str, out: &mut Vec<Challenge>) {
     }
 }
 
-/// The Bearer challenge among the headers' challenges, if any.
+/// The Bearer challenge among the headers' challenges, else the DPoP one (RFC 9449 §7.1:
+/// a server that wants DPoP-bound tokens challenges with that scheme, with the same
+/// parameters), if any.
 pub fn bearer<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<BearerChallenge> {
-    parse_challenges(values)
-        .into_iter()
-        .find(|c| c.scheme == "bearer")
+    let all = parse_challenges(values);
+    let pick = |scheme: &str| all.iter().find(|c| c.scheme == scheme).cloned();
+    pick("bearer")
+        .or_else(|| pick("dpop"))
         .map(|c| BearerChallenge {
             resource_metadata: c.param("resource_metadata").map(str::to_string),
             scope: c.param("scope").map(str::to_string),

@@ -4,7 +4,7 @@
 
 use crate::redis_store::RedisUrl;
 use crate::store::Persist;
-use mcp_auth_core::ClientSecret;
+use mcp_auth_core::{ClientSecret, DpopMode};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -120,6 +120,12 @@ struct RawAuth {
     /// Escape hatch: `true` takes PKCE S256 as supported when the metadata does not say.
     #[serde(default)]
     assume_pkce_s256: Option<bool>,
+    /// The grants without a browser (see `flow_config`).
+    #[serde(flatten)]
+    flow: crate::flow_config::RawFlow,
+    /// DPoP-bound tokens: `auto` (default), `required` or `off`.
+    #[serde(default)]
+    dpop: Option<String>,
     /// Keys mcp-auth does not know (other tools' settings, or typos): warned about.
     #[serde(flatten)]
     other: BTreeMap<String, serde_norway::Value>,
@@ -148,6 +154,8 @@ struct RawJsonServer {
     headers: Option<BTreeMap<String, String>>,
     #[serde(default)]
     command: Option<String>,
+    #[serde(default)]
+    auth: Option<RawAuth>,
 }
 
 /// One configured MCP server, with every default applied.
@@ -176,6 +184,10 @@ pub struct ServerConfig {
     pub send_resource: bool,
     /// `auth.assume_pkce_s256` (default false).
     pub assume_pkce_s256: bool,
+    /// How tokens are obtained (`auth.grant` and what it needs).
+    pub flow: crate::flow_config::FlowConfig,
+    /// `auth.dpop` (default auto).
+    pub dpop: DpopMode,
     /// The file that defined it.
     pub source: PathBuf,
 }
@@ -346,14 +358,7 @@ fn load_yaml(path: &Path) -> Result<Config, ConfigError> {
     let mut servers = BTreeMap::new();
     let mut warnings = Vec::new();
     for (name, raw) in root.mcp.and_then(|m| m.servers).unwrap_or_default() {
-        if let Some(auth) = &raw.auth {
-            for key in auth.other.keys() {
-                warnings.push(format!(
-                    "{}: server `{name}`: unknown key `auth.{key}` ignored (known: oauth, redirect_port, redirect_path, persist, redis_url, redis_prefix, scope, client_metadata_url, client_id, client_secret, issuer, send_resource, assume_pkce_s256)",
-                    path.display()
-                ));
-            }
-        }
+        unknown_auth_keys(&mut warnings, path, &name, raw.auth.as_ref());
         let server = resolve(&name, raw, path)?;
         servers.insert(name, server);
     }
@@ -362,6 +367,16 @@ fn load_yaml(path: &Path) -> Result<Config, ConfigError> {
         warnings,
         servers,
     })
+}
+
+fn unknown_auth_keys(warnings: &mut Vec<String>, path: &Path, name: &str, auth: Option<&RawAuth>) {
+    for key in auth.iter().flat_map(|a| a.other.keys()) {
+        warnings.push(format!(
+            "{}: server `{name}`: unknown key `auth.{key}` ignored (known: oauth, redirect_port, redirect_path, persist, redis_url, redis_prefix, scope, client_metadata_url, client_id, client_secret, issuer, send_resource, assume_pkce_s256, dpop, {})",
+            path.display(),
+            crate::flow_config::KEYS
+        ));
+    }
 }
 
 fn load_json(path: &Path) -> Result<Config, ConfigError> {
@@ -375,7 +390,9 @@ fn load_json(path: &Path) -> Result<Config, ConfigError> {
         ))
     })?;
     let mut servers = BTreeMap::new();
+    let mut warnings = Vec::new();
     for (name, s) in root.mcp_servers {
+        unknown_auth_keys(&mut warnings, path, &name, s.auth.as_ref());
         let transport = match s.kind.as_deref().map(str::to_ascii_lowercase).as_deref() {
             Some("stdio") => Some(Transport::Stdio),
             Some("sse") => Some(Transport::Sse),
@@ -395,13 +412,13 @@ fn load_json(path: &Path) -> Result<Config, ConfigError> {
             url: s.url,
             headers: s.headers,
             command: s.command,
-            auth: None,
+            auth: s.auth,
         };
         servers.insert(name.clone(), resolve(&name, raw, path)?);
     }
     Ok(Config {
         files: vec![path.to_path_buf()],
-        warnings: Vec::new(),
+        warnings,
         servers,
     })
 }
@@ -448,6 +465,21 @@ fn resolve(name: &str, raw: RawServer, path: &Path) -> Result<ServerConfig, Conf
         None => None,
     }
     .filter(|s| !s.trim().is_empty());
+    let flow = auth.flow.check(path).map_err(|e| {
+        ConfigError(format!(
+            "invalid config {}: server `{name}`: {e}",
+            path.display()
+        ))
+    })?;
+    let dpop = match auth.dpop.as_deref() {
+        None => DpopMode::Auto,
+        Some(v) => DpopMode::parse(v).ok_or_else(|| {
+            ConfigError(format!(
+                "invalid config {}: server `{name}`: `auth.dpop: {v}` is not one of auto, required, off",
+                path.display()
+            ))
+        })?,
+    };
     Ok(ServerConfig {
         name: name.to_string(),
         transport,
@@ -468,6 +500,8 @@ fn resolve(name: &str, raw: RawServer, path: &Path) -> Result<ServerConfig, Conf
         issuer: auth.issuer.filter(|s| !s.trim().is_empty()),
         send_resource: auth.send_resource.unwrap_or(true),
         assume_pkce_s256: auth.assume_pkce_s256.unwrap_or(false),
+        flow,
+        dpop,
         source: path.to_path_buf(),
     })
 }

@@ -124,6 +124,13 @@ impl Host for NativeHost {
         self.http.send(request).await
     }
 
+    async fn assertion(
+        &self,
+        source: &mcp_auth_core::AssertionSource,
+    ) -> Result<mcp_auth_core::Assertion, String> {
+        crate::assertion::read(source).await
+    }
+
     async fn open_stream(
         &self,
         request: HttpRequest,

@@ -7,25 +7,78 @@ use mcp_auth_core::host::{
     REQUEST_TIMEOUT_SECS,
 };
 use mcp_auth_core::{HostError, HttpRequest, HttpResponse, Method};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// How long any single read may wait for the next bytes (the same bound as the wait for the
 /// next piece of an event stream).
 const READ_TIMEOUT: Duration = STREAM_IDLE_TIMEOUT;
 
-/// A reqwest client configured the way core needs it.
+/// Seconds (fractions allowed) a whole request may take, instead of the default 30 s; also
+/// bounds the connect and each read.
+pub const HTTP_TIMEOUT_ENV: &str = "MCP_AUTH_HTTP_TIMEOUT";
+/// Bytes a response body may have, instead of core's cap for its kind (1 MiB for metadata,
+/// token and registration answers, 8 MiB for MCP messages); applies to every response.
+pub const MAX_BODY_ENV: &str = "MCP_AUTH_MAX_BODY";
+
+/// A positive number from the environment; anything else is ignored (with a warning).
+fn env_number(name: &str) -> Option<f64> {
+    let raw = std::env::var(name).ok()?;
+    match raw.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Some(v),
+        _ => {
+            eprintln!("mcp-auth: ignoring {name}={raw:?}: not a positive number");
+            None
+        }
+    }
+}
+
+/// The body cap `MCP_AUTH_MAX_BODY` sets, if any.
+pub fn max_body_override() -> Option<usize> {
+    env_number(MAX_BODY_ENV).map(|v| v.min(usize::MAX as f64) as usize)
+}
+
+/// Core's "too large" error, with the way to allow more.
+fn too_large(url: &str, cap: usize) -> HostError {
+    match body_too_large(url, cap) {
+        HostError::Network(m) => {
+            HostError::Network(format!("{m}; to allow more, set {MAX_BODY_ENV} (bytes)"))
+        }
+        other => other,
+    }
+}
+
+/// A reqwest client configured the way core needs it. It is built on the first request:
+/// setting up TLS reads every CA certificate of the system (about 150 files here), which a
+/// command answered from the store (`token` with a valid token, `status`) never needs.
 #[derive(Clone)]
 pub struct HttpClient {
-    inner: reqwest::Client,
+    timeouts: (Duration, Duration, Duration),
+    inner: Arc<OnceLock<reqwest::Client>>,
+    max_body: Option<usize>,
 }
 
 impl HttpClient {
+    /// The default bounds, or those set by `MCP_AUTH_HTTP_TIMEOUT` and `MCP_AUTH_MAX_BODY`.
     pub fn new() -> Result<Self, HostError> {
-        Self::with_timeouts(
-            Duration::from_secs(CONNECT_TIMEOUT_SECS),
-            READ_TIMEOUT,
-            Duration::from_secs(REQUEST_TIMEOUT_SECS),
-        )
+        let (connect, read, total) = match env_number(HTTP_TIMEOUT_ENV) {
+            Some(secs) => {
+                let t = Duration::from_secs_f64(secs.min(86_400.0));
+                (
+                    t.min(Duration::from_secs(CONNECT_TIMEOUT_SECS)),
+                    t.min(READ_TIMEOUT),
+                    t,
+                )
+            }
+            None => (
+                Duration::from_secs(CONNECT_TIMEOUT_SECS),
+                READ_TIMEOUT,
+                Duration::from_secs(REQUEST_TIMEOUT_SECS),
+            ),
+        };
+        let mut client = Self::with_timeouts(connect, read, total)?;
+        client.max_body = max_body_override();
+        Ok(client)
     }
 
     /// A client with other bounds: waiting for a connection, for each read, and for a whole
@@ -35,7 +88,20 @@ impl HttpClient {
         read: Duration,
         total: Duration,
     ) -> Result<Self, HostError> {
-        let inner = reqwest::Client::builder()
+        Ok(HttpClient {
+            timeouts: (connect, read, total),
+            inner: Arc::new(OnceLock::new()),
+            max_body: None,
+        })
+    }
+
+    /// The reqwest client, built on first use.
+    fn client(&self) -> Result<&reqwest::Client, HostError> {
+        if let Some(client) = self.inner.get() {
+            return Ok(client);
+        }
+        let (connect, read, total) = self.timeouts;
+        let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(connect)
             .read_timeout(read)
@@ -43,7 +109,8 @@ impl HttpClient {
             .user_agent(concat!("mcp-auth/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| HostError::Network(format!("cannot set up HTTP: {e}")))?;
-        Ok(HttpClient { inner })
+        // Two first requests at once may both build one; either is kept.
+        Ok(self.inner.get_or_init(|| client))
     }
 
     pub async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HostError> {
@@ -52,7 +119,7 @@ impl HttpClient {
             Method::Post => reqwest::Method::POST,
             Method::Delete => reqwest::Method::DELETE,
         };
-        let mut rb = self.inner.request(method, &request.url);
+        let mut rb = self.client()?.request(method, &request.url);
         for (name, value) in &request.headers {
             rb = rb.header(name, value);
         }
@@ -65,9 +132,9 @@ impl HttpClient {
             .map_err(|e| HostError::Network(describe(&request.url, &e)))?;
         let status = resp.status().as_u16();
         let headers = header_pairs(&resp);
-        let cap = request.max_body;
+        let cap = self.max_body.unwrap_or(request.max_body);
         if resp.content_length().is_some_and(|n| n > cap as u64) {
-            return Err(body_too_large(&request.url, cap));
+            return Err(too_large(&request.url, cap));
         }
         let mut body = Vec::new();
         while let Some(chunk) = resp
@@ -76,7 +143,7 @@ impl HttpClient {
             .map_err(|e| HostError::Network(describe(&request.url, &e)))?
         {
             if body.len() + chunk.len() > cap {
-                return Err(body_too_large(&request.url, cap));
+                return Err(too_large(&request.url, cap));
             }
             body.extend_from_slice(&chunk);
         }
@@ -132,7 +199,7 @@ impl HttpClient {
     /// wait for the next piece is bounded.
     pub async fn open_stream(&self, request: HttpRequest) -> Result<StreamResponse, HostError> {
         let mut rb = self
-            .inner
+            .client()?
             .get(&request.url)
             .timeout(Duration::from_secs(600));
         for (name, value) in &request.headers {

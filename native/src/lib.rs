@@ -2,10 +2,12 @@
 //! the loopback callback server and the browser, and the `mcp-auth` commands. No OAuth rule
 //! is written here: core decides, this crate does the I/O.
 
+pub mod assertion;
 pub mod browser;
 pub mod callback;
 pub mod cli;
 pub mod config;
+pub mod flow_config;
 pub mod host;
 pub mod http;
 pub mod lock;

@@ -102,6 +102,33 @@ pub(crate) fn replace_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> 
     sync_dir(dir)
 }
 
+/// Removes the temporary files a killed writer left beside `path` (`.<name>.<hex>.tmp`).
+/// Only for callers that hold the writer lock of `path`: then no live writer owns one. Links
+/// and anything but plain files are left alone; failures are ignored (a leftover is harmless).
+pub(crate) fn remove_stale_temps(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let file_name = entry.file_name();
+        let file_name = file_name.to_string_lossy();
+        let Some(middle) = file_name
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(".tmp"))
+        else {
+            continue;
+        };
+        let ours = middle.len() == 24 && middle.bytes().all(|b| b.is_ascii_hexdigit());
+        if ours && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// `.<name>.<random hex>.tmp` beside `path`.
 fn temp_path(path: &Path) -> std::io::Result<PathBuf> {
     let mut random = [0u8; 12];
@@ -217,6 +244,27 @@ mod tests {
         let b = temp_path(p).expect("b");
         assert_ne!(a, b);
         assert!(a.to_string_lossy().starts_with("/x/.store.json."));
+    }
+
+    #[test]
+    fn stale_temp_files_of_the_store_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("store.json");
+        replace_private(&p, b"one").expect("first");
+        let stale = temp_path(&p).expect("stale");
+        std::fs::write(&stale, b"left by a killed writer").expect("plant");
+        let other = dir.path().join(".other.json.00112233445566778899aabb.tmp");
+        std::fs::write(&other, b"not ours").expect("plant");
+        let odd = dir.path().join(".store.json.notours.tmp");
+        std::fs::write(&odd, b"not ours").expect("plant");
+        remove_stale_temps(&p);
+        assert!(
+            !stale.exists(),
+            "a stale temp file of this store is removed"
+        );
+        assert!(other.exists(), "another file's temp file is left alone");
+        assert!(odd.exists(), "a name we do not make is left alone");
+        assert_eq!(read_no_follow(&p).expect("read").as_deref(), Some("one"));
     }
 
     #[test]

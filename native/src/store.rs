@@ -158,6 +158,8 @@ impl FileStore {
         self.check_dir()?;
         let text =
             serde_json::to_string_pretty(map).map_err(|e| self.storage_error("encode", e))?;
+        // callers hold the writer lock: a temp file there now was left by a killed writer
+        private_fs::remove_stale_temps(&self.path);
         private_fs::replace_private(&self.path, text.as_bytes())
             .map_err(|e| self.storage_error("write", e))
     }

@@ -32,6 +32,11 @@ fn drip() -> Body {
     }))
 }
 
+async fn silent() -> &'static str {
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    "never"
+}
+
 async fn start() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -42,13 +47,7 @@ async fn start() -> String {
             get(|| async { forever() }).post(|| async { forever() }),
         )
         .route("/drip", get(|| async { drip() }))
-        .route(
-            "/silent",
-            get(|| async {
-                tokio::time::sleep(Duration::from_secs(3600)).await;
-                "never"
-            }),
-        )
+        .route("/silent", get(silent).post(silent))
         .route(
             "/mcp",
             post(move || async move {
@@ -158,4 +157,45 @@ async fn the_cli_reports_an_endless_metadata_document() {
         run.stderr
     );
     assert!(run.stderr.contains("/forever"), "{}", run.stderr);
+}
+
+/// `MCP_AUTH_MAX_BODY` lowers (or raises) every cap: a metadata answer of 64 KiB chunks is
+/// given up at 10 KiB, and the message says how to allow more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_body_cap_is_configurable() {
+    let base = start().await;
+    let mut env = CliEnv::new();
+    env.extra_env
+        .push(("MCP_AUTH_MAX_BODY".into(), (10 * 1024).to_string()));
+    let run = tokio::task::spawn_blocking(move || {
+        let r = env.run(&["login", &format!("{base}/mcp"), "--no-browser"]);
+        drop(env);
+        r
+    })
+    .await
+    .unwrap()
+    .failed();
+    assert!(run.stderr.contains("larger than 10 KiB"), "{}", run.stderr);
+    assert!(run.stderr.contains("MCP_AUTH_MAX_BODY"), "{}", run.stderr);
+}
+
+/// `MCP_AUTH_HTTP_TIMEOUT` bounds every request: a metadata server that never answers ends
+/// the login with "timed out" instead of after the default 30 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_http_timeout_is_configurable() {
+    let base = start().await;
+    let mut env = CliEnv::new();
+    env.extra_env
+        .push(("MCP_AUTH_HTTP_TIMEOUT".into(), "1.5".into()));
+    let url = format!("{base}/silent");
+    let run = tokio::task::spawn_blocking(move || {
+        // an MCP endpoint that never answers
+        let r = env.run(&["login", &url, "--no-browser"]);
+        drop(env);
+        r
+    })
+    .await
+    .unwrap()
+    .failed();
+    assert!(run.stderr.contains("timed out"), "{}", run.stderr);
 }

@@ -308,6 +308,25 @@ impl TestServer {
             .count()
     }
 
+    /// Every secret this server issued or was shown: access and refresh tokens, authorization
+    /// codes, client secrets (of registered and pre-registered clients) and the PKCE verifiers
+    /// received at `/token`. For tests that scan output and files for leaks.
+    pub fn issued_secrets(&self) -> Vec<String> {
+        let inner = self.ctx.lock();
+        let mut all: Vec<String> = Vec::new();
+        all.extend(inner.access.keys().cloned());
+        all.extend(inner.refresh.keys().cloned());
+        all.extend(inner.codes.keys().cloned());
+        all.extend(
+            inner
+                .clients
+                .values()
+                .filter_map(|c| c.client_secret.clone()),
+        );
+        all.extend(inner.verifiers_seen.iter().cloned());
+        all
+    }
+
     /// Tokens revoked through the revocation endpoint.
     pub fn revoked_count(&self) -> usize {
         self.ctx.lock().revoked

@@ -267,6 +267,8 @@ pub struct Inner {
     /// `scope-retry-limit`: how many step-up challenges were sent.
     pub step: u64,
     pub sse_sessions: HashMap<String, UnboundedSender<String>>,
+    /// Every PKCE `code_verifier` received at `/token` (for tests that scan for leaks).
+    pub verifiers_seen: Vec<String>,
 }
 
 impl Inner {

@@ -155,7 +155,16 @@ pub fn http_error(method: &str, resp: &HttpResponse) -> Error {
     {
         return e.into_error(method);
     }
-    let text = printable(resp.text().trim(), QUOTE);
+    let html = resp
+        .header("content-type")
+        .is_some_and(|c| c.to_ascii_lowercase().contains("html"))
+        || resp.text().trim_start().starts_with('<');
+    let text = if html {
+        // an error page of a proxy or web server: its markup says nothing to the user
+        "an HTML page, not an MCP answer".to_string()
+    } else {
+        printable(resp.text().trim(), QUOTE)
+    };
     Error::McpProtocol(format!(
         "{method}: the server answered HTTP {}{}",
         resp.status,
@@ -233,6 +242,18 @@ mod tests {
         let e = http_error("tools/list", &legacy);
         assert_eq!(e.code(), "mcp_error");
         assert!(e.to_string().contains("-32000"), "{e}");
+    }
+
+    #[test]
+    fn an_html_error_page_is_summarised_not_quoted() {
+        let page = resp(
+            503,
+            "text/html; charset=utf-8",
+            "<html><body><h1>Service Unavailable</h1>\u{1b}]52;c;Zm9v\u{7}</body></html>",
+        );
+        let m = http_error("tools/list", &page).to_string();
+        assert!(m.contains("HTTP 503: an HTML page"), "{m}");
+        assert!(!m.contains("<h1>") && !m.contains("52;c"), "{m}");
     }
 
     #[test]

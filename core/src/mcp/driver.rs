@@ -129,10 +129,7 @@ impl<H: Host> McpAuth<H> {
         for _ in 0..2 {
             let record = self.token_for(&url, rejected.as_ref(), opts).await?;
             let mut r = req.clone();
-            r.set_header(
-                "authorization",
-                format!("Bearer {}", record.access_token.secret()),
-            );
+            self.authorize_request(&mut r, &record).await?;
             let resp = self.host().open_stream(r).await?;
             if resp.status == 401 {
                 rejected = Some(record.access_token);

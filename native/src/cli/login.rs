@@ -20,7 +20,7 @@ pub(super) async fn run(
     let cfg = ctx.config()?;
     let t = resolve_target(&cfg, target, transport)?;
     require_oauth(&t)?;
-    let opts = auth_options(ctx, &t, flags);
+    let opts = auth_options(ctx, &t, flags)?;
     let wanted = wanted_persist(t.server.as_ref())?;
     let (store, note) = open_store(wanted, t.server.as_ref()).await?;
     if let Some(n) = &note {

@@ -9,6 +9,7 @@ use super::{
 use crate::config::Transport;
 use crate::host::LoginUi;
 use mcp_auth_core::mcp::{McpClient, Protocol};
+use mcp_auth_core::Error;
 use serde_json::{json, Value};
 
 pub(super) async fn run(
@@ -33,7 +34,7 @@ pub(super) async fn run(
             "--args must be a JSON object, e.g. '{\"text\":\"hi\"}'",
         ));
     }
-    let opts = auth_options(ctx, &t, &LoginFlags::default());
+    let opts = auth_options(ctx, &t, &LoginFlags::default())?;
     let (store, note) = open_store(wanted_persist(t.server.as_ref())?, t.server.as_ref()).await?;
     if let Some(n) = note {
         errln!("{n}");
@@ -48,17 +49,13 @@ pub(super) async fn run(
         (Protocol::Auto, Transport::Sse) => Protocol::Fixed("2024-11-05"),
         (p, _) => p,
     };
+    let named = |e: Error| naming_server(&t.url, e);
     let mut session = McpClient::connect(&auth, &t.url, protocol, &opts)
         .await
-        .map_err(CliError::from)?;
-    let tools = session.list_tools().await.map_err(CliError::from)?;
+        .map_err(named)?;
+    let tools = session.list_tools().await.map_err(named)?;
     let call_result = match call {
-        Some(name) => Some(
-            session
-                .call_tool(name, arguments)
-                .await
-                .map_err(CliError::from)?,
-        ),
+        Some(name) => Some(session.call_tool(name, arguments).await.map_err(named)?),
         None => None,
     };
     let warnings = session.connection().take_warnings();
@@ -135,4 +132,15 @@ pub(super) async fn run(
         )));
     }
     Ok(())
+}
+
+/// An error of the MCP exchange, naming the server when it is the server's answer that failed.
+fn naming_server(url: &str, e: Error) -> CliError {
+    let from_server = matches!(e, Error::McpProtocol(_));
+    let err = CliError::from(e);
+    if from_server && !err.message.contains(url) {
+        CliError::new(format!("MCP server {url}: {}", err.message))
+    } else {
+        err
+    }
 }

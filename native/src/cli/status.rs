@@ -32,7 +32,19 @@ struct TokenRow {
     scope: Option<String>,
     issuer: Option<String>,
     has_refresh_token: bool,
+    /// The grant that obtained the tokens when it was not the browser login
+    /// (`client_credentials`, `jwt_bearer`, `token_exchange`): renewed by running it again.
+    flow: Option<String>,
+    /// The access token is DPoP-bound (RFC 9449): useless without the identity's key.
+    dpop_bound: bool,
     problem: Option<String>,
+}
+
+impl TokenRow {
+    /// Expired tokens that are renewed without the user: by a refresh token, or by the grant.
+    fn renewable(&self) -> bool {
+        self.has_refresh_token || self.flow.is_some()
+    }
 }
 
 #[derive(Serialize)]
@@ -90,6 +102,8 @@ fn row(s: TokenStatus, store: Persist, now: u64) -> TokenRow {
         scope: s.scope,
         issuer: s.issuer,
         has_refresh_token: s.has_refresh_token,
+        flow: s.flow,
+        dpop_bound: s.dpop_bound,
         problem: s.problem,
     }
 }
@@ -150,6 +164,7 @@ fn token_cell(rows: &[TokenRow], url: &str, persist: Persist, keyring_ok: bool) 
     match chosen.first() {
         Some(r) if r.problem.is_some() => ("✗ unreadable".into(), false),
         Some(r) if r.expired && r.has_refresh_token => ("✓ (expired, refreshable)".into(), true),
+        Some(r) if r.expired && r.renewable() => ("✓ (expired, renewable)".into(), true),
         Some(r) if r.expired => ("✗ expired".into(), false),
         Some(_) => ("✓".into(), true),
         None => ("✗".into(), false),
@@ -205,7 +220,7 @@ async fn codex_row(tokens: &[TokenRow], keyring_ok: bool) -> CliResult<CodexRow>
         ..Default::default()
     };
     if let Some(t) = tokens.iter().find(|r| r.identity == ident && r.present) {
-        row.logged_in = !t.expired || t.has_refresh_token;
+        row.logged_in = !t.expired || t.renewable();
         row.source = Some(format!("mcp-auth ({})", t.store));
         row.expires_at = t.expires_at;
         let store = match t.store {
@@ -331,8 +346,13 @@ pub(super) async fn run(ctx: &Ctx, target: Option<&str>) -> CliResult {
                 (Some(_), _, _) => "✗ unreadable",
                 (None, true, false) => "✓",
                 (None, true, true) if r.has_refresh_token => "✓ refreshable",
+                (None, true, true) if r.renewable() => "✓ renewable",
                 (None, true, true) => "✗ expired",
                 (None, false, _) => "✗",
+            };
+            let mark = match &r.flow {
+                Some(flow) => format!("{mark} ({flow})"),
+                None => mark.to_string(),
             };
             let resource = r
                 .resource
@@ -340,10 +360,15 @@ pub(super) async fn run(ctx: &Ctx, target: Option<&str>) -> CliResult {
                 .map(|res| res.strip_prefix(&r.identity).unwrap_or(res))
                 .filter(|p| !p.is_empty())
                 .unwrap_or("/");
+            let mark = if r.dpop_bound && r.present {
+                format!("{mark} DPoP")
+            } else {
+                mark.to_string()
+            };
             t.add_row(vec![
                 r.identity.clone(),
                 resource.to_string(),
-                mark.to_string(),
+                mark,
                 r.expires.clone(),
                 r.scope.clone().unwrap_or_else(|| "-".into()),
                 r.store.to_string(),
@@ -455,6 +480,8 @@ fn status_target(
             "✓"
         } else if r.has_refresh_token {
             "✓ refreshable"
+        } else if r.renewable() {
+            "✓ renewable"
         } else {
             "✗ expired"
         };
@@ -464,8 +491,18 @@ fn status_target(
         } else {
             " (another resource of this identity; not sent to this URL)"
         };
+        let flow = r
+            .flow
+            .as_deref()
+            .map(|f| format!("; obtained by the {f} grant (renewed without a browser)"))
+            .unwrap_or_default();
+        let bound = if r.dpop_bound {
+            "; DPoP-bound (sent only with a proof by this identity's key)"
+        } else {
+            ""
+        };
         outln!(
-            "Token:    {mark} in {} for {res}{used} — expires {}; scopes: {}",
+            "Token:    {mark} in {} for {res}{used} — expires {}; scopes: {}{bound}{flow}",
             r.store,
             r.expires,
             r.scope.as_deref().unwrap_or("-")

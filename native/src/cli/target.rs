@@ -2,7 +2,7 @@
 
 use super::{out, CliError, CliResult, Ctx, LoginFlags, TransportArg};
 use crate::config::{self, Config, ServerConfig, Transport};
-use mcp_auth_core::AuthOptions;
+use mcp_auth_core::{AuthOptions, DpopMode};
 
 pub(super) struct Target {
     pub(super) url: String,
@@ -98,12 +98,27 @@ pub(super) fn require_oauth(t: &Target) -> CliResult {
 
 /// Core's options for a command that may log in; prints a warning for each escape hatch the
 /// server's configuration turns on.
-pub(super) fn auth_options(ctx: &Ctx, t: &Target, flags: &LoginFlags) -> AuthOptions {
-    let opts = build_auth_options(ctx, t, flags);
+/// The private key of a `private_key_jwt` client is read from its file here.
+pub(super) fn auth_options(ctx: &Ctx, t: &Target, flags: &LoginFlags) -> CliResult<AuthOptions> {
+    let mut opts = build_auth_options(ctx, t, flags);
     for w in opts.escape_hatch_warnings() {
         out::errln!("{w}");
     }
-    opts
+    if let Some(server) = &t.server {
+        let flow = server.flow.options().map_err(|e| {
+            CliError::new(format!(
+                "server `{}` ({}): {e}",
+                server.name,
+                server.source.display()
+            ))
+        })?;
+        opts.grant = flow.grant;
+        opts.client_key = flow.client_key;
+        if flow.client_auth.is_some() {
+            opts.client_auth_method = flow.client_auth;
+        }
+    }
+    Ok(opts)
 }
 
 fn build_auth_options(ctx: &Ctx, t: &Target, flags: &LoginFlags) -> AuthOptions {
@@ -137,6 +152,7 @@ fn build_auth_options(ctx: &Ctx, t: &Target, flags: &LoginFlags) -> AuthOptions 
         issuer: s.and_then(|s| s.issuer.clone()),
         send_resource: s.is_none_or(|s| s.send_resource),
         assume_pkce_s256: s.is_some_and(|s| s.assume_pkce_s256),
+        dpop: s.map_or(DpopMode::Auto, |s| s.dpop),
         ..AuthOptions::default()
     }
 }

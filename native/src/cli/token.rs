@@ -2,8 +2,8 @@
 
 use super::out::{self, errln};
 use super::{
-    auth_with, no_login_ui, open_store, require_oauth, resolve_target, wanted_persist, CliError,
-    CliResult, Ctx,
+    auth_options, auth_with, no_login_ui, open_store, require_oauth, resolve_target,
+    wanted_persist, CliError, CliResult, Ctx, LoginFlags,
 };
 use crate::store::Persist;
 use mcp_auth_core::Error;
@@ -17,8 +17,10 @@ pub(super) async fn run(ctx: &Ctx, target: &str) -> CliResult {
         errln!("{n}");
     }
     let in_memory = store.kind() == Persist::Memory;
+    // a grant without a browser (client credentials, JWT bearer) gets a token here if needed
+    let opts = auth_options(ctx, &t, &LoginFlags::default())?;
     let auth = auth_with(store, no_login_ui())?;
-    let record = auth.valid_record(&t.url).await.map_err(|e| {
+    let record = auth.valid_record_for(&t.url, &opts).await.map_err(|e| {
         let mut msg = match (&e, &t.server) {
             (
                 Error::LoginRequired { .. } | Error::ReauthenticationRequired { .. },

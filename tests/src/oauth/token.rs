@@ -198,6 +198,7 @@ fn code_grant(ctx: &Shared, client: &Client, p: &Params) -> Response {
     let Some(verifier) = p.get("code_verifier") else {
         return bad_request("invalid_grant", "code_verifier is missing (PKCE)");
     };
+    inner.verifiers_seen.push(verifier.to_string());
     if !valid_pkce_string(verifier) {
         return bad_request(
             "invalid_grant",

@@ -1,0 +1,132 @@
+//! The default DPoP key of a host: a software P-256 key, created on first use and kept as a
+//! record (`dpop:<identity>`) in the same store as the tokens, so every host that shares a
+//! store (the CLI and a Node tool on one file store) signs with the same key. The browser
+//! host overrides this with a non-extractable WebCrypto key.
+
+use super::PublicJwk;
+use crate::host::{Host, HostError};
+use crate::jose::{Alg, SigningKey};
+use crate::secret::DpopPrivateKey;
+use serde::{Deserialize, Serialize};
+
+/// The version of the key record this build writes.
+pub const KEY_RECORD_VERSION: u32 = 1;
+
+/// The store key of an identity's DPoP key record.
+pub fn key_name(identity: &str) -> String {
+    format!("dpop:{identity}")
+}
+
+/// A software DPoP key as it is stored: the private scalar (`d`, base64url) and the public
+/// JWK. `Debug` redacts the private part.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DpopKeyRecord {
+    pub version: u32,
+    pub alg: String,
+    pub jwk: PublicJwk,
+    pub d: DpopPrivateKey,
+    pub created_at: u64,
+}
+
+impl DpopKeyRecord {
+    /// A new random key.
+    pub fn generate(now: u64) -> Result<Self, HostError> {
+        let key = SigningKey::generate_es256().map_err(storage)?;
+        let private = key
+            .private_jwk()
+            .ok_or_else(|| HostError::Storage("cannot create a DPoP key".into()))?;
+        let jwk: PublicJwk = serde_json::from_value(serde_json::Value::Object(key.public_jwk()))
+            .map_err(|e| HostError::Storage(format!("cannot create a DPoP key: {e}")))?;
+        let d = private
+            .get("d")
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| HostError::Storage("cannot create a DPoP key".into()))?;
+        Ok(DpopKeyRecord {
+            version: KEY_RECORD_VERSION,
+            alg: super::DPOP_ALG.into(),
+            jwk,
+            d: DpopPrivateKey::new(d),
+            created_at: now,
+        })
+    }
+
+    /// The key in memory (its public half checked against the private one).
+    pub fn signing_key(&self, name: &str) -> Result<SigningKey, HostError> {
+        let mut jwk = self.jwk.to_map();
+        jwk.insert("d".into(), self.d.secret().into());
+        let text = serde_json::Value::Object(jwk).to_string();
+        SigningKey::from_jwk(&text)
+            .and_then(|k| k.check_alg(Alg::Es256).map(|()| k))
+            .map_err(|e| {
+                HostError::Storage(format!(
+                    "the DPoP key record `{name}` is unusable ({e}); clear the identity and log in again"
+                ))
+            })
+    }
+
+    /// An ES256 signature (raw r || s, 64 bytes, as JWS wants it).
+    pub fn sign(&self, name: &str, input: &[u8]) -> Result<Vec<u8>, HostError> {
+        self.signing_key(name)?.sign_now(input).map_err(storage)
+    }
+}
+
+fn storage(e: crate::error::Error) -> HostError {
+    HostError::Storage(format!("DPoP key: {e}"))
+}
+
+async fn read<H: Host + ?Sized>(host: &H, name: &str) -> Result<Option<DpopKeyRecord>, HostError> {
+    let Some(text) = host.load(name).await? else {
+        return Ok(None);
+    };
+    let rec: DpopKeyRecord = serde_json::from_str(&text).map_err(|e| {
+        HostError::Storage(format!(
+            "the DPoP key record `{name}` is unreadable ({e}); clear the identity and log in again"
+        ))
+    })?;
+    if rec.version > KEY_RECORD_VERSION {
+        return Err(HostError::Storage(format!(
+            "the DPoP key record `{name}` was written by a newer mcp-auth; upgrade mcp-auth"
+        )));
+    }
+    Ok(Some(rec))
+}
+
+/// The identity's key record, created (under the host's lock, re-read inside it, so two
+/// processes never make two keys) when there is none.
+pub async fn load_or_create<H: Host + ?Sized>(
+    host: &H,
+    identity: &str,
+) -> Result<DpopKeyRecord, HostError> {
+    let name = key_name(identity);
+    if let Some(rec) = read(host, &name).await? {
+        return Ok(rec);
+    }
+    let _lock = host.lock(&name).await?;
+    if let Some(rec) = read(host, &name).await? {
+        return Ok(rec);
+    }
+    let rec = DpopKeyRecord::generate(host.now())?;
+    let text = serde_json::to_string(&rec)
+        .map_err(|e| HostError::Storage(format!("cannot encode the DPoP key record: {e}")))?;
+    host.save(&name, &text).await?;
+    Ok(rec)
+}
+
+/// [`Host::dpop_key`]'s default: the public half of the stored software key.
+pub async fn software_public_key<H: Host + ?Sized>(
+    host: &H,
+    identity: &str,
+) -> Result<PublicJwk, HostError> {
+    Ok(load_or_create(host, identity).await?.jwk)
+}
+
+/// [`Host::dpop_sign`]'s default: signs with the stored software key.
+pub async fn software_sign<H: Host + ?Sized>(
+    host: &H,
+    identity: &str,
+    input: &[u8],
+) -> Result<Vec<u8>, HostError> {
+    load_or_create(host, identity)
+        .await?
+        .sign(&key_name(identity), input)
+}

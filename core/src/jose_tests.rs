@@ -1,0 +1,170 @@
+use super::*;
+use p256::ecdsa::signature::Verifier as _;
+
+const ES256_PKCS8: &str = include_str!("../../tests/vectors/keys/es256.pem");
+const ES256_SEC1: &str = include_str!("../../tests/vectors/keys/es256.sec1.pem");
+const ES256_JWK: &str = include_str!("../../tests/vectors/keys/es256.jwk.json");
+const ES256_PUBLIC: &str = include_str!("../../tests/vectors/keys/es256.public.jwk.json");
+const RS256_PKCS8: &str = include_str!("../../tests/vectors/keys/rs256.pem");
+const RS256_PKCS1: &str = include_str!("../../tests/vectors/keys/rs256.pkcs1.pem");
+const RS256_JWK: &str = include_str!("../../tests/vectors/keys/rs256.jwk.json");
+const RS256_PUBLIC: &str = include_str!("../../tests/vectors/keys/rs256.public.jwk.json");
+const ES384_PKCS8: &str = include_str!("../../tests/vectors/keys/es384.pem");
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    futures_util::FutureExt::now_or_never(future).expect("signing does not wait")
+}
+
+fn public(json: &str) -> Map<String, Value> {
+    serde_json::from_str(json).unwrap()
+}
+
+fn b64(part: &str) -> Vec<u8> {
+    URL_SAFE_NO_PAD.decode(part).unwrap()
+}
+
+/// Verifies a compact JWS with the crates' verifying keys, built from the public JWK.
+fn verify(token: &str, jwk: &Map<String, Value>) -> Value {
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3, "{token}");
+    let input = format!("{}.{}", parts[0], parts[1]);
+    let signature = b64(parts[2]);
+    let header: Value = serde_json::from_slice(&b64(parts[0])).unwrap();
+    match jwk["kty"].as_str().unwrap() {
+        "EC" => {
+            assert_eq!(header["alg"], "ES256");
+            let mut point = vec![4u8];
+            point.extend(b64(jwk["x"].as_str().unwrap()));
+            point.extend(b64(jwk["y"].as_str().unwrap()));
+            let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&point).unwrap();
+            let signature = p256::ecdsa::Signature::from_slice(&signature).unwrap();
+            key.verify(input.as_bytes(), &signature).unwrap();
+        }
+        "RSA" => {
+            assert_eq!(header["alg"], "RS256");
+            let n = b64(jwk["n"].as_str().unwrap());
+            let e = b64(jwk["e"].as_str().unwrap());
+            let key = rsa::PublicKey::new(
+                BoxedUint::from_be_slice(&n, (n.len() * 8) as u32).unwrap(),
+                BoxedUint::from_be_slice(&e, 64).unwrap(),
+            )
+            .unwrap();
+            let key = rsa::pkcs1v15::VerifyingKey::<Sha256>::new(key);
+            let signature = rsa::pkcs1v15::Signature::try_from(signature.as_slice()).unwrap();
+            rsa::signature::Verifier::verify(&key, input.as_bytes(), &signature).unwrap();
+        }
+        other => panic!("kty {other}"),
+    }
+    serde_json::from_slice(&b64(parts[1])).unwrap()
+}
+
+fn sign_and_verify(key: &SigningKey, expected_public: &Map<String, Value>) {
+    assert_eq!(&key.public_jwk(), expected_public);
+    let mut header = Map::new();
+    header.insert("typ".into(), "JWT".into());
+    header.insert("alg".into(), "none".into());
+    let claims = serde_json::json!({"iss": "client-1", "jti": "j-1"});
+    let token = block_on(jws(header, &claims, key)).unwrap();
+    assert_eq!(verify(&token, expected_public), claims);
+    let header: Value = serde_json::from_slice(&b64(token.split('.').next().unwrap())).unwrap();
+    assert_eq!(header["typ"], "JWT");
+    assert_eq!(header["alg"], key.alg().as_str(), "the signer sets alg");
+}
+
+#[test]
+fn es256_from_every_format_signs_verifiably() {
+    let expected = public(ES256_PUBLIC);
+    for text in [ES256_PKCS8, ES256_SEC1, ES256_JWK] {
+        let key = SigningKey::parse(text).unwrap();
+        assert_eq!(key.alg(), Alg::Es256);
+        sign_and_verify(&key, &expected);
+    }
+}
+
+#[test]
+fn rs256_from_every_format_signs_verifiably() {
+    let expected = public(RS256_PUBLIC);
+    for text in [RS256_PKCS8, RS256_PKCS1, RS256_JWK] {
+        let key = SigningKey::parse(text).unwrap();
+        assert_eq!(key.alg(), Alg::Rs256);
+        sign_and_verify(&key, &expected);
+    }
+}
+
+#[test]
+fn a_generated_key_signs_verifiably_and_differs_each_time() {
+    let a = SigningKey::generate_es256().unwrap();
+    let b = SigningKey::generate_es256().unwrap();
+    assert_ne!(a.public_jwk(), b.public_jwk());
+    sign_and_verify(&a, &a.public_jwk());
+}
+
+#[test]
+fn thumbprint_matches_rfc7638_example() {
+    // RFC 7638 §3.1.
+    let jwk = public(
+        r#"{"kty":"RSA","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw","e":"AQAB","alg":"RS256","kid":"2011-04-29"}"#,
+    );
+    assert_eq!(
+        jwk_thumbprint(&jwk).unwrap(),
+        "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+    );
+}
+
+#[test]
+fn thumbprint_ignores_optional_members_and_member_order() {
+    let key = SigningKey::parse(ES256_JWK).unwrap();
+    let mut jwk = key.public_jwk();
+    let plain = jwk_thumbprint(&jwk).unwrap();
+    jwk.insert("kid".into(), "k1".into());
+    jwk.insert("use".into(), "sig".into());
+    assert_eq!(jwk_thumbprint(&jwk).unwrap(), plain);
+    assert_eq!(key.thumbprint().unwrap(), plain);
+    let other = SigningKey::generate_es256().unwrap();
+    assert_ne!(other.thumbprint().unwrap(), plain);
+}
+
+fn message(result: Result<SigningKey>) -> String {
+    match result {
+        Ok(key) => panic!("expected an error, got {key:?}"),
+        Err(e) => {
+            assert_eq!(e.code(), "signing_key");
+            e.to_string()
+        }
+    }
+}
+
+#[test]
+fn errors_name_the_problem_without_key_bytes() {
+    let p384 = message(SigningKey::parse(ES384_PKCS8));
+    assert!(
+        p384.contains("ES384") && p384.contains("use ES256"),
+        "{p384}"
+    );
+    assert!(message(SigningKey::parse("hello")).contains("not a PEM private key"));
+    let public_pem = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n";
+    assert!(message(SigningKey::parse(public_pem)).contains("not a private key"));
+    let mut jwk = public(ES256_JWK);
+    jwk.insert("alg".into(), "ES384".into());
+    let wrong_alg = message(SigningKey::parse(&Value::Object(jwk.clone()).to_string()));
+    assert!(
+        wrong_alg.contains("ES384 is not supported; use ES256 or RS256"),
+        "{wrong_alg}"
+    );
+    jwk.insert("alg".into(), "RS256".into());
+    let mismatch = message(SigningKey::parse(&Value::Object(jwk.clone()).to_string()));
+    assert!(mismatch.contains("EC P-256"), "{mismatch}");
+    jwk.remove("alg");
+    let d = jwk["d"].as_str().unwrap().to_string();
+    jwk.insert("x".into(), public(RS256_PUBLIC)["n"].clone());
+    let bad = message(SigningKey::parse(&Value::Object(jwk).to_string()));
+    assert!(!bad.contains(&d), "{bad}");
+    assert!(Alg::parse("HS256")
+        .unwrap_err()
+        .to_string()
+        .contains("HS256 is not supported"));
+    let key = SigningKey::parse(RS256_PKCS8).unwrap();
+    assert!(key.check_alg(Alg::Es256).is_err());
+    let shown = format!("{key:?}");
+    assert_eq!(shown, "SigningKey(RS256, [redacted])");
+}
