@@ -7,7 +7,9 @@
 //! Hardened against other local processes: one request per connection, the request head must
 //! arrive within [`HEADER_TIMEOUT`] and be at most [`MAX_HEAD`] bytes, a connection lives at
 //! most [`CONNECTION_LIFETIME`], at most [`MAX_CONNECTIONS`] are served at once (more are
-//! closed at once), only GET is answered (405 otherwise), and a loopback address whose port
+//! closed at once), only GET is answered (405 otherwise), a request whose `Host` is not the
+//! redirect URI's host (or a loopback address) at its port is refused (421: a web page whose
+//! name was rebound to 127.0.0.1 cannot talk to the listener), and a loopback address whose port
 //! another process holds is an error rather than quietly skipped (that process would get the
 //! code).
 
@@ -208,7 +210,45 @@ fn page(title: &str, body: &str) -> Html<String> {
     ))
 }
 
-async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri) -> Response {
+/// Whether `Host` names this listener: the redirect URI's host or a loopback literal
+/// (`localhost`, `127.0.0.1`, `[::1]`), at the redirect URI's port. Any other name reached
+/// 127.0.0.1 through a DNS answer someone else controls (DNS rebinding).
+fn host_allowed(redirect_uri: &url::Url, host_header: Option<&str>) -> bool {
+    let Some(value) = host_header else {
+        return false;
+    };
+    // parse the header as the authority of a URL (no hand-made host:port splitting)
+    let Ok(seen) = url::Url::parse(&format!("http://{value}/")) else {
+        return false;
+    };
+    if seen.username() != ""
+        || seen.password().is_some()
+        || seen.path() != "/"
+        || seen.query().is_some()
+        || seen.fragment().is_some()
+    {
+        return false;
+    }
+    let port = redirect_uri.port_or_known_default();
+    if seen.port_or_known_default() != port {
+        return false;
+    }
+    let Some(name) = seen.host_str() else {
+        return false;
+    };
+    let name = name.to_ascii_lowercase();
+    redirect_uri
+        .host_str()
+        .is_some_and(|h| h.eq_ignore_ascii_case(&name))
+        || matches!(name.as_str(), "localhost" | "127.0.0.1" | "[::1]")
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    headers: header::HeaderMap,
+    uri: Uri,
+) -> Response {
     if method != Method::GET {
         return (
             StatusCode::METHOD_NOT_ALLOWED,
@@ -216,6 +256,18 @@ async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri) -> 
             page(
                 "Method not allowed",
                 "<p>The mcp-auth login callback only answers GET.</p>",
+            ),
+        )
+            .into_response();
+    }
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    if !host_allowed(&shared.redirect_uri, host) {
+        return (
+            StatusCode::MISDIRECTED_REQUEST,
+            page(
+                "Wrong host",
+                "<p>The mcp-auth login callback answers only requests addressed to its own \
+                 loopback address; this one named another host, so it was ignored.</p>",
             ),
         )
             .into_response();
@@ -294,5 +346,39 @@ fn answer(shared: &Shared, uri: &Uri) -> (StatusCode, Html<String>) {
                 "<p>mcp-auth received the authorization. You can close this tab and return to the terminal.</p>",
             ),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_allowed;
+
+    #[test]
+    fn only_the_redirect_host_or_a_loopback_literal_at_its_port_is_allowed() {
+        let r = url::Url::parse("http://localhost:3030/callback").unwrap();
+        for ok in [
+            "localhost:3030",
+            "LOCALHOST:3030",
+            "127.0.0.1:3030",
+            "[::1]:3030",
+        ] {
+            assert!(host_allowed(&r, Some(ok)), "{ok}");
+        }
+        for bad in [
+            "evil.example:3030",
+            "localhost.evil.example:3030",
+            "localhost:3031",
+            "localhost",
+            "127.0.0.2:3030",
+            "user@localhost:3030",
+            "localhost:3030/x",
+            "",
+        ] {
+            assert!(!host_allowed(&r, Some(bad)), "{bad}");
+        }
+        assert!(!host_allowed(&r, None), "no Host at all");
+        let v4 = url::Url::parse("http://127.0.0.1:4000/cb").unwrap();
+        assert!(host_allowed(&v4, Some("127.0.0.1:4000")));
+        assert!(!host_allowed(&v4, Some("attacker.example:4000")));
     }
 }

@@ -174,8 +174,21 @@ impl FileStore {
         self.path.exists()
     }
 
+    /// One record. Only that record is copied out of the file: the others are skipped
+    /// without being allocated, so a lookup costs one scan of the file, not a map of it.
     pub fn load(&self, key: &str) -> Result<Option<String>, HostError> {
-        Ok(self.read_all()?.remove(key))
+        self.check_dir()?;
+        match private_fs::read_no_follow(&self.path) {
+            Ok(Some(text)) if text.trim().is_empty() => Ok(None),
+            Ok(Some(text)) => one_value(&text, key).map_err(|e| {
+                HostError::Storage(format!(
+                    "the token file {} is not valid JSON ({e}); move it away and log in again",
+                    self.path.display()
+                ))
+            }),
+            Ok(None) => Ok(None),
+            Err(e) => Err(self.storage_error("read", e)),
+        }
     }
 
     pub fn save(&self, key: &str, value: &str) -> Result<(), HostError> {
@@ -196,6 +209,63 @@ impl FileStore {
 }
 
 pub(crate) use crate::private_fs::create_private_dir;
+
+/// The string stored under `key` in a JSON object of strings, reading past the others.
+fn one_value(text: &str, key: &str) -> Result<Option<String>, serde_json::Error> {
+    use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+    use std::borrow::Cow;
+
+    /// A key, borrowed from the text when it has no escapes.
+    struct Key<'a>(Cow<'a, str>);
+    impl<'de> serde::Deserialize<'de> for Key<'de> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Key<'de>;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("a string key")
+                }
+                fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                    Ok(Key(Cow::Borrowed(v)))
+                }
+                fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                    Ok(Key(Cow::Owned(v.to_string())))
+                }
+            }
+            d.deserialize_str(V)
+        }
+    }
+
+    struct Find<'k>(&'k str);
+    impl<'de> DeserializeSeed<'de> for Find<'_> {
+        type Value = Option<String>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<String>, D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Find<'_> {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an object of records")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<String>, A::Error> {
+            let mut found = None;
+            while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+                if k == self.0 {
+                    found = Some(map.next_value::<String>()?);
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(found)
+        }
+    }
+
+    let mut de = serde_json::Deserializer::from_str(text);
+    let found = Find(key).deserialize(&mut de)?;
+    de.end()?;
+    Ok(found)
+}
 
 /// Whether the OS keyring can be used, and if not, why.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -380,6 +450,37 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_record_is_read_out_of_the_file_as_the_whole_map_would_give_it() {
+        let text = serde_json::json!({
+            "index": "{\"keys\":[]}",
+            "tokens:https://a.example|https://a.example/mcp": "{\"access_token\":\"t\\u0041\"}",
+            "odd \"quoted\" key": "x\ny",
+        })
+        .to_string();
+        let all: BTreeMap<String, String> = serde_json::from_str(&text).unwrap();
+        for key in all.keys() {
+            assert_eq!(
+                one_value(&text, key).unwrap().as_ref(),
+                all.get(key),
+                "{key}"
+            );
+        }
+        assert_eq!(
+            one_value(&text, "tokens:https://b.example|x").unwrap(),
+            None
+        );
+        assert_eq!(one_value("{}", "index").unwrap(), None);
+        // the last of duplicate keys wins, as with the map
+        assert_eq!(
+            one_value(r#"{"k":"1","k":"2"}"#, "k").unwrap().as_deref(),
+            Some("2")
+        );
+        for broken in [r#"{"k":"1""#, "[]", r#"{"k":1}"#, r#"{"k":"1"} trailing"#] {
+            assert!(one_value(broken, "k").is_err(), "{broken}");
+        }
+    }
 
     #[test]
     fn file_store_round_trip_is_private() {

@@ -352,3 +352,43 @@ async fn a_stalled_request_is_closed_by_the_listener() {
     eprintln!("stalled connection closed after {:?}", started.elapsed());
     drop(server);
 }
+
+/// DNS rebinding: a page on a name the attacker controls, rebound to 127.0.0.1, reaches the
+/// listener with its own name in `Host`. Such a request is refused (421) even with the right
+/// state, and the login still completes through the real redirect.
+#[tokio::test]
+async fn a_request_for_another_host_is_refused_even_with_the_right_state() {
+    let port = free_port();
+    let redirect = format!("http://localhost:{port}/callback");
+    let auth_url = format!("https://as.example/authorize?state=s-9&redirect_uri={redirect}");
+    let mut server = CallbackServer::start(&redirect, &auth_url)
+        .await
+        .expect("start");
+    for host in [
+        format!("evil.example:{port}"),
+        format!("localhost:{}", port.wrapping_add(1)),
+        String::new(),
+    ] {
+        let head = if host.is_empty() {
+            "GET /callback?code=evil&state=s-9 HTTP/1.0\r\n\r\n".to_string()
+        } else {
+            format!("GET /callback?code=evil&state=s-9 HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
+        };
+        let answer = raw(port, head.as_bytes()).await;
+        let text = String::from_utf8_lossy(&answer);
+        assert!(
+            text.starts_with("HTTP/1.1 421") || text.starts_with("HTTP/1.0 421"),
+            "Host {host:?}: {text}"
+        );
+    }
+    let (status, _) = get(&format!(
+        "http://localhost:{port}/callback?code=c-9&state=s-9"
+    ))
+    .await;
+    assert_eq!(status, 200);
+    let got = tokio::time::timeout(Duration::from_secs(5), server.wait())
+        .await
+        .expect("delivered")
+        .expect("a URL");
+    assert!(got.contains("code=c-9"), "{got}");
+}

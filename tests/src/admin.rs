@@ -58,6 +58,17 @@ pub(crate) fn route(ctx: &Shared, method: &Method, what: &str, query: &str) -> R
                 }),
             )
         }
+        ("dpop", "GET") => {
+            let inner = ctx.lock();
+            json_response(
+                StatusCode::OK,
+                &json!({
+                    "as_nonce_challenges": inner.as_nonce_challenges,
+                    "rs_nonce_challenges": inner.rs_nonce_challenges,
+                    "proofs": inner.dpop_jtis.len(),
+                }),
+            )
+        }
         ("requests", "GET") => {
             let inner = ctx.lock();
             let all: Vec<serde_json::Value> = inner

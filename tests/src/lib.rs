@@ -12,6 +12,7 @@
 
 mod admin;
 mod browse;
+mod dpop;
 mod hostile;
 mod mcp;
 mod modern;

@@ -332,6 +332,13 @@ impl TestServer {
         self.ctx.lock().revoked
     }
 
+    /// DPoP: the `use_dpop_nonce` challenges the authorization server and the resource
+    /// server sent so far (`dpop-nonce`).
+    pub fn dpop_nonce_challenges(&self) -> (u64, u64) {
+        let inner = self.ctx.lock();
+        (inner.as_nonce_challenges, inner.rs_nonce_challenges)
+    }
+
     /// Add a pre-registered client.
     pub fn register_client(&self, c: StaticClient) {
         self.ctx.add_client(c);
@@ -412,6 +419,9 @@ async fn dispatch(State(app): State<App>, req: Request) -> Response {
     } else {
         route(&app, &method, &path, req).await
     };
+    // a DPoP resource server rotates its nonce on every success (`dpop-nonce`)
+    let next_nonce = app.ctx.lock().rs_nonce_to_send.take();
+    resp = crate::dpop::with_nonce(resp, next_nonce);
     add_cors(&mut resp);
     resp
 }
@@ -430,12 +440,12 @@ fn add_cors(resp: &mut Response) {
         header::ACCESS_CONTROL_ALLOW_HEADERS,
         HeaderValue::from_static(
             "authorization, content-type, mcp-protocol-version, mcp-session-id, last-event-id, \
-             mcp-method, mcp-name",
+             mcp-method, mcp-name, dpop",
         ),
     );
     h.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("WWW-Authenticate, Mcp-Session-Id, Location"),
+        HeaderValue::from_static("WWW-Authenticate, Mcp-Session-Id, Location, DPoP-Nonce"),
     );
     h.insert(
         header::ACCESS_CONTROL_MAX_AGE,

@@ -146,6 +146,9 @@ fn metadata(ctx: &Shared) -> Response {
     if sc.cimd() {
         m.insert("client_id_metadata_document_supported".into(), json!(true));
     }
+    if crate::dpop::enabled(ctx) {
+        m.insert("dpop_signing_alg_values_supported".into(), json!(["ES256"]));
+    }
     if sc.oidc_metadata() {
         m.insert("subject_types_supported".into(), json!(["public"]));
         m.insert(
