@@ -209,6 +209,12 @@ impl TestServer {
     }
 
     /// While on, the RS answers 401 `invalid_token` to every request.
+    /// Same as `POST /_testkit/token-delay?ms=N`: `POST /token` waits `ms` before it is
+    /// handled (0: no wait).
+    pub fn set_token_delay_ms(&self, ms: u64) {
+        self.ctx.lock().token_delay_ms = ms;
+    }
+
     /// Same as `POST /_testkit/deny-all?on=true|false`.
     pub fn set_deny_all(&self, on: bool) {
         self.ctx.lock().deny_all = on;
@@ -290,6 +296,16 @@ impl TestServer {
     /// Every access token issued so far expires now.
     pub fn expire_access_tokens(&self) {
         admin::expire_all(&self.ctx);
+    }
+
+    /// Grants revoked for any reason (a refresh token replayed, a code reused, revocation).
+    pub fn revoked_grant_count(&self) -> usize {
+        self.ctx
+            .lock()
+            .grants
+            .values()
+            .filter(|g| g.revoked)
+            .count()
     }
 
     /// Every secret this server issued or was shown: access and refresh tokens, authorization
@@ -441,6 +457,14 @@ async fn route(app: &App, method: &Method, path: &str, req: Request) -> Response
     let ctx = &app.ctx;
     if let Some(what) = path.strip_prefix("/_testkit/") {
         return admin::route(ctx, method, what, req.uri().query().unwrap_or(""));
+    }
+    if path == "/token" && method == Method::POST {
+        let delay = ctx.lock().token_delay_ms;
+        if delay > 0 {
+            // a client that disconnects meanwhile drops this future: its request never
+            // reaches the grant
+            tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+        }
     }
     let resp = match app.server {
         "rs" => rs_route(ctx, method, path, req).await,

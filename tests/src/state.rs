@@ -260,6 +260,10 @@ pub struct Inner {
     pub mcp_sessions: HashMap<String, ()>,
     /// Admin switch: the RS answers 401 to every request.
     pub deny_all: bool,
+    /// Admin switch: `POST /token` waits this long before it is handled (a slow AS, so a
+    /// test can kill a client in the middle of a refresh). A client that goes away during
+    /// the wait never reaches the grant: nothing is rotated for it.
+    pub token_delay_ms: u64,
     /// Admin switch: the PRM names the second origin's AS instead of the first.
     pub switched: bool,
     /// Flip `switched` to true once this many more requests passed the bearer check.

@@ -12,7 +12,7 @@ pub(super) async fn run(ctx: &Ctx, target: &str) -> CliResult {
     let cfg = ctx.config()?;
     let t = resolve_target(&cfg, target, None)?;
     require_oauth(&t)?;
-    let (store, note) = open_store(wanted_persist(t.server.as_ref())?).await?;
+    let (store, note) = open_store(wanted_persist(t.server.as_ref())?, t.server.as_ref()).await?;
     if let Some(n) = note {
         errln!("{n}");
     }
