@@ -343,6 +343,43 @@ impl TestServer {
     pub fn register_client(&self, c: StaticClient) {
         self.ctx.add_client(c);
     }
+
+    /// Add a pre-registered client that may use the client credentials and JWT-bearer
+    /// grants (with a secret, or public for the JWT-bearer grant).
+    pub fn register_grant_client(&self, c: StaticClient) {
+        crate::oauth::grants::register_grant_client(&self.ctx, c);
+    }
+
+    /// Add a `private_key_jwt` client (RFC 7523) whose assertions `public_jwk` verifies;
+    /// it may use the client credentials and JWT-bearer grants.
+    pub fn register_key_client(&self, client_id: &str, public_jwk: serde_json::Value) {
+        crate::oauth::grants::register_key_client(&self.ctx, client_id, public_jwk);
+    }
+
+    /// A workload identity token from the platform the authorization server trusts, for
+    /// `aud`, expiring in `exp_in` seconds (negative: expired), with `jti` (random if `None`).
+    pub fn mint_workload_token(&self, aud: &str, exp_in: i64, jti: Option<&str>) -> String {
+        crate::oauth::grants::mint_workload_token(&self.ctx, aud, exp_in, jti)
+    }
+
+    /// An ID token of the testkit's identity provider, for `aud` (the client id there:
+    /// [`Self::IDP_CLIENT_ID`] is the one it accepts).
+    pub fn mint_id_token(&self, aud: &str, exp_in: i64) -> String {
+        crate::oauth::grants::mint_id_token(&self.ctx, aud, exp_in)
+    }
+
+    /// The client id the testkit's identity provider knows.
+    pub const IDP_CLIENT_ID: &'static str = crate::oauth::grants::IDP_CLIENT_ID;
+
+    /// The identity provider's token endpoint (RFC 8693 token exchange for ID-JAGs).
+    pub fn idp_token_endpoint(&self) -> String {
+        self.ctx.as_endpoint("/idp/token")
+    }
+
+    /// The MCP client the identity provider names in its ID-JAGs.
+    pub fn set_id_jag_client(&self, client_id: &str) {
+        crate::oauth::grants::set_jag_client(&self.ctx, client_id);
+    }
 }
 
 impl Drop for TestServer {

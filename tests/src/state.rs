@@ -283,6 +283,8 @@ pub struct Inner {
     pub rs_nonce_to_send: Option<String>,
     /// Every PKCE `code_verifier` received at `/token` (for tests that scan for leaks).
     pub verifiers_seen: Vec<String>,
+    /// Keys, seen `jti`s and the identity provider of the grants without a browser.
+    pub assertion_grants: crate::oauth::grants::GrantSetup,
 }
 
 impl Inner {

@@ -142,7 +142,8 @@ pub(super) async fn token(ctx: &Shared, req: Request) -> Response {
         Ok(x) => x,
         Err(resp) => return resp,
     };
-    let client = match authenticate(ctx, &headers, &p) {
+    // secrets, or a private_key_jwt client assertion (oauth/grants.rs)
+    let client = match super::grants::authenticate(ctx, &headers, &p) {
         Ok(c) => c,
         Err(resp) => return resp,
     };
@@ -165,6 +166,8 @@ pub(super) async fn token(ctx: &Shared, req: Request) -> Response {
     let resp = match p.get("grant_type") {
         Some("authorization_code") => code_grant(ctx, &client, &p, jkt),
         Some("refresh_token") => refresh_grant(ctx, &client, &p, jkt),
+        Some("client_credentials") => super::grants::client_credentials(ctx, &client, &p, jkt),
+        Some(super::grants::JWT_BEARER) => super::grants::jwt_bearer(ctx, &client, &p, jkt),
         Some(other) => bad_request(
             "unsupported_grant_type",
             &format!("grant_type {other} is not supported"),
@@ -266,7 +269,7 @@ fn code_grant(ctx: &Shared, client: &Client, p: &Params, jkt: Option<&str>) -> R
     )
 }
 
-fn issue_tokens(
+pub(super) fn issue_tokens(
     ctx: &Shared,
     inner: &mut Inner,
     client: &Client,
