@@ -84,3 +84,16 @@ export async function example(serverUrl: string): Promise<string[]> {
   await web.completeLogin(location.href);
   return all.map((s) => s.identity);
 }
+
+// The Redis store for Node workers (pkg/node/redis_store.d.ts) plugs into the same options.
+import { redisStore, type RedisStore } from "../../pkg/node/redis_store.js";
+
+export async function redisWorker(client: unknown, serverUrl: string): Promise<string> {
+  const store: RedisStore = redisStore({ client, prefix: "fleet-a:", leaseMs: 6000 });
+  const auth = new McpAuthClient({ storage: store.storage, lock: store.lock });
+  const token: string = await auth.accessToken(serverUrl);
+  await store.settled();
+  // @ts-expect-error the client is required
+  redisStore({});
+  return token;
+}
