@@ -71,8 +71,13 @@ async fn a_hundred_processes_on_four_hosts_refresh_once_per_expiry() {
     let mut conn = redis.conn();
     let key = token_key(&mut conn, "mcp-auth:");
     let node = node_worker();
+    let must_mix = std::env::var_os("MCP_AUTH_REQUIRE_NODE_WORKERS").is_some();
     match &node {
         Some(_) => eprintln!("every third process is a Node worker (wasm build)"),
+        None if must_mix => panic!(
+            "MCP_AUTH_REQUIRE_NODE_WORKERS is set but there are no Node workers: build \
+             wasm/pkg/node (wasm/build.sh) and `npm install` in wasm/js"
+        ),
         None => eprintln!(
             "NOTE: no Node workers in this run: build wasm/pkg/node (wasm/build.sh) and \
              `npm install` in wasm/js for the mixed fleet"
@@ -99,6 +104,7 @@ async fn a_hundred_processes_on_four_hosts_refresh_once_per_expiry() {
                 .env("MCP_AUTH_LOCK_TIMEOUT", "120");
             children.push((h, kind, cmd.spawn().expect("spawn")));
         }
+        let nodes = children.iter().filter(|(_, k, _)| *k == "node").count();
         let mut tokens = Vec::new();
         for (h, kind, c) in children {
             let out = c.wait_with_output().expect("wait");
@@ -136,7 +142,8 @@ async fn a_hundred_processes_on_four_hosts_refresh_once_per_expiry() {
             "locks released"
         );
         eprintln!(
-            "round {round}: {PROCESSES} processes on {HOSTS} hosts, {} refresh",
+            "round {round}: {PROCESSES} processes ({} CLI, {nodes} Node) on {HOSTS} hosts, {} refresh",
+            PROCESSES - nodes,
             server.grant_count("refresh_token")
         );
     }

@@ -220,3 +220,52 @@ async fn a_redis_restart_during_a_refresh_and_an_outage_lose_nothing() {
     assert_eq!(mcp_status_with(&mcp, token.trim()).await, 200);
     assert_eq!(server.revoked_grant_count(), 0, "no grant was revoked");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_whose_lease_ran_out_cannot_overwrite_the_next_holders_record() {
+    use mcp_auth::redis_store::{RedisSettings, RedisStore, RedisUrl};
+    let redis = RedisServer::start();
+    let settings = RedisSettings {
+        url: RedisUrl::new(redis.url()),
+        prefix: "fence:".into(),
+    };
+    let a = RedisStore::open(&settings).expect("open");
+    let b = RedisStore::open(&settings).expect("open");
+    let held_a = a.lock("refresh:x").await.expect("lock a");
+    a.save("tokens:x", "from a, in time").await.expect("save a");
+    // A stalls; its lease runs out (here: the key goes) and B takes the lock
+    let mut conn = redis.conn();
+    redis::cmd("DEL")
+        .arg("fence:lock:refresh:x")
+        .query::<()>(&mut conn)
+        .expect("DEL");
+    let held_b = b.lock("refresh:x").await.expect("lock b");
+    b.save("tokens:x", "from b").await.expect("save b");
+    let err = a
+        .save("tokens:x", "from a, stale")
+        .await
+        .expect_err("fenced");
+    assert!(
+        format!("{err:?}").contains("ran out before this write"),
+        "{err:?}"
+    );
+    assert!(a.remove("tokens:x").await.is_err(), "a fenced delete too");
+    assert_eq!(
+        b.load("tokens:x").await.expect("load").as_deref(),
+        Some("from b"),
+        "the stale holder wrote nothing"
+    );
+    drop(held_a);
+    assert_eq!(
+        lock_keys(&mut conn, "fence:").len(),
+        1,
+        "A's release leaves B's lock alone"
+    );
+    drop(held_b);
+    assert!(
+        lock_keys(&mut conn, "fence:").is_empty(),
+        "released by its owner"
+    );
+    // without a lock held, writes are plain
+    a.save("tokens:x", "later").await.expect("save");
+}

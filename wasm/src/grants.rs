@@ -1,13 +1,14 @@
-//! The `LoginOptions` of the grants without a browser: `grant`, `privateKey` (PEM or JWK),
-//! `signingAlg`, `assertion` (a workload token), and for enterprise-managed authorization
-//! `idpTokenEndpoint`, `idpClientId`, `idpClientSecret`, `idToken`. The tokens are given as
-//! values on each call (read them afresh before each call; platforms rotate them). A private
-//! key or an identity provider secret is refused in a browser, like a client secret.
+//! The `LoginOptions` of the grants without a browser: `grant`, `assertion` (a workload
+//! token), and for enterprise-managed authorization `idpTokenEndpoint`, `idpClientId`,
+//! `idpClientSecret`, `idToken`. The tokens are given as values on each call (read them afresh
+//! before each call; platforms rotate them). An identity provider secret is refused in a
+//! browser, like a client secret. `privateKey` (`private_key_jwt`) is refused by this build:
+//! it keeps no private keys in memory (core without `software-keys`; its only signing is the
+//! WebCrypto DPoP key), so a client with a key uses the CLI, or a secret here.
 
 use crate::js::opt_str;
-use crate::{coded_error, invalid, js_error};
+use crate::{coded_error, invalid};
 use mcp_auth_core::grants::{AssertionSource, EnterpriseGrant, Grant};
-use mcp_auth_core::jose::{Alg, SigningKey};
 use mcp_auth_core::{Assertion, AuthOptions, ClientSecret};
 use wasm_bindgen::JsValue;
 
@@ -29,16 +30,16 @@ fn required(options: &JsValue, name: &str, grant: &str) -> Result<String, JsValu
 
 /// Reads the grant options into `o` (nothing set: the browser login, as before).
 pub(crate) fn apply(options: &JsValue, o: &mut AuthOptions, browser: bool) -> Result<(), JsValue> {
-    if let Some(pem_or_jwk) = opt_str(options, "privateKey")? {
+    if opt_str(options, "privateKey")?.is_some() {
         if browser {
             return Err(browser_refuses("privateKey"));
         }
-        let key = SigningKey::parse(&pem_or_jwk).map_err(js_error)?;
-        if let Some(alg) = opt_str(options, "signingAlg")? {
-            key.check_alg(Alg::parse(&alg).map_err(js_error)?)
-                .map_err(js_error)?;
-        }
-        o.client_key = Some(key);
+        return Err(coded_error(
+            "privateKey (private_key_jwt) is not available in the wasm build: it keeps no private keys \
+             in memory. Use clientSecret (client_secret_basic / _post), or the mcp-auth CLI \
+             (private_key_file) for a client that authenticates with a key",
+            "signing_key",
+        ));
     }
     o.grant = match opt_str(options, "grant")?.as_deref() {
         None | Some("authorization_code") => Grant::AuthorizationCode,

@@ -9,6 +9,7 @@ mod host;
 mod js;
 mod pure;
 mod session;
+mod webcrypto;
 
 use host::JsHost;
 use js::{get, opt_bool, opt_str, set, to_js_object};
@@ -56,6 +57,13 @@ export interface McpAuthClientOptions {
    * `name => new Promise(held => navigator.locks.request(name, () => new Promise(held)))`.
    */
   lock?: (name: string) => Promise<() => void>;
+  /**
+   * Where DPoP keys live. Default: `"webcrypto"` where `indexedDB` and `crypto.subtle` exist
+   * (browsers: a non-extractable ECDSA P-256 key per identity in IndexedDB, usable but never
+   * exportable), else `"store"` (a software key record in `storage`, shared with the CLI
+   * through the file store in Node).
+   */
+  dpopKeys?: "webcrypto" | "store";
 }
 
 export interface LoginOptions {
@@ -85,16 +93,17 @@ export interface LoginOptions {
   assumePkceS256?: boolean;
   /**
    * How tokens are obtained: the browser login (default), or without a browser:
-   * `client_credentials` (clientId with clientSecret or privateKey), `jwt_bearer` (a workload
+   * `client_credentials` (clientId with clientSecret), `jwt_bearer` (a workload
    * identity token in `assertion`), `token_exchange` (enterprise-managed authorization: the
    * IdP's ID token in `idToken` exchanged at `idpTokenEndpoint` for an ID-JAG). Such tokens
    * are renewed by running the grant again (pass fresh `assertion`/`idToken` each call).
    */
   grant?: "authorization_code" | "client_credentials" | "jwt_bearer" | "token_exchange";
-  /** private_key_jwt: the client's private key, PEM (PKCS#8, SEC1, PKCS#1) or a JWK; ES256 or RS256. Node only. */
+  /**
+   * private_key_jwt is not available in this build (it keeps no private keys in memory): a
+   * `privateKey` is refused (code `signing_key`); use the mcp-auth CLI's `private_key_file`.
+   */
   privateKey?: string;
-  /** Checks that `privateKey` signs this algorithm. */
-  signingAlg?: "ES256" | "RS256";
   /** `jwt_bearer`: the workload identity token (RFC 7523 assertion). */
   assertion?: string;
   /** `token_exchange`: the identity provider's token endpoint (RFC 8693). */
@@ -105,6 +114,11 @@ export interface LoginOptions {
   idpClientSecret?: string;
   /** `token_exchange`: the user's ID token from the identity provider. */
   idToken?: string;
+  /**
+   * DPoP-bound tokens (RFC 9449): `"auto"` (default) when the authorization server offers
+   * ES256 proofs, `"required"` (refuse one that does not: code `dpop_unsupported`), `"off"`.
+   */
+  dpop?: "auto" | "required" | "off";
 }
 
 /** What a login or refresh left in the store (no secrets). */
@@ -119,6 +133,8 @@ export interface TokenInfo {
   hasRefreshToken: boolean;
   /** The grant that obtained the tokens when it was not the browser login. */
   flow: "client_credentials" | "jwt_bearer" | "token_exchange" | null;
+  /** The access token is DPoP-bound: it is useless without this client's key. */
+  dpopBound: boolean;
 }
 
 export type LoginResult = ({ redirected: false } & TokenInfo) | { redirected: true };
@@ -142,6 +158,8 @@ export interface TokenStatus {
   hasRefreshToken: boolean;
   /** The grant that obtained the tokens when it was not the browser login. */
   flow: "client_credentials" | "jwt_bearer" | "token_exchange" | null;
+  /** The access token is DPoP-bound (RFC 9449). */
+  dpopBound: boolean;
   /** Set when the record exists but cannot be read. */
   problem: string | null;
 }
@@ -338,6 +356,7 @@ struct TokenInfoJs<'a> {
     expires_at: Option<u64>,
     has_refresh_token: bool,
     flow: Option<&'a str>,
+    dpop_bound: bool,
 }
 
 impl<'a> TokenInfoJs<'a> {
@@ -352,6 +371,7 @@ impl<'a> TokenInfoJs<'a> {
             expires_at: i.expires_at,
             has_refresh_token: i.has_refresh_token,
             flow: i.flow.as_deref(),
+            dpop_bound: i.dpop_bound,
         }
     }
 }
@@ -368,6 +388,7 @@ struct TokenStatusJs<'a> {
     issuer: Option<&'a str>,
     has_refresh_token: bool,
     flow: Option<&'a str>,
+    dpop_bound: bool,
     problem: Option<&'a str>,
 }
 
@@ -383,6 +404,7 @@ impl<'a> From<&'a mcp_auth_core::TokenStatus> for TokenStatusJs<'a> {
             issuer: s.issuer.as_deref(),
             has_refresh_token: s.has_refresh_token,
             flow: s.flow.as_deref(),
+            dpop_bound: s.dpop_bound,
             problem: s.problem.as_deref(),
         }
     }
@@ -462,6 +484,10 @@ impl Inner {
         }
         if let Some(b) = opt_bool(options, "assumePkceS256")? {
             o.assume_pkce_s256 = b;
+        }
+        if let Some(m) = opt_str(options, "dpop")? {
+            o.dpop = mcp_auth_core::DpopMode::parse(&m)
+                .ok_or_else(|| invalid(format!("dpop `{m}` is not auto, required or off")))?;
         }
         let extra = get(options, "extraParams");
         if extra.is_object() {

@@ -42,8 +42,7 @@ export async function example(serverUrl: string): Promise<string[]> {
   const machine: string = await client.accessToken(serverUrl, {
     grant: "client_credentials",
     clientId: "reporting-bot",
-    privateKey: "-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----\n",
-    signingAlg: "ES256",
+    clientSecret: "from-the-environment",
   });
   void machine;
   if (!result.redirected) {
@@ -95,4 +94,17 @@ export async function example(serverUrl: string): Promise<string[]> {
   const web = new WebClient({ storage, redirect: (url) => void location.assign(url) });
   await web.completeLogin(location.href);
   return all.map((s) => s.identity);
+}
+
+// The Redis store for Node workers (pkg/node/redis_store.d.ts) plugs into the same options.
+import { redisStore, type RedisStore } from "../../pkg/node/redis_store.js";
+
+export async function redisWorker(client: unknown, serverUrl: string): Promise<string> {
+  const store: RedisStore = redisStore({ client, prefix: "fleet-a:", leaseMs: 6000 });
+  const auth = new McpAuthClient({ storage: store.storage, lock: store.lock });
+  const token: string = await auth.accessToken(serverUrl);
+  await store.settled();
+  // @ts-expect-error the client is required
+  redisStore({});
+  return token;
 }
