@@ -8,6 +8,7 @@ mod host;
 mod js;
 mod pure;
 mod session;
+mod webcrypto;
 
 use host::JsHost;
 use js::{get, opt_bool, opt_str, set, to_js_object};
@@ -55,6 +56,13 @@ export interface McpAuthClientOptions {
    * `name => new Promise(held => navigator.locks.request(name, () => new Promise(held)))`.
    */
   lock?: (name: string) => Promise<() => void>;
+  /**
+   * Where DPoP keys live. Default: `"webcrypto"` where `indexedDB` and `crypto.subtle` exist
+   * (browsers: a non-extractable ECDSA P-256 key per identity in IndexedDB, usable but never
+   * exportable), else `"store"` (a software key record in `storage`, shared with the CLI
+   * through the file store in Node).
+   */
+  dpopKeys?: "webcrypto" | "store";
 }
 
 export interface LoginOptions {
@@ -82,6 +90,11 @@ export interface LoginOptions {
   sendResource?: boolean;
   /** Escape hatch, off by default: take PKCE S256 as supported when the metadata does not say. */
   assumePkceS256?: boolean;
+  /**
+   * DPoP-bound tokens (RFC 9449): `"auto"` (default) when the authorization server offers
+   * ES256 proofs, `"required"` (refuse one that does not: code `dpop_unsupported`), `"off"`.
+   */
+  dpop?: "auto" | "required" | "off";
 }
 
 /** What a login or refresh left in the store (no secrets). */
@@ -94,6 +107,8 @@ export interface TokenInfo {
   /** Seconds since the Unix epoch. */
   expiresAt: number | null;
   hasRefreshToken: boolean;
+  /** The access token is DPoP-bound: it is useless without this client's key. */
+  dpopBound: boolean;
 }
 
 export type LoginResult = ({ redirected: false } & TokenInfo) | { redirected: true };
@@ -115,6 +130,8 @@ export interface TokenStatus {
   scope: string | null;
   issuer: string | null;
   hasRefreshToken: boolean;
+  /** The access token is DPoP-bound (RFC 9449). */
+  dpopBound: boolean;
   /** Set when the record exists but cannot be read. */
   problem: string | null;
 }
@@ -310,6 +327,7 @@ struct TokenInfoJs<'a> {
     scope: Option<&'a str>,
     expires_at: Option<u64>,
     has_refresh_token: bool,
+    dpop_bound: bool,
 }
 
 impl<'a> TokenInfoJs<'a> {
@@ -323,6 +341,7 @@ impl<'a> TokenInfoJs<'a> {
             scope: i.scope.as_deref(),
             expires_at: i.expires_at,
             has_refresh_token: i.has_refresh_token,
+            dpop_bound: i.dpop_bound,
         }
     }
 }
@@ -338,6 +357,7 @@ struct TokenStatusJs<'a> {
     scope: Option<&'a str>,
     issuer: Option<&'a str>,
     has_refresh_token: bool,
+    dpop_bound: bool,
     problem: Option<&'a str>,
 }
 
@@ -352,6 +372,7 @@ impl<'a> From<&'a mcp_auth_core::TokenStatus> for TokenStatusJs<'a> {
             scope: s.scope.as_deref(),
             issuer: s.issuer.as_deref(),
             has_refresh_token: s.has_refresh_token,
+            dpop_bound: s.dpop_bound,
             problem: s.problem.as_deref(),
         }
     }
@@ -430,6 +451,10 @@ impl Inner {
         }
         if let Some(b) = opt_bool(options, "assumePkceS256")? {
             o.assume_pkce_s256 = b;
+        }
+        if let Some(m) = opt_str(options, "dpop")? {
+            o.dpop = mcp_auth_core::DpopMode::parse(&m)
+                .ok_or_else(|| invalid(format!("dpop `{m}` is not auto, required or off")))?;
         }
         let extra = get(options, "extraParams");
         if extra.is_object() {
