@@ -21,7 +21,8 @@ pub(crate) struct JsHost {
     fetch: Function,
     fetch_this: JsValue,
     lock: Option<Function>,
-    /// The browser's non-extractable DPoP keys; `None`: the default software key in `storage`.
+    /// The browser's non-extractable DPoP keys; `None`: the store's key record (the CLI's
+    /// format), signed with through WebCrypto.
     webcrypto: Option<crate::webcrypto::WebCryptoKeys>,
 }
 
@@ -255,7 +256,7 @@ impl Host for JsHost {
                 let name = mcp_auth_core::dpop::key::key_name(identity);
                 Ok(keys.key(identity, || self.lock(&name)).await?.1)
             }
-            None => mcp_auth_core::dpop::key::software_public_key(self, identity).await,
+            None => Ok(crate::webcrypto::store_key(self, identity).await?.jwk),
         }
     }
 
@@ -264,9 +265,9 @@ impl Host for JsHost {
             Some(keys) => {
                 let name = mcp_auth_core::dpop::key::key_name(identity);
                 let (key, _) = keys.key(identity, || self.lock(&name)).await?;
-                keys.sign(&key, signing_input).await
+                crate::webcrypto::sign(&key, signing_input).await
             }
-            None => mcp_auth_core::dpop::key::software_sign(self, identity, signing_input).await,
+            None => crate::webcrypto::store_sign(self, identity, signing_input).await,
         }
     }
 

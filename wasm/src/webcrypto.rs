@@ -5,13 +5,16 @@
 //! IndexedDB keeps the `CryptoKey` object itself, not its bytes. WebCrypto's ECDSA
 //! signature is already the raw `r || s` JWS wants.
 //!
-//! Used when the page has both `indexedDB` and `crypto.subtle` (browsers); Node keeps the
-//! default software key in the shared store (the CLI's file store), unless the options say
-//! `dpopKeys: "webcrypto"`.
+//! Used when the page has both `indexedDB` and `crypto.subtle` (browsers). Elsewhere (Node,
+//! or `dpopKeys: "store"`) the key is the software key record of the shared store
+//! (`dpop:<identity>`, the CLI's format, see [`store_key`]), signed with through WebCrypto
+//! too: this build carries no signing code of its own (core without `software-keys`).
 
 use crate::js::{get, message_of, set};
 use js_sys::{Array, Function, Object, Promise, Uint8Array};
-use mcp_auth_core::{HostError, PublicJwk};
+use mcp_auth_core::dpop::key::{load_record, save_record, DpopKeyRecord, KEY_RECORD_VERSION};
+use mcp_auth_core::secret::DpopPrivateKey;
+use mcp_auth_core::{Host, HostError, PublicJwk};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use wasm_bindgen::prelude::*;
@@ -105,31 +108,9 @@ impl WebCryptoKeys {
 
     /// A new non-extractable key pair, stored under the identity.
     async fn create(&self, identity: &str) -> Result<(JsValue, PublicJwk), HostError> {
-        let subtle = get(&get(&js_sys::global(), "crypto"), "subtle");
-        let alg = Object::new();
-        set(&alg, "name", &"ECDSA".into());
-        set(&alg, "namedCurve", &"P-256".into());
-        let usages: Array = [JsValue::from("sign")].into_iter().collect();
-        let pair = call(
-            &subtle,
-            "generateKey",
-            &[alg.into(), false.into(), usages.into()],
-        )
-        .map_err(|e| fail("generateKey", &e))?;
-        let pair = JsFuture::from(Promise::resolve(&pair))
-            .await
-            .map_err(|e| fail("generateKey", &e))?;
+        let pair = generate(false).await?;
         // the public half is always exportable; only it leaves WebCrypto
-        let exported = call(
-            &subtle,
-            "exportKey",
-            &["jwk".into(), get(&pair, "publicKey")],
-        )
-        .map_err(|e| fail("exportKey", &e))?;
-        let exported = JsFuture::from(Promise::resolve(&exported))
-            .await
-            .map_err(|e| fail("exportKey", &e))?;
-        let jwk = jwk_of(&exported)?;
+        let jwk = jwk_of(&export_jwk(&get(&pair, "publicKey")).await?)?;
         let rec = Object::new();
         let private = get(&pair, "privateKey");
         set(&rec, "privateKey", &private);
@@ -174,20 +155,6 @@ impl WebCryptoKeys {
         self.create(identity).await
     }
 
-    pub(crate) async fn sign(&self, key: &JsValue, input: &[u8]) -> Result<Vec<u8>, HostError> {
-        let subtle = get(&get(&js_sys::global(), "crypto"), "subtle");
-        let alg = Object::new();
-        set(&alg, "name", &"ECDSA".into());
-        set(&alg, "hash", &"SHA-256".into());
-        let data = Uint8Array::from(input);
-        let sig = call(&subtle, "sign", &[alg.into(), key.clone(), data.into()])
-            .map_err(|e| fail("sign", &e))?;
-        let sig = JsFuture::from(Promise::resolve(&sig))
-            .await
-            .map_err(|e| fail("sign", &e))?;
-        Ok(Uint8Array::new(&sig).to_vec())
-    }
-
     pub(crate) async fn forget(&self, identity: &str) -> Result<(), HostError> {
         self.cache.borrow_mut().remove(identity);
         let store = self.store("readwrite").await?;
@@ -195,6 +162,140 @@ impl WebCryptoKeys {
         request_done(req).await.map_err(|e| fail("delete", &e))?;
         Ok(())
     }
+}
+
+fn subtle() -> Result<JsValue, HostError> {
+    let subtle = get(&get(&js_sys::global(), "crypto"), "subtle");
+    if subtle.is_object() {
+        Ok(subtle)
+    } else {
+        Err(HostError::Storage(
+            "DPoP needs WebCrypto (globalThis.crypto.subtle), which this JavaScript environment lacks (Node 19 or later has it)".into(),
+        ))
+    }
+}
+
+async fn settle(what: &str, v: Result<JsValue, JsValue>) -> Result<JsValue, HostError> {
+    let v = v.map_err(|e| fail(what, &e))?;
+    JsFuture::from(Promise::resolve(&v))
+        .await
+        .map_err(|e| fail(what, &e))
+}
+
+fn ecdsa_p256() -> JsValue {
+    let alg = Object::new();
+    set(&alg, "name", &"ECDSA".into());
+    set(&alg, "namedCurve", &"P-256".into());
+    alg.into()
+}
+
+fn sign_usage() -> JsValue {
+    [JsValue::from("sign")]
+        .into_iter()
+        .collect::<Array>()
+        .into()
+}
+
+/// A new ECDSA P-256 key pair.
+async fn generate(extractable: bool) -> Result<JsValue, HostError> {
+    let s = subtle()?;
+    let r = call(
+        &s,
+        "generateKey",
+        &[ecdsa_p256(), extractable.into(), sign_usage()],
+    );
+    settle("generateKey", r).await
+}
+
+async fn export_jwk(key: &JsValue) -> Result<JsValue, HostError> {
+    let s = subtle()?;
+    settle(
+        "exportKey",
+        call(&s, "exportKey", &["jwk".into(), key.clone()]),
+    )
+    .await
+}
+
+/// An ES256 signature (WebCrypto's ECDSA output is the raw r || s JWS wants).
+pub(crate) async fn sign(key: &JsValue, input: &[u8]) -> Result<Vec<u8>, HostError> {
+    let s = subtle()?;
+    let alg = Object::new();
+    set(&alg, "name", &"ECDSA".into());
+    set(&alg, "hash", &"SHA-256".into());
+    let data = Uint8Array::from(input);
+    let sig = settle(
+        "sign",
+        call(&s, "sign", &[alg.into(), key.clone(), data.into()]),
+    )
+    .await?;
+    Ok(Uint8Array::new(&sig).to_vec())
+}
+
+/// The identity's key record in the host's store (the CLI's format), created through
+/// WebCrypto under the host's lock when there is none.
+pub(crate) async fn store_key<H: Host>(
+    host: &H,
+    identity: &str,
+) -> Result<DpopKeyRecord, HostError> {
+    if let Some(rec) = load_record(host, identity).await? {
+        return Ok(rec);
+    }
+    let _guard = host
+        .lock(&mcp_auth_core::dpop::key::key_name(identity))
+        .await?;
+    if let Some(rec) = load_record(host, identity).await? {
+        return Ok(rec);
+    }
+    let pair = generate(true).await?;
+    let private = export_jwk(&get(&pair, "privateKey")).await?;
+    let d = get(&private, "d")
+        .as_string()
+        .ok_or_else(|| HostError::Storage("DPoP key: WebCrypto exported no `d`".into()))?;
+    let rec = DpopKeyRecord {
+        version: KEY_RECORD_VERSION,
+        alg: mcp_auth_core::dpop::DPOP_ALG.into(),
+        jwk: jwk_of(&private)?,
+        d: DpopPrivateKey::new(d),
+        created_at: host.now(),
+    };
+    save_record(host, identity, &rec).await?;
+    Ok(rec)
+}
+
+/// Signs with the store's key record, imported into WebCrypto (not extractable) for the call.
+pub(crate) async fn store_sign<H: Host>(
+    host: &H,
+    identity: &str,
+    input: &[u8],
+) -> Result<Vec<u8>, HostError> {
+    let rec = store_key(host, identity).await?;
+    let jwk = Object::new();
+    for (k, v) in [
+        ("kty", rec.jwk.kty.as_str()),
+        ("crv", rec.jwk.crv.as_str()),
+        ("x", rec.jwk.x.as_str()),
+        ("y", rec.jwk.y.as_str()),
+        ("d", rec.d.secret()),
+    ] {
+        set(&jwk, k, &v.into());
+    }
+    let s = subtle()?;
+    let key = settle(
+        "importKey",
+        call(
+            &s,
+            "importKey",
+            &[
+                "jwk".into(),
+                jwk.into(),
+                ecdsa_p256(),
+                false.into(),
+                sign_usage(),
+            ],
+        ),
+    )
+    .await?;
+    sign(&key, input).await
 }
 
 fn jwk_of(v: &JsValue) -> Result<PublicJwk, HostError> {

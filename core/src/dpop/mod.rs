@@ -334,5 +334,5 @@ impl<H: Host> McpAuth<H> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "software-keys"))]
 mod tests;
