@@ -24,6 +24,8 @@ pub const DEFAULT_PREFIX: &str = "mcp-auth:";
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection that broke is retried (see [`Inner::run`]).
+const RECONNECT_WINDOW: Duration = Duration::from_secs(5);
 
 /// A Redis URL. It may carry a password: Debug and Display show the address without it.
 #[derive(Clone, serde::Deserialize)]
@@ -210,21 +212,27 @@ impl Inner {
     }
 
     /// Runs `f` on the process's connection. A kept connection that fails at the transport
-    /// (the server restarted) is replaced once; every command here is safe to repeat.
+    /// means Redis was there a moment ago (a restart, a fail-over): new connections are tried
+    /// for up to [`RECONNECT_WINDOW`] before giving up, so refreshed tokens are not lost to
+    /// a restart. A first connection that fails fails at once. Every command here is safe to
+    /// repeat.
     pub(crate) fn run<T>(
         &self,
         mut f: impl FnMut(&mut Connection) -> RedisResult<T>,
     ) -> Result<T, HostError> {
         let mut slot = locked(&self.conn);
-        let mut retried = false;
+        let mut reconnecting: Option<std::time::Instant> = None;
         loop {
             let (mut conn, kept) = match slot.take() {
                 Some(c) => (c, true),
-                None => (
-                    self.connect()
-                        .map_err(|e| HostError::Storage(explain(&self.address, &e)))?,
-                    false,
-                ),
+                None => match self.connect() {
+                    Ok(c) => (c, false),
+                    Err(_) if reconnecting.is_some_and(|t| t.elapsed() < RECONNECT_WINDOW) => {
+                        std::thread::sleep(Duration::from_millis(100));
+                        continue;
+                    }
+                    Err(e) => return Err(HostError::Storage(explain(&self.address, &e))),
+                },
             };
             match f(&mut conn) {
                 Ok(v) => {
@@ -232,8 +240,8 @@ impl Inner {
                     return Ok(v);
                 }
                 Err(e) if e.is_io_error() || e.is_unrecoverable_error() => {
-                    if kept && !retried {
-                        retried = true;
+                    if kept && reconnecting.is_none() {
+                        reconnecting = Some(std::time::Instant::now());
                         continue;
                     }
                     return Err(HostError::Storage(explain(&self.address, &e)));

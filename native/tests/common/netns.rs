@@ -1,5 +1,5 @@
 //! Simulated hosts for the fleet tests: one network namespace per host, joined to the test's
-//! namespace by a veth pair (`10.N.i.1` outside, `10.N.i.2` inside), each with its own HOME
+//! namespace by a veth pair (`10.N.M.1` outside, `10.N.M.2` inside), each with its own HOME
 //! and no shared files. Plain-http services of the test (the testkit) are forwarded with
 //! Debian's `socat` so that a process inside sees them on its own 127.0.0.1 at the same port
 //! (the CLI allows plain http to loopback only); Redis listens on the outer veth addresses
@@ -63,17 +63,21 @@ pub struct Fleet {
 }
 
 impl Fleet {
-    /// `n` hosts (at most 200).
+    /// `n` hosts (at most 4). Addresses and names derive from the pid, so concurrent runs
+    /// do not collide.
     pub fn new(n: usize) -> Fleet {
+        assert!(n <= 4, "at most 4 hosts");
         let pid = std::process::id();
-        let net = 100 + pid % 100;
+        let net = 100 + (pid / 64) % 100;
+        let base = (pid % 64) * 4;
         let mut hosts = Vec::new();
         for i in 0..n {
             let ns = format!("mcpa{pid}h{i}");
             let veth = format!("mv{}x{i}", pid % 100_000);
             let peer = format!("mv{}y{i}", pid % 100_000);
-            let outer_ip = format!("10.{net}.{i}.1");
-            let inner_ip = format!("10.{net}.{i}.2");
+            let sub = base as usize + i;
+            let outer_ip = format!("10.{net}.{sub}.1");
+            let inner_ip = format!("10.{net}.{sub}.2");
             ip(&["netns", "add", &ns]);
             let host = Host {
                 ns: ns.clone(),

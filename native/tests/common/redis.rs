@@ -105,6 +105,11 @@ impl RedisServer {
         self.launch();
     }
 
+    /// Starts it again after [`RedisServer::stop`].
+    pub fn start_again(&mut self) {
+        self.launch();
+    }
+
     /// A connection for the test itself.
     pub fn conn(&self) -> redis::Connection {
         self.conn_with(&self.url())
