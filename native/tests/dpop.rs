@@ -209,6 +209,7 @@ async fn a_token_stolen_from_the_store_is_refused_without_the_key() {
     // `mcp-auth token` prints the same token: it is no more use to a thief
     let printed = env.run(&["token", &mcp]).ok();
     assert_eq!(printed.stdout.trim(), stolen);
+    assert!(printed.stderr.contains("DPoP-bound"), "{}", printed.stderr);
 
     // as a bearer token
     let (status, challenge) =

@@ -38,6 +38,11 @@ pub(super) async fn run(ctx: &Ctx, target: &str) -> CliResult {
         }
         CliError::new(msg)
     })?;
+    if record.is_dpop_bound() {
+        errln!(
+            "note: this token is DPoP-bound: a server takes it only as `Authorization: DPoP` with a proof signed by this identity's key (mcp-auth sends those itself)"
+        );
+    }
     out::try_stdout(format_args!("{}\n", record.access_token.secret()))
         .map_err(|e| out::failed(e, "cannot write the token"))
 }
