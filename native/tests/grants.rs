@@ -464,3 +464,31 @@ async fn a_refused_token_exchange_names_the_identity_provider() {
     );
     assert!(stored_tokens(&env).is_empty());
 }
+
+/// Under DPoP with nonces, the token request is answered `use_dpop_nonce` first; the retry
+/// carries a new client assertion (a fresh `jti`: the server saw the first one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_key_jwt_under_dpop_nonces_signs_a_new_assertion_for_the_retry() {
+    let server = TestServer::start(Scenario::DpopNonce);
+    server.register_key_client("key-client", public_jwk("es256.public.jwk.json"));
+    let env = CliEnv::new();
+    config(
+        &env,
+        &server,
+        &format!(
+            "        grant: client_credentials\n        client_id: key-client\n        private_key_file: {}\n",
+            key_file("es256.pem")
+        ),
+    );
+    let probe = env.run(&["probe", "svc", "--json"]).ok().json();
+    assert!(probe.to_string().contains("tools"), "{probe}");
+    let (as_challenges, _) = server.dpop_nonce_challenges();
+    assert!(as_challenges >= 1, "the AS demanded a nonce first");
+    assert_eq!(
+        server.grant_count("client_credentials"),
+        as_challenges as usize + 1
+    );
+    let records = stored_tokens(&env);
+    assert!(records[0].get("dpop_jkt").is_some(), "{}", records[0]);
+    no_browser(&env);
+}

@@ -272,3 +272,151 @@ async fn a_holder_whose_lease_ran_out_cannot_overwrite_the_next_holders_record()
     // without a lock held, writes are plain
     a.save("tokens:x", "later").await.expect("save");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_longer_than_the_lease_keeps_the_lock_by_renewing_it() {
+    let redis = RedisServer::start();
+    let server = TestServer::start(Scenario::Default);
+    let mcp = server.mcp_url();
+    let mut env = redis_env(&redis.url());
+    logged_in(&server, &env).await;
+    let mut conn = redis.conn();
+    let key = token_key(&mut conn, "mcp-auth:");
+    // the token endpoint takes four leases; the holder's renewals keep the waiters out
+    env.extra_env
+        .push(("MCP_AUTH_REDIS_LEASE_MS".into(), "500".into()));
+    expire_record(&mut conn, &key);
+    server.clear_log();
+    server.set_token_delay_ms(2000);
+    let holder = env.command(&["token", &mcp]).spawn().expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.count("POST", "/token") == 0 {
+        assert!(Instant::now() < deadline, "no refresh request came");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let waiters: Vec<_> = (0..3)
+        .map(|_| env.command(&["token", &mcp]).spawn().expect("spawn"))
+        .collect();
+    let mut tokens = Vec::new();
+    for c in std::iter::once(holder).chain(waiters) {
+        let out = c.wait_with_output().expect("wait");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        tokens.push(String::from_utf8_lossy(&out.stdout).trim().to_string());
+    }
+    assert_eq!(
+        server.grant_count("refresh_token"),
+        1,
+        "the waiters never took the lock from a live holder"
+    );
+    assert!(tokens.windows(2).all(|w| w[0] == w[1]));
+    assert_eq!(server.revoked_grant_count(), 0);
+    assert_eq!(mcp_status_with(&mcp, &tokens[0]).await, 200);
+}
+
+/// Runs `openssl` (Debian's, from .ci/setup) with `args` in `dir`.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl is not installed: run .ci/setup");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_verifies_the_server_certificate() {
+    // a private CA and a certificate for 127.0.0.1 signed by it
+    let pki = tempfile::tempdir().expect("tempdir");
+    let d = pki.path();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509"];
+    ca.extend(ec);
+    ca.extend([
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=mcp-auth test CA",
+    ]);
+    openssl(d, &ca);
+    let mut csr = vec!["req"];
+    csr.extend(ec);
+    csr.extend([
+        "-keyout",
+        "leaf.key",
+        "-out",
+        "leaf.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    openssl(d, &csr);
+    std::fs::write(
+        d.join("ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("ext");
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "leaf.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext",
+        ],
+    );
+    let redis = RedisServer::start_tls(d.join("leaf.pem"), d.join("leaf.key"));
+    let server = TestServer::start(Scenario::Default);
+    let url = format!("rediss://127.0.0.1:{}", redis.port);
+
+    // the system's roots do not know the private CA: refused, and said so
+    let mut env = redis_env(&url);
+    env.removed_env.push("SSL_CERT_FILE".into());
+    let run = env.run(&["token", &server.mcp_url()]).failed();
+    assert!(
+        run.stderr
+            .contains("cannot reach Redis at rediss://127.0.0.1"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("certificate"), "{}", run.stderr);
+
+    // trusting the CA (SSL_CERT_FILE, read by the system-roots loader): login and token work
+    let mut env = redis_env(&url);
+    env.extra_env.push((
+        "SSL_CERT_FILE".into(),
+        d.join("ca.pem").display().to_string(),
+    ));
+    logged_in(&server, &env).await;
+    let st = env.run(&["status"]).ok();
+    assert!(st.stdout.contains("✓ reachable (master)"), "{}", st.stdout);
+    let token = env.run(&["token", &server.mcp_url()]).ok().stdout;
+    assert_eq!(mcp_status_with(&server.mcp_url(), token.trim()).await, 200);
+}

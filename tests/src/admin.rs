@@ -137,6 +137,10 @@ pub(crate) fn route(ctx: &Shared, method: &Method, what: &str, query: &str) -> R
                 &json!({"error": "use ?ms=N (milliseconds)"}),
             ),
         },
+        // the grants without a browser (oauth/grants.rs): clients, keys, minted tokens
+        (w, "POST") if w.starts_with("grants/") => {
+            crate::oauth::grants::admin(ctx, &w["grants/".len()..], &p)
+        }
         ("stats" | "requests", _) => method_not_allowed("GET, OPTIONS"),
         ("expire" | "clear-log" | "switch-as" | "deny-all" | "token-delay", _) => {
             method_not_allowed("POST, OPTIONS")

@@ -15,6 +15,8 @@ pub struct RedisServer {
     args: Vec<String>,
     /// Addresses to listen on besides 127.0.0.1.
     binds: Vec<String>,
+    /// TLS only (rediss://): the port speaks TLS with this certificate and key.
+    tls: Option<(PathBuf, PathBuf)>,
     child: Option<Child>,
 }
 
@@ -39,6 +41,21 @@ impl RedisServer {
             port: crate::common::free_port(),
             args: args.iter().map(|a| a.to_string()).collect(),
             binds: binds.iter().map(|a| a.to_string()).collect(),
+            tls: None,
+            child: None,
+        };
+        s.launch();
+        s
+    }
+
+    /// A server that speaks only TLS on its port, with this certificate chain and key.
+    pub fn start_tls(cert: PathBuf, key: PathBuf) -> RedisServer {
+        let mut s = RedisServer {
+            dir: tempfile::tempdir().expect("tempdir"),
+            port: crate::common::free_port(),
+            args: Vec::new(),
+            binds: Vec::new(),
+            tls: Some((cert, key)),
             child: None,
         };
         s.launch();
@@ -49,9 +66,18 @@ impl RedisServer {
         let mut bind = vec!["127.0.0.1".to_string()];
         bind.extend(self.binds.iter().cloned());
         let mut c = Command::new(redis_server_bin());
-        c.arg("--port")
-            .arg(self.port.to_string())
-            .arg("--bind")
+        match &self.tls {
+            None => c.arg("--port").arg(self.port.to_string()),
+            Some((cert, key)) => c
+                .args(["--port", "0", "--tls-port"])
+                .arg(self.port.to_string())
+                .arg("--tls-cert-file")
+                .arg(cert)
+                .arg("--tls-key-file")
+                .arg(key)
+                .args(["--tls-auth-clients", "no"]),
+        };
+        c.arg("--bind")
             .args(&bind)
             .arg("--dir")
             .arg(self.dir.path())

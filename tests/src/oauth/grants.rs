@@ -467,3 +467,59 @@ pub(super) async fn idp_token(ctx: &Shared, req: Request) -> Response {
         }),
     )
 }
+
+/// `POST /_testkit/grants/<what>` for tests outside the process (Node):
+/// `client?client_id=&client_secret=&method=` (a grant client; no secret: public),
+/// `key-client?client_id=&jwk=` (private_key_jwt with that public JWK),
+/// `workload-token?aud=&exp_in=&jti=`, `id-token?aud=&exp_in=` (answer `{"token": ...}`),
+/// `id-jag-client?client_id=`.
+pub(crate) fn admin(ctx: &Shared, what: &str, p: &Params) -> Response {
+    let bad = |m: &str| json_response(StatusCode::BAD_REQUEST, &json!({"error": m}));
+    let ok = |v: Value| json_response(StatusCode::OK, &v);
+    let exp_in = match p.get("exp_in").map(str::parse::<i64>) {
+        None => 300,
+        Some(Ok(n)) => n,
+        Some(Err(_)) => return bad("exp_in must be a number of seconds"),
+    };
+    let Some(id) = p.get("client_id").or(p.get("aud")) else {
+        return bad("client_id (or aud) is missing");
+    };
+    match what {
+        "client" => {
+            let client = match (p.get("client_secret"), p.get("method")) {
+                (None, _) => StaticClient::public(id, &[]),
+                (Some(secret), method) => {
+                    let Some(m) = AuthMethod::parse(method.unwrap_or("client_secret_basic")) else {
+                        return bad("method is not client_secret_basic or client_secret_post");
+                    };
+                    StaticClient::confidential(id, secret, m, &[])
+                }
+            };
+            register_grant_client(ctx, client);
+            ok(json!({"ok": true}))
+        }
+        "key-client" => match p.get("jwk").map(serde_json::from_str::<Value>) {
+            Some(Ok(jwk)) => {
+                register_key_client(ctx, id, jwk);
+                ok(json!({"ok": true}))
+            }
+            _ => bad("jwk must be the client's public JWK (JSON)"),
+        },
+        "workload-token" => {
+            ok(json!({"token": mint_workload_token(ctx, id, exp_in, p.get("jti"))}))
+        }
+        "id-token" => ok(json!({
+            "token": mint_id_token(ctx, id, exp_in),
+            "idp_token_endpoint": ctx.as_endpoint("/idp/token"),
+            "idp_client_id": IDP_CLIENT_ID,
+        })),
+        "id-jag-client" => {
+            set_jag_client(ctx, id);
+            ok(json!({"ok": true}))
+        }
+        _ => json_response(
+            StatusCode::NOT_FOUND,
+            &json!({"error": "unknown grants admin"}),
+        ),
+    }
+}

@@ -38,6 +38,17 @@ export async function example(serverUrl: string): Promise<string[]> {
   }
   const token: string = await client.accessToken(serverUrl);
   void token;
+  // a grant without a browser (issue 9): the options name it, the token is renewed by it
+  const machine: string = await client.accessToken(serverUrl, {
+    grant: "client_credentials",
+    clientId: "reporting-bot",
+    clientSecret: "from-the-environment",
+  });
+  void machine;
+  if (!result.redirected) {
+    const flow: "client_credentials" | "jwt_bearer" | "token_exchange" | null = result.flow;
+    void flow;
+  }
   const resp: AuthorizedResponse = await client.authorizedFetch(serverUrl, {
     method: "POST",
     headers: { "content-type": "application/json" },
