@@ -83,11 +83,13 @@ JSON
   "main": "mcp_auth.js",
   "types": "mcp_auth.d.ts",
   "engines": { "node": ">=18" },
-  "files": ["mcp_auth.js", "mcp_auth.d.ts", "mcp_auth_bg.wasm", "mcp_auth_bg.wasm.d.ts", "file_store.js", "file_store.d.ts"]
+  "files": ["mcp_auth.js", "mcp_auth.d.ts", "mcp_auth_bg.wasm", "mcp_auth_bg.wasm.d.ts", "file_store.js", "file_store.d.ts", "redis_store.js", "redis_store.d.ts"]
 }
 JSON
     # the CLI's file store and locks for Node (wasm/node/)
     cp wasm/node/file_store.js wasm/node/file_store.d.ts "$out/"
+    # the CLI's `persist: redis` store and leased locks for Node (wasm/node/redis_store.js)
+    cp wasm/node/redis_store.js wasm/node/redis_store.d.ts "$out/"
   fi
 done
 

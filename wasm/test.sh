@@ -50,5 +50,10 @@ else
   echo "Chromium not found at ${CHROMIUM:-/usr/bin/chromium}; run .ci/setup" >&2
   status=1
 fi
+if command -v redis-server >/dev/null 2>&1; then
+  echo "== the mixed fleet: CLI and Node workers on 4 network-namespace hosts sharing Redis"
+  MCP_AUTH_REQUIRE_NODE_WORKERS=1 cargo test -q -p mcp-auth --test redis_fleet \
+    a_hundred_processes -- --nocapture || status=1
+fi
 if [ $status -ne 0 ]; then say "FAILED"; else say "all wasm tests passed (screenshots in test-artifacts/)"; fi
 exit $status

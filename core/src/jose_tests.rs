@@ -1,5 +1,6 @@
 use super::*;
 use p256::ecdsa::signature::Verifier as _;
+use rsa::BoxedUint;
 
 const ES256_PKCS8: &str = include_str!("../../tests/vectors/keys/es256.pem");
 const ES256_SEC1: &str = include_str!("../../tests/vectors/keys/es256.sec1.pem");

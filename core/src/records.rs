@@ -340,7 +340,7 @@ pub(crate) fn decode<T: DeserializeOwned>(key: &str, text: &str) -> Result<T> {
 }
 
 /// Decodes a stored value the way core reads the record under `key` (chosen by the key's
-/// prefix: `index`, `tokens:`, `client:`, `discovery:`, `pending:`, `protocol:`), and drops
+/// prefix: `index`, `tokens:`, `client:`, `discovery:`, `pending:`, `protocol:`, `dpop:`), and drops
 /// it. Core itself reads records through [`crate::McpAuth`]; this exists so the fuzz targets
 /// in `fuzz/` can reach the record decoder without a host. Unknown keys are `Ok`.
 pub fn check_record(key: &str, text: &str) -> Result<()> {
@@ -356,6 +356,8 @@ pub fn check_record(key: &str, text: &str) -> Result<()> {
         decode::<PendingLogin>(key, text).map(drop)
     } else if key.starts_with("protocol:") {
         decode::<crate::mcp::record::ProtocolRecord>(key, text).map(drop)
+    } else if key.starts_with("dpop:") {
+        decode::<crate::dpop::key::DpopKeyRecord>(key, text).map(drop)
     } else {
         Ok(())
     }

@@ -89,7 +89,16 @@ impl<H: Host> McpAuth<H> {
             let mut req = request.clone();
             if let Some(r) = &record {
                 check_destination(r, server_url, &req.url, dest)?;
-                self.authorize_request(&mut req, r).await?;
+                match self.authorize_request(&mut req, r).await {
+                    Ok(()) => {}
+                    // the key the token is bound to is gone (cleared, another machine's
+                    // store): the token is useless, as if there were none
+                    Err(Error::ReauthenticationRequired { .. }) if !relogged => {
+                        record = None;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             let resp = self.host.send(req).await?;
             self.note_nonce(&request.url, &resp);

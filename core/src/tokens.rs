@@ -314,14 +314,20 @@ impl<H: Host> McpAuth<H> {
         }
         keys.sort();
         keys.dedup();
-        // the DPoP key goes with the tokens it signed for
-        self.host.dpop_forget(&id).await?;
         for key in keys {
             let existed = idx.keys.contains(&key) || self.host.load(&key).await?.is_some();
             self.delete(&key).await?;
             if existed {
                 report.deleted_keys.push(key);
             }
+        }
+        // the DPoP key goes with the tokens it signed for; after them, so that a key store
+        // that fails never keeps the tokens
+        if let Err(e) = self.host.dpop_forget(&id).await {
+            report.revocation_notes.push(format!(
+                "the DPoP key could not be deleted ({})",
+                Error::from(e)
+            ));
         }
         Ok(report)
     }

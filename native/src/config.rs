@@ -2,6 +2,7 @@
 //! deep-merged, with `${VAR}` / `${VAR:default}` substituted) and the `mcpServers` JSON of
 //! `.mcp.json` / `mcp.json`. Errors name the file, the line and what is wrong.
 
+use crate::redis_store::RedisUrl;
 use crate::store::Persist;
 use mcp_auth_core::{ClientSecret, DpopMode};
 use serde::Deserialize;
@@ -96,6 +97,12 @@ struct RawAuth {
     redirect_path: Option<String>,
     #[serde(default)]
     persist: Option<Persist>,
+    /// `persist: redis`: where the shared store is (may hold a password).
+    #[serde(default)]
+    redis_url: Option<RedisUrl>,
+    /// `persist: redis`: what every key starts with (default `mcp-auth:`).
+    #[serde(default)]
+    redis_prefix: Option<String>,
     #[serde(default)]
     scope: Option<ScopeValue>,
     #[serde(default)]
@@ -163,6 +170,10 @@ pub struct ServerConfig {
     pub redirect_port: u16,
     pub redirect_path: String,
     pub persist: Option<Persist>,
+    /// `auth.redis_url` (Debug shows it without the password).
+    pub redis_url: Option<RedisUrl>,
+    /// `auth.redis_prefix`.
+    pub redis_prefix: Option<String>,
     pub scope: Option<String>,
     pub client_id: Option<String>,
     pub client_secret: Option<ClientSecret>,
@@ -361,7 +372,7 @@ fn load_yaml(path: &Path) -> Result<Config, ConfigError> {
 fn unknown_auth_keys(warnings: &mut Vec<String>, path: &Path, name: &str, auth: Option<&RawAuth>) {
     for key in auth.iter().flat_map(|a| a.other.keys()) {
         warnings.push(format!(
-            "{}: server `{name}`: unknown key `auth.{key}` ignored (known: oauth, redirect_port, redirect_path, persist, scope, client_metadata_url, client_id, client_secret, issuer, send_resource, assume_pkce_s256, dpop, {})",
+            "{}: server `{name}`: unknown key `auth.{key}` ignored (known: oauth, redirect_port, redirect_path, persist, redis_url, redis_prefix, scope, client_metadata_url, client_id, client_secret, issuer, send_resource, assume_pkce_s256, dpop, {})",
             path.display(),
             crate::flow_config::KEYS
         ));
@@ -480,6 +491,8 @@ fn resolve(name: &str, raw: RawServer, path: &Path) -> Result<ServerConfig, Conf
             .redirect_path
             .unwrap_or_else(|| DEFAULT_REDIRECT_PATH.into()),
         persist: auth.persist,
+        redis_url: auth.redis_url,
+        redis_prefix: auth.redis_prefix,
         scope,
         client_id: auth.client_id,
         client_secret: auth.client_secret.map(ClientSecret::new),

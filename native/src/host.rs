@@ -1,4 +1,5 @@
-//! The native host: reqwest for HTTP, the chosen store, file locks in the state directory,
+//! The native host: reqwest for HTTP, the chosen store, file locks in the state directory
+//! (Redis locks with the Redis store),
 //! the loopback callback server (or a pasted redirect URL) for the browser step, the clock.
 
 use crate::browser;
@@ -150,6 +151,10 @@ impl Host for NativeHost {
     }
 
     async fn lock(&self, name: &str) -> Result<HostLock, HostError> {
+        // a shared store needs a lock every host sees; a file lock holds on one machine only
+        if let Store::Redis(redis) = &self.store {
+            return Ok(HostLock::new(redis.lock(name).await?));
+        }
         let guard = lock::acquire_named(self.lock_dir.clone(), name).await?;
         Ok(HostLock::new(guard))
     }

@@ -12,4 +12,6 @@ pub mod host;
 pub mod http;
 pub mod lock;
 mod private_fs;
+pub mod redis_lock;
+pub mod redis_store;
 pub mod store;

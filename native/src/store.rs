@@ -1,5 +1,5 @@
-//! Storage capabilities: the OS keyring, a 0600 JSON file under the XDG state directory, or
-//! memory. Records are opaque strings here; their format and keys belong to core. The file's
+//! Storage capabilities: the OS keyring, a 0600 JSON file under the XDG state directory,
+//! memory, or a shared Redis ([`crate::redis_store`]). Records are opaque strings here; their format and keys belong to core. The file's
 //! folder must be the user's own and private; links are never followed ([`crate::private_fs`]).
 
 use crate::lock::FileLock;
@@ -20,6 +20,8 @@ pub enum Persist {
     Keyring,
     File,
     Memory,
+    /// A shared Redis (`auth.redis_url`): one grant for a fleet of hosts.
+    Redis,
 }
 
 impl Persist {
@@ -28,6 +30,7 @@ impl Persist {
             Persist::Keyring => "keyring",
             Persist::File => "file",
             Persist::Memory => "memory",
+            Persist::Redis => "redis",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -35,6 +38,7 @@ impl Persist {
             "keyring" => Some(Persist::Keyring),
             "file" => Some(Persist::File),
             "memory" => Some(Persist::Memory),
+            "redis" => Some(Persist::Redis),
             _ => None,
         }
     }
@@ -405,6 +409,7 @@ pub enum Store {
     Keyring(KeyringStore),
     File(FileStore),
     Memory(MemoryStore),
+    Redis(crate::redis_store::RedisStore),
 }
 
 impl Store {
@@ -413,6 +418,7 @@ impl Store {
             Store::Keyring(_) => Persist::Keyring,
             Store::File(_) => Persist::File,
             Store::Memory(_) => Persist::Memory,
+            Store::Redis(_) => Persist::Redis,
         }
     }
     pub async fn load(&self, key: &str) -> Result<Option<String>, HostError> {
@@ -420,6 +426,7 @@ impl Store {
             Store::Keyring(s) => s.load(key).await,
             Store::File(s) => s.load(key),
             Store::Memory(s) => s.load(key),
+            Store::Redis(s) => s.load(key).await,
         }
     }
     pub async fn save(&self, key: &str, value: &str) -> Result<(), HostError> {
@@ -427,6 +434,7 @@ impl Store {
             Store::Keyring(s) => s.save(key, value).await,
             Store::File(s) => s.save(key, value),
             Store::Memory(s) => s.save(key, value),
+            Store::Redis(s) => s.save(key, value).await,
         }
     }
     pub async fn remove(&self, key: &str) -> Result<(), HostError> {
@@ -434,6 +442,7 @@ impl Store {
             Store::Keyring(s) => s.remove(key).await,
             Store::File(s) => s.remove(key),
             Store::Memory(s) => s.remove(key),
+            Store::Redis(s) => s.remove(key).await,
         }
     }
 }

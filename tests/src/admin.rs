@@ -50,10 +50,22 @@ pub(crate) fn route(ctx: &Shared, method: &Method, what: &str, query: &str) -> R
                     "requests": requests,
                     "counts": counts,
                     "revoked": inner.revoked,
+                    "revoked_grants": inner.grants.values().filter(|g| g.revoked).count(),
                     "scenario": ctx.scenario.name(),
                     "protocol": ctx.protocol.name(),
                     "switched": inner.switched,
                     "deny_all": inner.deny_all,
+                }),
+            )
+        }
+        ("dpop", "GET") => {
+            let inner = ctx.lock();
+            json_response(
+                StatusCode::OK,
+                &json!({
+                    "as_nonce_challenges": inner.as_nonce_challenges,
+                    "rs_nonce_challenges": inner.rs_nonce_challenges,
+                    "proofs": inner.dpop_jtis.len(),
                 }),
             )
         }
@@ -115,8 +127,22 @@ pub(crate) fn route(ctx: &Shared, method: &Method, what: &str, query: &str) -> R
                 &json!({"error": "use ?on=true or ?on=false"}),
             ),
         },
+        ("token-delay", "POST") => match p.get("ms").map(str::parse::<u64>) {
+            Some(Ok(ms)) => {
+                ctx.lock().token_delay_ms = ms;
+                ok()
+            }
+            _ => json_response(
+                StatusCode::BAD_REQUEST,
+                &json!({"error": "use ?ms=N (milliseconds)"}),
+            ),
+        },
+        // the grants without a browser (oauth/grants.rs): clients, keys, minted tokens
+        (w, "POST") if w.starts_with("grants/") => {
+            crate::oauth::grants::admin(ctx, &w["grants/".len()..], &p)
+        }
         ("stats" | "requests", _) => method_not_allowed("GET, OPTIONS"),
-        ("expire" | "clear-log" | "switch-as" | "deny-all", _) => {
+        ("expire" | "clear-log" | "switch-as" | "deny-all" | "token-delay", _) => {
             method_not_allowed("POST, OPTIONS")
         }
         _ => not_found(),

@@ -12,7 +12,11 @@
 
 mod admin;
 mod browse;
+<<<<<<< HEAD
 mod canned;
+=======
+mod dpop;
+>>>>>>> main
 mod hostile;
 mod mcp;
 mod modern;

@@ -7,6 +7,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
+use crate::dpop;
 use crate::modern;
 use crate::protocol::{LineEnd, Protocol, LEGACY_VERSIONS};
 use crate::scenario::Scenario;
@@ -87,12 +88,15 @@ pub(crate) fn insufficient_scope(ctx: &Shared, rs_path: &str, step: &StepUp) -> 
     resp
 }
 
-/// Check the bearer token: issued by the AS the PRM names, unexpired, unrevoked, audience =
-/// this RS (exactly this resource in `two-resources`).
+/// Check the access token: issued by the AS the PRM names, unexpired, unrevoked, audience =
+/// this RS (exactly this resource in `two-resources`). A DPoP-bound token only with the
+/// `DPoP` scheme and a proof by its key for this request (`method`, `path` on this origin).
 pub(crate) fn check_bearer(
     ctx: &Shared,
     headers: &HeaderMap,
     rs_path: &str,
+    method: &Method,
+    path: &str,
 ) -> Result<TokenInfo, Response> {
     if ctx.lock().deny_all {
         return Err(unauthorized(
@@ -110,7 +114,8 @@ pub(crate) fn check_bearer(
     let Some((scheme, token)) = value.trim().split_once(' ') else {
         return Err(unauthorized(ctx, rs_path, None));
     };
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let dpop_scheme = scheme.eq_ignore_ascii_case("dpop") && dpop::enabled(ctx);
+    if !scheme.eq_ignore_ascii_case("bearer") && !dpop_scheme {
         return Err(unauthorized(ctx, rs_path, None));
     }
     let Some((t, grant_active)) = ctx.find_access(token.trim()) else {
@@ -141,6 +146,63 @@ pub(crate) fn check_bearer(
             rs_path,
             Some("the access token was issued for another resource"),
         ));
+    }
+    let token = token.trim();
+    match (&t.jkt, dpop_scheme) {
+        (None, false) => {}
+        (Some(_), false) => {
+            return Err(unauthorized(
+                ctx,
+                rs_path,
+                Some(
+                    "this access token is DPoP-bound: present it with the DPoP scheme and a proof",
+                ),
+            ))
+        }
+        (None, true) => {
+            return Err(dpop::rs_challenge(
+                ctx,
+                "invalid_token",
+                "this access token is not DPoP-bound; present it as a Bearer token",
+            ))
+        }
+        (Some(jkt), true) => {
+            let url = format!("{}{}", ctx.base_url, path);
+            let proof = match dpop::check_proof(ctx, headers, method.as_str(), &url) {
+                Ok(Some(p)) => p,
+                Ok(None) => {
+                    return Err(dpop::rs_challenge(
+                        ctx,
+                        "invalid_dpop_proof",
+                        "a DPoP proof is required with this token",
+                    ))
+                }
+                Err(e) => return Err(dpop::rs_challenge(ctx, "invalid_dpop_proof", &e)),
+            };
+            if proof.ath.as_deref() != Some(dpop::token_hash(token).as_str()) {
+                return Err(dpop::rs_challenge(
+                    ctx,
+                    "invalid_dpop_proof",
+                    "the proof's ath does not match the access token",
+                ));
+            }
+            if &proof.jkt != jkt {
+                return Err(dpop::rs_challenge(
+                    ctx,
+                    "invalid_token",
+                    "the proof is signed by another key than the one the token is bound to",
+                ));
+            }
+            if !dpop::nonce_ok(ctx, dpop::Role::Rs, &proof) {
+                return Err(dpop::rs_challenge(
+                    ctx,
+                    "use_dpop_nonce",
+                    "this resource server needs a DPoP nonce",
+                ));
+            }
+            let next = dpop::rotate(ctx, dpop::Role::Rs);
+            ctx.lock().rs_nonce_to_send = next;
+        }
     }
     ctx.tick_switch();
     Ok(TokenInfo {
@@ -410,7 +472,7 @@ pub(crate) async fn mcp_endpoint(
     let deferred_auth = ctx.scenario.public_discovery() && method == Method::POST;
     let mut token = None;
     if !deferred_auth {
-        match check_bearer(ctx, &headers, rs_path) {
+        match check_bearer(ctx, &headers, rs_path, method, rs_path) {
             Ok(t) => token = Some(t),
             Err(resp) => return resp,
         }
@@ -454,7 +516,7 @@ pub(crate) async fn mcp_endpoint(
         Err(resp) => return resp,
     };
     if token.is_none() && !public_method(&msg) {
-        match check_bearer(ctx, &headers, rs_path) {
+        match check_bearer(ctx, &headers, rs_path, method, rs_path) {
             Ok(t) => token = Some(t),
             Err(resp) => return resp,
         }

@@ -70,6 +70,11 @@ pub enum Scenario {
     IssTrailingSlash,
     /// `tools/call` always answers 403 `insufficient_scope` asking for a new scope.
     ScopeRetryLimit,
+    /// DPoP (RFC 9449): the AS advertises ES256 proofs and binds tokens to the proof's key;
+    /// the RS takes a bound token only with the `DPoP` scheme and a valid proof by that key.
+    Dpop,
+    /// Like `Dpop`, and both servers demand their current nonce, rotated on every success.
+    DpopNonce,
 }
 
 /// What the second listener (another origin) of a scenario is.
@@ -86,7 +91,7 @@ pub enum SecondListener {
 
 impl Scenario {
     /// Every scenario, in a stable order.
-    pub const ALL: [Scenario; 29] = [
+    pub const ALL: [Scenario; 31] = [
         Scenario::Default,
         Scenario::PrmPath,
         Scenario::PrmRoot,
@@ -116,6 +121,8 @@ impl Scenario {
         Scenario::PreregisteredIssuerSwitch,
         Scenario::IssTrailingSlash,
         Scenario::ScopeRetryLimit,
+        Scenario::Dpop,
+        Scenario::DpopNonce,
     ];
 
     /// The kebab-case name used on the command line.
@@ -150,6 +157,8 @@ impl Scenario {
             Scenario::PreregisteredIssuerSwitch => "preregistered-issuer-switch",
             Scenario::IssTrailingSlash => "iss-trailing-slash",
             Scenario::ScopeRetryLimit => "scope-retry-limit",
+            Scenario::Dpop => "dpop",
+            Scenario::DpopNonce => "dpop-nonce",
         }
     }
 

@@ -209,6 +209,12 @@ impl TestServer {
     }
 
     /// While on, the RS answers 401 `invalid_token` to every request.
+    /// Same as `POST /_testkit/token-delay?ms=N`: `POST /token` waits `ms` before it is
+    /// handled (0: no wait).
+    pub fn set_token_delay_ms(&self, ms: u64) {
+        self.ctx.lock().token_delay_ms = ms;
+    }
+
     /// Same as `POST /_testkit/deny-all?on=true|false`.
     pub fn set_deny_all(&self, on: bool) {
         self.ctx.lock().deny_all = on;
@@ -292,6 +298,7 @@ impl TestServer {
         admin::expire_all(&self.ctx);
     }
 
+<<<<<<< HEAD
     /// Makes `canned.path` answer with `canned` instead of its handler (see [`crate::Canned`]).
     pub fn set_canned(&self, canned: crate::Canned) {
         canned::set(&self.ctx, canned);
@@ -300,6 +307,16 @@ impl TestServer {
     /// Every path answers with its real handler again.
     pub fn clear_canned(&self) {
         self.ctx.lock().canned.clear();
+=======
+    /// Grants revoked for any reason (a refresh token replayed, a code reused, revocation).
+    pub fn revoked_grant_count(&self) -> usize {
+        self.ctx
+            .lock()
+            .grants
+            .values()
+            .filter(|g| g.revoked)
+            .count()
+>>>>>>> main
     }
 
     /// Every secret this server issued or was shown: access and refresh tokens, authorization
@@ -326,9 +343,53 @@ impl TestServer {
         self.ctx.lock().revoked
     }
 
+    /// DPoP: the `use_dpop_nonce` challenges the authorization server and the resource
+    /// server sent so far (`dpop-nonce`).
+    pub fn dpop_nonce_challenges(&self) -> (u64, u64) {
+        let inner = self.ctx.lock();
+        (inner.as_nonce_challenges, inner.rs_nonce_challenges)
+    }
+
     /// Add a pre-registered client.
     pub fn register_client(&self, c: StaticClient) {
         self.ctx.add_client(c);
+    }
+
+    /// Add a pre-registered client that may use the client credentials and JWT-bearer
+    /// grants (with a secret, or public for the JWT-bearer grant).
+    pub fn register_grant_client(&self, c: StaticClient) {
+        crate::oauth::grants::register_grant_client(&self.ctx, c);
+    }
+
+    /// Add a `private_key_jwt` client (RFC 7523) whose assertions `public_jwk` verifies;
+    /// it may use the client credentials and JWT-bearer grants.
+    pub fn register_key_client(&self, client_id: &str, public_jwk: serde_json::Value) {
+        crate::oauth::grants::register_key_client(&self.ctx, client_id, public_jwk);
+    }
+
+    /// A workload identity token from the platform the authorization server trusts, for
+    /// `aud`, expiring in `exp_in` seconds (negative: expired), with `jti` (random if `None`).
+    pub fn mint_workload_token(&self, aud: &str, exp_in: i64, jti: Option<&str>) -> String {
+        crate::oauth::grants::mint_workload_token(&self.ctx, aud, exp_in, jti)
+    }
+
+    /// An ID token of the testkit's identity provider, for `aud` (the client id there:
+    /// [`Self::IDP_CLIENT_ID`] is the one it accepts).
+    pub fn mint_id_token(&self, aud: &str, exp_in: i64) -> String {
+        crate::oauth::grants::mint_id_token(&self.ctx, aud, exp_in)
+    }
+
+    /// The client id the testkit's identity provider knows.
+    pub const IDP_CLIENT_ID: &'static str = crate::oauth::grants::IDP_CLIENT_ID;
+
+    /// The identity provider's token endpoint (RFC 8693 token exchange for ID-JAGs).
+    pub fn idp_token_endpoint(&self) -> String {
+        self.ctx.as_endpoint("/idp/token")
+    }
+
+    /// The MCP client the identity provider names in its ID-JAGs.
+    pub fn set_id_jag_client(&self, client_id: &str) {
+        crate::oauth::grants::set_jag_client(&self.ctx, client_id);
     }
 }
 
@@ -423,6 +484,9 @@ async fn dispatch(State(app): State<App>, req: Request) -> Response {
     } else {
         route(&app, &method, &path, req).await
     };
+    // a DPoP resource server rotates its nonce on every success (`dpop-nonce`)
+    let next_nonce = app.ctx.lock().rs_nonce_to_send.take();
+    resp = crate::dpop::with_nonce(resp, next_nonce);
     add_cors(&mut resp);
     resp
 }
@@ -441,12 +505,12 @@ fn add_cors(resp: &mut Response) {
         header::ACCESS_CONTROL_ALLOW_HEADERS,
         HeaderValue::from_static(
             "authorization, content-type, mcp-protocol-version, mcp-session-id, last-event-id, \
-             mcp-method, mcp-name",
+             mcp-method, mcp-name, dpop",
         ),
     );
     h.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("WWW-Authenticate, Mcp-Session-Id, Location"),
+        HeaderValue::from_static("WWW-Authenticate, Mcp-Session-Id, Location, DPoP-Nonce"),
     );
     h.insert(
         header::ACCESS_CONTROL_MAX_AGE,
@@ -458,6 +522,14 @@ async fn route(app: &App, method: &Method, path: &str, req: Request) -> Response
     let ctx = &app.ctx;
     if let Some(what) = path.strip_prefix("/_testkit/") {
         return admin::route(ctx, method, what, req.uri().query().unwrap_or(""));
+    }
+    if path == "/token" && method == Method::POST {
+        let delay = ctx.lock().token_delay_ms;
+        if delay > 0 {
+            // a client that disconnects meanwhile drops this future: its request never
+            // reaches the grant
+            tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+        }
     }
     let resp = match app.server {
         "rs" => rs_route(ctx, method, path, req).await,

@@ -46,7 +46,7 @@ fn sse_event(event: &str, data: &str) -> String {
 
 /// `GET /sse`: open the event stream of the 2024-11-05 HTTP+SSE transport.
 pub(crate) async fn sse_get(ctx: &Ctx, req: Request) -> Response {
-    if let Err(resp) = check_bearer(ctx, req.headers(), "/sse") {
+    if let Err(resp) = check_bearer(ctx, req.headers(), "/sse", req.method(), "/sse") {
         return resp;
     }
     let sid = random_token(16);
@@ -71,7 +71,7 @@ pub(crate) async fn sse_get(ctx: &Ctx, req: Request) -> Response {
 /// `POST /messages?sessionId=...`: a JSON-RPC message whose answer goes onto the stream.
 pub(crate) async fn messages_post(ctx: &Ctx, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let token = match check_bearer(ctx, &parts.headers, "/sse") {
+    let token = match check_bearer(ctx, &parts.headers, "/sse", &parts.method, parts.uri.path()) {
         Ok(t) => t,
         Err(resp) => return resp,
     };

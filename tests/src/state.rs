@@ -1,6 +1,6 @@
 //! The servers' shared state: clients, codes, grants, tokens, the request log.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -158,6 +158,8 @@ pub struct AccessToken {
     pub resource: String,
     pub expires: Instant,
     pub revoked: bool,
+    /// `cnf.jkt`: the thumbprint of the DPoP key the token is bound to.
+    pub jkt: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,6 +174,8 @@ pub struct RefreshToken {
     pub grant: u64,
     pub client_id: String,
     pub state: RefreshState,
+    /// A public client's refresh token is bound to the DPoP key of the request that got it.
+    pub jkt: Option<String>,
 }
 
 /// One request as the server saw it.
@@ -256,6 +260,10 @@ pub struct Inner {
     pub mcp_sessions: HashMap<String, ()>,
     /// Admin switch: the RS answers 401 to every request.
     pub deny_all: bool,
+    /// Admin switch: `POST /token` waits this long before it is handled (a slow AS, so a
+    /// test can kill a client in the middle of a refresh). A client that goes away during
+    /// the wait never reaches the grant: nothing is rotated for it.
+    pub token_delay_ms: u64,
     /// Admin switch: the PRM names the second origin's AS instead of the first.
     pub switched: bool,
     /// Flip `switched` to true once this many more requests passed the bearer check.
@@ -263,8 +271,20 @@ pub struct Inner {
     /// `scope-retry-limit`: how many step-up challenges were sent.
     pub step: u64,
     pub sse_sessions: HashMap<String, UnboundedSender<String>>,
+    /// DPoP: every `jti` seen (a second use is a replay).
+    pub dpop_jtis: HashSet<String>,
+    /// DPoP: the nonce each server wants now (`dpop-nonce`).
+    pub as_nonce: Option<String>,
+    pub rs_nonce: Option<String>,
+    /// DPoP: how many `use_dpop_nonce` challenges each server sent.
+    pub as_nonce_challenges: u64,
+    pub rs_nonce_challenges: u64,
+    /// DPoP: the RS's next nonce, for the `DPoP-Nonce` header of the answer being built.
+    pub rs_nonce_to_send: Option<String>,
     /// Every PKCE `code_verifier` received at `/token` (for tests that scan for leaks).
     pub verifiers_seen: Vec<String>,
+    /// Keys, seen `jti`s and the identity provider of the grants without a browser.
+    pub assertion_grants: crate::oauth::grants::GrantSetup,
     /// Canned answers replacing real handlers (bad-input tests).
     pub canned: Vec<crate::canned::Canned>,
 }

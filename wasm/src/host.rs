@@ -21,6 +21,9 @@ pub(crate) struct JsHost {
     fetch: Function,
     fetch_this: JsValue,
     lock: Option<Function>,
+    /// The browser's non-extractable DPoP keys; `None`: the store's key record (the CLI's
+    /// format), signed with through WebCrypto.
+    webcrypto: Option<crate::webcrypto::WebCryptoKeys>,
 }
 
 /// Calls the release function the host's `lock` gave when the lock guard is dropped.
@@ -103,7 +106,23 @@ impl JsHost {
         } else {
             Some(function(options, "lock", "McpAuthClient options")?)
         };
+        let webcrypto = match crate::js::opt_str(options, "dpopKeys")?.as_deref() {
+            None => crate::webcrypto::available(),
+            Some("webcrypto") if crate::webcrypto::available() => true,
+            Some("webcrypto") => {
+                return Err(crate::js_error(Error::Invalid(
+                    "dpopKeys: \"webcrypto\" needs indexedDB and crypto.subtle, which this environment lacks".into(),
+                )))
+            }
+            Some("store") => false,
+            Some(other) => {
+                return Err(crate::js_error(Error::Invalid(format!(
+                    "dpopKeys `{other}` is not \"webcrypto\" or \"store\""
+                ))))
+            }
+        };
         Ok(JsHost {
+            webcrypto: webcrypto.then(Default::default),
             lock,
             get: function(&storage, "get", what)?,
             set: function(&storage, "set", what)?,
@@ -229,6 +248,37 @@ impl Host for JsHost {
             .await
             .map_err(|e| storage_error("delete", key, &e))?;
         Ok(())
+    }
+
+    async fn dpop_key(&self, identity: &str) -> Result<mcp_auth_core::PublicJwk, HostError> {
+        match &self.webcrypto {
+            Some(keys) => {
+                let name = mcp_auth_core::dpop::key::key_name(identity);
+                Ok(keys.key(identity, || self.lock(&name)).await?.1)
+            }
+            None => Ok(crate::webcrypto::store_key(self, identity).await?.jwk),
+        }
+    }
+
+    async fn dpop_sign(&self, identity: &str, signing_input: &[u8]) -> Result<Vec<u8>, HostError> {
+        match &self.webcrypto {
+            Some(keys) => {
+                let name = mcp_auth_core::dpop::key::key_name(identity);
+                let (key, _) = keys.key(identity, || self.lock(&name)).await?;
+                crate::webcrypto::sign(&key, signing_input).await
+            }
+            None => crate::webcrypto::store_sign(self, identity, signing_input).await,
+        }
+    }
+
+    async fn dpop_forget(&self, identity: &str) -> Result<(), HostError> {
+        match &self.webcrypto {
+            Some(keys) => keys.forget(identity).await,
+            None => {
+                self.remove(&mcp_auth_core::dpop::key::key_name(identity))
+                    .await
+            }
+        }
     }
 
     async fn lock(&self, name: &str) -> Result<HostLock, HostError> {

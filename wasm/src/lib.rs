@@ -4,10 +4,12 @@
 //! redirect handler, optionally a `fetch`) and this crate adapts them to core's [`Host`]
 //! trait, and core's types and errors to plain JS objects and `Error`s with a `code`.
 
+mod grants;
 mod host;
 mod js;
 mod pure;
 mod session;
+mod webcrypto;
 
 use host::JsHost;
 use js::{get, opt_bool, opt_str, set, to_js_object};
@@ -55,6 +57,13 @@ export interface McpAuthClientOptions {
    * `name => new Promise(held => navigator.locks.request(name, () => new Promise(held)))`.
    */
   lock?: (name: string) => Promise<() => void>;
+  /**
+   * Where DPoP keys live. Default: `"webcrypto"` where `indexedDB` and `crypto.subtle` exist
+   * (browsers: a non-extractable ECDSA P-256 key per identity in IndexedDB, usable but never
+   * exportable), else `"store"` (a software key record in `storage`, shared with the CLI
+   * through the file store in Node).
+   */
+  dpopKeys?: "webcrypto" | "store";
 }
 
 export interface LoginOptions {
@@ -63,7 +72,7 @@ export interface LoginOptions {
   /** A pre-registered client. */
   clientId?: string;
   clientSecret?: string;
-  clientAuthMethod?: "none" | "client_secret_basic" | "client_secret_post";
+  clientAuthMethod?: "none" | "client_secret_basic" | "client_secret_post" | "private_key_jwt";
   /** A Client ID Metadata Document URL (used when the server supports it). */
   clientMetadataUrl?: string;
   redirectUri?: string;
@@ -82,6 +91,34 @@ export interface LoginOptions {
   sendResource?: boolean;
   /** Escape hatch, off by default: take PKCE S256 as supported when the metadata does not say. */
   assumePkceS256?: boolean;
+  /**
+   * How tokens are obtained: the browser login (default), or without a browser:
+   * `client_credentials` (clientId with clientSecret), `jwt_bearer` (a workload
+   * identity token in `assertion`), `token_exchange` (enterprise-managed authorization: the
+   * IdP's ID token in `idToken` exchanged at `idpTokenEndpoint` for an ID-JAG). Such tokens
+   * are renewed by running the grant again (pass fresh `assertion`/`idToken` each call).
+   */
+  grant?: "authorization_code" | "client_credentials" | "jwt_bearer" | "token_exchange";
+  /**
+   * private_key_jwt is not available in this build (it keeps no private keys in memory): a
+   * `privateKey` is refused (code `signing_key`); use the mcp-auth CLI's `private_key_file`.
+   */
+  privateKey?: string;
+  /** `jwt_bearer`: the workload identity token (RFC 7523 assertion). */
+  assertion?: string;
+  /** `token_exchange`: the identity provider's token endpoint (RFC 8693). */
+  idpTokenEndpoint?: string;
+  /** `token_exchange`: the client id at the identity provider. */
+  idpClientId?: string;
+  /** `token_exchange`: its secret there (HTTP Basic). Node only. */
+  idpClientSecret?: string;
+  /** `token_exchange`: the user's ID token from the identity provider. */
+  idToken?: string;
+  /**
+   * DPoP-bound tokens (RFC 9449): `"auto"` (default) when the authorization server offers
+   * ES256 proofs, `"required"` (refuse one that does not: code `dpop_unsupported`), `"off"`.
+   */
+  dpop?: "auto" | "required" | "off";
 }
 
 /** What a login or refresh left in the store (no secrets). */
@@ -94,6 +131,10 @@ export interface TokenInfo {
   /** Seconds since the Unix epoch. */
   expiresAt: number | null;
   hasRefreshToken: boolean;
+  /** The grant that obtained the tokens when it was not the browser login. */
+  flow: "client_credentials" | "jwt_bearer" | "token_exchange" | null;
+  /** The access token is DPoP-bound: it is useless without this client's key. */
+  dpopBound: boolean;
 }
 
 export type LoginResult = ({ redirected: false } & TokenInfo) | { redirected: true };
@@ -115,6 +156,10 @@ export interface TokenStatus {
   scope: string | null;
   issuer: string | null;
   hasRefreshToken: boolean;
+  /** The grant that obtained the tokens when it was not the browser login. */
+  flow: "client_credentials" | "jwt_bearer" | "token_exchange" | null;
+  /** The access token is DPoP-bound (RFC 9449). */
+  dpopBound: boolean;
   /** Set when the record exists but cannot be read. */
   problem: string | null;
 }
@@ -310,6 +355,8 @@ struct TokenInfoJs<'a> {
     scope: Option<&'a str>,
     expires_at: Option<u64>,
     has_refresh_token: bool,
+    flow: Option<&'a str>,
+    dpop_bound: bool,
 }
 
 impl<'a> TokenInfoJs<'a> {
@@ -323,6 +370,8 @@ impl<'a> TokenInfoJs<'a> {
             scope: i.scope.as_deref(),
             expires_at: i.expires_at,
             has_refresh_token: i.has_refresh_token,
+            flow: i.flow.as_deref(),
+            dpop_bound: i.dpop_bound,
         }
     }
 }
@@ -338,6 +387,8 @@ struct TokenStatusJs<'a> {
     scope: Option<&'a str>,
     issuer: Option<&'a str>,
     has_refresh_token: bool,
+    flow: Option<&'a str>,
+    dpop_bound: bool,
     problem: Option<&'a str>,
 }
 
@@ -352,6 +403,8 @@ impl<'a> From<&'a mcp_auth_core::TokenStatus> for TokenStatusJs<'a> {
             scope: s.scope.as_deref(),
             issuer: s.issuer.as_deref(),
             has_refresh_token: s.has_refresh_token,
+            flow: s.flow.as_deref(),
+            dpop_bound: s.dpop_bound,
             problem: s.problem.as_deref(),
         }
     }
@@ -416,11 +469,12 @@ impl Inner {
             None => None,
             Some(m) => Some(ClientAuthMethod::parse(&m).ok_or_else(|| {
                 invalid(format!(
-                    "clientAuthMethod `{m}` is not none, client_secret_basic or client_secret_post"
+                    "clientAuthMethod `{m}` is not none, client_secret_basic, client_secret_post or private_key_jwt"
                 ))
             })?),
         };
         o.client_metadata_url = opt_str(options, "clientMetadataUrl")?;
+        grants::apply(options, &mut o, in_browser())?;
         if let Some(b) = opt_bool(options, "interactive")? {
             o.interactive = b;
         }
@@ -430,6 +484,10 @@ impl Inner {
         }
         if let Some(b) = opt_bool(options, "assumePkceS256")? {
             o.assume_pkce_s256 = b;
+        }
+        if let Some(m) = opt_str(options, "dpop")? {
+            o.dpop = mcp_auth_core::DpopMode::parse(&m)
+                .ok_or_else(|| invalid(format!("dpop `{m}` is not auto, required or off")))?;
         }
         let extra = get(options, "extraParams");
         if extra.is_object() {
@@ -570,17 +628,22 @@ impl McpAuthClient {
         .unchecked_into()
     }
 
-    /// A valid access token for the server (refreshed when about to expire). Never logs in.
+    /// A valid access token for the server (refreshed when about to expire). Never opens a
+    /// browser; with `options` naming a grant without one (`grant: "client_credentials"`,
+    /// ...), that grant gets a new token when none is stored or it is about to expire.
     #[wasm_bindgen(js_name = accessToken)]
     pub fn access_token(
         &self,
         #[wasm_bindgen(js_name = serverUrl)] server_url: String,
+        options: Option<LoginOptions>,
     ) -> StringPromise {
         let inner = self.inner.clone();
+        let options: JsValue = options.map(Into::into).unwrap_or(JsValue::UNDEFINED);
         spawn(async move {
+            let opts = inner.auth_options(&options)?;
             let token = inner
                 .auth
-                .access_token(&server_url)
+                .access_token_for(&server_url, &opts)
                 .await
                 .map_err(js_error)?;
             Ok(JsValue::from_str(token.secret()))

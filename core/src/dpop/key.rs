@@ -74,6 +74,27 @@ fn storage(e: crate::error::Error) -> HostError {
     HostError::Storage(format!("DPoP key: {e}"))
 }
 
+/// The identity's key record as stored (`None`: no key yet). Hosts that sign with the
+/// record's key through their own crypto (the wasm build in Node, through WebCrypto) read it
+/// here, so every host agrees on one format.
+pub async fn load_record<H: Host + ?Sized>(
+    host: &H,
+    identity: &str,
+) -> Result<Option<DpopKeyRecord>, HostError> {
+    read(host, &key_name(identity)).await
+}
+
+/// Stores a key record made by the host (see [`load_record`]).
+pub async fn save_record<H: Host + ?Sized>(
+    host: &H,
+    identity: &str,
+    record: &DpopKeyRecord,
+) -> Result<(), HostError> {
+    let text = serde_json::to_string(record)
+        .map_err(|e| HostError::Storage(format!("cannot encode the DPoP key record: {e}")))?;
+    host.save(&key_name(identity), &text).await
+}
+
 async fn read<H: Host + ?Sized>(host: &H, name: &str) -> Result<Option<DpopKeyRecord>, HostError> {
     let Some(text) = host.load(name).await? else {
         return Ok(None);
@@ -106,9 +127,7 @@ pub async fn load_or_create<H: Host + ?Sized>(
         return Ok(rec);
     }
     let rec = DpopKeyRecord::generate(host.now())?;
-    let text = serde_json::to_string(&rec)
-        .map_err(|e| HostError::Storage(format!("cannot encode the DPoP key record: {e}")))?;
-    host.save(&name, &text).await?;
+    save_record(host, identity, &rec).await?;
     Ok(rec)
 }
 

@@ -272,18 +272,36 @@ impl<H: Host> McpAuth<H> {
         request: HttpRequest,
         dpop: bool,
     ) -> Result<(HttpResponse, Option<String>)> {
+        self.send_token_request_with(identity, || async { Ok(request.clone()) }, dpop)
+            .await
+    }
+
+    /// [`Self::send_token_request`] with the request built afresh for each attempt: a
+    /// request carrying a one-time credential (a `private_key_jwt` client assertion, whose
+    /// `jti` the server has seen) gets a new one for the nonce retry.
+    pub async fn send_token_request_with<F, Fut>(
+        &self,
+        identity: &str,
+        build: F,
+        dpop: bool,
+    ) -> Result<(HttpResponse, Option<String>)>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<HttpRequest>>,
+    {
         if !dpop {
-            return Ok((self.host.send(request).await?, None));
+            return Ok((self.host.send(build().await?).await?, None));
         }
         let mut retried = false;
         loop {
-            let mut req = request.clone();
+            let mut req = build().await?;
+            let url = req.url.clone();
             let (proof, jkt) = self
                 .dpop_proof(identity, req.method, &req.url, None)
                 .await?;
             req.set_header("dpop", proof);
             let resp = self.host.send(req).await?;
-            self.nonces.note(&request.url, &resp);
+            self.nonces.note(&url, &resp);
             if !retried && is_as_nonce_challenge(&resp) {
                 retried = true;
                 continue;
@@ -334,5 +352,5 @@ impl<H: Host> McpAuth<H> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "software-keys"))]
 mod tests;

@@ -220,3 +220,32 @@ fn nonces_are_kept_per_origin_and_rotate() {
         Some("two")
     );
 }
+
+#[test]
+fn a_bound_token_whose_key_is_gone_is_never_sent() {
+    let host = MemHost::new(|_| {
+        let mut r = json(401, &j!({}));
+        r.headers
+            .push(("WWW-Authenticate".into(), r#"DPoP algs="ES256""#.into()));
+        r
+    });
+    let res = "https://mcp.example.com/mcp";
+    host.put(
+        &crate::records::tokens_key(ID, res),
+        &j!({"version": 2, "identity": ID, "resource": res, "issuer": "https://as",
+            "client_id": "c", "access_token": "stolen", "token_type": "DPoP",
+            "dpop_jkt": "not-this-machine's-key", "obtained_at": 1000}),
+    );
+    let auth = McpAuth::new(host);
+    let opts = crate::client::AuthOptions {
+        interactive: false,
+        ..Default::default()
+    };
+    let req = HttpRequest::post(res, "application/json", b"{}".to_vec());
+    let e = run(auth.authorized_request(res, req, &opts)).expect_err("no usable token");
+    assert_eq!(e.code(), "login_required");
+    let sent = auth.host().sent.borrow();
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].header_value("authorization").is_none());
+    assert!(sent[0].header_value("dpop").is_none());
+}

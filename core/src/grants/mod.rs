@@ -216,17 +216,19 @@ impl<H: Host> McpAuth<H> {
             if let Some(r) = resource_param {
                 params.push(("resource", r));
             }
-            let request = token_request(
-                &meta.token_endpoint,
-                &client,
-                opts.client_key.as_ref(),
-                &meta.issuer,
-                now,
-                &params,
-            )
-            .await?;
-            // with DPoP, the token request carries a proof and the token is bound to the key
-            let (resp, jkt) = self.send_token_request(&identity, request, dpop).await?;
+            // with DPoP, the token request carries a proof and the token is bound to the key;
+            // a nonce retry is built anew (a client assertion's jti is good for one request)
+            let build = || {
+                token_request(
+                    &meta.token_endpoint,
+                    &client,
+                    opts.client_key.as_ref(),
+                    &meta.issuer,
+                    now,
+                    &params,
+                )
+            };
+            let (resp, jkt) = self.send_token_request_with(&identity, build, dpop).await?;
             let grant = oauth::parse_token_response(&resp, now, scope.as_deref())
                 .map_err(|e| into_refused(&format!("{party} ({flow} grant)"), e))?
                 .bind(jkt)?;

@@ -27,7 +27,7 @@ pub(super) async fn run(
         identities.push(identity(u)?);
     }
     let wanted = wanted_persist(server_cfg.as_ref())?;
-    let (store, note) = open_store(wanted).await?;
+    let (store, note) = open_store(wanted, server_cfg.as_ref()).await?;
     if let Some(n) = note {
         errln!("{n}");
     }

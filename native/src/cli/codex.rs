@@ -73,7 +73,7 @@ async fn codex_login_with(auth: &McpAuth<NativeHost>, kind: Persist, json_out: b
 }
 
 async fn codex_auth(no_browser: bool, allowed: bool) -> CliResult<(McpAuth<NativeHost>, Persist)> {
-    let (store, note) = open_store(wanted_persist(None)?).await?;
+    let (store, note) = open_store(wanted_persist(None)?, None).await?;
     if let Some(n) = note {
         errln!("{n}");
     }

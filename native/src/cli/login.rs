@@ -22,7 +22,7 @@ pub(super) async fn run(
     require_oauth(&t)?;
     let opts = auth_options(ctx, &t, flags)?;
     let wanted = wanted_persist(t.server.as_ref())?;
-    let (store, note) = open_store(wanted).await?;
+    let (store, note) = open_store(wanted, t.server.as_ref()).await?;
     if let Some(n) = &note {
         errln!("{n}");
     }

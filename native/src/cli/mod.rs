@@ -8,6 +8,7 @@ mod login;
 pub mod out;
 mod probe;
 mod status;
+mod status_redis;
 mod stores;
 mod target;
 mod token;

@@ -35,7 +35,7 @@ pub(super) async fn run(
         ));
     }
     let opts = auth_options(ctx, &t, &LoginFlags::default())?;
-    let (store, note) = open_store(wanted_persist(t.server.as_ref())?).await?;
+    let (store, note) = open_store(wanted_persist(t.server.as_ref())?, t.server.as_ref()).await?;
     if let Some(n) = note {
         errln!("{n}");
     }

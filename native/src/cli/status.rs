@@ -3,11 +3,13 @@
 
 use super::codex::{codex_issuer, read_codex_cli_auth};
 use super::out::{out, outln};
+use super::status_redis::{self, RedisView};
 use super::{
     auth_with, describe_expiry, no_login_ui, now, persist_override, print_json, resolve_target,
     CliResult, Ctx, KEYRING_PROBE_TIMEOUT, STORE_ENV,
 };
 use crate::config::{Config, Transport};
+use crate::redis_store::RedisState;
 use crate::store::{self, FileStore, KeyringState, KeyringStore, MemoryStore, Persist, Store};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use mcp_auth_core::urls::{covering_first, resource_covers};
@@ -74,6 +76,8 @@ struct CodexRow {
 #[derive(Serialize)]
 struct StatusReport {
     keyring: KeyringState,
+    /// The Redis stores in use (`persist: redis`), without passwords.
+    redis: Vec<RedisState>,
     store_override: Option<Persist>,
     token_file: Option<String>,
     config_files: Vec<String>,
@@ -105,13 +109,13 @@ fn row(s: TokenStatus, store: Persist, now: u64) -> TokenRow {
 }
 
 /// Token states of every store that may hold some (read only).
-async fn gather_tokens(keyring: &KeyringState) -> CliResult<Vec<TokenRow>> {
+async fn gather_tokens(keyring: &KeyringState, redis: &[RedisView]) -> CliResult<Vec<TokenRow>> {
     let now = now();
     let over = persist_override()?;
     let mut stores = Vec::new();
     let file = FileStore::new(FileStore::default_path()?);
     match over {
-        Some(Persist::Memory) => {}
+        Some(Persist::Memory | Persist::Redis) => {}
         Some(Persist::File) => stores.push(Store::File(file)),
         Some(Persist::Keyring) | None => {
             if keyring.available {
@@ -122,6 +126,12 @@ async fn gather_tokens(keyring: &KeyringState) -> CliResult<Vec<TokenRow>> {
             }
         }
     }
+    stores.extend(
+        redis
+            .iter()
+            .filter_map(|v| v.store.clone())
+            .map(Store::Redis),
+    );
     let mut rows = Vec::new();
     for store in stores {
         let kind = store.kind();
@@ -215,6 +225,7 @@ async fn codex_row(tokens: &[TokenRow], keyring_ok: bool) -> CliResult<CodexRow>
         row.expires_at = t.expires_at;
         let store = match t.store {
             Persist::File => Store::File(FileStore::new(FileStore::default_path()?)),
+            Persist::Redis => Store::Memory(MemoryStore::default()),
             _ if keyring_ok => Store::Keyring(KeyringStore),
             _ => Store::Memory(MemoryStore::default()),
         };
@@ -287,15 +298,18 @@ pub(super) async fn run(ctx: &Ctx, target: Option<&str>) -> CliResult {
             )),
         }
     };
-    let tokens = gather_tokens(&keyring).await?;
+    let redis = status_redis::gather(&cfg).await?;
+    let tokens = gather_tokens(&keyring, &redis).await?;
+    let redis: Vec<RedisState> = redis.into_iter().map(|v| v.state).collect();
     let servers = server_rows(&cfg, &tokens, keyring.available)?;
     if let Some(target) = target {
-        return status_target(ctx, &cfg, target, &keyring, tokens, servers);
+        return status_target(ctx, &cfg, target, (&keyring, &redis), tokens, servers);
     }
     let codex = codex_row(&tokens, keyring.available).await?;
     let file = FileStore::default_path()?;
     let report = StatusReport {
         keyring,
+        redis,
         store_override: over,
         token_file: file.exists().then(|| file.display().to_string()),
         config_files: cfg.files.iter().map(|p| p.display().to_string()).collect(),
@@ -309,6 +323,10 @@ pub(super) async fn run(ctx: &Ctx, target: Option<&str>) -> CliResult {
     let mut out = String::new();
     out.push_str(&keyring_line(&report.keyring, over));
     out.push('\n');
+    for r in &report.redis {
+        out.push_str(&status_redis::lines(r));
+        out.push('\n');
+    }
     if let Some(p) = over {
         out.push_str(&format!("Store: {p} (from {STORE_ENV})\n"));
     }
@@ -426,7 +444,7 @@ fn status_target(
     ctx: &Ctx,
     cfg: &Config,
     target: &str,
-    keyring: &KeyringState,
+    (keyring, redis): (&KeyringState, &[RedisState]),
     tokens: Vec<TokenRow>,
     servers: Vec<ServerRow>,
 ) -> CliResult {
@@ -442,11 +460,15 @@ fn status_target(
             "identity": ident,
             "url": t.url,
             "keyring": keyring,
+            "redis": redis,
             "tokens": mine,
             "servers": sharing,
         }));
     }
     outln!("{}", keyring_line(keyring, persist_override()?))?;
+    for r in redis {
+        outln!("{}", status_redis::lines(r))?;
+    }
     outln!("Identity: {ident}")?;
     if mine.is_empty() {
         outln!("Token:    ✗ none stored (run `mcp-auth login {target}`)")?;

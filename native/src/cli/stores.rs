@@ -5,6 +5,7 @@ use super::out::errln;
 use super::{CliError, CliResult, KEYRING_PROBE_TIMEOUT, STORE_ENV};
 use crate::config::ServerConfig;
 use crate::host::{LoginUi, NativeHost};
+use crate::redis_store::{RedisSettings, RedisStore};
 use crate::store::{self, FileStore, KeyringState, KeyringStore, MemoryStore, Persist, Store};
 use mcp_auth_core::McpAuth;
 use std::path::PathBuf;
@@ -13,7 +14,7 @@ pub(super) fn persist_override() -> CliResult<Option<Persist>> {
     match std::env::var(STORE_ENV) {
         Ok(v) if !v.trim().is_empty() => Persist::parse(&v).map(Some).ok_or_else(|| {
             CliError::new(format!(
-                "{STORE_ENV}=`{v}` is not a store; use keyring, file or memory"
+                "{STORE_ENV}=`{v}` is not a store; use keyring, file, memory or redis"
             ))
         }),
         _ => Ok(None),
@@ -34,12 +35,30 @@ pub(super) fn store_name(p: Persist) -> String {
             Err(_) => "the token file".into(),
         },
         Persist::Memory => "memory".into(),
+        Persist::Redis => match RedisSettings::from_env() {
+            Some(s) => format!("Redis at {}", s.url.address()),
+            None => "the shared Redis store".into(),
+        },
     }
 }
 
 /// The store to use, and an honest note when the keyring had to be replaced by memory.
-pub(super) async fn open_store(wanted: Persist) -> CliResult<(Store, Option<String>)> {
+/// `server` gives `auth.redis_url` / `auth.redis_prefix` for `persist: redis`; Redis that
+/// cannot be used is an error (a fleet never falls back to a store of its own).
+pub(super) async fn open_store(
+    wanted: Persist,
+    server: Option<&ServerConfig>,
+) -> CliResult<(Store, Option<String>)> {
     match wanted {
+        Persist::Redis => {
+            let settings = RedisSettings::resolve(
+                server.and_then(|s| s.redis_url.as_ref()),
+                server.and_then(|s| s.redis_prefix.as_deref()),
+            )?;
+            let store = RedisStore::open(&settings)?;
+            store.check().await?;
+            Ok((Store::Redis(store), None))
+        }
         Persist::Memory => Ok((Store::Memory(MemoryStore::default()), None)),
         Persist::File => Ok((
             Store::File(FileStore::new(FileStore::default_path()?)),

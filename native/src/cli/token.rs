@@ -12,7 +12,7 @@ pub(super) async fn run(ctx: &Ctx, target: &str) -> CliResult {
     let cfg = ctx.config()?;
     let t = resolve_target(&cfg, target, None)?;
     require_oauth(&t)?;
-    let (store, note) = open_store(wanted_persist(t.server.as_ref())?).await?;
+    let (store, note) = open_store(wanted_persist(t.server.as_ref())?, t.server.as_ref()).await?;
     if let Some(n) = note {
         errln!("{n}");
     }
@@ -38,6 +38,11 @@ pub(super) async fn run(ctx: &Ctx, target: &str) -> CliResult {
         }
         CliError::new(msg)
     })?;
+    if record.is_dpop_bound() {
+        errln!(
+            "note: this token is DPoP-bound: a server takes it only as `Authorization: DPoP` with a proof signed by this identity's key (mcp-auth sends those itself)"
+        );
+    }
     out::try_stdout(format_args!("{}\n", record.access_token.secret()))
         .map_err(|e| out::failed(e, "cannot write the token"))
 }

@@ -14,6 +14,8 @@ use crate::state::{AuthMethod, Client, Ctx, Shared};
 use crate::util::{html_escape, unix_now};
 
 mod authorize;
+pub(crate) mod grants;
+mod jwt;
 mod register;
 mod token;
 
@@ -69,6 +71,13 @@ pub(crate) async fn route(
                 method_not_allowed("POST, OPTIONS")
             }
         }
+        "/idp/token" => {
+            if method == Method::POST {
+                grants::idp_token(ctx, req).await
+            } else {
+                method_not_allowed("POST, OPTIONS")
+            }
+        }
         "/revoke" => {
             if method == Method::POST {
                 revoke(ctx, req).await
@@ -117,7 +126,17 @@ fn metadata(ctx: &Shared) -> Response {
     m.insert("response_modes_supported".into(), json!(["query"]));
     m.insert(
         "grant_types_supported".into(),
-        json!(["authorization_code", "refresh_token"]),
+        json!([
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            grants::JWT_BEARER
+        ]),
+    );
+    // private_key_jwt is for the clients a test registers with a key (register_key_client)
+    m.insert(
+        "token_endpoint_auth_signing_alg_values_supported".into(),
+        json!(["ES256", "RS256"]),
     );
     match sc {
         Scenario::NoS256 => {
@@ -145,6 +164,9 @@ fn metadata(ctx: &Shared) -> Response {
     }
     if sc.cimd() {
         m.insert("client_id_metadata_document_supported".into(), json!(true));
+    }
+    if crate::dpop::enabled(ctx) {
+        m.insert("dpop_signing_alg_values_supported".into(), json!(["ES256"]));
     }
     if sc.oidc_metadata() {
         m.insert("subject_types_supported".into(), json!(["public"]));

@@ -8,6 +8,7 @@ use axum::response::Response;
 use serde_json::json;
 
 use super::find_client;
+use crate::dpop::{self, Role};
 use crate::server::{body_text, content_type_is, json_response};
 use crate::state::{
     AccessToken, AuthMethod, Client, Grant, Inner, RefreshState, RefreshToken, Shared,
@@ -136,26 +137,51 @@ pub(super) fn authenticate(
 
 /// `POST /token`.
 pub(super) async fn token(ctx: &Shared, req: Request) -> Response {
+    let htu = format!("{}{}", ctx.as_origin, req.uri().path());
     let (headers, p) = match read_form(req).await {
         Ok(x) => x,
         Err(resp) => return resp,
     };
-    let client = match authenticate(ctx, &headers, &p) {
+    // secrets, or a private_key_jwt client assertion (oauth/grants.rs)
+    let client = match super::grants::authenticate(ctx, &headers, &p) {
         Ok(c) => c,
         Err(resp) => return resp,
     };
-    match p.get("grant_type") {
-        Some("authorization_code") => code_grant(ctx, &client, &p),
-        Some("refresh_token") => refresh_grant(ctx, &client, &p),
+    // DPoP (RFC 9449 §5): a proof binds the tokens to its key; a nonce may be demanded
+    // first (the code is not spent by that answer)
+    let proof = if dpop::enabled(ctx) {
+        match dpop::check_proof(ctx, &headers, "POST", &htu) {
+            Ok(p) => p,
+            Err(e) => return bad_request("invalid_dpop_proof", &e),
+        }
+    } else {
+        None
+    };
+    if let Some(proof) = &proof {
+        if !dpop::nonce_ok(ctx, Role::As, proof) {
+            return dpop::as_nonce_challenge(ctx);
+        }
+    }
+    let jkt = proof.as_ref().map(|p| p.jkt.as_str());
+    let resp = match p.get("grant_type") {
+        Some("authorization_code") => code_grant(ctx, &client, &p, jkt),
+        Some("refresh_token") => refresh_grant(ctx, &client, &p, jkt),
+        Some("client_credentials") => super::grants::client_credentials(ctx, &client, &p, jkt),
+        Some(super::grants::JWT_BEARER) => super::grants::jwt_bearer(ctx, &client, &p, jkt),
         Some(other) => bad_request(
             "unsupported_grant_type",
             &format!("grant_type {other} is not supported"),
         ),
         None => bad_request("invalid_request", "grant_type is missing"),
+    };
+    if proof.is_some() && resp.status().is_success() {
+        dpop::with_nonce(resp, dpop::rotate(ctx, Role::As))
+    } else {
+        resp
     }
 }
 
-fn code_grant(ctx: &Shared, client: &Client, p: &Params) -> Response {
+fn code_grant(ctx: &Shared, client: &Client, p: &Params, jkt: Option<&str>) -> Response {
     let Some(code) = p.get("code") else {
         return bad_request("invalid_request", "code is missing");
     };
@@ -232,16 +258,25 @@ fn code_grant(ctx: &Shared, client: &Client, p: &Params) -> Response {
     if let Some(entry) = inner.codes.get_mut(code) {
         entry.grant = Some(grant);
     }
-    issue_tokens(ctx, &mut inner, client, grant, req.scope, &req.resource)
+    issue_tokens(
+        ctx,
+        &mut inner,
+        client,
+        grant,
+        req.scope,
+        &req.resource,
+        jkt,
+    )
 }
 
-fn issue_tokens(
+pub(super) fn issue_tokens(
     ctx: &Shared,
     inner: &mut Inner,
     client: &Client,
     grant: u64,
     scope: Vec<String>,
     resource: &str,
+    jkt: Option<&str>,
 ) -> Response {
     let access = random_token(32);
     inner.access.insert(
@@ -253,11 +288,12 @@ fn issue_tokens(
             resource: resource.to_string(),
             expires: Instant::now() + ctx.token_lifetime,
             revoked: false,
+            jkt: jkt.map(str::to_string),
         },
     );
     let mut body = json!({
         "access_token": access,
-        "token_type": "Bearer",
+        "token_type": if jkt.is_some() { "DPoP" } else { "Bearer" },
         "expires_in": ctx.token_lifetime.as_secs(),
         "scope": scope.join(" "),
     });
@@ -272,6 +308,10 @@ fn issue_tokens(
                 grant,
                 client_id: client.client_id.clone(),
                 state: RefreshState::Active,
+                // RFC 9449 §5: a public client's refresh token is bound to the DPoP key
+                jkt: jkt
+                    .filter(|_| client.auth_method == AuthMethod::None)
+                    .map(str::to_string),
             },
         );
         body["refresh_token"] = json!(refresh);
@@ -309,7 +349,7 @@ fn id_token(ctx: &Shared, client: &Client) -> String {
     )
 }
 
-fn refresh_grant(ctx: &Shared, client: &Client, p: &Params) -> Response {
+fn refresh_grant(ctx: &Shared, client: &Client, p: &Params, jkt: Option<&str>) -> Response {
     let Some(rt) = p.get("refresh_token") else {
         return bad_request("invalid_request", "refresh_token is missing");
     };
@@ -328,6 +368,23 @@ fn refresh_grant(ctx: &Shared, client: &Client, p: &Params) -> Response {
             "invalid_grant",
             "the refresh token was issued to another client",
         );
+    }
+    if let Some(bound) = &entry.jkt {
+        match jkt {
+            Some(k) if k == bound => {}
+            Some(_) => {
+                return bad_request(
+                    "invalid_grant",
+                    "the refresh token is bound to another DPoP key",
+                )
+            }
+            None => {
+                return bad_request(
+                    "invalid_grant",
+                    "the refresh token is DPoP-bound: the request needs a proof by its key",
+                )
+            }
+        }
     }
     match entry.state {
         RefreshState::Active => {}
@@ -382,5 +439,13 @@ fn refresh_grant(ctx: &Shared, client: &Client, p: &Params) -> Response {
     if let Some(old) = inner.refresh.get_mut(rt) {
         old.state = RefreshState::Rotated;
     }
-    issue_tokens(ctx, &mut inner, client, entry.grant, scope, &grant.resource)
+    issue_tokens(
+        ctx,
+        &mut inner,
+        client,
+        entry.grant,
+        scope,
+        &grant.resource,
+        jkt,
+    )
 }

@@ -38,6 +38,17 @@ export async function example(serverUrl: string): Promise<string[]> {
   }
   const token: string = await client.accessToken(serverUrl);
   void token;
+  // a grant without a browser (issue 9): the options name it, the token is renewed by it
+  const machine: string = await client.accessToken(serverUrl, {
+    grant: "client_credentials",
+    clientId: "reporting-bot",
+    clientSecret: "from-the-environment",
+  });
+  void machine;
+  if (!result.redirected) {
+    const flow: "client_credentials" | "jwt_bearer" | "token_exchange" | null = result.flow;
+    void flow;
+  }
   const resp: AuthorizedResponse = await client.authorizedFetch(serverUrl, {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -83,4 +94,17 @@ export async function example(serverUrl: string): Promise<string[]> {
   const web = new WebClient({ storage, redirect: (url) => void location.assign(url) });
   await web.completeLogin(location.href);
   return all.map((s) => s.identity);
+}
+
+// The Redis store for Node workers (pkg/node/redis_store.d.ts) plugs into the same options.
+import { redisStore, type RedisStore } from "../../pkg/node/redis_store.js";
+
+export async function redisWorker(client: unknown, serverUrl: string): Promise<string> {
+  const store: RedisStore = redisStore({ client, prefix: "fleet-a:", leaseMs: 6000 });
+  const auth = new McpAuthClient({ storage: store.storage, lock: store.lock });
+  const token: string = await auth.accessToken(serverUrl);
+  await store.settled();
+  // @ts-expect-error the client is required
+  redisStore({});
+  return token;
 }
