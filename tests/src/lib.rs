@@ -12,11 +12,8 @@
 
 mod admin;
 mod browse;
-<<<<<<< HEAD
 mod canned;
-=======
 mod dpop;
->>>>>>> main
 mod hostile;
 mod mcp;
 mod modern;

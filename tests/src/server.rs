@@ -298,7 +298,6 @@ impl TestServer {
         admin::expire_all(&self.ctx);
     }
 
-<<<<<<< HEAD
     /// Makes `canned.path` answer with `canned` instead of its handler (see [`crate::Canned`]).
     pub fn set_canned(&self, canned: crate::Canned) {
         canned::set(&self.ctx, canned);
@@ -307,7 +306,8 @@ impl TestServer {
     /// Every path answers with its real handler again.
     pub fn clear_canned(&self) {
         self.ctx.lock().canned.clear();
-=======
+    }
+
     /// Grants revoked for any reason (a refresh token replayed, a code reused, revocation).
     pub fn revoked_grant_count(&self) -> usize {
         self.ctx
@@ -316,7 +316,6 @@ impl TestServer {
             .values()
             .filter(|g| g.revoked)
             .count()
->>>>>>> main
     }
 
     /// Every secret this server issued or was shown: access and refresh tokens, authorization
