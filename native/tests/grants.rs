@@ -536,7 +536,10 @@ async fn grant_settings_in_yaml_and_mcp_json_and_their_errors() {
     assert_eq!(stored_tokens(&env)[0]["flow"], "client_credentials");
 
     for (auth, says) in [
-        ("        grant: password\n", "`grant: password` is not known"),
+        (
+            "        grant: password\n",
+            "`grant: password` is not known",
+        ),
         (
             "        grant: jwt_bearer\n        assertion_env: A\n        assertion_file: b\n",
             "set only one of assertion_file, assertion_env and assertion_command",
@@ -545,7 +548,10 @@ async fn grant_settings_in_yaml_and_mcp_json_and_their_errors() {
             "        grant: token_exchange\n        client_id: c\n",
             "needs idp_token_endpoint, idp_client_id, id_token_file",
         ),
-        ("        signing_alg: HS256\n", "HS256 is not supported; use ES256 or RS256"),
+        (
+            "        signing_alg: HS256\n",
+            "HS256 is not supported; use ES256 or RS256",
+        ),
         (
             "        client_auth: private_key_jwt\n",
             "`client_auth: private_key_jwt` needs `private_key_file`",
