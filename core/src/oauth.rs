@@ -6,6 +6,7 @@ use crate::host::{HttpRequest, HttpResponse};
 use crate::metadata::{same_issuer, AuthServerMetadata};
 use crate::records::{ClientAuthMethod, ClientRecord, ClientSource, TokenRecord};
 use crate::secret::{AccessToken, AuthorizationCode, ClientSecret, PkceCodeVerifier, RefreshToken};
+use crate::text::printable;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::Deserialize;
@@ -121,7 +122,11 @@ pub fn validate_callback(
         _ => {}
     }
     if let Some(error) = error {
-        return Err(Error::AuthorizationDenied { error, description });
+        // whoever sent the redirect wrote these: no control characters reach any host
+        return Err(Error::AuthorizationDenied {
+            error: printable(&error, 100),
+            description: description.map(|d| printable(&d, 300)),
+        });
     }
     match code {
         Some(c) if !c.is_empty() => Ok(AuthorizationCode::new(c)),
@@ -270,9 +275,10 @@ struct RawError {
 pub fn endpoint_error(resp: &HttpResponse) -> Error {
     let parsed: Option<RawError> = serde_json::from_slice(&resp.body).ok();
     match parsed.and_then(|e| e.error.map(|err| (err, e.error_description))) {
+        // the server's words, without control characters (escape sequences) and bounded
         Some((error, description)) => Error::TokenEndpoint {
-            error,
-            description,
+            error: printable(&error, 100),
+            description: description.map(|d| printable(&d, 300)),
             status: resp.status,
         },
         None => Error::TokenEndpoint {
@@ -758,5 +764,18 @@ mod tests {
             &url
         ));
         assert!(!is_callback_for("http://localhost:3030/favicon.ico", &url));
+    }
+
+    #[test]
+    fn server_words_in_errors_carry_no_control_characters() {
+        let resp = HttpResponse {
+            status: 400,
+            headers: vec![],
+            body: br#"{"error":"invalid_request\u001b[2J","error_description":"a\u001b]52;c;Zm9v\u0007b"}"#
+                .to_vec(),
+        };
+        let shown = endpoint_error(&resp).to_string();
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        assert!(shown.contains("]52;c;Zm9vb"), "{shown}");
     }
 }

@@ -156,7 +156,7 @@ pub(crate) fn explain(address: &str, e: &RedisError) -> String {
         }
         Some("NOPERM") => {
             return format!(
-                "Redis at {address} does not let this user run the commands mcp-auth needs (GET, SET, DEL, EVALSHA, SCAN): {e}"
+                "Redis at {address} does not let this user run the commands mcp-auth needs (GET, SET, DEL, EVAL, EVALSHA, SCRIPT LOAD, SCAN, PTTL, ROLE): {e}"
             )
         }
         _ => {}

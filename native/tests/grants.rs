@@ -492,3 +492,78 @@ async fn private_key_jwt_under_dpop_nonces_signs_a_new_assertion_for_the_retry()
     assert!(records[0].get("dpop_jkt").is_some(), "{}", records[0]);
     no_browser(&env);
 }
+
+/// The grant keys are known keys (a typo beside them is still pointed out), an `.mcp.json`
+/// server takes the same `auth` block, and a broken grant setting names file and server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grant_settings_in_yaml_and_mcp_json_and_their_errors() {
+    let server = TestServer::start(Scenario::Default);
+    server.register_grant_client(StaticClient::confidential(
+        "svc-client",
+        "svc-secret",
+        AuthMethod::ClientSecretPost,
+        &[],
+    ));
+    let env = CliEnv::new();
+    config(
+        &env,
+        &server,
+        "        grant: client_credentials\n        client_id: svc-client\n        client_secret: svc-secret\n        client_auth: client_secret_post\n        signing_alg: ES256\n        assertion_fiel: typo\n",
+    );
+    let run = env.run(&["status"]).ok();
+    assert!(
+        run.stderr.contains("unknown key `auth.assertion_fiel`"),
+        "{}",
+        run.stderr
+    );
+    for known in ["grant", "client_auth", "signing_alg"] {
+        assert!(
+            !run.stderr.contains(&format!("`auth.{known}`")),
+            "{known} is known: {}",
+            run.stderr
+        );
+    }
+
+    let env = CliEnv::new();
+    env.write_config(
+        ".mcp.json",
+        &serde_json::json!({"mcpServers": {"svc": {"url": server.mcp_url(), "auth": {
+            "persist": "file", "grant": "client_credentials", "client_id": "svc-client",
+            "client_secret": "svc-secret", "client_auth": "client_secret_post"}}}})
+        .to_string(),
+    );
+    token_works(&env, &server).await;
+    assert_eq!(stored_tokens(&env)[0]["flow"], "client_credentials");
+
+    for (auth, says) in [
+        (
+            "        grant: password\n",
+            "`grant: password` is not known",
+        ),
+        (
+            "        grant: jwt_bearer\n        assertion_env: A\n        assertion_file: b\n",
+            "set only one of assertion_file, assertion_env and assertion_command",
+        ),
+        (
+            "        grant: token_exchange\n        client_id: c\n",
+            "needs idp_token_endpoint, idp_client_id, id_token_file",
+        ),
+        (
+            "        signing_alg: HS256\n",
+            "HS256 is not supported; use ES256 or RS256",
+        ),
+        (
+            "        client_auth: private_key_jwt\n",
+            "`client_auth: private_key_jwt` needs `private_key_file`",
+        ),
+    ] {
+        let env = CliEnv::new();
+        config(&env, &server, auth);
+        let run = env.run(&["status"]).failed();
+        assert!(
+            run.stderr.contains(says) && run.stderr.contains("server `svc`"),
+            "{says}: {}",
+            run.stderr
+        );
+    }
+}

@@ -33,9 +33,11 @@ const KILLS: usize = 50;
 fn node_worker() -> Option<(PathBuf, String)> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let script = root.join("wasm/tests/redis-worker.mjs");
+    // both files: a package built before the Redis adapter existed has only the first
     let pkg = root.join("wasm/pkg/node/mcp_auth.js");
+    let adapter = root.join("wasm/pkg/node/redis_store.js");
     let npm = root.join("wasm/js/node_modules/redis");
-    if script.exists() && pkg.exists() && npm.exists() {
+    if script.exists() && pkg.exists() && adapter.exists() && npm.exists() {
         let node = std::env::var("NODE").unwrap_or_else(|_| "node".into());
         Some((script, node))
     } else {

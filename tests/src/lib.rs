@@ -12,6 +12,7 @@
 
 mod admin;
 mod browse;
+mod canned;
 mod dpop;
 mod hostile;
 mod mcp;
@@ -26,6 +27,7 @@ mod statics;
 mod util;
 
 pub use browse::{browse, browse_and_deliver};
+pub use canned::Canned;
 pub use protocol::{LineEnd, Protocol, LEGACY_VERSIONS, MODERN_VERSION};
 pub use scenario::{Scenario, SecondListener, UnknownScenario};
 pub use server::{Options, TestServer};

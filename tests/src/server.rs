@@ -15,7 +15,7 @@ use serde_json::json;
 use crate::protocol::{LineEnd, Protocol};
 use crate::scenario::{Scenario, SecondListener};
 use crate::state::{Ctx, LoggedRequest, Setup, Shared, StaticClient};
-use crate::{admin, hostile, mcp, oauth, sse};
+use crate::{admin, canned, hostile, mcp, oauth, sse};
 
 /// How to start a [`TestServer`].
 #[derive(Debug, Clone, Default)]
@@ -298,6 +298,16 @@ impl TestServer {
         admin::expire_all(&self.ctx);
     }
 
+    /// Makes `canned.path` answer with `canned` instead of its handler (see [`crate::Canned`]).
+    pub fn set_canned(&self, canned: crate::Canned) {
+        canned::set(&self.ctx, canned);
+    }
+
+    /// Every path answers with its real handler again.
+    pub fn clear_canned(&self) {
+        self.ctx.lock().canned.clear();
+    }
+
     /// Grants revoked for any reason (a refresh token replayed, a code reused, revocation).
     pub fn revoked_grant_count(&self) -> usize {
         self.ctx
@@ -449,6 +459,23 @@ async fn dispatch(State(app): State<App>, req: Request) -> Response {
             form_fields,
             grant_type,
         });
+    }
+    if path == "/_testkit/canned" && method != Method::OPTIONS {
+        let bytes = axum::body::to_bytes(body, 1 << 20)
+            .await
+            .unwrap_or_default();
+        let mut resp = canned::admin(&app.ctx, &method, &bytes);
+        add_cors(&mut resp);
+        return resp;
+    }
+    let canned = if path.starts_with("/_testkit/") || method == Method::OPTIONS {
+        None
+    } else {
+        canned::answer(&app.ctx, &app.origin, &method, &path, parts.uri.query())
+    };
+    if let Some(mut resp) = canned {
+        add_cors(&mut resp);
+        return resp;
     }
     let req = Request::from_parts(parts, body);
     let mut resp = if method == Method::OPTIONS {

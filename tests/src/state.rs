@@ -285,6 +285,8 @@ pub struct Inner {
     pub verifiers_seen: Vec<String>,
     /// Keys, seen `jti`s and the identity provider of the grants without a browser.
     pub assertion_grants: crate::oauth::grants::GrantSetup,
+    /// Canned answers replacing real handlers (bad-input tests).
+    pub canned: Vec<crate::canned::Canned>,
 }
 
 impl Inner {

@@ -1,0 +1,293 @@
+//! The bad-input catalogue (tests/vectors/catalogue.json): every row is a hostile or broken
+//! answer from one party (the testkit answers it instead of its real handler) and the typed
+//! error it must end in. Each row runs through core (an in-process client on the native HTTP
+//! host, asserting `Error::code()`) and through the CLI (a non-zero exit, one line on stderr
+//! that starts `mcp-auth: error:`, no panic, no terminal escape from the server), and in both
+//! no stored record is changed or lost. The wasm build reads the same table
+//! (wasm/tests/catalogue.test.mjs). Every mismatch is collected and printed before failing.
+
+mod common;
+#[path = "common/core_host.rs"]
+mod core_host;
+
+use common::CliEnv;
+use core_host::{client, Browser, TestHost};
+use mcp_auth::store::MemoryStore;
+use mcp_auth_core::mcp::{McpClient, Protocol};
+use mcp_auth_core::{AuthOptions, McpAuth};
+use mcp_auth_testkit::{Canned, Scenario, TestServer};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+#[derive(serde::Deserialize, Clone)]
+struct Row {
+    id: String,
+    #[serde(rename = "where")]
+    party: String,
+    canned: Canned,
+    code: String,
+    #[serde(default = "yes")]
+    cli: bool,
+    #[serde(default)]
+    says: Option<String>,
+    #[serde(default)]
+    store: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn rows() -> Vec<Row> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/vectors/catalogue.json"
+    );
+    let text = std::fs::read_to_string(path).expect("catalogue.json");
+    let doc: Value = serde_json::from_str(&text).expect("catalogue JSON");
+    serde_json::from_value(doc["rows"].clone()).expect("catalogue rows")
+}
+
+/// The path (and method) the party answers on in the testkit's default scenario.
+fn canned_for(row: &Row) -> Canned {
+    let (path, method) = match row.party.as_str() {
+        "prm" => ("/.well-known/oauth-protected-resource/mcp", "GET"),
+        "as_metadata" => ("/.well-known/oauth-authorization-server", "GET"),
+        "register" => ("/register", "POST"),
+        "authorize" => ("/authorize", "GET"),
+        "token_code" | "token_refresh" => ("/token", "POST"),
+        "mcp" => ("/mcp", "POST"),
+        other => panic!("{}: unknown party {other}", row.id),
+    };
+    Canned {
+        path: path.into(),
+        method: Some(method.into()),
+        ..row.canned.clone()
+    }
+}
+
+fn is_login(row: &Row) -> bool {
+    matches!(
+        row.party.as_str(),
+        "prm" | "as_metadata" | "register" | "authorize" | "token_code"
+    )
+}
+
+fn snapshot(store: &MemoryStore) -> BTreeMap<String, String> {
+    store
+        .keys()
+        .into_iter()
+        .filter_map(|k| store.load(&k).ok().flatten().map(|v| (k, v)))
+        .collect()
+}
+
+/// Every record stored before is there after, unchanged (token records may be refreshed
+/// when the row allows it); a failed login stores no token.
+fn store_problem(
+    row: &Row,
+    before: &BTreeMap<String, String>,
+    after: &BTreeMap<String, String>,
+) -> Option<String> {
+    let mode = row.store.as_deref().unwrap_or("kept");
+    for (k, v) in before {
+        let may_change = match mode {
+            "may_refresh" => true,
+            "drops_dead_credential" => {
+                k.starts_with("tokens:") || k.starts_with("client:") || k == "index"
+            }
+            _ => false,
+        };
+        let may_go = mode == "drops_dead_credential" && k.starts_with("client:");
+        match after.get(k) {
+            None if !may_go => return Some(format!("the record {k} was lost")),
+            Some(now) if now != v && !may_change => return Some(format!("the record {k} changed")),
+            _ => {}
+        }
+    }
+    let new_tokens: Vec<&String> = after
+        .keys()
+        .filter(|k| k.starts_with("tokens:") && !before.contains_key(*k))
+        .collect();
+    (!new_tokens.is_empty()).then(|| format!("a token was stored: {new_tokens:?}"))
+}
+
+async fn core_run(
+    row: &Row,
+    server: &TestServer,
+    baseline: &BTreeMap<String, String>,
+) -> Result<String, String> {
+    let store = Arc::new(MemoryStore::default());
+    if !is_login(row) {
+        for (k, v) in baseline {
+            store.save(k, v).map_err(|e| format!("{e:?}"))?;
+        }
+    }
+    let before = snapshot(&store);
+    let host = TestHost::sharing(store.clone(), Browser::Approve);
+    if row.party == "token_refresh" {
+        host.advance(100_000); // the stored access token has expired by the client's clock
+    }
+    let auth = McpAuth::new(host);
+    let mcp = server.mcp_url();
+    let opts = AuthOptions::default();
+    server.set_canned(canned_for(row));
+    let result = match row.party.as_str() {
+        "token_refresh" => auth.valid_record(&mcp).await.map(drop),
+        "mcp" => match McpClient::connect(&auth, &mcp, Protocol::Auto, &opts).await {
+            Ok(mut c) => c.list_tools().await.map(drop),
+            Err(e) => Err(e),
+        },
+        _ => auth.login(&mcp, &opts).await.map(drop),
+    };
+    server.clear_canned();
+    let code = match result {
+        Ok(()) => return Err("core: no error".into()),
+        Err(e) => format!("{} ({e})", e.code()),
+    };
+    if let Some(p) = store_problem(row, &before, &snapshot(&store)) {
+        return Err(format!("core: {p}"));
+    }
+    Ok(code)
+}
+
+fn file_records(env: &CliEnv) -> BTreeMap<String, String> {
+    let Ok(text) = std::fs::read_to_string(env.store_file()) else {
+        return BTreeMap::new();
+    };
+    serde_json::from_str(&text).expect("the token file stays JSON")
+}
+
+async fn cli_run(row: &Row, server: &TestServer, baseline: &CliEnv) -> Result<String, String> {
+    let mut env = CliEnv::new();
+    env.extra_env
+        .push(("MCP_AUTH_HTTP_TIMEOUT".into(), "10".into()));
+    let mcp = server.mcp_url();
+    if !is_login(row) {
+        let dir = env.store_file().parent().expect("dir").to_path_buf();
+        common_private_dir(&dir);
+        let mut map: serde_json::Map<String, Value> =
+            serde_json::from_str(&std::fs::read_to_string(baseline.store_file()).expect("store"))
+                .expect("json");
+        if row.party == "token_refresh" {
+            let key = common::token_key_in(&map, &server.base_url());
+            let mut rec: Value =
+                serde_json::from_str(map[&key].as_str().expect("record")).expect("record json");
+            rec["expires_at"] = serde_json::json!(1);
+            map.insert(key, Value::String(rec.to_string()));
+        }
+        std::fs::write(
+            env.store_file(),
+            serde_json::to_string(&map).expect("encode"),
+        )
+        .expect("write");
+    }
+    let before = file_records(&env);
+    server.set_canned(canned_for(row));
+    let run = match row.party.as_str() {
+        "token_refresh" => tokio::task::block_in_place(|| env.run(&["token", &mcp])),
+        // a 401 may lead to a new login: the test is the browser
+        "mcp" => env.run_with_browser(&["probe", &mcp]).await.0,
+        _ => env.run_with_browser(&["login", &mcp]).await.0,
+    };
+    server.clear_canned();
+    if run.code == 0 {
+        return Err("CLI: exit 0".into());
+    }
+    if run.stderr.contains("panicked") {
+        return Err(format!("CLI: a panic: {}", run.stderr));
+    }
+    let error_lines: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("mcp-auth: error:"))
+        .collect();
+    let [line] = error_lines.as_slice() else {
+        return Err(format!("CLI: not one error line: {}", run.stderr));
+    };
+    if run
+        .stderr
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(format!(
+            "CLI: a control character reached stderr: {:?}",
+            run.stderr
+        ));
+    }
+    if let Some(says) = &row.says {
+        if !line.contains(says.as_str()) {
+            return Err(format!("CLI: the message does not say `{says}`: {line}"));
+        }
+    }
+    if let Some(p) = store_problem(row, &before, &file_records(&env)) {
+        return Err(format!("CLI: {p}"));
+    }
+    Ok(line.to_string())
+}
+
+fn common_private_dir(dir: &std::path::Path) {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .expect("mkdir");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_catalogue_row_ends_in_its_typed_error_and_keeps_the_store() {
+    let rows = rows();
+    assert!(rows.len() >= 80, "the catalogue has {} rows", rows.len());
+    let server = TestServer::start(Scenario::Default);
+    let mcp = server.mcp_url();
+
+    // baselines: a core client and a CLI user, each logged in
+    let base_client = client(Browser::Approve);
+    base_client
+        .login(&mcp, &AuthOptions::default())
+        .await
+        .expect("baseline login");
+    let baseline = snapshot(&base_client.host().store);
+    let cli_base = CliEnv::new();
+    cli_base.run_with_browser(&["login", &mcp]).await.0.ok();
+
+    let mut problems = Vec::new();
+    let mut table = Vec::new();
+    let mut cli_rows = 0;
+    for row in &rows {
+        eprintln!("catalogue: {}", row.id);
+        let core = tokio::time::timeout(
+            std::time::Duration::from_secs(40),
+            core_run(row, &server, &baseline),
+        )
+        .await
+        .unwrap_or_else(|_| Err("core: no answer within 40 s".into()));
+        server.clear_canned();
+        match core {
+            Ok(code) if code.split(' ').next() == Some(row.code.as_str()) => {}
+            Ok(code) => problems.push(format!("{}: core: code {code}, want {}", row.id, row.code)),
+            Err(e) => problems.push(format!("{}: {e}", row.id)),
+        }
+        if row.cli {
+            cli_rows += 1;
+            match cli_run(row, &server, &cli_base).await {
+                Ok(line) => table.push(format!("{}: {line}", row.id)),
+                Err(e) => problems.push(format!("{}: {e}", row.id)),
+            }
+        }
+    }
+    println!(
+        "catalogue: {} rows through core, {cli_rows} through the CLI",
+        rows.len()
+    );
+    for line in &table {
+        println!("  {line}");
+    }
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}

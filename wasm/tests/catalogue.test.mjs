@@ -1,0 +1,102 @@
+// The bad-input catalogue (tests/vectors/catalogue.json) through the wasm build: every row's
+// hostile answer (served by the testkit instead of its real handler) must end in an Error
+// with the row's stable `code`, and no stored record may change or go (a failed login stores
+// no token). The same rows run through core and the CLI in native/tests/catalogue.rs.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { ROOT, loadNodePackage, startTestkit, followingRedirect, memoryStorage } from "./helpers.mjs";
+
+const { McpAuthClient } = loadNodePackage();
+const { rows } = JSON.parse(readFileSync(path.join(ROOT, "tests/vectors/catalogue.json"), "utf8"));
+
+const PATHS = {
+  prm: ["/.well-known/oauth-protected-resource/mcp", "GET"],
+  as_metadata: ["/.well-known/oauth-authorization-server", "GET"],
+  register: ["/register", "POST"],
+  authorize: ["/authorize", "GET"],
+  token_code: ["/token", "POST"],
+  token_refresh: ["/token", "POST"],
+  mcp: ["/mcp", "POST"],
+};
+const LOGIN = new Set(["prm", "as_metadata", "register", "authorize", "token_code"]);
+
+let kit;
+let baseline;
+before(async () => {
+  kit = await startTestkit("default");
+  const storage = memoryStorage();
+  await new McpAuthClient({ storage, redirect: followingRedirect() }).login(kit.mcp_url);
+  baseline = new Map(storage.map);
+});
+after(async () => {
+  await kit?.stop();
+});
+
+async function canned(row) {
+  const [p, method] = PATHS[row.where];
+  const r = await fetch(`${kit.base_url}/_testkit/canned`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ ...row.canned, path: p, method }),
+  });
+  assert.equal(r.status, 204, `set the canned answer for ${row.id}`);
+}
+const clearCanned = () => fetch(`${kit.base_url}/_testkit/canned`, { method: "DELETE" });
+
+// the `store` modes of catalogue.json (as in native/tests/catalogue.rs)
+function storeProblem(row, before, after) {
+  const mode = row.store ?? "kept";
+  for (const [k, v] of before) {
+    const dead = mode === "drops_dead_credential";
+    const mayChange = mode === "may_refresh" || (dead && (k.startsWith("tokens:") || k.startsWith("client:") || k === "index"));
+    const mayGo = dead && k.startsWith("client:");
+    if (!after.has(k) && !mayGo) return `the record ${k} was lost`;
+    if (after.has(k) && after.get(k) !== v && !mayChange) return `the record ${k} changed`;
+  }
+  const added = [...after.keys()].filter((k) => k.startsWith("tokens:") && !before.has(k));
+  return added.length ? `a token was stored: ${added}` : null;
+}
+
+test(`the catalogue has at least 80 rows (${rows.length})`, () => {
+  assert.ok(rows.length >= 80);
+});
+
+const jsRows = rows.filter((r) => r.js !== false);
+test(`${jsRows.length} catalogue rows end in their typed error through the wasm build, the store kept`, async () => {
+  const problems = [];
+  for (const row of jsRows) {
+    const storage = memoryStorage(LOGIN.has(row.where) ? new Map() : new Map(baseline));
+    if (row.where === "token_refresh") {
+      for (const [k, v] of storage.map) {
+        if (k.startsWith("tokens:")) storage.map.set(k, JSON.stringify({ ...JSON.parse(v), expires_at: 1 }));
+      }
+    }
+    const before = new Map(storage.map);
+    const client = new McpAuthClient({ storage, redirect: followingRedirect() });
+    await canned(row);
+    let error;
+    try {
+      if (row.where === "token_refresh") await client.accessToken(kit.mcp_url);
+      else if (row.where === "mcp") {
+        const session = await client.session(kit.mcp_url);
+        await session.listTools();
+      } else await client.login(kit.mcp_url);
+    } catch (e) {
+      error = e;
+    } finally {
+      await clearCanned();
+    }
+    if (!error) {
+      problems.push(`${row.id}: no error`);
+      continue;
+    }
+    if (!(error instanceof Error)) problems.push(`${row.id}: rejected with a non-Error ${error}`);
+    else if (error.code !== row.code) problems.push(`${row.id}: code ${error.code}, want ${row.code} (${error.message})`);
+    else if (/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(error.message)) problems.push(`${row.id}: a control character in the message`);
+    const p = storeProblem(row, before, storage.map);
+    if (p) problems.push(`${row.id}: ${p}`);
+  }
+  assert.deepEqual(problems, []);
+});
