@@ -377,10 +377,19 @@ impl<H: Host> McpAuth<H> {
                 .await
             {
                 Ok(r) if r.is_success() => report.revoked.push(hint.to_string()),
-                Ok(r) => report.revocation_notes.push(format!(
-                    "revoking the {hint} failed: {}",
-                    oauth::endpoint_error(&r)
-                )),
+                Ok(r) => report
+                    .revocation_notes
+                    .push(match oauth::endpoint_error(&r) {
+                        // the revocation endpoint's answer, named as such
+                        Error::TokenEndpoint {
+                            error, description, ..
+                        } => format!(
+                        "revoking the {hint} failed: revocation endpoint {} answered `{error}`{}",
+                        endpoint,
+                        description.map(|d| format!(": {d}")).unwrap_or_default()
+                    ),
+                        other => format!("revoking the {hint} failed: {other}"),
+                    }),
                 Err(e) => report
                     .revocation_notes
                     .push(format!("revoking the {hint} failed: {}", Error::from(e))),

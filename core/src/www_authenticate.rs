@@ -211,6 +211,19 @@ mod tests {
     }
 
     #[test]
+    fn a_dpop_challenge_is_taken_when_there_is_no_bearer_one() {
+        // found by fuzz/www_authenticate: `dpop\xe0` (read as `dpop\u{fffd}`) is a DPoP
+        // challenge without parameters; the fuzz target's check predated the DPoP fallback
+        let found = bearer(["dpop\u{fffd}"]).expect("the DPoP challenge");
+        assert_eq!(found.resource_metadata, None);
+        assert_eq!(parse_challenges(["dpop\u{fffd}"])[0].scheme, "dpop");
+        // a Bearer challenge wins over a DPoP one, in whatever order they come
+        let both = bearer([r#"DPoP scope="a", Bearer scope="b""#]).expect("a challenge");
+        assert_eq!(both.scope.as_deref(), Some("b"));
+        assert!(bearer(["Basic realm=\"x\""]).is_none());
+    }
+
+    #[test]
     fn garbage_never_panics() {
         for s in [
             "",

@@ -389,6 +389,13 @@ fn load_json(path: &Path) -> Result<Config, ConfigError> {
             e.column()
         ))
     })?;
+    // serde reads a struct from a JSON array too: `[]` would pass as an empty config
+    if !serde_json::from_str::<serde_json::Value>(&text).is_ok_and(|v| v.is_object()) {
+        return Err(ConfigError(format!(
+            "invalid config {}: not a JSON object (expected {{\"mcpServers\": {{...}}}})",
+            path.display()
+        )));
+    }
     let mut servers = BTreeMap::new();
     let mut warnings = Vec::new();
     for (name, s) in root.mcp_servers {

@@ -167,9 +167,25 @@ fn header_pairs(resp: &reqwest::Response) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A URL as messages show it: without its query (it may hold a code) and without a user
+/// name or password.
+fn shown_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            u.set_query(None);
+            u.set_fragment(None);
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        Err(_) => url.split('?').next().unwrap_or(url).to_string(),
+    }
+}
+
 /// A network error in words, with the URL but without any query (it may hold a code).
 fn describe(url: &str, e: &reqwest::Error) -> String {
-    let shown = url.split('?').next().unwrap_or(url);
+    let shown = shown_url(url);
+    let shown = shown.as_str();
     let what = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {

@@ -234,3 +234,41 @@ async fn a_token_stolen_from_the_store_is_refused_without_the_key() {
     // the owner, with the key, is still served
     env.run(&["probe", &mcp]).ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_http_sse_transport_carries_proofs_and_answers_nonces() {
+    let server = TestServer::start(Scenario::DpopNonce);
+    let env = CliEnv::new();
+    let sse = server.sse_url();
+    let (run, authorizations) = env
+        .run_with_browser(&[
+            "probe",
+            &sse,
+            "--transport",
+            "sse",
+            "--call",
+            "echo",
+            "--args",
+            r#"{"text":"bound-over-sse"}"#,
+        ])
+        .await;
+    let run = run.ok();
+    assert_eq!(authorizations, 1);
+    assert!(run.stdout.contains("bound-over-sse"), "{}", run.stdout);
+    // the stream's GET and every POST to the endpoint went with the DPoP scheme
+    let authorized: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| (r.path == "/sse" || r.path == "/messages") && r.auth_scheme.is_some())
+        .collect();
+    assert!(
+        authorized.iter().any(|r| r.path == "/messages"),
+        "{authorized:?}"
+    );
+    assert!(authorized
+        .iter()
+        .all(|r| r.auth_scheme.as_deref() == Some("DPoP")));
+    // the stream's nonce challenge was answered without a refresh
+    assert_eq!(server.grant_count("refresh_token"), 0);
+    assert!(server.dpop_nonce_challenges().1 >= 1);
+}

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { ROOT, loadNodePackage, startTestkit, followingRedirect, memoryStorage } from "./helpers.mjs";
 
-const { McpAuthClient } = loadNodePackage();
+const { McpAuthClient, identity } = loadNodePackage();
 const { rows } = JSON.parse(readFileSync(path.join(ROOT, "tests/vectors/catalogue.json"), "utf8"));
 
 const PATHS = {
@@ -68,6 +68,12 @@ test(`${jsRows.length} catalogue rows end in their typed error through the wasm 
   const problems = [];
   for (const row of jsRows) {
     const storage = memoryStorage(LOGIN.has(row.where) ? new Map() : new Map(baseline));
+    if (row.where === "store") {
+      // the token record replaced by a corrupted one (`{half}`: the real one cut in half)
+      for (const [k, v] of storage.map) {
+        if (k.startsWith("tokens:")) storage.map.set(k, row.record.replace("{half}", v.slice(0, Math.floor(v.length / 2))));
+      }
+    }
     if (row.where === "token_refresh") {
       for (const [k, v] of storage.map) {
         if (k.startsWith("tokens:")) storage.map.set(k, JSON.stringify({ ...JSON.parse(v), expires_at: 1 }));
@@ -75,10 +81,10 @@ test(`${jsRows.length} catalogue rows end in their typed error through the wasm 
     }
     const before = new Map(storage.map);
     const client = new McpAuthClient({ storage, redirect: followingRedirect() });
-    await canned(row);
+    if (row.where !== "store") await canned(row);
     let error;
     try {
-      if (row.where === "token_refresh") await client.accessToken(kit.mcp_url);
+      if (row.where === "token_refresh" || row.where === "store") await client.accessToken(kit.mcp_url);
       else if (row.where === "mcp") {
         const session = await client.session(kit.mcp_url);
         await session.listTools();
@@ -97,6 +103,15 @@ test(`${jsRows.length} catalogue rows end in their typed error through the wasm 
     else if (/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(error.message)) problems.push(`${row.id}: a control character in the message`);
     const p = storeProblem(row, before, storage.map);
     if (p) problems.push(`${row.id}: ${p}`);
+    if (row.where === "store") {
+      // reported, and can be cleared
+      try {
+        await client.logout(identity(kit.mcp_url));
+      } catch (e) {
+        problems.push(`${row.id}: logout failed on the corrupted record: ${e.code}: ${e.message}`);
+      }
+      if ([...storage.map.keys()].some((k) => k.startsWith("tokens:"))) problems.push(`${row.id}: logout left the corrupted record`);
+    }
   }
   assert.deepEqual(problems, []);
 });

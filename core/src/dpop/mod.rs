@@ -187,9 +187,20 @@ pub fn is_as_nonce_challenge(resp: &HttpResponse) -> bool {
 /// Whether a resource server answer asks for (another) nonce: 401 with a `DPoP` challenge
 /// whose error is `use_dpop_nonce`, and a `DPoP-Nonce` header (RFC 9449 §9).
 pub fn is_rs_nonce_challenge(resp: &HttpResponse) -> bool {
-    resp.status == 401
-        && resp.header(NONCE_HEADER).is_some()
-        && crate::www_authenticate::parse_challenges(resp.header_all("www-authenticate"))
+    rs_nonce_challenge(resp.status, &resp.headers)
+}
+
+/// [`is_rs_nonce_challenge`] on a status and headers (an event stream's answer).
+pub(crate) fn rs_nonce_challenge(status: u16, headers: &[(String, String)]) -> bool {
+    let named = |name: &'static str| {
+        headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    };
+    status == 401
+        && named(NONCE_HEADER).next().is_some()
+        && crate::www_authenticate::parse_challenges(named("www-authenticate"))
             .iter()
             .any(|c| c.scheme == "dpop" && c.param("error") == Some("use_dpop_nonce"))
 }
@@ -213,7 +224,16 @@ impl Nonces {
     /// Remembers the `DPoP-Nonce` a response from `url` carries (a new one replaces the
     /// old: servers rotate them).
     pub(crate) fn note(&self, url: &str, resp: &HttpResponse) {
-        let (Some(origin), Some(nonce)) = (Self::origin(url), resp.header(NONCE_HEADER)) else {
+        self.note_headers(url, &resp.headers);
+    }
+
+    /// [`Self::note`] on the headers of an event stream's answer.
+    pub(crate) fn note_headers(&self, url: &str, headers: &[(String, String)]) {
+        let nonce = headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(NONCE_HEADER))
+            .map(|(_, v)| v.as_str());
+        let (Some(origin), Some(nonce)) = (Self::origin(url), nonce) else {
             return;
         };
         let nonce = nonce.trim();

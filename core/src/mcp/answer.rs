@@ -91,10 +91,17 @@ pub fn messages(resp: &HttpResponse) -> Result<Vec<Value>> {
         Ok(Vec::new())
     } else {
         let v: Value = serde_json::from_slice(&resp.body).map_err(|e| {
-            Error::McpProtocol(format!(
-                "the server's answer is not JSON ({e}): {}",
-                printable(&resp.text(), QUOTE)
-            ))
+            if looks_like_html(resp) {
+                Error::McpProtocol(format!(
+                    "the server's answer is an HTML page (HTTP {}), not an MCP answer; is this the MCP endpoint?",
+                    resp.status
+                ))
+            } else {
+                Error::McpProtocol(format!(
+                    "the server's answer is not JSON ({e}): {}",
+                    printable(&resp.text(), QUOTE)
+                ))
+            }
         })?;
         Ok(match v {
             Value::Array(a) => a,
@@ -146,6 +153,13 @@ pub fn result(method: &str, answer: Value) -> Result<Value> {
     }
 }
 
+/// An error page of a proxy or web server rather than an MCP answer.
+fn looks_like_html(resp: &HttpResponse) -> bool {
+    resp.header("content-type")
+        .is_some_and(|c| c.to_ascii_lowercase().contains("html"))
+        || resp.text().trim_start().starts_with('<')
+}
+
 /// An HTTP status that is not an answer, in words (with the server's JSON-RPC error when it
 /// sent one).
 pub fn http_error(method: &str, resp: &HttpResponse) -> Error {
@@ -155,11 +169,7 @@ pub fn http_error(method: &str, resp: &HttpResponse) -> Error {
     {
         return e.into_error(method);
     }
-    let html = resp
-        .header("content-type")
-        .is_some_and(|c| c.to_ascii_lowercase().contains("html"))
-        || resp.text().trim_start().starts_with('<');
-    let text = if html {
+    let text = if looks_like_html(resp) {
         // an error page of a proxy or web server: its markup says nothing to the user
         "an HTML page, not an MCP answer".to_string()
     } else {

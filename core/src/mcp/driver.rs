@@ -126,12 +126,26 @@ impl<H: Host> McpAuth<H> {
     ) -> Result<Step> {
         let url = conn.session.url().to_string();
         let mut rejected = None;
-        for _ in 0..2 {
+        let mut refused = 0;
+        // one retry with a new nonce per token (RFC 9449 §9), not counted as a refusal
+        let mut nonce_retried = false;
+        while refused < 2 {
             let record = self.token_for(&url, rejected.as_ref(), opts).await?;
             let mut r = req.clone();
             self.authorize_request(&mut r, &record).await?;
             let resp = self.host().open_stream(r).await?;
+            self.nonces.note_headers(&req.url, &resp.headers);
+            if resp.status == 401
+                && !nonce_retried
+                && record.is_dpop_bound()
+                && crate::dpop::rs_nonce_challenge(resp.status, &resp.headers)
+            {
+                nonce_retried = true;
+                continue;
+            }
             if resp.status == 401 {
+                refused += 1;
+                nonce_retried = false;
                 rejected = Some(record.access_token);
                 continue;
             }
