@@ -41,5 +41,12 @@ else
   echo "skipped: no dbus-run-session / gnome-keyring-daemon (bash .ci/setup installs them)"
 fi
 
+say "Redis store next to the file store"
+if command -v redis-server >/dev/null; then
+  python3 benches/redis_token.py --runs "$RUNS" --procs 20 --rounds 5
+else
+  echo "skipped: no redis-server (bash .ci/setup installs it)"
+fi
+
 say "wasm build"
 node benches/wasm.mjs --runs 20 --sdk

@@ -230,6 +230,8 @@ pub struct McpAuth<H: Host> {
     pub(crate) locks: Mutex<HashMap<String, LocalLock>>,
     pub(crate) unsaved: crate::unsaved::Unsaved,
     pub(crate) nonces: crate::dpop::Nonces,
+    /// Identities whose DPoP key this process has seen listed in the index.
+    pub(crate) dpop_indexed: Mutex<std::collections::HashSet<String>>,
 }
 
 impl<H: Host> McpAuth<H> {
@@ -240,6 +242,7 @@ impl<H: Host> McpAuth<H> {
             locks: Mutex::new(HashMap::new()),
             unsaved: Default::default(),
             nonces: Default::default(),
+            dpop_indexed: Default::default(),
         }
     }
 
@@ -284,7 +287,7 @@ impl<H: Host> McpAuth<H> {
     /// Read-modify-write of the index under the host's lock, so parallel processes do not
     /// lose each other's keys. Rewriting a key the index already lists (every refresh) takes
     /// no lock at all, so the refresh critical section never holds two locks.
-    async fn update_index(&self, change: impl Fn(&mut Index) -> bool) -> Result<()> {
+    pub(crate) async fn update_index(&self, change: impl Fn(&mut Index) -> bool) -> Result<()> {
         if !change(&mut self.index().await?) {
             return Ok(());
         }

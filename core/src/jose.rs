@@ -92,6 +92,8 @@ mod keys;
 #[cfg(not(feature = "software-keys"))]
 #[path = "jose_nokeys.rs"]
 mod keys;
+#[cfg(not(feature = "software-keys"))]
+pub use keys::HostKey;
 pub use keys::SigningKey;
 
 /// The RFC 7638 JWK thumbprint (`jkt`): SHA-256 over the required members of the public

@@ -1,18 +1,34 @@
 //! Without the `software-keys` feature there are no private keys in memory: the build signs
-//! only through keys its host holds (the wasm build: WebCrypto). [`SigningKey`] still exists
-//! so the options and flows that take one compile, but none can be made: reading or
-//! generating one fails with a clear error, and the type has no values.
+//! only through keys its host holds (the wasm build: WebCrypto). A [`SigningKey`] here is a
+//! handle to such a key ([`SigningKey::held_by_host`]); reading or generating one from key
+//! material fails with a clear error.
 
-use super::{key_error, Alg, JwsSigner};
+use super::{jwk_thumbprint, key_error, Alg, JwsSigner};
 use crate::error::Result;
 use serde_json::{Map, Value};
-use std::convert::Infallible;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
 
-/// A private key in memory; this build has none (see the module documentation).
+/// A private key the host holds: core asks it to sign and never sees it.
+pub trait HostKey {
+    /// The algorithm it signs with.
+    fn alg(&self) -> Alg;
+    /// Its public key as a JWK when the host knows it (empty when it does not: a client
+    /// assertion does not need it).
+    fn public_jwk(&self) -> Map<String, Value>;
+    /// The JWS signature over `signing_input` (ES256: the 64-byte `r || s`).
+    fn sign<'a>(
+        &'a self,
+        signing_input: &'a [u8],
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<u8>>> + 'a>>;
+}
+
+/// A private key the host holds (see the module documentation).
 #[derive(Clone)]
 pub struct SigningKey {
-    never: Infallible,
+    host: Rc<dyn HostKey>,
 }
 
 fn unavailable<T>() -> Result<T> {
@@ -22,12 +38,20 @@ fn unavailable<T>() -> Result<T> {
 }
 
 impl fmt::Debug for SigningKey {
-    fn fmt(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.never {}
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "SigningKey({}, held by the host)",
+            self.host.alg().as_str()
+        )
     }
 }
 
 impl SigningKey {
+    /// A handle to a key the host holds.
+    pub fn held_by_host(key: impl HostKey + 'static) -> SigningKey {
+        SigningKey { host: Rc::new(key) }
+    }
     /// Fails: no keys in memory in this build.
     pub fn generate_es256() -> Result<SigningKey> {
         unavailable()
@@ -45,33 +69,44 @@ impl SigningKey {
         unavailable()
     }
     pub fn alg(&self) -> Alg {
-        match self.never {}
+        self.host.alg()
     }
-    pub fn check_alg(&self, _alg: Alg) -> Result<()> {
-        match self.never {}
+    /// Fails unless the key signs with `alg`.
+    pub fn check_alg(&self, alg: Alg) -> Result<()> {
+        if self.alg() == alg {
+            Ok(())
+        } else {
+            Err(key_error(format!(
+                "the key signs {}, not {}",
+                self.alg().as_str(),
+                alg.as_str()
+            )))
+        }
     }
+    /// Fails: a host-held key signs asynchronously (through [`JwsSigner::sign`]).
     pub fn sign_now(&self, _signing_input: &[u8]) -> Result<Vec<u8>> {
-        match self.never {}
+        unavailable()
     }
     pub fn public_jwk(&self) -> Map<String, Value> {
-        match self.never {}
+        self.host.public_jwk()
     }
+    /// Always `None`: the host never gives its private key out.
     pub fn private_jwk(&self) -> Option<Map<String, Value>> {
-        match self.never {}
+        None
     }
     pub fn thumbprint(&self) -> Result<String> {
-        match self.never {}
+        jwk_thumbprint(&self.host.public_jwk())
     }
 }
 
 impl JwsSigner for SigningKey {
     fn alg(&self) -> Alg {
-        match self.never {}
+        self.host.alg()
     }
     fn public_jwk(&self) -> Map<String, Value> {
-        match self.never {}
+        self.host.public_jwk()
     }
-    async fn sign(&self, _signing_input: &[u8]) -> Result<Vec<u8>> {
-        match self.never {}
+    async fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>> {
+        self.host.sign(signing_input).await
     }
 }

@@ -269,6 +269,15 @@ pub struct Index {
 }
 
 impl Index {
+    /// The identities that have a DPoP key (each once), with or without tokens.
+    pub fn dpop_identities(&self) -> Vec<String> {
+        self.keys
+            .iter()
+            .filter_map(|k| k.strip_prefix("dpop:"))
+            .map(str::to_string)
+            .collect()
+    }
+
     /// The identities that have a token record (each once).
     pub fn identities(&self) -> Vec<String> {
         let mut out: Vec<String> = self

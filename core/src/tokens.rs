@@ -323,11 +323,19 @@ impl<H: Host> McpAuth<H> {
         }
         // the DPoP key goes with the tokens it signed for; after them, so that a key store
         // that fails never keeps the tokens
-        if let Err(e) = self.host.dpop_forget(&id).await {
-            report.revocation_notes.push(format!(
+        match self.host.dpop_forget(&id).await {
+            Ok(()) => {
+                let name = crate::dpop::key::key_name(&id);
+                self.update_index(|idx| idx.keys.remove(&name)).await?;
+                self.dpop_indexed
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&id);
+            }
+            Err(e) => report.revocation_notes.push(format!(
                 "the DPoP key could not be deleted ({})",
                 Error::from(e)
-            ));
+            )),
         }
         Ok(report)
     }

@@ -10,6 +10,10 @@ use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// The longest pause between two tries of a held lock: a waiter learns of the release within
+/// this (a try is one system call; 20 waiters cost a few hundred calls a second).
+const MAX_PAUSE: Duration = Duration::from_millis(50);
+
 /// Seconds to wait for a lock before giving up.
 pub const LOCK_TIMEOUT_ENV: &str = "MCP_AUTH_LOCK_TIMEOUT";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -62,7 +66,7 @@ impl FileLock {
                 Ok(()) => break,
                 Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
                     std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_millis(250));
+                    pause = (pause * 2).min(MAX_PAUSE);
                 }
                 Err(TryLockError::WouldBlock) => {
                     let mut holder = String::new();

@@ -2,9 +2,9 @@
 //! token), and for enterprise-managed authorization `idpTokenEndpoint`, `idpClientId`,
 //! `idpClientSecret`, `idToken`. The tokens are given as values on each call (read them afresh
 //! before each call; platforms rotate them). An identity provider secret is refused in a
-//! browser, like a client secret. `privateKey` (`private_key_jwt`) is refused by this build:
-//! it keeps no private keys in memory (core without `software-keys`; its only signing is the
-//! WebCrypto DPoP key), so a client with a key uses the CLI, or a secret here.
+//! browser, like a client secret. `privateKey` (`private_key_jwt`, Node only; refused in a
+//! browser like a secret) is imported into WebCrypto, which signs the client assertions
+//! (`client_key.rs`): the build keeps no private key of its own.
 
 use crate::js::opt_str;
 use crate::{coded_error, invalid};
@@ -30,16 +30,25 @@ fn required(options: &JsValue, name: &str, grant: &str) -> Result<String, JsValu
 
 /// Reads the grant options into `o` (nothing set: the browser login, as before).
 pub(crate) fn apply(options: &JsValue, o: &mut AuthOptions, browser: bool) -> Result<(), JsValue> {
-    if opt_str(options, "privateKey")?.is_some() {
+    if let Some(text) = opt_str(options, "privateKey")? {
         if browser {
             return Err(browser_refuses("privateKey"));
         }
-        return Err(coded_error(
-            "privateKey (private_key_jwt) is not available in the wasm build: it keeps no private keys \
-             in memory. Use clientSecret (client_secret_basic / _post), or the mcp-auth CLI \
-             (private_key_file) for a client that authenticates with a key",
-            "signing_key",
-        ));
+        let alg = opt_str(options, "signingAlg")?;
+        #[cfg(target_arch = "wasm32")]
+        {
+            o.client_key = Some(
+                crate::client_key::client_key(&text, alg.as_deref()).map_err(crate::js_error)?,
+            );
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let _ = (text, alg);
+            return Err(coded_error(
+                "privateKey is signed through WebCrypto: only the wasm build takes it",
+                "signing_key",
+            ));
+        }
     }
     o.grant = match opt_str(options, "grant")?.as_deref() {
         None | Some("authorization_code") => Grant::AuthorizationCode,

@@ -4,6 +4,10 @@
 //! redirect handler, optionally a `fetch`) and this crate adapts them to core's [`Host`]
 //! trait, and core's types and errors to plain JS objects and `Error`s with a `code`.
 
+// only in the wasm32 build: it needs core without `software-keys` (a workspace build for the
+// host unifies core's features with the CLI's)
+#[cfg(target_arch = "wasm32")]
+mod client_key;
 mod grants;
 mod host;
 mod js;
@@ -100,10 +104,15 @@ export interface LoginOptions {
    */
   grant?: "authorization_code" | "client_credentials" | "jwt_bearer" | "token_exchange";
   /**
-   * private_key_jwt is not available in this build (it keeps no private keys in memory): a
-   * `privateKey` is refused (code `signing_key`); use the mcp-auth CLI's `private_key_file`.
+   * `private_key_jwt` (Node only; refused in a browser, code `client_secret_in_browser`): the
+   * client's key as a PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`) or a private JWK; a P-256 key
+   * signs ES256, an RSA key RS256. It is imported into WebCrypto (not extractable) and signs
+   * each client assertion (`iss` = `sub` = clientId, `aud` = the issuer, 60 s, fresh `jti`).
+   * A key that is not one of these is refused with code `signing_key`.
    */
   privateKey?: string;
+  /** With `privateKey`: the algorithm the key must sign with (`ES256` or `RS256`). */
+  signingAlg?: string;
   /** `jwt_bearer`: the workload identity token (RFC 7523 assertion). */
   assertion?: string;
   /** `token_exchange`: the identity provider's token endpoint (RFC 8693). */

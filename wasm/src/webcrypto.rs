@@ -28,7 +28,7 @@ fn fail(what: &str, e: &JsValue) -> HostError {
 }
 
 /// Calls `target[name](...args)`.
-fn call(target: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
+pub(crate) fn call(target: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
     let f: Function = get(target, name).dyn_into()?;
     f.apply(target, &args.iter().collect::<Array>())
 }
@@ -164,7 +164,7 @@ impl WebCryptoKeys {
     }
 }
 
-fn subtle() -> Result<JsValue, HostError> {
+pub(crate) fn subtle() -> Result<JsValue, HostError> {
     let subtle = get(&get(&js_sys::global(), "crypto"), "subtle");
     if subtle.is_object() {
         Ok(subtle)
@@ -175,7 +175,7 @@ fn subtle() -> Result<JsValue, HostError> {
     }
 }
 
-async fn settle(what: &str, v: Result<JsValue, JsValue>) -> Result<JsValue, HostError> {
+pub(crate) async fn settle(what: &str, v: Result<JsValue, JsValue>) -> Result<JsValue, HostError> {
     let v = v.map_err(|e| fail(what, &e))?;
     JsFuture::from(Promise::resolve(&v))
         .await
@@ -189,7 +189,7 @@ fn ecdsa_p256() -> JsValue {
     alg.into()
 }
 
-fn sign_usage() -> JsValue {
+pub(crate) fn sign_usage() -> JsValue {
     [JsValue::from("sign")]
         .into_iter()
         .collect::<Array>()

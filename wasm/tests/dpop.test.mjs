@@ -4,16 +4,12 @@
 // is refused without a proof by that key.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
-import { ROOT, loadNodePackage, startTestkit, followingRedirect, jsonFileStorage, memoryStorage } from "./helpers.mjs";
+import { ROOT, loadNodePackage, startTestkit, followingRedirect, jsonFileStorage, memoryStorage, CLI, runCli } from "./helpers.mjs";
 
 const { McpAuthClient, identity, resourceUri } = loadNodePackage();
-const CLI =
-  process.env.MCP_AUTH_CLI || path.join(process.env.CARGO_TARGET_DIR || path.join(ROOT, "target"), "debug", "mcp-auth");
 
 let kit, plain, home;
 before(async () => {
@@ -27,18 +23,7 @@ after(async () => {
   if (home) rmSync(home, { recursive: true, force: true });
 });
 
-function cli(...args) {
-  return promisify(execFile)(CLI, args, {
-    cwd: home,
-    env: {
-      PATH: process.env.PATH,
-      HOME: home,
-      XDG_STATE_HOME: path.join(home, "state"),
-      XDG_CONFIG_HOME: path.join(home, "config"),
-      MCP_AUTH_STORE: "file",
-    },
-  });
-}
+const cli = (...args) => runCli(home, args);
 
 const initialize = () =>
   JSON.stringify({

@@ -1,6 +1,6 @@
 // The grants without a browser through the wasm build in Node, against the testkit's strict
-// authorization server and identity provider: client credentials with a secret (the wasm
-// build has no private_key_jwt: it keeps no keys in memory), the JWT-bearer grant with a
+// authorization server and identity provider: client credentials with a secret or a private
+// key (private_key_jwt, signed by WebCrypto: the build keeps no key of its own), the JWT-bearer grant with a
 // workload token, and enterprise-managed authorization (token exchange for an ID-JAG).
 // Refusals are errors that name who refused, sent once, nothing stored; secrets and keys are
 // refused in a browser.
@@ -68,23 +68,58 @@ test("client credentials with a secret: a token without a browser, renewed by th
   }
 });
 
-test("private_key_jwt is refused by the wasm build (no private keys in memory), before anything is sent", async () => {
+test("private_key_jwt in Node: WebCrypto signs the client assertion (ES256 PEM, RS256 JWK); broken keys refused before anything is sent", async () => {
   const kit = await startTestkit("default");
   try {
-    await grantAdmin(kit, "key-client", { client_id: "key-client", jwk: key("es256.public.jwk.json") });
+    await grantAdmin(kit, "key-client", { client_id: "ec-client", jwk: key("es256.public.jwk.json") });
+    await grantAdmin(kit, "key-client", { client_id: "rsa-client", jwk: key("rs256.public.jwk.json") });
+    const ec = { grant: "client_credentials", clientId: "ec-client", privateKey: key("es256.pem"), signingAlg: "ES256" };
     const { c, storage } = client();
+    const info = await c.login(kit.mcp_url, ec);
+    assert.equal(info.flow, "client_credentials");
+    await toolsWork(c, kit.mcp_url, ec);
+    // the testkit checked the assertion's signature, aud, exp, iat and jti; a second grant
+    // (a new client) signs a fresh assertion
+    const rsa = { grant: "client_credentials", clientId: "rsa-client", privateKey: key("rs256.jwk.json") };
+    const other = client();
+    await other.c.login(kit.mcp_url, rsa);
+    await toolsWork(other.c, kit.mcp_url, rsa);
+    assert.equal((await kit.stats()).counts["POST /token"], 2, "one grant each");
+
+    // the wrong key for the client: the authorization server refuses, nothing stored
+    const fresh = client();
     await assert.rejects(
-      c.login(kit.mcp_url, { grant: "client_credentials", clientId: "key-client", privateKey: key("es256.pem") }),
-      (e) => e.code === "signing_key" && /not available in the wasm build/.test(e.message) && /private_key_file/.test(e.message),
+      fresh.c.login(kit.mcp_url, { grant: "client_credentials", clientId: "ec-client", privateKey: key("rs256.pem") }),
+      (e) => e.code === "grant_refused" && /authorization server/i.test(e.message),
     );
-    assert.deepEqual(storedTokens(storage), []);
-    assert.equal((await kit.stats()).counts["POST /token"] ?? 0, 0, "nothing sent");
+    assert.deepEqual(storedTokens(fresh.storage), []);
+
+    // keys WebCrypto cannot take, or that are not what the options say: refused before sending
+    const before = (await kit.stats()).counts["POST /token"];
+    for (const [privateKey, signingAlg, why] of [
+      [key("es256.sec1.pem"), undefined, /PKCS#8/],
+      [key("rs256.pkcs1.pem"), undefined, /PKCS#8/],
+      [key("es384.pem"), undefined, /P-256/],
+      [key("es256.public.jwk.json"), undefined, /public JWK/],
+      [key("es256.pem"), "RS256", /signs ES256, not the signingAlg RS256/],
+      ["not a key", undefined, /PKCS#8 PEM/],
+    ]) {
+      await assert.rejects(
+        fresh.c.login(kit.mcp_url, { grant: "client_credentials", clientId: "ec-client", privateKey, signingAlg }),
+        // the message names the problem, never the key's material
+        (e) => e.code === "signing_key" && why.test(e.message) && !e.message.includes(privateKey.split("\n")[1] || "\u0000"),
+        String(why),
+      );
+    }
+    assert.equal((await kit.stats()).counts["POST /token"], before, "nothing sent for a broken key");
+    assert.deepEqual(storedTokens(fresh.storage), []);
+    assert.ok(!JSON.stringify([...storage.map.values()]).includes("PRIVATE KEY"), "the key is not stored");
     // a client_credentials client without a secret or a key: a clear error, nothing sent
     await assert.rejects(
-      c.login(kit.mcp_url, { grant: "client_credentials", clientId: "key-client" }),
+      fresh.c.login(kit.mcp_url, { grant: "client_credentials", clientId: "ec-client" }),
       (e) => e.code === "invalid" && /client_secret/.test(e.message),
     );
-    assert.equal((await kit.stats()).counts["POST /token"] ?? 0, 0);
+    assert.equal((await kit.stats()).counts["POST /token"], before);
   } finally {
     await kit.stop();
   }

@@ -1,13 +1,57 @@
 // Shared helpers for the Node and Chromium tests: the testkit process, storages, redirects.
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createInterface } from "node:readline";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const require = createRequire(import.meta.url);
+
+/** The CLI the interop tests run next to the Node build (MCP_AUTH_CLI picks another). */
+export const CLI =
+  process.env.MCP_AUTH_CLI || path.join(process.env.CARGO_TARGET_DIR || path.join(ROOT, "target"), "debug", "mcp-auth");
+
+/**
+ * Runs the CLI as a user whose HOME is `home` (state and config folders inside it), with the
+ * file store unless `env` says otherwise; resolves to `{stdout, stderr}`.
+ */
+export function runCli(home, args, env = {}) {
+  return promisify(execFile)(CLI, args, {
+    cwd: home,
+    env: {
+      PATH: process.env.PATH,
+      HOME: home,
+      XDG_STATE_HOME: path.join(home, "state"),
+      XDG_CONFIG_HOME: path.join(home, "config"),
+      MCP_AUTH_STORE: "file",
+      ...env,
+    },
+  });
+}
+
+/**
+ * Debian's Chromium, headless, with a fresh profile and config/cache folders under `tmp`
+ * (playwright-core drives it); resolves to the persistent context.
+ */
+export async function launchChromium(tmp) {
+  const { chromium } = createRequire(path.join(ROOT, "wasm/js/package.json"))("playwright-core");
+  for (const d of ["config", "cache"]) mkdirSync(path.join(tmp, d), { recursive: true });
+  process.env.XDG_CONFIG_HOME = path.join(tmp, "config");
+  process.env.XDG_CACHE_HOME = path.join(tmp, "cache");
+  return chromium.launchPersistentContext(path.join(tmp, "profile"), {
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    headless: true,
+    args: [
+      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    ],
+    env: { ...process.env },
+    timeout: 60000,
+  });
+}
 
 /** The Node package built by wasm/build.sh. */
 export function loadNodePackage() {

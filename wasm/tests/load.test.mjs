@@ -9,13 +9,11 @@ import { existsSync, mkdtempSync, rmSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { ROOT, loadNodePackage, startTestkit, followingRedirect, rpc, INITIALIZE } from "./helpers.mjs";
+import { ROOT, loadNodePackage, startTestkit, followingRedirect, rpc, INITIALIZE, CLI } from "./helpers.mjs";
 
 const require = (await import("node:module")).createRequire(import.meta.url);
 const { McpAuthClient, identity } = loadNodePackage();
 const { fileStore, lockPath } = require(path.join(ROOT, "wasm/pkg/node/file_store.js"));
-const CLI =
-  process.env.MCP_AUTH_CLI || path.join(process.env.CARGO_TARGET_DIR || path.join(ROOT, "target"), "debug", "mcp-auth");
 const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), "load-worker.mjs");
 
 let kit, home;

@@ -11,8 +11,9 @@ import { ROOT } from "./helpers.mjs";
 // .wasm + JS glue, gzip -9: 254 KiB measured with the dual-era MCP session (+31 KB over the
 // OAuth-only build); issue 9 (DPoP through WebCrypto, the grants without a browser; no
 // signing crates in this build) 306.0 KiB as this test counts (build.sh's gzip -9: 267.6 KiB
-// at its start, 300.9 KiB after), plus headroom
-const GZIP_CEILING = 312 * 1024;
+// at its start, 300.9 KiB after); private_key_jwt through WebCrypto +5.8 KiB: 313.5 KiB;
+// plus headroom. (The IDNA tables alone are ~47 KB of it: see BENCHMARKS.md.)
+const GZIP_CEILING = 318 * 1024;
 
 for (const kind of ["web", "node"]) {
   const dir = path.join(ROOT, "wasm/pkg", kind);

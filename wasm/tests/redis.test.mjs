@@ -12,14 +12,12 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { ROOT, loadNodePackage, startTestkit, followingRedirect } from "./helpers.mjs";
+import { ROOT, loadNodePackage, startTestkit, followingRedirect, CLI, runCli } from "./helpers.mjs";
 
 const require = createRequire(path.join(ROOT, "wasm/js/package.json"));
 const { McpAuthClient, identity, resourceUri } = loadNodePackage();
 const { redisStore } = require(path.join(ROOT, "wasm/pkg/node/redis_store.js"));
 const { createClient } = require("redis");
-const CLI =
-  process.env.MCP_AUTH_CLI || path.join(process.env.CARGO_TARGET_DIR || path.join(ROOT, "target"), "debug", "mcp-auth");
 const WORKER = path.join(ROOT, "wasm/tests/redis-worker.mjs");
 const REDIS_SERVER = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].find((p) => existsSync(p));
 
@@ -64,17 +62,7 @@ after(async () => {
 function cli(...args) {
   const home = path.join(dir, "cli-home");
   mkdirSync(home, { recursive: true });
-  return promisify(execFile)(CLI, args, {
-    cwd: home,
-    env: {
-      PATH: process.env.PATH,
-      HOME: home,
-      XDG_STATE_HOME: path.join(home, "state"),
-      XDG_CONFIG_HOME: path.join(home, "config"),
-      MCP_AUTH_STORE: "redis",
-      MCP_AUTH_REDIS_URL: redisUrl,
-    },
-  });
+  return runCli(home, args, { MCP_AUTH_STORE: "redis", MCP_AUTH_REDIS_URL: redisUrl });
 }
 
 function worker(url) {

@@ -247,6 +247,23 @@ impl Nonces {
 }
 
 impl<H: Host> McpAuth<H> {
+    /// Lists the identity's DPoP key in the index (once per process), so that `clear --all`
+    /// finds a key whose login never completed.
+    async fn index_dpop_key(&self, identity: &str) -> Result<()> {
+        let seen = |set: &std::collections::HashSet<String>| set.contains(identity);
+        if seen(&self.dpop_indexed.lock().unwrap_or_else(|p| p.into_inner())) {
+            return Ok(());
+        }
+        let name = key::key_name(identity);
+        self.update_index(|idx| idx.keys.insert(name.clone()))
+            .await?;
+        self.dpop_indexed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(identity.to_string());
+        Ok(())
+    }
+
     /// A fresh proof for one request, signed by the identity's key, with the nonce known for
     /// the URL's origin. Returns the proof and the key's thumbprint.
     pub async fn dpop_proof(
@@ -257,6 +274,7 @@ impl<H: Host> McpAuth<H> {
         access_token: Option<&AccessToken>,
     ) -> Result<(String, String)> {
         let jwk = self.host.dpop_key(identity).await?;
+        self.index_dpop_key(identity).await?;
         jwk.check()?;
         let jkt = jwk.thumbprint()?;
         let mut claims = serde_json::json!({

@@ -249,3 +249,29 @@ fn a_bound_token_whose_key_is_gone_is_never_sent() {
     assert!(sent[0].header_value("authorization").is_none());
     assert!(sent[0].header_value("dpop").is_none());
 }
+
+#[test]
+fn a_key_whose_login_never_completed_is_indexed_and_logout_removes_it() {
+    let auth = McpAuth::new(MemHost::new(|_| json(404, &j!({}))));
+    // a proof for a token request that then fails: a key, and no tokens
+    run(auth.dpop_proof(ID, Method::Post, "https://as.example.com/token", None)).expect("proof");
+    let index = run(auth.index()).expect("index");
+    assert_eq!(index.dpop_identities(), vec![ID.to_string()]);
+    assert!(index.identities().is_empty(), "no tokens");
+    // logout (what `clear --all` runs for every identity, these included) deletes both
+    run(auth.logout(ID, false)).expect("logout");
+    assert!(
+        auth.host().get(&key::key_name(ID)).is_none(),
+        "the key is gone"
+    );
+    assert!(run(auth.index())
+        .expect("index")
+        .dpop_identities()
+        .is_empty());
+    // a new proof after that makes (and lists) a new key
+    run(auth.dpop_proof(ID, Method::Post, "https://as.example.com/token", None)).expect("proof");
+    assert_eq!(
+        run(auth.index()).expect("index").dpop_identities(),
+        vec![ID.to_string()]
+    );
+}

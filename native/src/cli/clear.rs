@@ -34,7 +34,10 @@ pub(super) async fn run(
     let kind = store.kind();
     let auth = auth_with(store, no_login_ui())?;
     if all {
-        identities.extend(auth.index().await?.identities());
+        let index = auth.index().await?;
+        identities.extend(index.identities());
+        // a DPoP key whose login never completed has no tokens, but is cleared too
+        identities.extend(index.dpop_identities());
     }
     identities.sort();
     identities.dedup();

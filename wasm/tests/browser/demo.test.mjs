@@ -5,13 +5,8 @@ import assert from "node:assert/strict";
 import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createRequire } from "node:module";
-import { ROOT, startTestkit } from "../helpers.mjs";
+import { ROOT, startTestkit, launchChromium } from "../helpers.mjs";
 
-const require = createRequire(path.join(ROOT, "wasm/js/package.json"));
-const { chromium } = require("playwright-core");
-
-const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const ARTIFACTS = path.join(ROOT, "test-artifacts");
 let kit, context, page, tmp;
 const consoleErrors = [];
@@ -19,19 +14,7 @@ const consoleErrors = [];
 before(async () => {
   kit = await startTestkit("consent", ["--static-dir", path.join(ROOT, "web-demo")]);
   tmp = mkdtempSync(path.join(tmpdir(), "mcp-auth-chromium-"));
-  for (const d of ["config", "cache"]) mkdirSync(path.join(tmp, d));
-  process.env.XDG_CONFIG_HOME = path.join(tmp, "config");
-  process.env.XDG_CACHE_HOME = path.join(tmp, "cache");
-  context = await chromium.launchPersistentContext(path.join(tmp, "profile"), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    ],
-    env: { ...process.env },
-    timeout: 60000,
-  });
+  context = await launchChromium(tmp);
   page = context.pages()[0] ?? (await context.newPage());
   page.on("console", (m) => {
     // Chromium logs every non-2xx response ("Failed to load resource"); discovery expects

@@ -1,0 +1,207 @@
+//! `privateKey` (`private_key_jwt`) in Node: the client's key is imported into WebCrypto
+//! (not extractable) on its first use and signs the client assertions core builds; the wasm
+//! build keeps no private key of its own. The key is a PKCS#8 PEM (`BEGIN PRIVATE KEY`) or
+//! a private JWK: a P-256 key signs ES256, an RSA key RS256.
+
+use crate::webcrypto::{call, settle, sign_usage, subtle};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use js_sys::{Object, Uint8Array};
+use mcp_auth_core::error::{Error, Result};
+use mcp_auth_core::jose::{Alg, HostKey, SigningKey};
+use mcp_auth_core::secret::ClientSecret;
+use serde_json::{Map, Value};
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use wasm_bindgen::JsValue;
+
+/// The DER of the object identifiers a PKCS#8 key names its algorithm with.
+const OID_EC_PUBLIC_KEY: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+const OID_P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+const OID_RSA: &[u8] = &[
+    0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
+];
+
+/// What the key text is, once read.
+enum Material {
+    Pkcs8(Vec<u8>),
+    Jwk(Map<String, Value>),
+}
+
+struct WebCryptoClientKey {
+    alg: Alg,
+    material: ClientSecret,
+    public: Map<String, Value>,
+    imported: RefCell<Option<JsValue>>,
+}
+
+fn key_error(message: impl Into<String>) -> Error {
+    Error::SigningKey(message.into())
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Reads the key text: its algorithm, and what WebCrypto imports.
+fn read(text: &str) -> Result<(Alg, Material)> {
+    let text = text.trim();
+    if text.starts_with('{') {
+        let jwk: Map<String, Value> = serde_json::from_str(text)
+            .map_err(|e| key_error(format!("privateKey is not a JWK ({e})")))?;
+        let field = |k: &str| jwk.get(k).and_then(Value::as_str).unwrap_or("");
+        if field("d").is_empty() {
+            return Err(key_error(
+                "privateKey is a public JWK; the private key is needed",
+            ));
+        }
+        let alg = match (field("kty"), field("crv")) {
+            ("EC", "P-256") => Alg::Es256,
+            ("RSA", _) => Alg::Rs256,
+            (kty, crv) => {
+                return Err(key_error(format!(
+                    "a JWK with kty `{kty}` crv `{crv}` is not supported; use a P-256 (ES256) or RSA (RS256) key"
+                )))
+            }
+        };
+        return Ok((alg, Material::Jwk(jwk)));
+    }
+    let Some(body) = text
+        .strip_prefix("-----BEGIN PRIVATE KEY-----")
+        .and_then(|rest| rest.trim_end().strip_suffix("-----END PRIVATE KEY-----"))
+    else {
+        return Err(key_error(
+            "privateKey must be a PKCS#8 PEM (-----BEGIN PRIVATE KEY-----) or a private JWK; \
+             convert an EC or RSA PEM with `openssl pkcs8 -topk8 -nocrypt`",
+        ));
+    };
+    let body: String = body.split_whitespace().collect();
+    let der = STANDARD
+        .decode(body)
+        .map_err(|_| key_error("privateKey: the PEM's base64 is broken"))?;
+    let alg = if contains(&der, OID_EC_PUBLIC_KEY) && contains(&der, OID_P256) {
+        Alg::Es256
+    } else if contains(&der, OID_RSA) {
+        Alg::Rs256
+    } else {
+        return Err(key_error(
+            "privateKey: only P-256 (ES256) and RSA (RS256) keys are supported",
+        ));
+    };
+    Ok((alg, Material::Pkcs8(der)))
+}
+
+/// The client key of the `privateKey` option (checked against `signingAlg` when given).
+pub(crate) fn client_key(text: &str, signing_alg: Option<&str>) -> Result<SigningKey> {
+    let (alg, material) = read(text)?;
+    if let Some(wanted) = signing_alg {
+        if Alg::parse(wanted)? != alg {
+            return Err(key_error(format!(
+                "privateKey signs {}, not the signingAlg {wanted}",
+                alg.as_str()
+            )));
+        }
+    }
+    let public = match &material {
+        Material::Jwk(jwk) => jwk
+            .iter()
+            .filter(|(k, _)| matches!(k.as_str(), "kty" | "crv" | "x" | "y" | "n" | "e"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        Material::Pkcs8(_) => Map::new(),
+    };
+    Ok(SigningKey::held_by_host(WebCryptoClientKey {
+        alg,
+        material: ClientSecret::new(text.trim()),
+        public,
+        imported: RefCell::new(None),
+    }))
+}
+
+fn algorithm(alg: Alg, for_import: bool) -> JsValue {
+    let a = Object::new();
+    let set = |k: &str, v: &str| {
+        let _ = js_sys::Reflect::set(&a, &k.into(), &v.into());
+    };
+    match alg {
+        Alg::Es256 => {
+            set("name", "ECDSA");
+            if for_import {
+                set("namedCurve", "P-256");
+            } else {
+                set("hash", "SHA-256");
+            }
+        }
+        Alg::Rs256 => {
+            set("name", "RSASSA-PKCS1-v1_5");
+            if for_import {
+                set("hash", "SHA-256");
+            }
+        }
+    }
+    a.into()
+}
+
+fn host_error(e: mcp_auth_core::HostError) -> Error {
+    let (mcp_auth_core::HostError::Network(m)
+    | mcp_auth_core::HostError::Storage(m)
+    | mcp_auth_core::HostError::Browser(m)) = e;
+    key_error(format!("privateKey: {m}"))
+}
+
+impl WebCryptoClientKey {
+    async fn key(&self) -> Result<JsValue> {
+        if let Some(k) = self.imported.borrow().as_ref() {
+            return Ok(k.clone());
+        }
+        let (format, data) = match read(self.material.secret())?.1 {
+            Material::Pkcs8(der) => ("pkcs8", Uint8Array::from(der.as_slice()).into()),
+            Material::Jwk(jwk) => (
+                "jwk",
+                js_sys::JSON::parse(&Value::Object(jwk).to_string()).map_err(|_| {
+                    key_error("privateKey: the JWK could not be handed to WebCrypto")
+                })?,
+            ),
+        };
+        let s = subtle().map_err(host_error)?;
+        let args = [
+            format.into(),
+            data,
+            algorithm(self.alg, true),
+            false.into(),
+            sign_usage(),
+        ];
+        let key = settle("importKey", call(&s, "importKey", &args))
+            .await
+            .map_err(host_error)?;
+        *self.imported.borrow_mut() = Some(key.clone());
+        Ok(key)
+    }
+}
+
+impl HostKey for WebCryptoClientKey {
+    fn alg(&self) -> Alg {
+        self.alg
+    }
+    fn public_jwk(&self) -> Map<String, Value> {
+        self.public.clone()
+    }
+    fn sign<'a>(
+        &'a self,
+        signing_input: &'a [u8],
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<u8>>> + 'a>> {
+        Box::pin(async move {
+            let key = self.key().await?;
+            let s = subtle().map_err(host_error)?;
+            let data = Uint8Array::from(signing_input);
+            let sig = settle(
+                "sign",
+                call(&s, "sign", &[algorithm(self.alg, false), key, data.into()]),
+            )
+            .await
+            .map_err(host_error)?;
+            Ok(Uint8Array::new(&sig).to_vec())
+        })
+    }
+}
