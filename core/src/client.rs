@@ -258,18 +258,27 @@ impl<H: Host> McpAuth<H> {
     // ---- storage helpers ----
 
     pub(crate) async fn read<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        // a refreshed record the store would not take wins over the store (see `unsaved`)
-        if let Some(text) = self.unsaved.get(key) {
-            return decode(key, &text).map(Some);
-        }
-        match self.host.load(key).await? {
+        match self.read_text(key).await? {
             Some(text) => decode(key, &text).map(Some),
             None => Ok(None),
         }
     }
 
+    /// The stored text under `key`: a refreshed record the store would not take wins over
+    /// the store (see `unsaved`).
+    async fn read_text(&self, key: &str) -> Result<Option<String>> {
+        if let Some(text) = self.unsaved.get(key) {
+            return Ok(Some(text));
+        }
+        Ok(self.host.load(key).await?)
+    }
+
     pub(crate) async fn write<T: Serialize>(&self, key: &str, record: &T) -> Result<()> {
-        self.host.save(key, &encode(record)?).await?;
+        self.write_text(key, &encode(record)?).await
+    }
+
+    async fn write_text(&self, key: &str, text: &str) -> Result<()> {
+        self.host.save(key, text).await?;
         self.unsaved.forget(key);
         if key != INDEX_KEY {
             self.update_index(|idx| idx.keys.insert(key.to_string()))

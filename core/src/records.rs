@@ -328,24 +328,31 @@ impl Index {
 }
 
 pub(crate) fn decode<T: DeserializeOwned>(key: &str, text: &str) -> Result<T> {
+    // the generic part is only the typed step; the JSON parse and version check are shared
+    T::deserialize(decode_value(key, text)?).map_err(|e| corrupt(key, e.to_string()))
+}
+
+/// Parses a stored record into JSON and refuses one written by a newer mcp-auth.
+#[inline(never)]
+fn decode_value(key: &str, text: &str) -> Result<serde_json::Value> {
     let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| Error::CorruptRecord {
-            key: key.to_string(),
-            reason: format!("not JSON ({e})"),
-        })?;
+        serde_json::from_str(text).map_err(|e| corrupt(key, format!("not JSON ({e})")))?;
     let version = value.get("version").and_then(|v| v.as_u64()).unwrap_or(1);
     if version > RECORD_VERSION as u64 {
-        return Err(Error::CorruptRecord {
-            key: key.to_string(),
-            reason: format!(
-                "written by a newer mcp-auth (record version {version}); upgrade mcp-auth"
-            ),
-        });
+        return Err(corrupt(
+            key,
+            format!("written by a newer mcp-auth (record version {version}); upgrade mcp-auth"),
+        ));
     }
-    serde_json::from_value(value).map_err(|e| Error::CorruptRecord {
+    Ok(value)
+}
+
+#[inline(never)]
+fn corrupt(key: &str, reason: String) -> Error {
+    Error::CorruptRecord {
         key: key.to_string(),
-        reason: e.to_string(),
-    })
+        reason,
+    }
 }
 
 /// Decodes a stored value the way core reads the record under `key` (chosen by the key's
