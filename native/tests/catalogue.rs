@@ -2,7 +2,8 @@
 //! answer from one party (the testkit answers it instead of its real handler) and the typed
 //! error it must end in. Each row runs through core (an in-process client on the native HTTP
 //! host, asserting `Error::code()`) and through the CLI (a non-zero exit, one line on stderr
-//! that starts `mcp-auth: error:`, no panic, no terminal escape from the server), and in both
+//! that starts `mcp-auth: error:`, no panic, no terminal escape from the server nor what is
+//! left of one without its control characters), and in both
 //! no stored record is changed or lost. The wasm build reads the same table
 //! (wasm/tests/catalogue.test.mjs). Every mismatch is collected and printed before failing.
 
@@ -55,6 +56,14 @@ struct Row {
 struct ConfigFile {
     name: String,
     text: String,
+}
+
+/// What a terminal escape sequence leaves behind when only its control characters go: the
+/// escape rows' messages must carry none of it (whole sequences are stripped).
+const DEBRIS: [&str; 4] = ["]8;;", "]52;", "[2J", "Zm9v"];
+
+fn debris_in(text: &str) -> Option<&'static str> {
+    DEBRIS.into_iter().find(|d| text.contains(d))
 }
 
 fn yes() -> bool {
@@ -180,6 +189,9 @@ async fn core_run(
         Ok(()) => return Err("core: no error".into()),
         Err(e) => format!("{} ({e})", e.code()),
     };
+    if let Some(d) = debris_in(&code) {
+        return Err(format!("core: escape debris `{d}` in the message: {code}"));
+    }
     if let Some(p) = store_problem(row, &before, &snapshot(&store)) {
         return Err(format!("core: {p}"));
     }
@@ -287,6 +299,12 @@ async fn cli_run(row: &Row, server: &TestServer, baseline: &CliEnv) -> Result<St
     {
         return Err(format!(
             "CLI: a control character reached stderr: {:?}",
+            run.stderr
+        ));
+    }
+    if let Some(d) = debris_in(&run.stderr) {
+        return Err(format!(
+            "CLI: escape debris `{d}` on stderr: {}",
             run.stderr
         ));
     }

@@ -20,6 +20,8 @@ const PATHS = {
   token_refresh: ["/token", "POST"],
   mcp: ["/mcp", "POST"],
 };
+// what an escape sequence leaves when only its control characters go (as in catalogue.rs)
+const DEBRIS = ["]8;;", "]52;", "[2J", "Zm9v"];
 const LOGIN = new Set(["prm", "as_metadata", "register", "authorize", "token_code"]);
 
 let kit;
@@ -101,6 +103,7 @@ test(`${jsRows.length} catalogue rows end in their typed error through the wasm 
     if (!(error instanceof Error)) problems.push(`${row.id}: rejected with a non-Error ${error}`);
     else if (error.code !== row.code) problems.push(`${row.id}: code ${error.code}, want ${row.code} (${error.message})`);
     else if (/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(error.message)) problems.push(`${row.id}: a control character in the message`);
+    else if (DEBRIS.some((d) => error.message.includes(d))) problems.push(`${row.id}: escape debris in the message: ${error.message}`);
     const p = storeProblem(row, before, storage.map);
     if (p) problems.push(`${row.id}: ${p}`);
     if (row.where === "store") {
