@@ -11,17 +11,17 @@ mod client_key;
 mod grants;
 mod host;
 mod js;
+mod out;
 mod pure;
 mod session;
 mod webcrypto;
 
 use host::JsHost;
-use js::{get, opt_bool, opt_str, set, to_js_object};
+use js::{get, opt_bool, opt_str, set};
 use js_sys::{Array, Object, Promise, Uint8Array};
 use mcp_auth_core::{
     AuthOptions, ClientAuthMethod, ClientSecret, Error, HttpRequest, LoginOutcome, McpAuth, Method,
 };
-use serde::Serialize;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
@@ -352,91 +352,6 @@ pub fn resource_uri(url: &str) -> Result<String, JsValue> {
     mcp_auth_core::resource_uri(url).map_err(js_error)
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct TokenInfoJs<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    redirected: Option<bool>,
-    identity: &'a str,
-    resource: &'a str,
-    issuer: &'a str,
-    client_id: &'a str,
-    scope: Option<&'a str>,
-    expires_at: Option<u64>,
-    has_refresh_token: bool,
-    flow: Option<&'a str>,
-    dpop_bound: bool,
-}
-
-impl<'a> TokenInfoJs<'a> {
-    fn new(i: &'a mcp_auth_core::TokenInfo, redirected: Option<bool>) -> Self {
-        TokenInfoJs {
-            redirected,
-            identity: &i.identity,
-            resource: &i.resource,
-            issuer: &i.issuer,
-            client_id: &i.client_id,
-            scope: i.scope.as_deref(),
-            expires_at: i.expires_at,
-            has_refresh_token: i.has_refresh_token,
-            flow: i.flow.as_deref(),
-            dpop_bound: i.dpop_bound,
-        }
-    }
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct TokenStatusJs<'a> {
-    identity: &'a str,
-    resource: Option<&'a str>,
-    present: bool,
-    expired: bool,
-    expires_at: Option<u64>,
-    scope: Option<&'a str>,
-    issuer: Option<&'a str>,
-    has_refresh_token: bool,
-    flow: Option<&'a str>,
-    dpop_bound: bool,
-    problem: Option<&'a str>,
-}
-
-impl<'a> From<&'a mcp_auth_core::TokenStatus> for TokenStatusJs<'a> {
-    fn from(s: &'a mcp_auth_core::TokenStatus) -> Self {
-        TokenStatusJs {
-            identity: &s.identity,
-            resource: s.resource.as_deref(),
-            present: s.present,
-            expired: s.expired,
-            expires_at: s.expires_at,
-            scope: s.scope.as_deref(),
-            issuer: s.issuer.as_deref(),
-            has_refresh_token: s.has_refresh_token,
-            flow: s.flow.as_deref(),
-            dpop_bound: s.dpop_bound,
-            problem: s.problem.as_deref(),
-        }
-    }
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct LogoutReportJs<'a> {
-    identity: &'a str,
-    revoked: &'a [String],
-    revocation_notes: &'a [String],
-    deleted_keys: &'a [String],
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct AuthorizationRequestJs<'a> {
-    authorization_url: &'a str,
-    redirect_uri: &'a str,
-    state: &'a str,
-    identity: &'a str,
-}
-
 pub(crate) struct Inner {
     pub(crate) auth: McpAuth<JsHost>,
     redirect_uri: String,
@@ -579,9 +494,7 @@ impl McpAuthClient {
                 .await
                 .map_err(js_error)?
             {
-                LoginOutcome::Completed(info) => {
-                    to_js_object(&TokenInfoJs::new(&info, Some(false)))
-                }
+                LoginOutcome::Completed(info) => Ok(out::token_info(&info, Some(false))),
                 LoginOutcome::Redirected => {
                     let o = Object::new();
                     set(&o, "redirected", &JsValue::TRUE);
@@ -609,12 +522,7 @@ impl McpAuthClient {
                 .begin_login(&server_url, &opts)
                 .await
                 .map_err(js_error)?;
-            to_js_object(&AuthorizationRequestJs {
-                authorization_url: &r.authorization_url,
-                redirect_uri: &r.redirect_uri,
-                state: &r.state,
-                identity: &r.identity,
-            })
+            Ok(out::authorization_request(&r))
         })
         .unchecked_into()
     }
@@ -632,7 +540,7 @@ impl McpAuthClient {
                 .complete_login(&callback_url)
                 .await
                 .map_err(js_error)?;
-            to_js_object(&TokenInfoJs::new(&info, None))
+            Ok(out::token_info(&info, None))
         })
         .unchecked_into()
     }
@@ -716,8 +624,7 @@ impl McpAuthClient {
         let inner = self.inner.clone();
         spawn(async move {
             let list = inner.auth.status().await.map_err(js_error)?;
-            let list: Vec<TokenStatusJs> = list.iter().map(Into::into).collect();
-            to_js_object(&list)
+            Ok(list.iter().map(out::token_status).collect::<Array>().into())
         })
         .unchecked_into()
     }
@@ -732,7 +639,7 @@ impl McpAuthClient {
         spawn(async move {
             let identity = mcp_auth_core::identity(&server_url).map_err(js_error)?;
             let st = inner.auth.token_status(&identity).await.map_err(js_error)?;
-            to_js_object(&TokenStatusJs::from(&st))
+            Ok(out::token_status(&st))
         })
         .unchecked_into()
     }
@@ -753,12 +660,7 @@ impl McpAuthClient {
                 .logout(&identity, forget)
                 .await
                 .map_err(js_error)?;
-            to_js_object(&LogoutReportJs {
-                identity: &r.identity,
-                revoked: &r.revoked,
-                revocation_notes: &r.revocation_notes,
-                deleted_keys: &r.deleted_keys,
-            })
+            Ok(out::logout_report(&r))
         })
         .unchecked_into()
     }
