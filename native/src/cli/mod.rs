@@ -333,6 +333,7 @@ struct Ctx {
 impl Ctx {
     fn config(&self) -> CliResult<Config> {
         let cfg = Config::load(self.config_path.as_deref())?;
+        crate::limits::use_from_file(cfg.limits.clone());
         for w in &cfg.warnings {
             errln!("warning: {w}");
         }
