@@ -306,7 +306,7 @@ pub struct TokenGrant {
 }
 
 /// The longest lifetime believed (ten years); anything longer is a broken server.
-const MAX_EXPIRES_IN: u64 = 10 * 365 * 24 * 3600;
+const MAX_EXPIRES_IN: u64 = crate::records::MAX_LIFETIME_SECS;
 
 /// Reads a token response: 200 JSON, a `Bearer` or `DPoP` `token_type` (any case; a DPoP
 /// one must then be [`TokenGrant::bind`]-checked against the proof sent), a sane `expires_in`
@@ -640,6 +640,13 @@ mod tests {
     }
 
     #[test]
+    fn a_clock_near_the_end_of_time_does_not_overflow_expiry() {
+        let body = r#"{"access_token":"a","token_type":"Bearer","expires_in":315360000}"#;
+        let got = parse_token_response(&resp(200, body), u64::MAX - 5, None).unwrap();
+        assert_eq!(got.expires_at, Some(u64::MAX));
+    }
+
+    #[test]
     fn client_authentication_forms() {
         let mut client = ClientRecord {
             version: 1,
@@ -777,6 +784,8 @@ mod tests {
         };
         let shown = endpoint_error(&resp).to_string();
         assert!(!shown.chars().any(char::is_control), "{shown:?}");
-        assert!(shown.contains("]52;c;Zm9vb"), "{shown}");
+        // whole escape sequences go, not only their control characters
+        assert!(shown.contains("`invalid_request`: ab"), "{shown}");
+        assert!(!shown.contains("]52") && !shown.contains("[2J"), "{shown}");
     }
 }
