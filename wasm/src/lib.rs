@@ -12,6 +12,7 @@ mod grants;
 mod host;
 mod js;
 mod out;
+mod platform_url;
 mod pure;
 mod session;
 mod webcrypto;
@@ -269,11 +270,13 @@ extern "C" {
     fn console_error(message: &str);
 }
 
-/// Reports a panic on the console instead of an anonymous `unreachable` trap. The module is
+/// The module's start function: registers the platform's `URL` with core (IDNA), and reports
+/// a panic on the console instead of an anonymous `unreachable` trap. The module is
 /// unusable afterwards (panic = abort), so the message says it is a bug.
 #[wasm_bindgen(start, skip_typescript)]
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 fn install_panic_hook() {
+    platform_url::register();
     std::panic::set_hook(Box::new(|info| {
         let message = format!("mcp-auth-wasm: internal error, please report this bug: {info}");
         console_error(&message);
