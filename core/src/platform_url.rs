@@ -6,6 +6,11 @@
 //! IDNA rules `url` implements) and core hands it the inputs that need IDNA — non-ASCII ones,
 //! and ASCII ones with a punycode (`xn--`) label, which only Unicode tables can validate —
 //! then parses the platform's ASCII serialisation. Everything else goes to `url` directly.
+//!
+//! Punycode labels get one more check, because some platforms (Chromium) copy ASCII labels
+//! through unvalidated: each `xn--` label is decoded (table-free) and the Unicode host given to
+//! the platform, which must encode it back to the same labels — UTS #46's rule that an `xn--`
+//! label is only valid when its Unicode form is, with the platform's tables.
 
 use std::sync::OnceLock;
 use url::{ParseError, Url};
@@ -44,7 +49,7 @@ fn needs_idna(input: &str) -> bool {
 fn parse_with(normaliser: Option<UrlNormaliser>, input: &str) -> Result<Url, ParseError> {
     match normaliser {
         Some(normalise) if needs_idna(input) => match normalise(input, None) {
-            Some(href) => Url::parse(&href),
+            Some(href) => checked(normalise, Url::parse(&href)),
             None => Err(refused(Url::parse(input))),
         },
         _ => Url::parse(input),
@@ -58,10 +63,38 @@ fn join_with(
 ) -> Result<Url, ParseError> {
     match normaliser {
         Some(normalise) if needs_idna(input) => match normalise(input, Some(base.as_str())) {
-            Some(href) => Url::parse(&href),
+            Some(href) => checked(normalise, Url::parse(&href)),
             None => Err(refused(base.join(input))),
         },
         _ => base.join(input),
+    }
+}
+
+/// The platform's answer, refused when a punycode label in its host does not survive the
+/// round trip through Unicode (see the module docs).
+fn checked(normalise: UrlNormaliser, url: Result<Url, ParseError>) -> Result<Url, ParseError> {
+    let url = url?;
+    let Some(host) = url.domain() else {
+        return Ok(url);
+    };
+    let is_punycode = |l: &str| l.len() >= 4 && l[..4].eq_ignore_ascii_case("xn--");
+    if !host.split('.').any(is_punycode) {
+        return Ok(url);
+    }
+    let mut unicode = Vec::new();
+    for label in host.split('.') {
+        if is_punycode(label) {
+            unicode
+                .push(idna::punycode::decode_to_string(&label[4..]).ok_or(ParseError::IdnaError)?);
+        } else {
+            unicode.push(label.to_string());
+        }
+    }
+    let again = normalise(&format!("http://{}/", unicode.join(".")), None)
+        .and_then(|href| Url::parse(&href).ok());
+    match again {
+        Some(u) if u.domain() == Some(host) => Ok(url),
+        _ => Err(ParseError::IdnaError),
     }
 }
 
@@ -75,9 +108,13 @@ fn refused(own: Result<Url, ParseError>) -> ParseError {
 mod tests {
     use super::*;
 
-    /// Stands in for a platform: knows one IDNA name, refuses everything else it is asked.
+    /// Stands in for a platform: knows one IDNA name, refuses everything else non-ASCII, and
+    /// (like Chromium) copies ASCII URLs through unvalidated.
     fn platform(input: &str, base: Option<&str>) -> Option<String> {
         let _ = base;
+        if input.is_ascii() {
+            return Url::parse(input).ok().map(String::from);
+        }
         input
             .contains("bücher.example")
             .then(|| input.replace("bücher.example", "xn--bcher-kva.example"))
@@ -110,6 +147,22 @@ mod tests {
         assert_eq!(
             parse_with(Some(platform), "/bücher/mcp"),
             Err(ParseError::RelativeUrlWithoutBase)
+        );
+    }
+
+    #[test]
+    fn punycode_labels_must_survive_the_round_trip_through_the_platform() {
+        let ok = parse_with(Some(platform), "https://XN--bcher-kva.example/mcp").unwrap();
+        assert_eq!(ok.as_str(), "https://xn--bcher-kva.example/mcp");
+        // well-formed punycode of U+0080 (the fake platform, like IDNA, refuses it in Unicode)
+        assert_eq!(
+            parse_with(Some(platform), "https://xn--a.example/"),
+            Err(ParseError::IdnaError)
+        );
+        // punycode of "ü": valid IDNA, but this fake platform refuses it in Unicode
+        assert_eq!(
+            parse_with(Some(platform), "https://a.xn--tda.example/"),
+            Err(ParseError::IdnaError)
         );
     }
 

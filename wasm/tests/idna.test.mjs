@@ -3,7 +3,7 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { loadNodePackage, memoryStorage } from "./helpers.mjs";
-import { ACCEPTED, REFUSED, REFUSED_BUT_NOT_BY_CHROMIUM, cliAnswers } from "./idna-cases.mjs";
+import { ACCEPTED, REFUSED, cliAnswers } from "./idna-cases.mjs";
 
 const { identity, resourceUri, McpAuthClient } = loadNodePackage();
 let cli;
@@ -24,7 +24,7 @@ test("non-ASCII hosts: identity and resource URI as the CLI has them", () => {
 });
 
 test("hosts IDNA refuses: code invalid_url and the CLI's reason", () => {
-  for (const input of [...REFUSED, ...REFUSED_BUT_NOT_BY_CHROMIUM]) {
+  for (const input of REFUSED) {
     for (const fn of [identity, resourceUri]) {
       assert.throws(
         () => fn(input),

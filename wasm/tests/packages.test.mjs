@@ -13,9 +13,9 @@ import { ROOT } from "./helpers.mjs";
 // signing crates in this build) 306.0 KiB as this test counts (build.sh's gzip -9: 267.6 KiB
 // at its start, 300.9 KiB after); private_key_jwt through WebCrypto +5.8 KiB: 313.5 KiB;
 // plus headroom (ceiling 318 KiB). Issue 11: the ASCII-only IDNA backend (idna_adapter 1.0.0,
-// the platform's `URL` converting non-ASCII hosts) took the ICU4X tables out: 313.5 → 267.6 KiB
-// (web, as counted here; build.sh's web line 310.8 → 266.2 KiB); ceiling that + ~3 %.
-const GZIP_CEILING = 276 * 1024;
+// the platform's `URL` converting non-ASCII hosts) took the ICU4X tables out: 313.5 → 268.8 KiB
+// (web, as counted here; build.sh's web line 310.8 → 267.4 KiB); ceiling that + ~3 %.
+const GZIP_CEILING = 277 * 1024;
 
 for (const kind of ["web", "node"]) {
   const dir = path.join(ROOT, "wasm/pkg", kind);
