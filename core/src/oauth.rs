@@ -4,6 +4,7 @@
 use crate::error::{Error, Result};
 use crate::host::{HttpRequest, HttpResponse};
 use crate::metadata::{same_issuer, AuthServerMetadata};
+use crate::platform_url;
 use crate::records::{ClientAuthMethod, ClientRecord, ClientSource, TokenRecord};
 use crate::secret::{AccessToken, AuthorizationCode, ClientSecret, PkceCodeVerifier, RefreshToken};
 use crate::text::printable;
@@ -11,7 +12,6 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::Deserialize;
 use url::form_urlencoded;
-use url::Url;
 
 const FORM: &str = "application/x-www-form-urlencoded";
 
@@ -29,7 +29,7 @@ pub struct AuthorizationParams<'a> {
 
 /// The authorization request URL (OAuth 2.1 §4.1.1, PKCE S256, RFC 8707 `resource`).
 pub fn authorization_url(p: &AuthorizationParams<'_>) -> Result<String> {
-    let mut url = Url::parse(p.authorization_endpoint)
+    let mut url = platform_url::parse(p.authorization_endpoint)
         .map_err(|e| Error::invalid_url(p.authorization_endpoint, e))?;
     {
         let mut q = url.query_pairs_mut();
@@ -54,7 +54,7 @@ pub fn authorization_url(p: &AuthorizationParams<'_>) -> Result<String> {
 
 /// The value of a query parameter in a URL (first occurrence).
 pub fn query_param(url: &str, name: &str) -> Option<String> {
-    let parsed = Url::parse(url).ok()?;
+    let parsed = platform_url::parse(url).ok()?;
     let found = parsed
         .query_pairs()
         .find(|(k, _)| k == name)
@@ -83,7 +83,8 @@ pub fn validate_callback(
     issuer: &str,
     iss_required: bool,
 ) -> Result<AuthorizationCode> {
-    let url = Url::parse(callback_url.trim()).map_err(|e| Error::invalid_url(callback_url, e))?;
+    let url = platform_url::parse(callback_url.trim())
+        .map_err(|e| Error::invalid_url(callback_url, e))?;
     let mut state = None;
     let mut iss = None;
     let mut code = None;
@@ -434,7 +435,7 @@ impl TokenGrant {
 /// `native` for loopback or private-scheme redirect URIs (the CLI, desktop apps), `web` for
 /// an https page.
 pub fn application_type(redirect_uri: &str) -> &'static str {
-    match Url::parse(redirect_uri) {
+    match platform_url::parse(redirect_uri) {
         Ok(u) if u.scheme() == "https" && !crate::urls::is_loopback(&u) => "web",
         _ => "native",
     }
@@ -533,7 +534,7 @@ pub fn parse_registration_response(
 
 /// A Client ID Metadata Document URL must be https with a path other than `/`.
 pub fn check_client_metadata_url(url: &str) -> Result<()> {
-    match Url::parse(url) {
+    match platform_url::parse(url) {
         Ok(u)
             if u.scheme() == "https"
                 && u.host().is_some()
