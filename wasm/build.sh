@@ -2,7 +2,8 @@
 # Builds the npm-ready packages of mcp-auth-wasm:
 #   wasm/pkg/web   ES module for browsers (--target web)
 #   wasm/pkg/node  CommonJS for Node >= 18 (--target nodejs)
-# with opt-level z + LTO ([profile.wasm-release]) and npm binaryen's `wasm-opt -Oz`, and
+# with opt-level z + LTO ([profile.wasm-release] of wasm/Cargo.toml: wasm/ is its own cargo
+# workspace with its own Cargo.lock, built into the root target/) and npm binaryen's `wasm-opt -Oz`, and
 # prints the raw and gzip sizes of the .wasm and JS glue before and after wasm-opt.
 # Also copies the web package into web-demo/pkg for the demo page.
 set -euo pipefail
@@ -16,18 +17,19 @@ if [ ! -x "$WASM_OPT" ]; then
   say "installing npm packages in wasm/js (binaryen's wasm-opt)"
   (cd wasm/js && npm install --no-audit --no-fund --loglevel=error)
 fi
-want=$(grep -m1 -A2 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p')
+want=$(grep -m1 -A2 '^name = "wasm-bindgen"$' wasm/Cargo.lock | sed -n 's/^version = "\(.*\)"/\1/p')
 have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')
 if [ "$want" != "$have" ]; then
   say "wasm-bindgen CLI is '${have:-missing}' but the crate is $want; run: cargo install wasm-bindgen-cli --version $want"
   exit 1
 fi
 
-say "cargo build -p mcp-auth-wasm --target wasm32-unknown-unknown --profile wasm-release"
+say "cargo build --manifest-path wasm/Cargo.toml --target wasm32-unknown-unknown --profile wasm-release"
 # Keep the target_features section (wasm-bindgen reads it; `strip = true` would drop it):
 # wasm-bindgen drops the debug sections and wasm-opt --strip-debug the names.
 CARGO_PROFILE_WASM_RELEASE_STRIP=false CARGO_PROFILE_WASM_RELEASE_DEBUG=false \
-  cargo build -q -p mcp-auth-wasm --target wasm32-unknown-unknown --profile wasm-release
+  CARGO_TARGET_DIR=$TARGET_DIR cargo build -q --manifest-path wasm/Cargo.toml \
+  --target wasm32-unknown-unknown --profile wasm-release
 WASM=$TARGET_DIR/wasm32-unknown-unknown/wasm-release/mcp_auth_wasm.wasm
 
 size_line() { # label file...
@@ -41,7 +43,7 @@ size_line() { # label file...
 }
 
 FEATURES="--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue"
-VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' wasm/Cargo.toml | head -1)
 for kind in web node; do
   out=wasm/pkg/$kind
   rm -rf "$out"

@@ -20,6 +20,7 @@ pub mod metadata;
 pub mod oauth;
 mod pending;
 pub mod pkce;
+pub mod platform_url;
 pub mod records;
 mod request;
 pub mod secret;

@@ -4,6 +4,7 @@
 use crate::error::{Error, Result};
 use crate::host::{HttpRequest, HttpResponse};
 use crate::metadata::{same_issuer, AuthServerMetadata};
+use crate::platform_url;
 use crate::records::{ClientAuthMethod, ClientRecord, ClientSource, TokenRecord};
 use crate::secret::{AccessToken, AuthorizationCode, ClientSecret, PkceCodeVerifier, RefreshToken};
 use crate::text::printable;
@@ -11,7 +12,6 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::Deserialize;
 use url::form_urlencoded;
-use url::Url;
 
 const FORM: &str = "application/x-www-form-urlencoded";
 
@@ -29,7 +29,7 @@ pub struct AuthorizationParams<'a> {
 
 /// The authorization request URL (OAuth 2.1 §4.1.1, PKCE S256, RFC 8707 `resource`).
 pub fn authorization_url(p: &AuthorizationParams<'_>) -> Result<String> {
-    let mut url = Url::parse(p.authorization_endpoint)
+    let mut url = platform_url::parse(p.authorization_endpoint)
         .map_err(|e| Error::invalid_url(p.authorization_endpoint, e))?;
     {
         let mut q = url.query_pairs_mut();
@@ -54,7 +54,7 @@ pub fn authorization_url(p: &AuthorizationParams<'_>) -> Result<String> {
 
 /// The value of a query parameter in a URL (first occurrence).
 pub fn query_param(url: &str, name: &str) -> Option<String> {
-    let parsed = Url::parse(url).ok()?;
+    let parsed = platform_url::parse(url).ok()?;
     let found = parsed
         .query_pairs()
         .find(|(k, _)| k == name)
@@ -83,7 +83,8 @@ pub fn validate_callback(
     issuer: &str,
     iss_required: bool,
 ) -> Result<AuthorizationCode> {
-    let url = Url::parse(callback_url.trim()).map_err(|e| Error::invalid_url(callback_url, e))?;
+    let url = platform_url::parse(callback_url.trim())
+        .map_err(|e| Error::invalid_url(callback_url, e))?;
     let mut state = None;
     let mut iss = None;
     let mut code = None;
@@ -276,11 +277,24 @@ pub fn endpoint_error(resp: &HttpResponse) -> Error {
     let parsed: Option<RawError> = serde_json::from_slice(&resp.body).ok();
     match parsed.and_then(|e| e.error.map(|err| (err, e.error_description))) {
         // the server's words, without control characters (escape sequences) and bounded
-        Some((error, description)) => Error::TokenEndpoint {
-            error: printable(&error, 100),
-            description: description.map(|d| printable(&d, 300)),
-            status: resp.status,
-        },
+        Some((error, description)) => {
+            let mut description = description.map(|d| printable(&d, 300));
+            if error == "invalid_dpop_proof" {
+                // RFC 9449 §11.1: a proof's `iat` outside the server's window is refused; the
+                // server's cure is a nonce (answered by `use_dpop_nonce`, which is retried),
+                // the client's is a correct clock
+                let hint = CLOCK_HINT;
+                description = Some(match description {
+                    Some(d) => format!("{d}; {hint}"),
+                    None => hint.to_string(),
+                });
+            }
+            Error::TokenEndpoint {
+                error: printable(&error, 100),
+                description,
+                status: resp.status,
+            }
+        }
         None => Error::TokenEndpoint {
             error: format!("http_{}", resp.status),
             description: Some(format!(
@@ -291,6 +305,10 @@ pub fn endpoint_error(resp: &HttpResponse) -> Error {
         },
     }
 }
+
+/// Said with a refused DPoP proof: its time comes from this machine's clock.
+const CLOCK_HINT: &str = "the proof carries this machine's clock (`iat`): if the system clock \
+     is minutes off, the server takes the proof as too old or from the future; correct the clock";
 
 /// What the token endpoint granted, already validated.
 pub struct TokenGrant {
@@ -305,7 +323,7 @@ pub struct TokenGrant {
 }
 
 /// The longest lifetime believed (ten years); anything longer is a broken server.
-const MAX_EXPIRES_IN: u64 = 10 * 365 * 24 * 3600;
+const MAX_EXPIRES_IN: u64 = crate::records::MAX_LIFETIME_SECS;
 
 /// Reads a token response: 200 JSON, a `Bearer` or `DPoP` `token_type` (any case; a DPoP
 /// one must then be [`TokenGrant::bind`]-checked against the proof sent), a sane `expires_in`
@@ -434,7 +452,7 @@ impl TokenGrant {
 /// `native` for loopback or private-scheme redirect URIs (the CLI, desktop apps), `web` for
 /// an https page.
 pub fn application_type(redirect_uri: &str) -> &'static str {
-    match Url::parse(redirect_uri) {
+    match platform_url::parse(redirect_uri) {
         Ok(u) if u.scheme() == "https" && !crate::urls::is_loopback(&u) => "web",
         _ => "native",
     }
@@ -533,7 +551,7 @@ pub fn parse_registration_response(
 
 /// A Client ID Metadata Document URL must be https with a path other than `/`.
 pub fn check_client_metadata_url(url: &str) -> Result<()> {
-    match Url::parse(url) {
+    match platform_url::parse(url) {
         Ok(u)
             if u.scheme() == "https"
                 && u.host().is_some()
@@ -636,6 +654,24 @@ mod tests {
             .err()
             .unwrap();
         assert!(matches!(&err, Error::TokenEndpoint { error, .. } if error == "http_502"));
+    }
+
+    #[test]
+    fn a_refused_dpop_proof_names_the_clock() {
+        let body = r#"{"error":"invalid_dpop_proof","error_description":"iat in the future"}"#;
+        let shown = endpoint_error(&resp(400, body)).to_string();
+        assert!(shown.starts_with("token endpoint error `invalid_dpop_proof`: iat in the future; the proof carries this machine's clock"), "{shown}");
+        let shown = endpoint_error(&resp(400, r#"{"error":"invalid_dpop_proof"}"#)).to_string();
+        assert!(shown.contains("correct the clock"), "{shown}");
+        let shown = endpoint_error(&resp(400, r#"{"error":"invalid_grant"}"#)).to_string();
+        assert!(!shown.contains("clock"), "{shown}");
+    }
+
+    #[test]
+    fn a_clock_near_the_end_of_time_does_not_overflow_expiry() {
+        let body = r#"{"access_token":"a","token_type":"Bearer","expires_in":315360000}"#;
+        let got = parse_token_response(&resp(200, body), u64::MAX - 5, None).unwrap();
+        assert_eq!(got.expires_at, Some(u64::MAX));
     }
 
     #[test]
@@ -776,6 +812,8 @@ mod tests {
         };
         let shown = endpoint_error(&resp).to_string();
         assert!(!shown.chars().any(char::is_control), "{shown:?}");
-        assert!(shown.contains("]52;c;Zm9vb"), "{shown}");
+        // whole escape sequences go, not only their control characters
+        assert!(shown.contains("`invalid_request`: ab"), "{shown}");
+        assert!(!shown.contains("]52") && !shown.contains("[2J"), "{shown}");
     }
 }

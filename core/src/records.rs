@@ -114,6 +114,15 @@ pub struct TokenRecord {
 /// so a short-lived token is refreshed once per lifetime, not before every request.
 pub const SKEW_LIFETIME_DIVISOR: u64 = 4;
 
+/// The longest token lifetime believed: a token response's `expires_in` above it is refused,
+/// and a stored record whose expiry lies further than this beyond when it was obtained (or
+/// beyond now) was not written from a server's answer and is refreshed.
+pub const MAX_LIFETIME_SECS: u64 = 10 * 365 * 24 * 3600;
+
+/// How far in the future a record's `obtained_at` may lie (clocks of two processes, or an
+/// NTP step) before this machine's clock is taken to have jumped back since it was written.
+pub const CLOCK_TOLERANCE_SECS: u64 = 300;
+
 impl TokenRecord {
     pub fn scopes(&self) -> Vec<String> {
         split_scope(self.scope.as_deref())
@@ -131,9 +140,20 @@ impl TokenRecord {
             None => max_skew,
         }
     }
-    /// Time to refresh: expired, or within this token's skew of expiring.
+    /// Whether this record's times cannot be measured against `now`: it was obtained in the
+    /// future (the clock has jumped back since, so the token may have expired long ago in
+    /// real time), or it expires further out than any lifetime a server may give.
+    pub fn clock_untrusted(&self, now: u64) -> bool {
+        self.obtained_at > now.saturating_add(CLOCK_TOLERANCE_SECS)
+            || self
+                .expires_at
+                .is_some_and(|t| t.saturating_sub(self.obtained_at.min(now)) > MAX_LIFETIME_SECS)
+    }
+    /// Time to refresh: expired, within this token's skew of expiring, or its times are not
+    /// to be trusted against this clock ([`Self::clock_untrusted`]): a token is never kept
+    /// forever on the word of a skewed clock.
     pub fn refresh_due(&self, now: u64, max_skew: u64) -> bool {
-        self.expires_within(now, self.skew(max_skew))
+        self.clock_untrusted(now) || self.expires_within(now, self.skew(max_skew))
     }
     /// The access token is DPoP-bound (`token_type` DPoP): it is sent with the `DPoP`
     /// scheme and a proof, never as a bearer token.
@@ -449,5 +469,56 @@ mod tests {
             vec!["https://a.example", "https://a.example:8443"]
         );
         assert_eq!(idx.token_keys_of(id).len(), 2);
+    }
+
+    fn record(obtained_at: u64, expires_at: Option<u64>) -> TokenRecord {
+        TokenRecord {
+            version: RECORD_VERSION,
+            identity: "https://a.example".into(),
+            resource: "https://a.example/mcp".into(),
+            issuer: "https://a.example".into(),
+            client_id: "c".into(),
+            access_token: AccessToken::new("at"),
+            token_type: "Bearer".into(),
+            refresh_token: None,
+            expires_at,
+            scope: None,
+            obtained_at,
+            id_token: None,
+            token_endpoint: None,
+            revocation_endpoint: None,
+            send_resource: true,
+            requested_scope: None,
+            flow: None,
+            dpop_jkt: None,
+        }
+    }
+
+    #[test]
+    fn a_record_from_a_skewed_clock_is_refreshed_not_trusted() {
+        let now = 1_800_000_000;
+        // an hour's token obtained ten minutes ago: kept
+        assert!(!record(now - 600, Some(now + 3000)).refresh_due(now, 60));
+        // obtained a minute "in the future" (another process's clock): within tolerance
+        assert!(!record(now + 60, Some(now + 3660)).refresh_due(now, 60));
+        // the clock jumped back a day since it was stored: refreshed
+        let jumped = record(now + 86_400, Some(now + 90_000));
+        assert!(jumped.clock_untrusted(now) && jumped.refresh_due(now, 60));
+        // no expiry, obtained in the future: refreshed too
+        assert!(record(now + 86_400, None).refresh_due(now, 60));
+        // an expiry no server may give (more than ten years out), up to u64::MAX: refreshed
+        for far in [now + MAX_LIFETIME_SECS + 1, 99_999_999_999_999, u64::MAX] {
+            let r = record(now - 10, Some(far));
+            assert!(
+                r.clock_untrusted(now) && r.refresh_due(now, u64::MAX),
+                "{far}"
+            );
+        }
+        // extreme clocks never overflow
+        for (obtained, at, clock) in [(0, Some(u64::MAX), u64::MAX), (u64::MAX, Some(0), 0)] {
+            let r = record(obtained, at);
+            let _ = (r.refresh_due(clock, u64::MAX), r.skew(u64::MAX));
+        }
+        assert!(record(u64::MAX, Some(u64::MAX)).refresh_due(0, 0));
     }
 }

@@ -1,29 +1,141 @@
-//! Text from outside (servers, browsers, configs) made safe to show: C0 and C1 control
-//! characters (and DEL) dropped, so a server cannot move the cursor, recolour or fake output,
-//! plant OSC 8 links or write the clipboard (OSC 52) through a message. One rule for every
-//! place that shows such text: error messages quote it through [`printable`] (one line,
-//! bounded), the CLI writes everything through [`terminal_safe`] (line breaks and tabs kept).
+//! Text from outside (servers, browsers, configs) made safe to show. A terminal acts on
+//! escape sequences, so a server could move the cursor, recolour or fake output, plant OSC 8
+//! links or write the clipboard (OSC 52) through a message; dropping only the control
+//! characters would leave the rest of each sequence behind as debris (`]8;;https://evil/`,
+//! `[31m`). So every sequence goes whole: CSI (`ESC [` or U+009B, parameters, intermediates,
+//! final byte), OSC (`ESC ]` or U+009D up to BEL or ST), DCS, SOS, PM and APC (`ESC P`,
+//! `ESC X`, `ESC ^`, `ESC _` or their C1 forms, up to ST), other escapes (`ESC`, intermediates,
+//! final byte), and every other C0/C1 control character and DEL. A string sequence that never
+//! ends takes the rest of the text with it, as it would on a terminal.
+//!
+//! One rule for every place that shows such text: error messages quote it through
+//! [`printable`] (one line, bounded), the CLI writes everything through [`terminal_safe`]
+//! (line breaks and tabs kept).
 
 use std::borrow::Cow;
+use std::iter::Peekable;
+use std::str::Chars;
 
-/// Whether `c` is dropped: every control character except, with `keep_breaks`, `\n` and `\t`.
-fn dropped(c: char, keep_breaks: bool) -> bool {
-    c.is_control() && !(keep_breaks && (c == '\n' || c == '\t'))
+const ESC: char = '\u{1b}';
+const BEL: char = '\u{7}';
+/// String Terminator, C1 form (the 7-bit form is `ESC \`).
+const ST: char = '\u{9c}';
+
+/// What a sequence's introducer starts.
+enum Sequence {
+    /// Control Sequence: parameters and intermediates up to one final byte.
+    Csi,
+    /// A control string (OSC, DCS, SOS, PM, APC): anything up to ST (or BEL for OSC).
+    Text,
 }
 
-/// `s` without control characters other than `\n` and `\t` (borrowed when there are none).
+/// The sequence a C1 control (or the character after ESC, shifted to C1) introduces.
+fn introduced_by(c1: char) -> Option<Sequence> {
+    match c1 {
+        '\u{9b}' => Some(Sequence::Csi),
+        '\u{9d}' | '\u{90}' | '\u{98}' | '\u{9e}' | '\u{9f}' => Some(Sequence::Text),
+        _ => None,
+    }
+}
+
+/// Skips a CSI's parameter (0x30–0x3F) and intermediate (0x20–0x2F) bytes and its final byte
+/// (0x40–0x7E); anything else ends the sequence without being taken (a terminal would
+/// abort it there too).
+fn skip_csi(rest: &mut Peekable<Chars<'_>>) {
+    while let Some(&c) = rest.peek() {
+        match c {
+            '\u{20}'..='\u{3f}' => {
+                rest.next();
+            }
+            '\u{40}'..='\u{7e}' => {
+                rest.next();
+                return;
+            }
+            _ => return,
+        }
+    }
+}
+
+/// Skips a control string through its terminator: ST (`ESC \` or U+009C) or BEL.
+fn skip_string(rest: &mut Peekable<Chars<'_>>) {
+    while let Some(c) = rest.next() {
+        match c {
+            BEL | ST => return,
+            ESC if rest.peek() == Some(&'\\') => {
+                rest.next();
+                return;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Skips what follows an ESC: a CSI or control string, or intermediates (0x20–0x2F) and
+/// a final byte (0x30–0x7E). An ESC before anything else goes alone.
+fn skip_after_esc(rest: &mut Peekable<Chars<'_>>) {
+    let Some(&next) = rest.peek() else { return };
+    if ('\u{40}'..='\u{5f}').contains(&next) {
+        rest.next();
+        // ESC + 0x40–0x5F is the 7-bit form of the C1 control 0x80–0x9F.
+        let c1 = char::from_u32(u32::from(next) + 0x40).unwrap_or(next);
+        skip_introduced(c1, rest);
+        return;
+    }
+    while let Some(&c) = rest.peek() {
+        match c {
+            '\u{20}'..='\u{2f}' => {
+                rest.next();
+            }
+            '\u{30}'..='\u{7e}' => {
+                rest.next();
+                return;
+            }
+            _ => return,
+        }
+    }
+}
+
+fn skip_introduced(c1: char, rest: &mut Peekable<Chars<'_>>) {
+    match introduced_by(c1) {
+        Some(Sequence::Csi) => skip_csi(rest),
+        Some(Sequence::Text) => skip_string(rest),
+        None => {}
+    }
+}
+
+/// The visible characters of `s`, escape sequences and control characters gone (`\n` and
+/// `\t` kept when `keep_breaks`).
+fn visible(s: &str, keep_breaks: bool) -> impl Iterator<Item = char> + '_ {
+    let mut rest = s.chars().peekable();
+    std::iter::from_fn(move || loop {
+        let c = rest.next()?;
+        if c == ESC {
+            skip_after_esc(&mut rest);
+        } else if c.is_control() {
+            if keep_breaks && (c == '\n' || c == '\t') {
+                return Some(c);
+            }
+            skip_introduced(c, &mut rest);
+        } else {
+            return Some(c);
+        }
+    })
+}
+
+/// `s` without escape sequences or control characters other than `\n` and `\t` (borrowed
+/// when there are none).
 pub fn terminal_safe(s: &str) -> Cow<'_, str> {
-    if s.chars().any(|c| dropped(c, true)) {
-        Cow::Owned(s.chars().filter(|&c| !dropped(c, true)).collect())
+    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        Cow::Owned(visible(s, true).collect())
     } else {
         Cow::Borrowed(s)
     }
 }
 
-/// Server text quoted in a one-line message: every control character dropped (line breaks
-/// too), at most `max` characters, `…` when cut.
+/// Server text quoted in a one-line message: escape sequences and every control character
+/// dropped (line breaks too), at most `max` characters, `…` when cut.
 pub fn printable(s: &str, max: usize) -> String {
-    let mut kept = s.chars().filter(|&c| !dropped(c, false));
+    let mut kept = visible(s, false);
     let mut out: String = kept.by_ref().take(max).collect();
     if kept.next().is_some() {
         out.push('…');
@@ -36,19 +148,57 @@ mod tests {
     use super::*;
 
     #[test]
-    fn controls_go_line_breaks_and_tabs_stay_in_terminal_text() {
-        let hostile = "a\u{1b}[31mred\u{1b}]8;;https://evil/\u{7}link\u{1b}]52;c;ZXZpbA==\u{7}\u{9b}2J\r\nb\tc\u{7f}";
+    fn whole_sequences_go_line_breaks_and_tabs_stay_in_terminal_text() {
+        let hostile = "a\u{1b}[31mred\u{1b}[0m \u{1b}]8;;https://evil/\u{7}link\u{1b}]8;;\u{1b}\\ \u{1b}]52;c;ZXZpbA==\u{7}\u{9b}2J\r\nb\tc\u{7f}";
         let safe = terminal_safe(hostile);
-        assert_eq!(safe, "a[31mred]8;;https://evil/link]52;c;ZXZpbA==2J\nb\tc");
-        assert!(!safe.contains(['\u{1b}', '\u{9b}', '\u{7}', '\r']));
+        assert_eq!(safe, "ared link \nb\tc");
         assert!(matches!(terminal_safe("plain\ttext\n"), Cow::Borrowed(_)));
     }
 
     #[test]
+    fn each_kind_of_sequence_goes_whole() {
+        let cases = [
+            // CSI, 7-bit and C1, with parameters, a private marker and an intermediate
+            ("x\u{1b}[1;31mY", "xY"),
+            ("x\u{1b}[?25lY", "xY"),
+            ("x\u{1b}[1 qY", "xY"),
+            ("x\u{9b}2JY", "xY"),
+            // OSC ended by BEL, by ESC \ and by C1 ST; C1 OSC
+            ("x\u{1b}]0;title\u{7}Y", "xY"),
+            ("x\u{1b}]8;;https://evil/\u{1b}\\Y", "xY"),
+            ("x\u{1b}]52;c;ZXZpbA==\u{9c}Y", "xY"),
+            ("x\u{9d}0;t\u{7}Y", "xY"),
+            // DCS, SOS, PM, APC (7-bit and C1)
+            ("x\u{1b}P1$r0m\u{1b}\\Y", "xY"),
+            ("x\u{90}q#0\u{9c}Y", "xY"),
+            ("x\u{1b}Xsos\u{1b}\\Y", "xY"),
+            ("x\u{1b}^pm\u{1b}\\Y", "xY"),
+            ("x\u{1b}_apc\u{1b}\\Y", "xY"),
+            ("x\u{9f}apc\u{9c}Y", "xY"),
+            // lone ESC + character, ESC + intermediate + final (charset), ESC at the end
+            ("x\u{1b}7Y", "xY"),
+            ("x\u{1b}cY", "xY"),
+            ("x\u{1b}(BY", "xY"),
+            ("xY\u{1b}", "xY"),
+            // an OSC that never ends takes the rest
+            ("xY\u{1b}]8;;https://evil/ click", "xY"),
+            // a CSI cut by a non-ASCII character keeps it
+            ("x\u{1b}[3éY", "xéY"),
+            // other controls: dropped one by one
+            ("x\u{0}\u{8}\u{85}\rY", "xY"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(terminal_safe(input), want, "{input:?}");
+            assert_eq!(printable(input, 100), want, "{input:?}");
+        }
+    }
+
+    #[test]
     fn printable_is_one_bounded_line() {
-        assert_eq!(printable("a\u{1b}[31mb", 10), "a[31mb");
+        assert_eq!(printable("a\u{1b}[31mb", 10), "ab");
         assert_eq!(printable("abcdef", 3), "abc…");
         assert_eq!(printable("a\nb\tc", 10), "abc");
         assert_eq!(printable("abc", 3), "abc");
+        assert_eq!(printable("ab\u{1b}]8;;x\u{7}", 2), "ab");
     }
 }

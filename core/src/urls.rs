@@ -1,11 +1,12 @@
 //! Identity, canonical resource URI, and the https-or-loopback rule.
 
 use crate::error::{Error, Result};
+use crate::platform_url;
 use url::{Host as UrlHost, Url};
 
 /// Parses a URL that core will talk to: http(s) only, with a host.
 pub fn parse_http_url(input: &str) -> Result<Url> {
-    let url = Url::parse(input.trim()).map_err(|e| Error::invalid_url(input, e))?;
+    let url = platform_url::parse(input.trim()).map_err(|e| Error::invalid_url(input, e))?;
     match url.scheme() {
         "http" | "https" => {}
         other => {
@@ -125,7 +126,7 @@ pub fn resource_covers(advertised: &str, requested: &str) -> bool {
     if a == r {
         return true;
     }
-    let (Ok(au), Ok(ru)) = (Url::parse(&a), Url::parse(&r)) else {
+    let (Ok(au), Ok(ru)) = (platform_url::parse(&a), platform_url::parse(&r)) else {
         return false;
     };
     if au.origin() != ru.origin() || au.query().is_some() {

@@ -2,6 +2,7 @@
 //! deep-merged, with `${VAR}` / `${VAR:default}` substituted) and the `mcpServers` JSON of
 //! `.mcp.json` / `mcp.json`. Errors name the file, the line and what is wrong.
 
+use crate::limits::{FileLimits, RawLimits};
 use crate::redis_store::RedisUrl;
 use crate::store::Persist;
 use mcp_auth_core::{ClientSecret, DpopMode};
@@ -65,6 +66,9 @@ impl std::error::Error for ConfigError {}
 struct RawRoot {
     #[serde(default)]
     mcp: Option<RawMcp>,
+    /// The HTTP bounds (see `limits`).
+    #[serde(rename = "mcp-auth", default)]
+    limits: Option<RawLimits>,
 }
 
 #[derive(Deserialize, Default)]
@@ -142,6 +146,8 @@ enum ScopeValue {
 struct RawJsonRoot {
     #[serde(rename = "mcpServers", default)]
     mcp_servers: BTreeMap<String, RawJsonServer>,
+    #[serde(rename = "mcp-auth", default)]
+    limits: Option<RawLimits>,
 }
 
 #[derive(Deserialize)]
@@ -214,6 +220,8 @@ pub struct Config {
     /// Things that are not errors but look wrong (unknown `auth` keys).
     pub warnings: Vec<String>,
     pub servers: BTreeMap<String, ServerConfig>,
+    /// The `mcp-auth:` section's HTTP bounds (the YAML file's, else the JSON file's).
+    pub limits: FileLimits,
 }
 
 impl Config {
@@ -274,6 +282,9 @@ fn load_dir(dir: &Path) -> Result<Config, ConfigError> {
         let extra = load_json(&json)?;
         config.files.extend(extra.files);
         config.warnings.extend(extra.warnings);
+        if config.limits.is_empty() {
+            config.limits = extra.limits;
+        }
         for (name, server) in extra.servers {
             config.servers.entry(name).or_insert(server);
         }
@@ -366,6 +377,7 @@ fn load_yaml(path: &Path) -> Result<Config, ConfigError> {
         files,
         warnings,
         servers,
+        limits: FileLimits::from_raw(root.limits, path),
     })
 }
 
@@ -427,6 +439,7 @@ fn load_json(path: &Path) -> Result<Config, ConfigError> {
         files: vec![path.to_path_buf()],
         warnings,
         servers,
+        limits: FileLimits::from_raw(root.limits, path),
     })
 }
 

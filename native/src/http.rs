@@ -38,12 +38,29 @@ pub fn max_body_override() -> Option<usize> {
     env_number(MAX_BODY_ENV).map(|v| v.min(usize::MAX as f64) as usize)
 }
 
-/// Core's "too large" error, with the way to allow more.
-fn too_large(url: &str, cap: usize) -> HostError {
+/// Where the body cap in force came from.
+#[derive(Clone, Debug)]
+enum CapSource {
+    /// Core's cap for the kind of response.
+    Core,
+    Env,
+    /// `max_body` in the `mcp-auth:` section of this config file.
+    File(String),
+}
+
+/// Core's "too large" error, with where the cap came from and the way to allow more.
+fn too_large(url: &str, cap: usize, source: &CapSource) -> HostError {
+    let how = match source {
+        CapSource::Core => format!(
+            "to allow more, set {MAX_BODY_ENV} (bytes) or `max_body` under `mcp-auth:` in the config file"
+        ),
+        CapSource::Env => format!("the cap is {MAX_BODY_ENV}={cap}; raise it to allow more"),
+        CapSource::File(file) => format!(
+            "the cap is `max_body: {cap}` under `mcp-auth:` in {file}; raise it (or set {MAX_BODY_ENV}) to allow more"
+        ),
+    };
     match body_too_large(url, cap) {
-        HostError::Network(m) => {
-            HostError::Network(format!("{m}; to allow more, set {MAX_BODY_ENV} (bytes)"))
-        }
+        HostError::Network(m) => HostError::Network(format!("{m}; {how}")),
         other => other,
     }
 }
@@ -55,13 +72,16 @@ fn too_large(url: &str, cap: usize) -> HostError {
 pub struct HttpClient {
     timeouts: (Duration, Duration, Duration),
     inner: Arc<OnceLock<reqwest::Client>>,
-    max_body: Option<usize>,
+    max_body: Option<(usize, CapSource)>,
 }
 
 impl HttpClient {
-    /// The default bounds, or those set by `MCP_AUTH_HTTP_TIMEOUT` and `MCP_AUTH_MAX_BODY`.
+    /// The default bounds, or those set by `MCP_AUTH_HTTP_TIMEOUT` and `MCP_AUTH_MAX_BODY`,
+    /// else by the config file's `mcp-auth:` section ([`crate::limits`]).
     pub fn new() -> Result<Self, HostError> {
-        let (connect, read, total) = match env_number(HTTP_TIMEOUT_ENV) {
+        let file = crate::limits::from_file();
+        let timeout = env_number(HTTP_TIMEOUT_ENV).or(file.http_timeout);
+        let (connect, read, total) = match timeout {
             Some(secs) => {
                 let t = Duration::from_secs_f64(secs.min(86_400.0));
                 (
@@ -77,7 +97,13 @@ impl HttpClient {
             ),
         };
         let mut client = Self::with_timeouts(connect, read, total)?;
-        client.max_body = max_body_override();
+        client.max_body = match (max_body_override(), file.max_body, &file.source) {
+            (Some(cap), _, _) => Some((cap, CapSource::Env)),
+            (None, Some(cap), Some(path)) => {
+                Some((cap, CapSource::File(path.display().to_string())))
+            }
+            _ => None,
+        };
         Ok(client)
     }
 
@@ -126,24 +152,24 @@ impl HttpClient {
         if let Some(body) = request.body {
             rb = rb.body(body);
         }
-        let mut resp = rb
-            .send()
-            .await
-            .map_err(|e| HostError::Network(describe(&request.url, &e)))?;
+        let mut resp = rb.send().await.map_err(|e| self.failed(&request.url, &e))?;
         let status = resp.status().as_u16();
         let headers = header_pairs(&resp);
-        let cap = self.max_body.unwrap_or(request.max_body);
+        let (cap, source) = match &self.max_body {
+            Some((cap, source)) => (*cap, source),
+            None => (request.max_body, &CapSource::Core),
+        };
         if resp.content_length().is_some_and(|n| n > cap as u64) {
-            return Err(too_large(&request.url, cap));
+            return Err(too_large(&request.url, cap, source));
         }
         let mut body = Vec::new();
         while let Some(chunk) = resp
             .chunk()
             .await
-            .map_err(|e| HostError::Network(describe(&request.url, &e)))?
+            .map_err(|e| self.failed(&request.url, &e))?
         {
             if body.len() + chunk.len() > cap {
-                return Err(too_large(&request.url, cap));
+                return Err(too_large(&request.url, cap, source));
             }
             body.extend_from_slice(&chunk);
         }
@@ -152,6 +178,20 @@ impl HttpClient {
             headers,
             body,
         })
+    }
+}
+
+impl HttpClient {
+    /// A failed request in words; a timeout also says what the limit is and how to change it.
+    fn failed(&self, url: &str, e: &reqwest::Error) -> HostError {
+        let mut m = describe(url, e);
+        if e.is_timeout() {
+            m.push_str(&format!(
+                "; a request may take {} s: set {HTTP_TIMEOUT_ENV} or `http_timeout` under `mcp-auth:` in the config file to change it",
+                self.timeouts.2.as_secs_f64()
+            ));
+        }
+        HostError::Network(m)
     }
 }
 

@@ -10,6 +10,7 @@ pub mod config;
 pub mod flow_config;
 pub mod host;
 pub mod http;
+pub mod limits;
 pub mod lock;
 mod private_fs;
 pub mod redis_lock;

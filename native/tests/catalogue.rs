@@ -2,9 +2,14 @@
 //! answer from one party (the testkit answers it instead of its real handler) and the typed
 //! error it must end in. Each row runs through core (an in-process client on the native HTTP
 //! host, asserting `Error::code()`) and through the CLI (a non-zero exit, one line on stderr
-//! that starts `mcp-auth: error:`, no panic, no terminal escape from the server), and in both
+//! that starts `mcp-auth: error:`, no panic, no terminal escape from the server nor what is
+//! left of one without its control characters), and in both
 //! no stored record is changed or lost. The wasm build reads the same table
 //! (wasm/tests/catalogue.test.mjs). Every mismatch is collected and printed before failing.
+//! Clock-skew rows (`set` + `expect`) check a safe behaviour instead of an error. The locked
+//! keyring needs a real Secret Service, so it is tested in native/tests/keyring.rs
+//! (`a_locked_keyring_is_named_and_nothing_is_deleted`,
+//! `a_refresh_saved_into_a_locked_keyring_is_kept_in_memory`; run by native/tests/keyring.sh).
 
 mod common;
 #[path = "common/core_host.rs"]
@@ -49,12 +54,82 @@ struct Row {
     says: Option<String>,
     #[serde(default)]
     store: Option<String>,
+    /// `store` rows: fields of the real token record set before the run, as a clock gone
+    /// wrong would leave them (`"now+N"` / `"now-N"`: seconds from now; a number: as is).
+    #[serde(default)]
+    set: BTreeMap<String, Value>,
+    /// The safe behaviour instead of an error: `refreshed` (the command succeeds with a
+    /// new token from the server, the record from the skewed clock is not trusted) or `ok`
+    /// (the CLI command succeeds, e.g. `status` shows the record without a panic).
+    #[serde(default)]
+    expect: Option<String>,
+}
+
+/// Seconds since the Unix epoch by this machine's clock.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The token record `real` with the row's `set` fields.
+fn skewed(row: &Row, real: &str) -> String {
+    let now = unix_now() as i64;
+    let mut rec: Value = serde_json::from_str(real).expect("record json");
+    for (field, v) in &row.set {
+        let v = match v.as_str() {
+            Some(rel) => {
+                let off: i64 = rel
+                    .strip_prefix("now")
+                    .and_then(|o| o.strip_prefix('+').unwrap_or(o).parse().ok())
+                    .unwrap_or_else(|| panic!("{}: bad time {rel}", row.id));
+                serde_json::json!(now + off)
+            }
+            None => v.clone(),
+        };
+        rec[field] = v;
+    }
+    rec.to_string()
+}
+
+/// For `refreshed` rows: the token record now holds a new access token, obtained by this
+/// clock, with an expiry a server could give.
+fn refreshed_problem(skewed: &str, now_text: Option<&String>) -> Option<String> {
+    let Some(text) = now_text else {
+        return Some("the token record is gone".into());
+    };
+    let old: Value = serde_json::from_str(skewed).expect("record json");
+    let new: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => return Some(format!("the new record is not JSON: {e}")),
+    };
+    let now = unix_now();
+    let obtained = new["obtained_at"].as_u64().unwrap_or(u64::MAX);
+    let expires = new["expires_at"].as_u64().unwrap_or(0);
+    if new["access_token"] == old["access_token"] {
+        Some("the skewed record was trusted: no new access token".into())
+    } else if obtained > now + 300 || expires > now + 10 * 365 * 24 * 3600 {
+        Some(format!(
+            "the new record's times are still off: {obtained} / {expires}"
+        ))
+    } else {
+        None
+    }
 }
 
 #[derive(serde::Deserialize, Clone)]
 struct ConfigFile {
     name: String,
     text: String,
+}
+
+/// What a terminal escape sequence leaves behind when only its control characters go: the
+/// escape rows' messages must carry none of it (whole sequences are stripped).
+const DEBRIS: [&str; 4] = ["]8;;", "]52;", "[2J", "Zm9v"];
+
+fn debris_in(text: &str) -> Option<&'static str> {
+    DEBRIS.into_iter().find(|d| text.contains(d))
 }
 
 fn yes() -> bool {
@@ -140,6 +215,19 @@ async fn core_run(
     server: &TestServer,
     baseline: &BTreeMap<String, String>,
 ) -> Result<String, String> {
+    // a row that lets a real refresh happen gets a grant of its own: the testkit rotates
+    // refresh tokens and revokes a grant whose old one comes back
+    let fresh;
+    let baseline = if row.set.is_empty() {
+        baseline
+    } else {
+        let own = client(Browser::Approve);
+        own.login(&server.mcp_url(), &AuthOptions::default())
+            .await
+            .map_err(|e| format!("core: the row's own login: {e}"))?;
+        fresh = snapshot(&own.host().store);
+        &fresh
+    };
     let store = Arc::new(MemoryStore::default());
     if !is_login(row) {
         for (k, v) in baseline {
@@ -155,6 +243,17 @@ async fn core_run(
         store
             .save(&key, &corrupted(record, &baseline[&key]))
             .map_err(|e| format!("{e:?}"))?;
+    }
+    let mut skewed_text = None;
+    if !row.set.is_empty() {
+        let key = baseline
+            .keys()
+            .find(|k| k.starts_with("tokens:"))
+            .expect("a token record")
+            .clone();
+        let text = skewed(row, &baseline[&key]);
+        store.save(&key, &text).map_err(|e| format!("{e:?}"))?;
+        skewed_text = Some((key, text));
     }
     let before = snapshot(&store);
     let host = TestHost::sharing(store.clone(), Browser::Approve);
@@ -176,10 +275,24 @@ async fn core_run(
         _ => auth.login(&mcp, &opts).await.map(drop),
     };
     server.clear_canned();
+    if row.expect.as_deref() == Some("refreshed") {
+        result.map_err(|e| format!("core: {} ({e})", e.code()))?;
+        let (key, text) = skewed_text.expect("a `refreshed` row sets record fields");
+        if let Some(p) = refreshed_problem(&text, snapshot(&store).get(&key)) {
+            return Err(format!("core: {p}"));
+        }
+        if let Some(p) = store_problem(row, &before, &snapshot(&store)) {
+            return Err(format!("core: {p}"));
+        }
+        return Ok("refreshed".into());
+    }
     let code = match result {
         Ok(()) => return Err("core: no error".into()),
         Err(e) => format!("{} ({e})", e.code()),
     };
+    if let Some(d) = debris_in(&code) {
+        return Err(format!("core: escape debris `{d}` in the message: {code}"));
+    }
     if let Some(p) = store_problem(row, &before, &snapshot(&store)) {
         return Err(format!("core: {p}"));
     }
@@ -203,6 +316,14 @@ async fn cli_run(row: &Row, server: &TestServer, baseline: &CliEnv) -> Result<St
     env.extra_env
         .push(("MCP_AUTH_HTTP_TIMEOUT".into(), "10".into()));
     let mcp = server.mcp_url();
+    // a grant of its own for a row that lets a real refresh happen (as in `core_run`)
+    let own = CliEnv::new();
+    let baseline = if row.set.is_empty() {
+        baseline
+    } else {
+        own.run_with_browser(&["login", &mcp]).await.0.ok();
+        &own
+    };
     if matches!(row.party.as_str(), "token_refresh" | "mcp" | "store") && row.store_file.is_none()
         || row.store_file.is_some()
     {
@@ -243,6 +364,21 @@ async fn cli_run(row: &Row, server: &TestServer, baseline: &CliEnv) -> Result<St
         )
         .expect("write");
     }
+    let mut skewed_text = None;
+    if !row.set.is_empty() {
+        let mut map: serde_json::Map<String, Value> =
+            serde_json::from_str(&std::fs::read_to_string(env.store_file()).expect("store"))
+                .expect("json");
+        let key = common::token_key_in(&map, &server.base_url());
+        let text = skewed(row, map[&key].as_str().expect("record"));
+        map.insert(key.clone(), Value::String(text.clone()));
+        std::fs::write(
+            env.store_file(),
+            serde_json::to_string(&map).expect("encode"),
+        )
+        .expect("write");
+        skewed_text = Some((key, text));
+    }
     if let Some(text) = &row.store_file {
         std::fs::write(env.store_file(), text).expect("write");
     }
@@ -259,6 +395,7 @@ async fn cli_run(row: &Row, server: &TestServer, baseline: &CliEnv) -> Result<St
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let run = match row.party.as_str() {
         "cli" => tokio::task::block_in_place(|| env.run(&args)),
+        "store" if !args.is_empty() => tokio::task::block_in_place(|| env.run(&args)),
         "store" => tokio::task::block_in_place(|| env.run(&["token", &mcp])),
         "token_refresh" => tokio::task::block_in_place(|| env.run(&["token", &mcp])),
         // a 401 may lead to a new login: the test is the browser
@@ -266,6 +403,22 @@ async fn cli_run(row: &Row, server: &TestServer, baseline: &CliEnv) -> Result<St
         _ => env.run_with_browser(&["login", &mcp]).await.0,
     };
     server.clear_canned();
+    if let Some(expect) = &row.expect {
+        if run.code != 0 || run.stderr.contains("panicked") {
+            return Err(format!("CLI: exit {}: {}", run.code, run.stderr));
+        }
+        let after = file_records(&env);
+        if expect == "refreshed" {
+            let (key, text) = skewed_text.expect("a `refreshed` row sets record fields");
+            if let Some(p) = refreshed_problem(&text, after.get(&key)) {
+                return Err(format!("CLI: {p}"));
+            }
+        }
+        if let Some(p) = store_problem(row, &before, &after) {
+            return Err(format!("CLI: {p}"));
+        }
+        return Ok(format!("exit 0 ({expect})"));
+    }
     if run.code == 0 {
         return Err("CLI: exit 0".into());
     }
@@ -287,6 +440,12 @@ async fn cli_run(row: &Row, server: &TestServer, baseline: &CliEnv) -> Result<St
     {
         return Err(format!(
             "CLI: a control character reached stderr: {:?}",
+            run.stderr
+        ));
+    }
+    if let Some(d) = debris_in(&run.stderr) {
+        return Err(format!(
+            "CLI: escape debris `{d}` on stderr: {}",
             run.stderr
         ));
     }

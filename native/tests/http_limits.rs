@@ -9,7 +9,7 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
-use common::CliEnv;
+use common::{CliEnv, Run};
 use futures_util::stream;
 use mcp_auth::http::HttpClient;
 use mcp_auth_core::host::{DOCUMENT_MAX_BODY, MCP_MAX_BODY};
@@ -198,4 +198,121 @@ async fn the_http_timeout_is_configurable() {
     .unwrap()
     .failed();
     assert!(run.stderr.contains("timed out"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("may take 1.5 s: set MCP_AUTH_HTTP_TIMEOUT"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Runs `login <url>` with a config file (and extra environment) in the working folder.
+async fn login_with_config(url: String, config: (&str, &str), env_vars: &[(&str, &str)]) -> Run {
+    let mut env = CliEnv::new();
+    for (k, v) in env_vars {
+        env.extra_env.push((k.to_string(), v.to_string()));
+    }
+    env.write_config(config.0, config.1);
+    tokio::task::spawn_blocking(move || {
+        let r = env.run(&["login", &url, "--no-browser"]);
+        drop(env);
+        r
+    })
+    .await
+    .unwrap()
+    .failed()
+}
+
+/// `max_body` in the config file's `mcp-auth:` section caps every response: the endless
+/// metadata document is given up at 10 KiB, and the message names the cap and its file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_body_cap_can_come_from_the_config_file() {
+    let base = start().await;
+    for name in ["fastagent.config.yaml", ".mcp.json"] {
+        let text = if name.ends_with("json") {
+            r#"{"mcp-auth": {"max_body": 10240}, "mcpServers": {}}"#
+        } else {
+            "mcp-auth:\n  max_body: 10240\n"
+        };
+        let run = login_with_config(format!("{base}/mcp"), (name, text), &[]).await;
+        assert!(
+            run.stderr.contains("larger than 10 KiB"),
+            "{name}: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("`max_body: 10240` under `mcp-auth:`") && run.stderr.contains(name),
+            "{name}: {}",
+            run.stderr
+        );
+    }
+}
+
+/// The environment wins over the file: `MCP_AUTH_MAX_BODY` of 20 KiB beats the file's 10 KiB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_environment_wins_over_the_config_file() {
+    let base = start().await;
+    let config = ("fastagent.config.yaml", "mcp-auth:\n  max_body: 10240\n");
+    let run = login_with_config(
+        format!("{base}/mcp"),
+        config,
+        &[("MCP_AUTH_MAX_BODY", "20480")],
+    )
+    .await;
+    assert!(run.stderr.contains("larger than 20 KiB"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("MCP_AUTH_MAX_BODY=20480"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// `http_timeout` in the config file bounds every request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_http_timeout_can_come_from_the_config_file() {
+    let base = start().await;
+    let config = ("fastagent.config.yaml", "mcp-auth:\n  http_timeout: 1.5\n");
+    let run = login_with_config(format!("{base}/silent"), config, &[]).await;
+    assert!(run.stderr.contains("timed out"), "{}", run.stderr);
+    assert!(run.stderr.contains("may take 1.5 s"), "{}", run.stderr);
+}
+
+/// A bad value is a config error with its file, line and column, before any request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_cap_in_the_config_file_names_its_position() {
+    let base = start().await;
+    let cases = [
+        (
+            "fastagent.config.yaml",
+            "mcp:\n  servers: {}\nmcp-auth:\n  max_body: 0\n",
+            "line 4 column",
+        ),
+        (
+            "fastagent.config.yaml",
+            "mcp-auth:\n  http_timeout: soon\n",
+            "line 2 column",
+        ),
+        (
+            "fastagent.config.yaml",
+            "mcp-auth:\n  max_bdy: 10\n",
+            "max_bdy",
+        ),
+        (
+            ".mcp.json",
+            "{\"mcp-auth\": {\n  \"http_timeout\": -1}}",
+            "line 2 column",
+        ),
+    ];
+    for (name, text, says) in cases {
+        let run = login_with_config(format!("{base}/mcp"), (name, text), &[]).await;
+        let line = run
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("mcp-auth: error:"));
+        let line = line.unwrap_or_else(|| panic!("{text:?}: no error line: {}", run.stderr));
+        assert!(
+            line.contains(name) && line.contains(says),
+            "{text:?}: {line}"
+        );
+    }
 }

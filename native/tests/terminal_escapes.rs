@@ -1,8 +1,9 @@
 //! Terminal escape injection: a hostile server (a tiny axum server on 127.0.0.1) puts
 //! ESC [31m colours, OSC 8 links, OSC 52 clipboard writes and C1 CSI (U+009B) into its tool
 //! names, descriptions, results, server name, registration `error_description` and metadata
-//! `issuer`; whatever `mcp-auth` prints of them carries no ESC, CSI or BEL byte, and the
-//! visible text still arrives.
+//! `issuer`; whatever `mcp-auth` prints of them carries no ESC, CSI or BEL byte nor what is
+//! left of a sequence without them (`[31m`, `]8;;https://…`), and the visible text still
+//! arrives.
 
 mod common;
 
@@ -117,6 +118,10 @@ fn assert_clean(run: &Run, visible: &[&str]) {
         }
     }
     let all = format!("{}{}", run.stdout, run.stderr);
+    // whole sequences go, not only their control characters
+    for debris in ["[31m", "[0m", "]8;;", "]52;", "ZXZpbA==", "2J"] {
+        assert!(!all.contains(debris), "`{debris}` left in:\n{all}");
+    }
     for v in visible {
         assert!(all.contains(v), "`{v}` missing from:\n{all}");
     }
@@ -133,13 +138,7 @@ async fn probe_output_carries_no_escape_sequences() {
     assert_clean(
         &run,
         &[
-            "tool[31mRED",
-            "does [31mRED",
-            "LINK",
-            "CLIP",
-            "2JMARK",
-            "out [31mRED",
-            "srv[31mRED",
+            "toolRED", "does RED", "LINK", "CLIP", "MARK", "out RED", "srvRED",
         ],
     );
     // raw bytes too (a lossy decode could hide a lone C1 byte)
@@ -166,5 +165,5 @@ async fn error_messages_carry_no_escape_sequences() {
     let run = env
         .run(&["login", &format!("{base}/badiss"), "--no-browser"])
         .failed();
-    assert_clean(&run, &["tenant[31mRED"]);
+    assert_clean(&run, &["tenantRED"]);
 }

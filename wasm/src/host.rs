@@ -43,13 +43,9 @@ fn function(target: &JsValue, name: &str, what: &str) -> Result<Function, JsValu
     })
 }
 
-/// Awaits a value that may or may not be a promise.
+/// Awaits a value that may or may not be a promise (a thenable too: `Promise.resolve`).
 async fn settle(value: JsValue) -> Result<JsValue, JsValue> {
-    if value.is_instance_of::<Promise>() || get(&value, "then").is_function() {
-        JsFuture::from(Promise::resolve(&value)).await
-    } else {
-        Ok(value)
-    }
+    JsFuture::from(Promise::resolve(&value)).await
 }
 
 /// The page's URL without query or fragment, in a browser; `None` in Node.

@@ -3,6 +3,8 @@
 
 use crate::js::to_js_object;
 use crate::js_error;
+use crate::out::object;
+use js_sys::{Array, Object};
 use mcp_auth_core::metadata::{
     authorization_server_metadata_urls, protected_resource_metadata_urls,
 };
@@ -10,8 +12,6 @@ use mcp_auth_core::oauth::validate_callback;
 use mcp_auth_core::pkce::{challenge_s256, verifier_is_valid};
 use mcp_auth_core::www_authenticate::{bearer, parse_challenges};
 use mcp_auth_core::PkceCodeVerifier;
-use serde::Serialize;
-use std::collections::BTreeMap;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
@@ -38,50 +38,42 @@ pub fn is_valid_pkce_verifier(verifier: &str) -> bool {
     verifier_is_valid(verifier)
 }
 
-#[derive(Serialize)]
-struct ChallengeOut<'a> {
-    scheme: &'a str,
-    token68: Option<&'a str>,
-    params: &'a BTreeMap<String, String>,
+fn opt_s(v: &Option<String>) -> JsValue {
+    v.as_deref().map_or(JsValue::NULL, JsValue::from_str)
 }
 
 /// Every challenge in the `WWW-Authenticate` header values (RFC 9110 §11.6.1).
 #[wasm_bindgen(js_name = parseWwwAuthenticate)]
-pub fn parse_www_authenticate(headers: Vec<String>) -> Result<ChallengeList, JsValue> {
+pub fn parse_www_authenticate(headers: Vec<String>) -> ChallengeList {
     let parsed = parse_challenges(headers.iter().map(String::as_str));
-    let out: Vec<ChallengeOut> = parsed
+    let list: Array = parsed
         .iter()
-        .map(|c| ChallengeOut {
-            scheme: &c.scheme,
-            token68: c.token68.as_deref(),
-            params: &c.params,
+        .map(|c| {
+            // through JSON.parse: own data properties, a `__proto__` parameter too
+            let params = to_js_object(&c.params).unwrap_or_else(|_| Object::new().into());
+            object(&[
+                ("scheme", JsValue::from_str(&c.scheme)),
+                ("token68", opt_s(&c.token68)),
+                ("params", params),
+            ])
         })
         .collect();
-    Ok(to_js_object(&out)?.unchecked_into())
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct BearerOut<'a> {
-    resource_metadata: Option<&'a str>,
-    scope: Option<&'a str>,
-    error: Option<&'a str>,
-    error_description: Option<&'a str>,
+    list.unchecked_into()
 }
 
 /// What the MCP client takes from the Bearer challenge, or `null` when there is none.
 #[wasm_bindgen(js_name = bearerChallenge)]
-pub fn bearer_challenge(headers: Vec<String>) -> Result<BearerChallengeJs, JsValue> {
+pub fn bearer_challenge(headers: Vec<String>) -> BearerChallengeJs {
     let out = match bearer(headers.iter().map(String::as_str)) {
         None => JsValue::NULL,
-        Some(b) => to_js_object(&BearerOut {
-            resource_metadata: b.resource_metadata.as_deref(),
-            scope: b.scope.as_deref(),
-            error: b.error.as_deref(),
-            error_description: b.error_description.as_deref(),
-        })?,
+        Some(b) => object(&[
+            ("resourceMetadata", opt_s(&b.resource_metadata)),
+            ("scope", opt_s(&b.scope)),
+            ("error", opt_s(&b.error)),
+            ("errorDescription", opt_s(&b.error_description)),
+        ]),
     };
-    Ok(out.unchecked_into())
+    out.unchecked_into()
 }
 
 /// The protected resource metadata URLs to try, in order (RFC 9728).

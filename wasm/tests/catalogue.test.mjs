@@ -20,16 +20,48 @@ const PATHS = {
   token_refresh: ["/token", "POST"],
   mcp: ["/mcp", "POST"],
 };
+// what an escape sequence leaves when only its control characters go (as in catalogue.rs)
+const DEBRIS = ["]8;;", "]52;", "[2J", "Zm9v"];
 const LOGIN = new Set(["prm", "as_metadata", "register", "authorize", "token_code"]);
 
 let kit;
 let baseline;
-before(async () => {
-  kit = await startTestkit("default");
+async function loggedIn() {
   const storage = memoryStorage();
   await new McpAuthClient({ storage, redirect: followingRedirect() }).login(kit.mcp_url);
-  baseline = new Map(storage.map);
+  return new Map(storage.map);
+}
+before(async () => {
+  kit = await startTestkit("default");
+  baseline = await loggedIn();
 });
+
+// A token record with the row's `set` fields, as a clock gone wrong leaves them ("now+N":
+// seconds from now). Written as text: a number like u64::MAX does not survive a JS number.
+function skewed(row, text) {
+  const rec = JSON.parse(text);
+  const now = Math.floor(Date.now() / 1000);
+  const raw = [];
+  for (const [k, v] of Object.entries(row.set)) {
+    delete rec[k];
+    if (v === null) continue;
+    const m = typeof v === "string" ? /^now([+-]\d+)$/.exec(v) : null;
+    raw.push(`${JSON.stringify(k)}:${m ? now + Number(m[1]) : v === 18446744073709551615 ? "18446744073709551615" : JSON.stringify(v)}`);
+  }
+  const body = JSON.stringify(rec);
+  return raw.length ? `${body.slice(0, -1)},${raw.join(",")}}` : body;
+}
+
+// `refreshed` rows: a new access token, obtained by this clock, with an expiry a server could give
+function refreshedProblem(skewedText, nowText) {
+  if (nowText === undefined) return "the token record is gone";
+  const now = Math.floor(Date.now() / 1000);
+  const old = JSON.parse(skewedText);
+  const rec = JSON.parse(nowText);
+  if (rec.access_token === old.access_token) return "the skewed record was trusted: no new access token";
+  if (rec.obtained_at > now + 300 || (rec.expires_at ?? 0) > now + 10 * 365 * 24 * 3600) return `the new record's times are still off: ${nowText}`;
+  return null;
+}
 after(async () => {
   await kit?.stop();
 });
@@ -67,8 +99,20 @@ const jsRows = rows.filter((r) => r.js !== false);
 test(`${jsRows.length} catalogue rows end in their typed error through the wasm build, the store kept`, async () => {
   const problems = [];
   for (const row of jsRows) {
-    const storage = memoryStorage(LOGIN.has(row.where) ? new Map() : new Map(baseline));
-    if (row.where === "store") {
+    // a row that lets a real refresh happen gets a grant of its own (the testkit rotates
+    // refresh tokens and revokes a grant whose old one comes back)
+    const base = row.set ? await loggedIn() : baseline;
+    const storage = memoryStorage(LOGIN.has(row.where) ? new Map() : new Map(base));
+    let skewedKey;
+    if (row.set) {
+      for (const [k, v] of storage.map) {
+        if (k.startsWith("tokens:")) {
+          storage.map.set(k, skewed(row, v));
+          skewedKey = k;
+        }
+      }
+    }
+    if (row.where === "store" && row.record !== undefined) {
       // the token record replaced by a corrupted one (`{half}`: the real one cut in half)
       for (const [k, v] of storage.map) {
         if (k.startsWith("tokens:")) storage.map.set(k, row.record.replace("{half}", v.slice(0, Math.floor(v.length / 2))));
@@ -94,6 +138,14 @@ test(`${jsRows.length} catalogue rows end in their typed error through the wasm 
     } finally {
       await clearCanned();
     }
+    if (row.expect === "refreshed") {
+      if (error) problems.push(`${row.id}: ${error.code}: ${error.message}`);
+      else {
+        const p = refreshedProblem(before.get(skewedKey), storage.map.get(skewedKey)) ?? storeProblem(row, before, storage.map);
+        if (p) problems.push(`${row.id}: ${p}`);
+      }
+      continue;
+    }
     if (!error) {
       problems.push(`${row.id}: no error`);
       continue;
@@ -101,9 +153,10 @@ test(`${jsRows.length} catalogue rows end in their typed error through the wasm 
     if (!(error instanceof Error)) problems.push(`${row.id}: rejected with a non-Error ${error}`);
     else if (error.code !== row.code) problems.push(`${row.id}: code ${error.code}, want ${row.code} (${error.message})`);
     else if (/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(error.message)) problems.push(`${row.id}: a control character in the message`);
+    else if (DEBRIS.some((d) => error.message.includes(d))) problems.push(`${row.id}: escape debris in the message: ${error.message}`);
     const p = storeProblem(row, before, storage.map);
     if (p) problems.push(`${row.id}: ${p}`);
-    if (row.where === "store") {
+    if (row.where === "store" && row.record !== undefined) {
       // reported, and can be cleared
       try {
         await client.logout(identity(kit.mcp_url));

@@ -12,8 +12,10 @@ import { ROOT } from "./helpers.mjs";
 // OAuth-only build); issue 9 (DPoP through WebCrypto, the grants without a browser; no
 // signing crates in this build) 306.0 KiB as this test counts (build.sh's gzip -9: 267.6 KiB
 // at its start, 300.9 KiB after); private_key_jwt through WebCrypto +5.8 KiB: 313.5 KiB;
-// plus headroom. (The IDNA tables alone are ~47 KB of it: see BENCHMARKS.md.)
-const GZIP_CEILING = 318 * 1024;
+// plus headroom (ceiling 318 KiB). Issue 11: the ASCII-only IDNA backend (idna_adapter 1.0.0,
+// the platform's `URL` converting non-ASCII hosts) took the ICU4X tables out: 313.5 → 268.8 KiB
+// (web, as counted here; build.sh's web line 310.8 → 267.4 KiB); ceiling that + ~3 %.
+const GZIP_CEILING = 277 * 1024;
 
 for (const kind of ["web", "node"]) {
   const dir = path.join(ROOT, "wasm/pkg", kind);

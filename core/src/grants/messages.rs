@@ -38,7 +38,7 @@ pub async fn client_assertion(
         "sub": client_id,
         "aud": issuer,
         "iat": now,
-        "exp": now + CLIENT_ASSERTION_LIFETIME,
+        "exp": now.saturating_add(CLIENT_ASSERTION_LIFETIME),
         "jti": jti,
     });
     let mut header = Map::new();

@@ -333,6 +333,7 @@ struct Ctx {
 impl Ctx {
     fn config(&self) -> CliResult<Config> {
         let cfg = Config::load(self.config_path.as_deref())?;
+        crate::limits::use_from_file(cfg.limits.clone());
         for w in &cfg.warnings {
             errln!("warning: {w}");
         }
@@ -364,15 +365,25 @@ fn rough(secs: u64) -> String {
         0..=89 => format!("{secs}s"),
         90..=5399 => format!("{}m", (secs + 30) / 60),
         5400..=129_599 => format!("{}h", (secs + 1800) / 3600),
-        _ => format!("{}d", (secs + 43_200) / 86_400),
+        _ => format!("{}d", secs.saturating_add(43_200) / 86_400),
     }
 }
+
+/// The last second of the year 9999, the last time RFC 3339 can write.
+const LAST_RFC3339_SECOND: u64 = 253_402_300_799;
 
 fn describe_expiry(expires_at: Option<u64>, now: u64) -> String {
     match expires_at {
         None => "no expiry given".into(),
         Some(t) => {
-            let when = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(t));
+            // a record from a skewed clock (or edited) may name any time: past the year 9999
+            // neither SystemTime nor RFC 3339 can show it
+            let when = match UNIX_EPOCH.checked_add(Duration::from_secs(t)) {
+                Some(at) if t <= LAST_RFC3339_SECOND => {
+                    humantime::format_rfc3339_seconds(at).to_string()
+                }
+                _ => "after the year 9999".into(),
+            };
             if t <= now {
                 format!("expired {} ago ({when})", rough(now - t))
             } else {

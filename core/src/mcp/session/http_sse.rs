@@ -8,6 +8,7 @@ use crate::mcp::headers::printable;
 use crate::mcp::request;
 use crate::mcp::sse::Event;
 use crate::mcp::version::{Era, Protocol};
+use crate::platform_url;
 use crate::urls::is_loopback;
 use serde_json::{json, Value};
 
@@ -123,8 +124,8 @@ pub fn checked_endpoint(stream_url: &str, data: &str) -> Result<String> {
         endpoint: printable(data, 200),
         reason: reason.to_string(),
     };
-    let base = url::Url::parse(stream_url).map_err(|e| Error::invalid_url(stream_url, e))?;
-    let ep = base.join(data).map_err(|_| refuse("is not a URL"))?;
+    let base = platform_url::parse(stream_url).map_err(|e| Error::invalid_url(stream_url, e))?;
+    let ep = platform_url::join(&base, data).map_err(|_| refuse("is not a URL"))?;
     if ep.origin() != base.origin() {
         return Err(refuse(&format!(
             "is not on the server's origin ({})",
