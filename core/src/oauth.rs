@@ -277,11 +277,24 @@ pub fn endpoint_error(resp: &HttpResponse) -> Error {
     let parsed: Option<RawError> = serde_json::from_slice(&resp.body).ok();
     match parsed.and_then(|e| e.error.map(|err| (err, e.error_description))) {
         // the server's words, without control characters (escape sequences) and bounded
-        Some((error, description)) => Error::TokenEndpoint {
-            error: printable(&error, 100),
-            description: description.map(|d| printable(&d, 300)),
-            status: resp.status,
-        },
+        Some((error, description)) => {
+            let mut description = description.map(|d| printable(&d, 300));
+            if error == "invalid_dpop_proof" {
+                // RFC 9449 §11.1: a proof's `iat` outside the server's window is refused; the
+                // server's cure is a nonce (answered by `use_dpop_nonce`, which is retried),
+                // the client's is a correct clock
+                let hint = CLOCK_HINT;
+                description = Some(match description {
+                    Some(d) => format!("{d}; {hint}"),
+                    None => hint.to_string(),
+                });
+            }
+            Error::TokenEndpoint {
+                error: printable(&error, 100),
+                description,
+                status: resp.status,
+            }
+        }
         None => Error::TokenEndpoint {
             error: format!("http_{}", resp.status),
             description: Some(format!(
@@ -292,6 +305,10 @@ pub fn endpoint_error(resp: &HttpResponse) -> Error {
         },
     }
 }
+
+/// Said with a refused DPoP proof: its time comes from this machine's clock.
+const CLOCK_HINT: &str = "the proof carries this machine's clock (`iat`): if the system clock \
+     is minutes off, the server takes the proof as too old or from the future; correct the clock";
 
 /// What the token endpoint granted, already validated.
 pub struct TokenGrant {
@@ -637,6 +654,17 @@ mod tests {
             .err()
             .unwrap();
         assert!(matches!(&err, Error::TokenEndpoint { error, .. } if error == "http_502"));
+    }
+
+    #[test]
+    fn a_refused_dpop_proof_names_the_clock() {
+        let body = r#"{"error":"invalid_dpop_proof","error_description":"iat in the future"}"#;
+        let shown = endpoint_error(&resp(400, body)).to_string();
+        assert!(shown.starts_with("token endpoint error `invalid_dpop_proof`: iat in the future; the proof carries this machine's clock"), "{shown}");
+        let shown = endpoint_error(&resp(400, r#"{"error":"invalid_dpop_proof"}"#)).to_string();
+        assert!(shown.contains("correct the clock"), "{shown}");
+        let shown = endpoint_error(&resp(400, r#"{"error":"invalid_grant"}"#)).to_string();
+        assert!(!shown.contains("clock"), "{shown}");
     }
 
     #[test]

@@ -272,8 +272,26 @@ fn one_value(text: &str, key: &str) -> Result<Option<String>, serde_json::Error>
 pub struct KeyringState {
     pub backend: &'static str,
     pub available: bool,
+    /// The keyring is there but locked (or refused access): unlocking it is the cure, and
+    /// falling back to memory would only lose the tokens it holds.
+    pub locked: bool,
     /// Why it is not usable (or a note), in words.
     pub detail: Option<String>,
+}
+
+/// What to do about a locked keyring, for messages.
+pub const UNLOCK_HINT: &str = "unlock it and run the command again, or keep tokens in a file \
+     with `persist: file` under the server's `auth:` (or MCP_AUTH_STORE=file)";
+
+impl KeyringState {
+    /// The one-line error of a command that needs the keyring while it is locked.
+    pub fn locked_message(&self) -> String {
+        format!(
+            "the OS keyring ({}) is locked ({}); {UNLOCK_HINT}",
+            self.backend,
+            self.detail.as_deref().unwrap_or("access refused")
+        )
+    }
 }
 
 pub fn keyring_backend_name() -> &'static str {
@@ -301,6 +319,25 @@ mod os_keyring {
         e.to_string()
     }
 
+    /// The keyring is there but refused access: locked (a dismissed unlock prompt on
+    /// Linux), or access denied.
+    fn locked(e: &keyring::Error) -> bool {
+        matches!(e, keyring::Error::NoStorageAccess(_))
+    }
+
+    /// A failed keyring call in words; a locked keyring says what to do.
+    fn failed(what: &str, e: &keyring::Error) -> HostError {
+        if locked(e) {
+            HostError::Storage(format!(
+                "{what}: the keyring is locked ({}); {}",
+                describe(e),
+                super::UNLOCK_HINT
+            ))
+        } else {
+            HostError::Storage(format!("{what}: {}", describe(e)))
+        }
+    }
+
     fn entry(key: &str) -> Result<keyring::Entry, HostError> {
         keyring::Entry::new(KEYRING_SERVICE, key)
             .map_err(|e| HostError::Storage(format!("keyring: {}", describe(&e))))
@@ -310,33 +347,39 @@ mod os_keyring {
         match entry(key)?.get_password() {
             Ok(v) => Ok(Some(v)),
             Err(keyring::Error::NoEntry) => Ok(None),
-            Err(e) => Err(HostError::Storage(format!("keyring: {}", describe(&e)))),
+            Err(e) => Err(failed("cannot read the keyring", &e)),
         }
     }
 
     pub fn save(key: &str, value: &str) -> Result<(), HostError> {
         entry(key)?.set_password(value).map_err(|e| {
-            HostError::Storage(format!(
-                "cannot write to the keyring: {}; unlock the keyring, or set `persist: file` \
-                 (or MCP_AUTH_STORE=file) to keep tokens in a file instead",
-                describe(&e)
-            ))
+            if locked(&e) {
+                failed("cannot write to the keyring", &e)
+            } else {
+                HostError::Storage(format!(
+                    "cannot write to the keyring: {}; unlock the keyring, or set `persist: file` \
+                     (or MCP_AUTH_STORE=file) to keep tokens in a file instead",
+                    describe(&e)
+                ))
+            }
         })
     }
 
     pub fn remove(key: &str) -> Result<(), HostError> {
         match entry(key)?.delete_credential() {
             Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
-            Err(e) => Err(HostError::Storage(format!("keyring: {}", describe(&e)))),
+            Err(e) => Err(failed("cannot delete from the keyring", &e)),
         }
     }
 
     /// Reads the index entry: reachable (present or not) means usable. Writes nothing.
-    pub fn probe() -> Result<(), String> {
-        let e = keyring::Entry::new(KEYRING_SERVICE, "index").map_err(|e| describe(&e))?;
+    /// Fails with why, and whether the keyring is there but locked.
+    pub fn probe() -> Result<(), (String, bool)> {
+        let e = keyring::Entry::new(KEYRING_SERVICE, "index")
+            .map_err(|e| (describe(&e), locked(&e)))?;
         match e.get_password() {
             Ok(_) | Err(keyring::Error::NoEntry) => Ok(()),
-            Err(e) => Err(describe(&e)),
+            Err(e) => Err((describe(&e), locked(&e))),
         }
     }
 }
@@ -354,8 +397,8 @@ mod os_keyring {
     pub fn remove(_: &str) -> Result<(), HostError> {
         Err(HostError::Storage(NONE.into()))
     }
-    pub fn probe() -> Result<(), String> {
-        Err(NONE.into())
+    pub fn probe() -> Result<(), (String, bool)> {
+        Err((NONE.into(), false))
     }
 }
 
@@ -387,9 +430,13 @@ impl KeyringStore {
         let backend = keyring_backend_name();
         let res =
             tokio::time::timeout(timeout, tokio::task::spawn_blocking(os_keyring::probe)).await;
+        let mut locked = false;
         let detail = match res {
             Ok(Ok(Ok(()))) => None,
-            Ok(Ok(Err(why))) => Some(why),
+            Ok(Ok(Err((why, is_locked)))) => {
+                locked = is_locked;
+                Some(why)
+            }
             Ok(Err(e)) => Some(format!("the keyring check failed: {e}")),
             Err(_) => Some(format!(
                 "the keyring did not answer within {} s",
@@ -399,6 +446,7 @@ impl KeyringStore {
         KeyringState {
             backend,
             available: detail.is_none(),
+            locked,
             detail,
         }
     }

@@ -6,6 +6,10 @@
 //! left of one without its control characters), and in both
 //! no stored record is changed or lost. The wasm build reads the same table
 //! (wasm/tests/catalogue.test.mjs). Every mismatch is collected and printed before failing.
+//! Clock-skew rows (`set` + `expect`) check a safe behaviour instead of an error. The locked
+//! keyring needs a real Secret Service, so it is tested in native/tests/keyring.rs
+//! (`a_locked_keyring_is_named_and_nothing_is_deleted`,
+//! `a_refresh_saved_into_a_locked_keyring_is_kept_in_memory`; run by native/tests/keyring.sh).
 
 mod common;
 #[path = "common/core_host.rs"]

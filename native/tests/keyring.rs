@@ -1,11 +1,18 @@
 //! The OS keyring. The `#[ignore]`d tests need a real Secret Service: `native/tests/keyring.sh`
 //! runs them inside `dbus-run-session` with an unlocked gnome-keyring. The fallback test runs
 //! everywhere: without any D-Bus session the CLI must say honestly that tokens stay in memory.
+//! A locked collection (locked over D-Bus, unlocked again with the daemon's password) is the
+//! catalogue's "locked keyring" case: commands name the lock and what to do, nothing is
+//! deleted, and a refresh whose save meets the lock keeps the rotated tokens in memory.
 
 mod common;
 
 use common::{mcp_status_with, CliEnv};
+use mcp_auth::host::{LoginUi, NativeHost};
+use mcp_auth::store::{KeyringStore, Store};
+use mcp_auth_core::{AccessToken, Host, HostError, HostLock, HttpRequest, HttpResponse, McpAuth};
 use mcp_auth_testkit::{Scenario, TestServer};
+use std::sync::{Arc, Mutex};
 
 fn keyring_entry(key: &str) -> Option<String> {
     let entry = keyring::Entry::new("mcp-auth", key).expect("entry");
@@ -121,4 +128,222 @@ async fn without_a_secret_service_the_fallback_is_honest() {
     let r = env.run(&["token", &server.mcp_url()]).failed();
     assert!(r.stderr.contains("mcp-auth login"), "{}", r.stderr);
     assert!(r.stderr.contains("kept in memory here"), "{}", r.stderr);
+}
+
+/// Locks the Secret Service's login collection over D-Bus (as the desktop does on screen
+/// lock or after a timeout).
+fn lock_keyring() {
+    let out = std::process::Command::new("gdbus")
+        .args([
+            "call",
+            "--session",
+            "--dest",
+            "org.freedesktop.secrets",
+            "--object-path",
+            "/org/freedesktop/secrets",
+            "--method",
+            "org.freedesktop.Secret.Service.Lock",
+            "['/org/freedesktop/secrets/collection/login']",
+        ])
+        .output()
+        .expect("run gdbus");
+    assert!(out.status.success(), "lock: {:?}", out);
+}
+
+/// Unlocks it again with its password (the keyring.sh daemon's `pass`): a Secret Service
+/// unlock call would need a prompt on a display, so a new daemon takes over the session
+/// (`--replace`) and unlocks the login collection with the password on its stdin.
+fn unlock_keyring() {
+    use std::io::Write;
+    let mut child = std::process::Command::new("gnome-keyring-daemon")
+        .args(["--replace", "--unlock", "--components=secrets"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("run gnome-keyring-daemon");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"pass")
+        .expect("write the password");
+    assert!(child.wait().expect("wait").success());
+}
+
+/// The one `mcp-auth: error:` line of a failed run, checked to say the keyring is locked and
+/// what to do.
+fn locked_error_line(what: &str, run: &common::Run) {
+    assert_ne!(run.code, 0, "{what}: exit 0: {}", run.stdout);
+    assert!(!run.stderr.contains("panicked"), "{what}: {}", run.stderr);
+    let lines: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("mcp-auth: error:"))
+        .collect();
+    let [line] = lines.as_slice() else {
+        panic!("{what}: not one error line: {}", run.stderr);
+    };
+    for says in [
+        "locked",
+        "unlock it",
+        "persist: file",
+        "MCP_AUTH_STORE=file",
+    ] {
+        assert!(line.contains(says), "{what}: `{says}` missing: {line}");
+    }
+}
+
+/// A locked Secret Service collection (as after a screen lock): `token`, `status` and
+/// `login` each fail with one line that says the keyring is locked and what to do, instead
+/// of falling back to memory ("not logged in"); no browser is opened; nothing is deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a Secret Service: run native/tests/keyring.sh"]
+async fn a_locked_keyring_is_named_and_nothing_is_deleted() {
+    let server = TestServer::start(Scenario::Default);
+    let mut env = CliEnv::new();
+    env.store = None;
+    let mcp = server.mcp_url();
+    let identity = server.base_url();
+    env.run_with_browser(&["login", &mcp]).await.0.ok();
+    let key = format!("tokens:{identity}|{mcp}");
+    let stored = tokio::task::spawn_blocking({
+        let key = key.clone();
+        move || keyring_entry(&key)
+    })
+    .await
+    .expect("join")
+    .expect("stored");
+
+    lock_keyring();
+    locked_error_line("token", &env.run(&["token", &mcp]));
+    let status = env.run(&["status"]);
+    locked_error_line("status", &status);
+    assert!(status.stdout.contains("LOCKED"), "{}", status.stdout);
+    let (login, opened) = env.run_with_browser(&["login", &mcp]).await;
+    locked_error_line("login", &login);
+    assert_eq!(
+        opened, 0,
+        "a login was started with nowhere to keep its tokens"
+    );
+    locked_error_line(
+        "clear",
+        &env.run(&["clear", "--identity", &identity, "--yes"]),
+    );
+    unlock_keyring();
+    let after = tokio::task::spawn_blocking(move || keyring_entry(&key))
+        .await
+        .expect("join");
+    assert_eq!(
+        after.as_deref(),
+        Some(stored.as_str()),
+        "the record changed"
+    );
+    // and it still works
+    let tok = env.run(&["token", &mcp]).ok();
+    assert_eq!(mcp_status_with(&mcp, tok.stdout.trim()).await, 200);
+}
+
+/// The native host over the real keyring, locking it the moment a refresh's answer arrives:
+/// the rotated refresh token then cannot be saved (issue 10, point 6).
+struct LocksAfterRefresh(NativeHost);
+
+impl Host for LocksAfterRefresh {
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HostError> {
+        let refresh = request
+            .body
+            .as_deref()
+            .is_some_and(|b| String::from_utf8_lossy(b).contains("grant_type=refresh_token"));
+        let answer = self.0.send(request).await;
+        if refresh {
+            tokio::task::spawn_blocking(lock_keyring)
+                .await
+                .expect("join");
+        }
+        answer
+    }
+    async fn load(&self, key: &str) -> Result<Option<String>, HostError> {
+        self.0.load(key).await
+    }
+    async fn save(&self, key: &str, value: &str) -> Result<(), HostError> {
+        self.0.save(key, value).await
+    }
+    async fn remove(&self, key: &str) -> Result<(), HostError> {
+        self.0.remove(key).await
+    }
+    async fn lock(&self, name: &str) -> Result<HostLock, HostError> {
+        self.0.lock(name).await
+    }
+    async fn authorize(&self, _: &str, _: &str) -> Result<Option<String>, HostError> {
+        Err(HostError::Browser("no browser in this test".into()))
+    }
+    fn now(&self) -> u64 {
+        self.0.now()
+    }
+}
+
+/// A refresh whose save fails because the keyring got locked keeps the rotated tokens in
+/// memory for the process and says so; the process goes on with them (the grant is not
+/// revoked for a replayed refresh token), and the keyring still holds the previous record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a Secret Service: run native/tests/keyring.sh"]
+async fn a_refresh_saved_into_a_locked_keyring_is_kept_in_memory() {
+    let server = TestServer::start(Scenario::Default);
+    let mut env = CliEnv::new();
+    env.store = None;
+    let mcp = server.mcp_url();
+    let identity = server.base_url();
+    env.run_with_browser(&["login", &mcp]).await.0.ok();
+    let key = format!("tokens:{identity}|{mcp}");
+    let stored = tokio::task::spawn_blocking({
+        let key = key.clone();
+        move || keyring_entry(&key)
+    })
+    .await
+    .expect("join")
+    .expect("stored");
+    let old: serde_json::Value = serde_json::from_str(&stored).expect("record");
+    let old_access = AccessToken::new(old["access_token"].as_str().expect("access token"));
+
+    let locks = tempfile::tempdir().expect("tempdir");
+    let host = NativeHost::new(
+        Store::Keyring(KeyringStore),
+        locks.path().to_path_buf(),
+        LoginUi::default(),
+    )
+    .expect("host");
+    let warnings = Arc::new(Mutex::new(Vec::<String>::new()));
+    let auth = McpAuth::new(LocksAfterRefresh(host)).on_warning({
+        let warnings = warnings.clone();
+        move |w| warnings.lock().expect("warnings").push(w.to_string())
+    });
+    // the server rejected the access token: refresh (the keyring locks as the answer comes)
+    let new = auth
+        .refresh(&mcp, Some(&old_access))
+        .await
+        .expect("refreshed");
+    assert_ne!(new.access_token.secret(), old_access.secret());
+    let said = warnings.lock().expect("warnings").join("\n");
+    assert!(
+        said.contains("could not be saved") && said.contains("kept in memory"),
+        "{said}"
+    );
+    assert!(
+        said.contains("locked"),
+        "the warning does not name the lock: {said}"
+    );
+    assert!(
+        !said.contains(new.access_token.secret()),
+        "a token in the warning"
+    );
+    // the new tokens work: the grant was not revoked
+    assert_eq!(mcp_status_with(&mcp, new.access_token.secret()).await, 200);
+    // nothing deleted: once unlocked, the keyring holds the previous record
+    unlock_keyring();
+    let after = tokio::task::spawn_blocking(move || keyring_entry(&key))
+        .await
+        .expect("join");
+    assert_eq!(after.as_deref(), Some(stored.as_str()));
+    // the same process keeps using the rotated tokens, not the spent refresh token
+    let again = auth.valid_record(&mcp).await.expect("the in-memory record");
+    assert_eq!(again.access_token.secret(), new.access_token.secret());
 }

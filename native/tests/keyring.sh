@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the keyring tests against a real Secret Service: a private D-Bus session with an
-# unlocked gnome-keyring whose files live in a throwaway HOME.
+# unlocked gnome-keyring whose files live in a throwaway HOME. Arguments go to the test
+# binary (e.g. a test name, --nocapture).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -22,5 +23,5 @@ mkdir -p "$keyring_home/.cache" "$keyring_home/.local/share"
 
 HOME="$keyring_home" dbus-run-session -- sh -c '
   eval "$(printf pass | gnome-keyring-daemon --unlock --components=secrets)"
-  cargo test -p mcp-auth --test keyring -- --include-ignored --test-threads=1
-'
+  cargo test -p mcp-auth --test keyring -- --include-ignored --test-threads=1 "$@"
+' sh "$@"

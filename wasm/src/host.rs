@@ -46,7 +46,7 @@ fn function(target: &JsValue, name: &str, what: &str) -> Result<Function, JsValu
     })
 }
 
-/// Awaits a value that may or may not be a promise (or a thenable).
+/// Awaits a value that may or may not be a promise (a thenable too: `Promise.resolve`).
 async fn settle(value: JsValue) -> Result<JsValue, JsValue> {
     JsFuture::from(Promise::resolve(&value)).await
 }

@@ -4,6 +4,7 @@
 use super::codex::{codex_issuer, read_codex_cli_auth};
 use super::out::{out, outln};
 use super::status_redis::{self, RedisView};
+use super::CliError;
 use super::{
     auth_with, describe_expiry, no_login_ui, now, persist_override, print_json, resolve_target,
     CliResult, Ctx, KEYRING_PROBE_TIMEOUT, STORE_ENV,
@@ -273,6 +274,12 @@ fn keyring_line(k: &KeyringState, over: Option<Persist>) -> String {
     }
     if k.available {
         format!("Keyring: {} (available)", k.backend)
+    } else if k.locked {
+        format!(
+            "Keyring: {} is LOCKED ({}); its tokens cannot be read.",
+            k.backend,
+            k.detail.as_deref().unwrap_or("access refused")
+        )
     } else {
         format!(
             "Keyring: {} not available ({}); tokens would be kept in memory only. \
@@ -292,6 +299,7 @@ pub(super) async fn run(ctx: &Ctx, target: Option<&str>) -> CliResult {
         KeyringState {
             backend: store::keyring_backend_name(),
             available: false,
+            locked: false,
             detail: Some(format!(
                 "not used ({STORE_ENV}={})",
                 over.map(|p| p.as_str()).unwrap_or("")
@@ -302,8 +310,22 @@ pub(super) async fn run(ctx: &Ctx, target: Option<&str>) -> CliResult {
     let tokens = gather_tokens(&keyring, &redis).await?;
     let redis: Vec<RedisState> = redis.into_iter().map(|v| v.state).collect();
     let servers = server_rows(&cfg, &tokens, keyring.available)?;
+    // a locked keyring: the report shows what can be read, then the command fails saying
+    // what to do (its tokens are not "none")
+    let locked = keyring.locked.then(|| keyring.locked_message());
+    let finish = |shown: CliResult| {
+        shown?;
+        locked.map_or(Ok(()), |m| Err(CliError::new(m)))
+    };
     if let Some(target) = target {
-        return status_target(ctx, &cfg, target, (&keyring, &redis), tokens, servers);
+        return finish(status_target(
+            ctx,
+            &cfg,
+            target,
+            (&keyring, &redis),
+            tokens,
+            servers,
+        ));
     }
     let codex = codex_row(&tokens, keyring.available).await?;
     let file = FileStore::default_path()?;
@@ -318,7 +340,7 @@ pub(super) async fn run(ctx: &Ctx, target: Option<&str>) -> CliResult {
         codex,
     };
     if ctx.json {
-        return print_json(&report);
+        return finish(print_json(&report));
     }
     let mut out = String::new();
     out.push_str(&keyring_line(&report.keyring, over));
@@ -436,8 +458,7 @@ pub(super) async fn run(ctx: &Ctx, target: Option<&str>) -> CliResult {
     if let Some(p) = &c.problem {
         out.push_str(&format!("  note: {p}\n"));
     }
-    out!("{out}")?;
-    Ok(())
+    finish(out!("{out}"))
 }
 
 fn status_target(

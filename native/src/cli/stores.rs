@@ -68,6 +68,9 @@ pub(super) async fn open_store(
             let state = KeyringStore::probe(KEYRING_PROBE_TIMEOUT).await;
             if state.available {
                 Ok((Store::Keyring(KeyringStore), None))
+            } else if state.locked {
+                // memory would hide the tokens it holds (and a login would be lost)
+                Err(CliError::new(state.locked_message()))
             } else {
                 Ok((
                     Store::Memory(MemoryStore::default()),
