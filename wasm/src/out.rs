@@ -33,7 +33,11 @@ pub(crate) fn object(fields: &[(&str, JsValue)]) -> JsValue {
 
 /// `TokenInfo` (`redirected: false` first for `login`'s `LoginResult`).
 pub(crate) fn token_info(i: &TokenInfo, redirected: Option<bool>) -> JsValue {
-    let o = object(&[
+    let fields = [
+        (
+            "redirected",
+            redirected.map_or(JsValue::UNDEFINED, Into::into),
+        ),
         ("identity", s(&i.identity)),
         ("resource", s(&i.resource)),
         ("issuer", s(&i.issuer)),
@@ -43,12 +47,9 @@ pub(crate) fn token_info(i: &TokenInfo, redirected: Option<bool>) -> JsValue {
         ("hasRefreshToken", i.has_refresh_token.into()),
         ("flow", opt_s(&i.flow)),
         ("dpopBound", i.dpop_bound.into()),
-    ]);
-    match redirected {
-        // the key order of the JSON this replaced: `redirected` first
-        Some(r) => Object::assign(&object(&[("redirected", r.into())]).into(), &o.into()).into(),
-        None => o,
-    }
+    ];
+    // without `redirected` when there is none (`completeLogin`'s `TokenInfo`)
+    object(&fields[usize::from(redirected.is_none())..])
 }
 
 pub(crate) fn token_status(t: &TokenStatus) -> JsValue {

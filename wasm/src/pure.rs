@@ -1,6 +1,7 @@
 //! Core's pure functions, exported as is so that JavaScript gets exactly the CLI's answers
 //! (the shared vectors in tests/vectors/ check it) and custom flows can reuse them.
 
+use crate::js::to_js_object;
 use crate::js_error;
 use crate::out::object;
 use js_sys::{Array, Object};
@@ -48,17 +49,12 @@ pub fn parse_www_authenticate(headers: Vec<String>) -> ChallengeList {
     let list: Array = parsed
         .iter()
         .map(|c| {
-            // own data properties, as JSON.parse makes them (a `__proto__` parameter too)
-            let pairs: Array = c
-                .params
-                .iter()
-                .map(|(k, v)| Array::of2(&JsValue::from_str(k), &JsValue::from_str(v)))
-                .collect();
-            let params = Object::from_entries(&pairs).unwrap_or_else(|_| Object::new());
+            // through JSON.parse: own data properties, a `__proto__` parameter too
+            let params = to_js_object(&c.params).unwrap_or_else(|_| Object::new().into());
             object(&[
                 ("scheme", JsValue::from_str(&c.scheme)),
                 ("token68", opt_s(&c.token68)),
-                ("params", params.into()),
+                ("params", params),
             ])
         })
         .collect();
