@@ -194,6 +194,27 @@ mod tests {
     }
 
     #[test]
+    fn no_mix_of_sequence_pieces_leaves_a_control_character() {
+        let pieces = [
+            "\u{1b}", "[", "]", "P", "_", "\\", "\u{7}", "\u{9b}", "\u{9c}", "\u{9d}", "1;", "m",
+            "a", "\n", "é",
+        ];
+        let n = pieces.len();
+        for i in 0..n * n * n * n {
+            let s: String = [i % n, i / n % n, i / (n * n) % n, i / (n * n * n)]
+                .iter()
+                .map(|&k| pieces[k])
+                .collect();
+            let safe = terminal_safe(&s);
+            assert!(
+                !safe.chars().any(|c| c.is_control() && c != '\n'),
+                "{s:?} → {safe:?}"
+            );
+            assert!(!printable(&s, 10).chars().any(char::is_control), "{s:?}");
+        }
+    }
+
+    #[test]
     fn printable_is_one_bounded_line() {
         assert_eq!(printable("a\u{1b}[31mb", 10), "ab");
         assert_eq!(printable("abcdef", 3), "abc…");

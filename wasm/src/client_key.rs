@@ -3,7 +3,7 @@
 //! build keeps no private key of its own. The key is a PKCS#8 PEM (`BEGIN PRIVATE KEY`) or
 //! a private JWK: a P-256 key signs ES256, an RSA key RS256.
 
-use crate::webcrypto::{call, settle, sign_usage, subtle};
+use crate::webcrypto::{settle, sign_usage, subtle};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use js_sys::{Object, Uint8Array};
@@ -14,7 +14,8 @@ use serde_json::{Map, Value};
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::JsCast;
+use web_sys::CryptoKey;
 
 /// The DER of the object identifiers a PKCS#8 key names its algorithm with.
 const OID_EC_PUBLIC_KEY: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
@@ -33,7 +34,7 @@ struct WebCryptoClientKey {
     alg: Alg,
     material: ClientSecret,
     public: Map<String, Value>,
-    imported: RefCell<Option<JsValue>>,
+    imported: RefCell<Option<CryptoKey>>,
 }
 
 fn key_error(message: impl Into<String>) -> Error {
@@ -119,7 +120,7 @@ pub(crate) fn client_key(text: &str, signing_alg: Option<&str>) -> Result<Signin
     }))
 }
 
-fn algorithm(alg: Alg, for_import: bool) -> JsValue {
+fn algorithm(alg: Alg, for_import: bool) -> Object {
     let a = Object::new();
     let set = |k: &str, v: &str| {
         let _ = js_sys::Reflect::set(&a, &k.into(), &v.into());
@@ -140,7 +141,7 @@ fn algorithm(alg: Alg, for_import: bool) -> JsValue {
             }
         }
     }
-    a.into()
+    a
 }
 
 fn host_error(e: mcp_auth_core::HostError) -> Error {
@@ -151,30 +152,31 @@ fn host_error(e: mcp_auth_core::HostError) -> Error {
 }
 
 impl WebCryptoClientKey {
-    async fn key(&self) -> Result<JsValue> {
+    async fn key(&self) -> Result<CryptoKey> {
         if let Some(k) = self.imported.borrow().as_ref() {
             return Ok(k.clone());
         }
-        let (format, data) = match read(self.material.secret())?.1 {
+        let (format, data): (&str, Object) = match read(self.material.secret())?.1 {
             Material::Pkcs8(der) => ("pkcs8", Uint8Array::from(der.as_slice()).into()),
             Material::Jwk(jwk) => (
                 "jwk",
-                js_sys::JSON::parse(&Value::Object(jwk).to_string()).map_err(|_| {
-                    key_error("privateKey: the JWK could not be handed to WebCrypto")
-                })?,
+                js_sys::JSON::parse(&Value::Object(jwk).to_string())
+                    .map_err(|_| key_error("privateKey: the JWK could not be handed to WebCrypto"))?
+                    .unchecked_into(),
             ),
         };
         let s = subtle().map_err(host_error)?;
-        let args = [
-            format.into(),
-            data,
-            algorithm(self.alg, true),
-            false.into(),
-            sign_usage(),
-        ];
-        let key = settle("importKey", call(&s, "importKey", &args))
+        let r = s.import_key_with_object(
+            format,
+            &data,
+            &algorithm(self.alg, true),
+            false,
+            &sign_usage(),
+        );
+        let key: CryptoKey = settle("importKey", r)
             .await
-            .map_err(host_error)?;
+            .map_err(host_error)?
+            .unchecked_into();
         *self.imported.borrow_mut() = Some(key.clone());
         Ok(key)
     }
@@ -194,10 +196,9 @@ impl HostKey for WebCryptoClientKey {
         Box::pin(async move {
             let key = self.key().await?;
             let s = subtle().map_err(host_error)?;
-            let data = Uint8Array::from(signing_input);
             let sig = settle(
                 "sign",
-                call(&s, "sign", &[algorithm(self.alg, false), key, data.into()]),
+                s.sign_with_object_and_u8_array(&algorithm(self.alg, false), &key, signing_input),
             )
             .await
             .map_err(host_error)?;

@@ -3,14 +3,17 @@
 //! `send`, ten minutes for an event stream), and `send` reads the body through its stream
 //! reader, cancelling it as soon as it passes the request's `max_body`.
 
-use crate::js::{get, message_of, set};
-use js_sys::{Array, Function, Object, Promise, Uint8Array};
+use crate::js::{get, message_of, Reader, Stream};
+use js_sys::{Array, Function, Promise, Uint8Array};
 use mcp_auth_core::host::{
     body_too_large, ChunkStream, NextChunk, StreamResponse, REQUEST_TIMEOUT_SECS,
 };
 use mcp_auth_core::{Error, Host, HostError, HostLock, HttpRequest, HttpResponse};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    Headers, ReadableStreamReadResult, RequestInit, RequestRedirect, Response, ResponseType,
+};
 
 pub(crate) struct JsHost {
     storage: JsValue,
@@ -50,12 +53,9 @@ async fn settle(value: JsValue) -> Result<JsValue, JsValue> {
 
 /// The page's URL without query or fragment, in a browser; `None` in Node.
 pub(crate) fn page_redirect_uri() -> Option<String> {
-    let location = get(&js_sys::global(), "location");
-    if !location.is_object() {
-        return None;
-    }
-    let origin = get(&location, "origin").as_string()?;
-    let path = get(&location, "pathname").as_string()?;
+    let location = crate::js::global().location()?;
+    let origin = location.origin().ok()?;
+    let path = location.pathname().ok()?;
     origin
         .starts_with("http")
         .then(|| format!("{origin}{path}"))
@@ -83,12 +83,12 @@ impl JsHost {
         };
         let custom = get(options, "fetch");
         let (fetch, fetch_this) = if custom.is_undefined() || custom.is_null() {
-            let global = js_sys::global();
-            let f = function(
-                &global,
-                "fetch",
-                "this JavaScript environment (no global fetch; pass `fetch` in the options)",
-            )?;
+            let global = crate::js::global();
+            let f = global.fetch().ok_or_else(|| {
+                crate::js_error(Error::Invalid(
+                    "this JavaScript environment (no global fetch; pass `fetch` in the options): `fetch` must be a function".into(),
+                ))
+            })?;
             (f, global.into())
         } else {
             (
@@ -148,18 +148,19 @@ impl Host for JsHost {
             .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
             .and_then(|(_, v)| v.trim().parse::<u64>().ok());
         if declared.is_some_and(|n| n > cap as u64) {
-            cancel_body(&resp);
+            if let Some(body) = resp.body() {
+                // best effort: stop the download
+                let _ = body.unchecked_into::<Stream>().cancel();
+            }
             return Err(body_too_large(&url, cap));
         }
-        let body = get(&resp, "body");
-        if body.is_undefined() || body.is_null() {
+        let Some(body) = resp.body() else {
             // no stream (no body at all, or a `fetch` that does not offer one): the whole
             // body at once, still refused when over the cap
-            let failed = |e: &JsValue| fetch_failed(&url, e);
-            let array_buffer =
-                function(&resp, "arrayBuffer", "the fetch response").map_err(|e| failed(&e))?;
-            let buf = array_buffer.call0(&resp).map_err(|e| failed(&e))?;
-            let buf = settle(buf).await.map_err(|e| failed(&e))?;
+            let failed = |e: JsValue| fetch_failed(&url, &e);
+            let buf = settle(resp.array_buffer().map_err(failed)?.into())
+                .await
+                .map_err(failed)?;
             let bytes = Uint8Array::new(&buf).to_vec();
             if bytes.len() > cap {
                 return Err(body_too_large(&url, cap));
@@ -169,18 +170,13 @@ impl Host for JsHost {
                 headers,
                 body: bytes,
             });
-        }
-        let reader = function(&body, "getReader", "the fetch response body")
-            .and_then(|f| f.call0(&body))
-            .map_err(|e| fetch_failed(&url, &e))?;
-        let mut chunks = JsChunks {
-            reader,
-            url: url.clone(),
         };
+        let mut chunks = JsChunks::new(&body, url.clone())?;
         let mut out = Vec::new();
         while let Some(chunk) = chunks.next_chunk().await? {
             if out.len() + chunk.len() > cap {
-                chunks.cancel();
+                // best effort: stop the download
+                let _ = chunks.reader.cancel();
                 return Err(body_too_large(&url, cap));
             }
             out.extend_from_slice(&chunk);
@@ -195,14 +191,11 @@ impl Host for JsHost {
     async fn open_stream(&self, request: HttpRequest) -> Result<StreamResponse, HostError> {
         let url = request.url.clone();
         let (resp, status, headers) = self.fetch(request, STREAM_TIMEOUT_SECS).await?;
-        let body = get(&resp, "body");
-        let reader = function(&body, "getReader", "the fetch response body")
-            .and_then(|f| f.call0(&body))
-            .map_err(|e| fetch_failed(&url, &e))?;
+        let body: JsValue = resp.body().into();
         Ok(StreamResponse {
             status,
             headers,
-            body: Box::new(JsChunks { reader, url }),
+            body: Box::new(JsChunks::new(&body, url)?),
         })
     }
 
@@ -336,48 +329,31 @@ const STREAM_TIMEOUT_SECS: u64 = 600;
 
 /// Reads a fetch response body chunk by chunk (`body.getReader().read()`).
 struct JsChunks {
-    reader: JsValue,
+    reader: Reader,
     url: String,
 }
 
 impl JsChunks {
-    /// Stops the download (`reader.cancel()`), best effort.
-    fn cancel(&self) {
-        if let Ok(f) = function(&self.reader, "cancel", "the stream reader") {
-            let _ = f.call0(&self.reader);
-        }
+    fn new(body: &JsValue, url: String) -> Result<JsChunks, HostError> {
+        let reader = body
+            .unchecked_ref::<Stream>()
+            .reader()
+            .map_err(|e| fetch_failed(&url, &e))?;
+        Ok(JsChunks { reader, url })
     }
-}
-
-/// Cancels an unread response body (`body.cancel()`), best effort.
-fn cancel_body(resp: &JsValue) {
-    let body = get(resp, "body");
-    if let Ok(f) = function(&body, "cancel", "the fetch response body") {
-        let _ = f.call0(&body);
-    }
-}
-
-/// `AbortSignal.timeout(ms)` where the environment has it (every current browser, Node 18+).
-fn timeout_signal(secs: u64) -> Option<JsValue> {
-    let ctor = get(&js_sys::global(), "AbortSignal");
-    let f = function(&ctor, "timeout", "AbortSignal").ok()?;
-    f.call1(&ctor, &JsValue::from_f64((secs * 1000) as f64))
-        .ok()
 }
 
 impl ChunkStream for JsChunks {
     fn next_chunk(&mut self) -> NextChunk<'_> {
         Box::pin(async move {
-            let failed = |e: &JsValue| fetch_failed(&self.url, e);
-            let read = function(&self.reader, "read", "the stream reader")
-                .and_then(|f| f.call0(&self.reader))
-                .map_err(|e| failed(&e))?;
-            let part = settle(read).await.map_err(|e| failed(&e))?;
-            if get(&part, "done").as_bool() == Some(true) {
+            let failed = |e: JsValue| fetch_failed(&self.url, &e);
+            let read = self.reader.read().map_err(failed)?;
+            let part: ReadableStreamReadResult =
+                settle(read).await.map_err(failed)?.unchecked_into();
+            if part.get_done() == Some(true) {
                 return Ok(None);
             }
-            let value = get(&part, "value");
-            Ok(Some(Uint8Array::new(&value).to_vec()))
+            Ok(Some(Uint8Array::new(&part.get_value()).to_vec()))
         })
     }
 }
@@ -392,52 +368,55 @@ fn fetch_failed(url: &str, e: &JsValue) -> HostError {
 
 impl JsHost {
     /// Sends a request through the host's `fetch` (no redirects followed); the response
-    /// object with its status and headers, the body still unread.
+    /// with its status and headers, the body still unread.
     /// `timeout_secs` bounds the whole exchange, body included (`AbortSignal.timeout`).
     async fn fetch(
         &self,
         request: HttpRequest,
         timeout_secs: u64,
-    ) -> Result<(JsValue, u16, Vec<(String, String)>), HostError> {
+    ) -> Result<(Response, u16, Vec<(String, String)>), HostError> {
         let url = request.url.clone();
-        let failed = |e: &JsValue| fetch_failed(&url, e);
-        let init = Object::new();
-        set(&init, "method", &JsValue::from_str(request.method.as_str()));
-        let headers = Object::new();
+        let failed = |e: JsValue| fetch_failed(&url, &e);
+        let init = RequestInit::new();
+        init.set_method(request.method.as_str());
+        let headers = Headers::new().map_err(failed)?;
         for (name, value) in &request.headers {
-            set(&headers, name, &JsValue::from_str(value));
+            headers.append(name, value).map_err(failed)?;
         }
-        set(&init, "headers", &headers);
+        init.set_headers(&headers);
         if let Some(body) = &request.body {
-            set(&init, "body", &Uint8Array::from(body.as_slice()));
+            init.set_body(&Uint8Array::from(body.as_slice()));
         }
-        set(&init, "redirect", &JsValue::from_str("manual"));
-        if let Some(signal) = timeout_signal(timeout_secs) {
-            set(&init, "signal", &signal);
+        init.set_redirect(RequestRedirect::Manual);
+        // where the environment has `AbortSignal.timeout` (every current browser, Node 18+)
+        if let Ok(signal) = crate::js::abort_timeout((timeout_secs * 1000) as u32) {
+            init.set_signal(Some(&signal));
         }
         let pending = self
             .fetch
             .call2(&self.fetch_this, &JsValue::from_str(&request.url), &init)
-            .map_err(|e| failed(&e))?;
-        let resp = settle(pending).await.map_err(|e| {
-            let mut err = failed(&e);
-            if page_redirect_uri().is_some() {
-                if let HostError::Network(m) = &mut err {
-                    m.push_str(" (in a browser this is also what a missing CORS header looks like: the server must allow this origin)");
+            .map_err(failed)?;
+        let resp: Response = settle(pending)
+            .await
+            .map_err(|e| {
+                let mut err = failed(e);
+                if page_redirect_uri().is_some() {
+                    if let HostError::Network(m) = &mut err {
+                        m.push_str(" (in a browser this is also what a missing CORS header looks like: the server must allow this origin)");
+                    }
                 }
-            }
-            err
-        })?;
-        if get(&resp, "type").as_string().as_deref() == Some("opaqueredirect") {
+                err
+            })?
+            .unchecked_into();
+        if resp.type_() == ResponseType::Opaqueredirect {
             return Err(HostError::Network(format!(
                 "{} answered with a redirect, which mcp-auth does not follow; use the final URL",
                 without_query(&url)
             )));
         }
-        let status = get(&resp, "status").as_f64().unwrap_or(0.0) as u16;
+        let status = resp.status();
         let mut out_headers = Vec::new();
-        let h = get(&resp, "headers");
-        if let Ok(Some(iter)) = js_sys::try_iter(&h) {
+        if let Ok(Some(iter)) = js_sys::try_iter(&resp.headers()) {
             for pair in iter.flatten() {
                 let pair: Array = pair.unchecked_into();
                 if let (Some(n), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_string()) {

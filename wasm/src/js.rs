@@ -1,8 +1,47 @@
-//! Small helpers over `js_sys::Reflect` and JSON.
+//! Small helpers over `js_sys::Reflect` and JSON, and typed views of the global object and
+//! of the few calls web-sys binds without `catch` (a duck-typed `fetch` response may lack them).
 
 use js_sys::Reflect;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    /// `globalThis`, with the properties the shell reads (absent ones are `None`).
+    pub(crate) type Global;
+    #[wasm_bindgen(method, getter)]
+    pub(crate) fn location(this: &Global) -> Option<web_sys::Location>;
+    #[wasm_bindgen(method, getter)]
+    pub(crate) fn fetch(this: &Global) -> Option<js_sys::Function>;
+    #[wasm_bindgen(method, getter, js_name = indexedDB)]
+    pub(crate) fn indexed_db(this: &Global) -> Option<web_sys::IdbFactory>;
+    #[wasm_bindgen(method, getter)]
+    pub(crate) fn crypto(this: &Global) -> Option<web_sys::Crypto>;
+
+    /// `AbortSignal.timeout(ms)`; an error where the environment lacks it.
+    #[wasm_bindgen(catch, js_namespace = AbortSignal, js_name = timeout)]
+    pub(crate) fn abort_timeout(ms: u32) -> Result<web_sys::AbortSignal, JsValue>;
+
+    // A response body and its reader. web-sys binds these calls without `catch`, but a
+    // `fetch` passed in the options may answer with a look-alike that lacks them.
+    /// A response body (`ReadableStream`).
+    pub(crate) type Stream;
+    #[wasm_bindgen(catch, method, js_name = getReader)]
+    pub(crate) fn reader(this: &Stream) -> Result<Reader, JsValue>;
+    #[wasm_bindgen(catch, method)]
+    pub(crate) fn cancel(this: &Stream) -> Result<JsValue, JsValue>;
+    /// Its `ReadableStreamDefaultReader`.
+    pub(crate) type Reader;
+    #[wasm_bindgen(catch, method)]
+    pub(crate) fn read(this: &Reader) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, method)]
+    pub(crate) fn cancel(this: &Reader) -> Result<JsValue, JsValue>;
+}
+
+/// The global object.
+pub(crate) fn global() -> Global {
+    js_sys::global().unchecked_into()
+}
 
 pub(crate) fn get(target: &JsValue, name: &str) -> JsValue {
     Reflect::get(target, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)

@@ -10,7 +10,7 @@
 //! (`dpop:<identity>`, the CLI's format, see [`store_key`]), signed with through WebCrypto
 //! too: this build carries no signing code of its own (core without `software-keys`).
 
-use crate::js::{get, message_of, set};
+use crate::js::{message_of, set};
 use js_sys::{Array, Function, Object, Promise, Uint8Array};
 use mcp_auth_core::dpop::key::{load_record, save_record, DpopKeyRecord, KEY_RECORD_VERSION};
 use mcp_auth_core::secret::DpopPrivateKey;
@@ -19,6 +19,10 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    CryptoKey, CryptoKeyPair, EcKeyGenParams, EcdsaParams, IdbDatabase, IdbFactory, IdbObjectStore,
+    IdbOpenDbRequest, IdbRequest, IdbTransactionMode, JsonWebKey, SubtleCrypto,
+};
 
 const DB_NAME: &str = "mcp-auth-dpop";
 const STORE: &str = "keys";
@@ -27,31 +31,32 @@ fn fail(what: &str, e: &JsValue) -> HostError {
     HostError::Storage(format!("DPoP key ({what}): {}", message_of(e)))
 }
 
-/// Calls `target[name](...args)`.
-pub(crate) fn call(target: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
-    let f: Function = get(target, name).dyn_into()?;
-    f.apply(target, &args.iter().collect::<Array>())
+fn idb() -> Option<IdbFactory> {
+    crate::js::global().indexed_db()
 }
 
 /// Whether this environment has what the browser keys need.
 pub(crate) fn available() -> bool {
-    let global = js_sys::global();
-    get(&global, "indexedDB").is_object() && get(&get(&global, "crypto"), "subtle").is_object()
+    idb().is_some()
+        && crate::js::global()
+            .crypto()
+            .is_some_and(|c| c.subtle().is_object())
 }
 
 /// Resolves with an IndexedDB request's `result`, rejects with its `error`.
-async fn request_done(req: JsValue) -> Result<JsValue, JsValue> {
+async fn request_done(req: &IdbRequest) -> Result<JsValue, JsValue> {
     let promise = Promise::new(&mut |resolve: Function, reject: Function| {
         let r = req.clone();
         let ok = Closure::once_into_js(move || {
-            let _ = resolve.call1(&JsValue::UNDEFINED, &get(&r, "result"));
+            let _ = resolve.call1(&JsValue::UNDEFINED, &r.result().unwrap_or_default());
         });
         let r = req.clone();
         let err = Closure::once_into_js(move || {
-            let _ = reject.call1(&JsValue::UNDEFINED, &get(&r, "error"));
+            let e: JsValue = r.error().ok().flatten().map(Into::into).unwrap_or_default();
+            let _ = reject.call1(&JsValue::UNDEFINED, &e);
         });
-        set(&req, "onsuccess", &ok);
-        set(&req, "onerror", &err);
+        req.set_onsuccess(Some(ok.unchecked_ref()));
+        req.set_onerror(Some(err.unchecked_ref()));
     });
     JsFuture::from(promise).await
 }
@@ -59,47 +64,56 @@ async fn request_done(req: JsValue) -> Result<JsValue, JsValue> {
 /// The keys of one client: IndexedDB opened once, keys read once.
 #[derive(Default)]
 pub(crate) struct WebCryptoKeys {
-    db: RefCell<Option<JsValue>>,
-    cache: RefCell<HashMap<String, (JsValue, PublicJwk)>>,
+    db: RefCell<Option<IdbDatabase>>,
+    cache: RefCell<HashMap<String, (CryptoKey, PublicJwk)>>,
 }
 
 impl WebCryptoKeys {
-    async fn db(&self) -> Result<JsValue, HostError> {
+    async fn db(&self) -> Result<IdbDatabase, HostError> {
         if let Some(db) = self.db.borrow().clone() {
             return Ok(db);
         }
-        let idb = get(&js_sys::global(), "indexedDB");
-        let req = call(&idb, "open", &[DB_NAME.into(), 1.into()]).map_err(|e| fail("open", &e))?;
+        let idb = idb().ok_or_else(|| fail("open", &"no indexedDB".into()))?;
+        let req: IdbOpenDbRequest = idb
+            .open_with_u32(DB_NAME, 1)
+            .map_err(|e| fail("open", &e))?;
         let r = req.clone();
         let upgrade = Closure::once_into_js(move || {
-            let db = get(&r, "result");
-            let _ = call(&db, "createObjectStore", &[STORE.into()]);
+            if let Ok(db) = r.result() {
+                let _ = db
+                    .unchecked_into::<IdbDatabase>()
+                    .create_object_store(STORE);
+            }
         });
-        set(&req, "onupgradeneeded", &upgrade);
-        let db = request_done(req).await.map_err(|e| fail("open", &e))?;
+        req.set_onupgradeneeded(Some(upgrade.unchecked_ref()));
+        let db: IdbDatabase = request_done(&req)
+            .await
+            .map_err(|e| fail("open", &e))?
+            .unchecked_into();
         *self.db.borrow_mut() = Some(db.clone());
         Ok(db)
     }
 
-    async fn store(&self, mode: &str) -> Result<JsValue, HostError> {
+    async fn store(&self, mode: IdbTransactionMode) -> Result<IdbObjectStore, HostError> {
         let db = self.db().await?;
-        let tx = call(&db, "transaction", &[STORE.into(), mode.into()])
-            .map_err(|e| fail("transaction", &e))?;
-        call(&tx, "objectStore", &[STORE.into()]).map_err(|e| fail("transaction", &e))
+        db.transaction_with_str_and_mode(STORE, mode)
+            .and_then(|tx| tx.object_store(STORE))
+            .map_err(|e| fail("transaction", &e))
     }
 
-    async fn read(&self, identity: &str) -> Result<Option<(JsValue, PublicJwk)>, HostError> {
+    async fn read(&self, identity: &str) -> Result<Option<(CryptoKey, PublicJwk)>, HostError> {
         if let Some(hit) = self.cache.borrow().get(identity) {
             return Ok(Some(hit.clone()));
         }
-        let store = self.store("readonly").await?;
-        let req = call(&store, "get", &[identity.into()]).map_err(|e| fail("read", &e))?;
-        let rec = request_done(req).await.map_err(|e| fail("read", &e))?;
+        let store = self.store(IdbTransactionMode::Readonly).await?;
+        let req = store.get(&identity.into()).map_err(|e| fail("read", &e))?;
+        let rec = request_done(&req).await.map_err(|e| fail("read", &e))?;
         if !rec.is_object() {
             return Ok(None);
         }
-        let key = get(&rec, "privateKey");
-        let jwk = jwk_of(&get(&rec, "jwk"))?;
+        let rec: CryptoKeyPair = rec.unchecked_into();
+        let key = rec.get_private_key();
+        let jwk = jwk_of(&crate::js::get(&rec, "jwk").unchecked_into())?;
         self.cache
             .borrow_mut()
             .insert(identity.to_string(), (key.clone(), jwk.clone()));
@@ -107,27 +121,23 @@ impl WebCryptoKeys {
     }
 
     /// A new non-extractable key pair, stored under the identity.
-    async fn create(&self, identity: &str) -> Result<(JsValue, PublicJwk), HostError> {
+    async fn create(&self, identity: &str) -> Result<(CryptoKey, PublicJwk), HostError> {
         let pair = generate(false).await?;
         // the public half is always exportable; only it leaves WebCrypto
-        let jwk = jwk_of(&export_jwk(&get(&pair, "publicKey")).await?)?;
+        let jwk = jwk_of(&export_jwk(&pair.get_public_key()).await?)?;
         let rec = Object::new();
-        let private = get(&pair, "privateKey");
+        let private = pair.get_private_key();
         set(&rec, "privateKey", &private);
-        let plain = Object::new();
-        for (k, v) in [
-            ("kty", &jwk.kty),
-            ("crv", &jwk.crv),
-            ("x", &jwk.x),
-            ("y", &jwk.y),
-        ] {
-            set(&plain, k, &v.as_str().into());
-        }
+        let plain = JsonWebKey::new(&jwk.kty);
+        plain.set_crv(&jwk.crv);
+        plain.set_x(&jwk.x);
+        plain.set_y(&jwk.y);
         set(&rec, "jwk", &plain);
-        let store = self.store("readwrite").await?;
-        let req =
-            call(&store, "put", &[rec.into(), identity.into()]).map_err(|e| fail("write", &e))?;
-        request_done(req).await.map_err(|e| fail("write", &e))?;
+        let store = self.store(IdbTransactionMode::Readwrite).await?;
+        let req = store
+            .put_with_key(&rec, &identity.into())
+            .map_err(|e| fail("write", &e))?;
+        request_done(&req).await.map_err(|e| fail("write", &e))?;
         self.cache
             .borrow_mut()
             .insert(identity.to_string(), (private.clone(), jwk.clone()));
@@ -140,7 +150,7 @@ impl WebCryptoKeys {
         &self,
         identity: &str,
         lock: F,
-    ) -> Result<(JsValue, PublicJwk), HostError>
+    ) -> Result<(CryptoKey, PublicJwk), HostError>
     where
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<mcp_auth_core::HostLock, HostError>>,
@@ -157,75 +167,55 @@ impl WebCryptoKeys {
 
     pub(crate) async fn forget(&self, identity: &str) -> Result<(), HostError> {
         self.cache.borrow_mut().remove(identity);
-        let store = self.store("readwrite").await?;
-        let req = call(&store, "delete", &[identity.into()]).map_err(|e| fail("delete", &e))?;
-        request_done(req).await.map_err(|e| fail("delete", &e))?;
+        let store = self.store(IdbTransactionMode::Readwrite).await?;
+        let req = store
+            .delete(&identity.into())
+            .map_err(|e| fail("delete", &e))?;
+        request_done(&req).await.map_err(|e| fail("delete", &e))?;
         Ok(())
     }
 }
 
-pub(crate) fn subtle() -> Result<JsValue, HostError> {
-    let subtle = get(&get(&js_sys::global(), "crypto"), "subtle");
-    if subtle.is_object() {
-        Ok(subtle)
-    } else {
-        Err(HostError::Storage(
+pub(crate) fn subtle() -> Result<SubtleCrypto, HostError> {
+    match crate::js::global().crypto() {
+        Some(c) if c.subtle().is_object() => Ok(c.subtle()),
+        _ => Err(HostError::Storage(
             "DPoP needs WebCrypto (globalThis.crypto.subtle), which this JavaScript environment lacks (Node 19 or later has it)".into(),
-        ))
+        )),
     }
 }
 
-pub(crate) async fn settle(what: &str, v: Result<JsValue, JsValue>) -> Result<JsValue, HostError> {
+pub(crate) async fn settle(what: &str, v: Result<Promise, JsValue>) -> Result<JsValue, HostError> {
     let v = v.map_err(|e| fail(what, &e))?;
-    JsFuture::from(Promise::resolve(&v))
-        .await
-        .map_err(|e| fail(what, &e))
+    JsFuture::from(v).await.map_err(|e| fail(what, &e))
 }
 
-fn ecdsa_p256() -> JsValue {
-    let alg = Object::new();
-    set(&alg, "name", &"ECDSA".into());
-    set(&alg, "namedCurve", &"P-256".into());
-    alg.into()
+fn ecdsa_p256() -> Object {
+    EcKeyGenParams::new("ECDSA", "P-256").into()
 }
 
 pub(crate) fn sign_usage() -> JsValue {
-    [JsValue::from("sign")]
-        .into_iter()
-        .collect::<Array>()
-        .into()
+    Array::of1(&"sign".into()).into()
 }
 
 /// A new ECDSA P-256 key pair.
-async fn generate(extractable: bool) -> Result<JsValue, HostError> {
-    let s = subtle()?;
-    let r = call(
-        &s,
-        "generateKey",
-        &[ecdsa_p256(), extractable.into(), sign_usage()],
-    );
-    settle("generateKey", r).await
+async fn generate(extractable: bool) -> Result<CryptoKeyPair, HostError> {
+    let r = subtle()?.generate_key_with_object(&ecdsa_p256(), extractable, &sign_usage());
+    Ok(settle("generateKey", r).await?.unchecked_into())
 }
 
-async fn export_jwk(key: &JsValue) -> Result<JsValue, HostError> {
-    let s = subtle()?;
-    settle(
-        "exportKey",
-        call(&s, "exportKey", &["jwk".into(), key.clone()]),
-    )
-    .await
+async fn export_jwk(key: &CryptoKey) -> Result<JsonWebKey, HostError> {
+    Ok(settle("exportKey", subtle()?.export_key("jwk", key))
+        .await?
+        .unchecked_into())
 }
 
 /// An ES256 signature (WebCrypto's ECDSA output is the raw r || s JWS wants).
-pub(crate) async fn sign(key: &JsValue, input: &[u8]) -> Result<Vec<u8>, HostError> {
-    let s = subtle()?;
-    let alg = Object::new();
-    set(&alg, "name", &"ECDSA".into());
-    set(&alg, "hash", &"SHA-256".into());
-    let data = Uint8Array::from(input);
+pub(crate) async fn sign(key: &CryptoKey, input: &[u8]) -> Result<Vec<u8>, HostError> {
+    let alg = EcdsaParams::new("ECDSA", &"SHA-256".into());
     let sig = settle(
         "sign",
-        call(&s, "sign", &[alg.into(), key.clone(), data.into()]),
+        subtle()?.sign_with_object_and_u8_array(&alg, key, input),
     )
     .await?;
     Ok(Uint8Array::new(&sig).to_vec())
@@ -247,9 +237,9 @@ pub(crate) async fn store_key<H: Host>(
         return Ok(rec);
     }
     let pair = generate(true).await?;
-    let private = export_jwk(&get(&pair, "privateKey")).await?;
-    let d = get(&private, "d")
-        .as_string()
+    let private = export_jwk(&pair.get_private_key()).await?;
+    let d = private
+        .get_d()
         .ok_or_else(|| HostError::Storage("DPoP key: WebCrypto exported no `d`".into()))?;
     let rec = DpopKeyRecord {
         version: KEY_RECORD_VERSION,
@@ -269,42 +259,26 @@ pub(crate) async fn store_sign<H: Host>(
     input: &[u8],
 ) -> Result<Vec<u8>, HostError> {
     let rec = store_key(host, identity).await?;
-    let jwk = Object::new();
-    for (k, v) in [
-        ("kty", rec.jwk.kty.as_str()),
-        ("crv", rec.jwk.crv.as_str()),
-        ("x", rec.jwk.x.as_str()),
-        ("y", rec.jwk.y.as_str()),
-        ("d", rec.d.secret()),
-    ] {
-        set(&jwk, k, &v.into());
-    }
-    let s = subtle()?;
-    let key = settle(
-        "importKey",
-        call(
-            &s,
-            "importKey",
-            &[
-                "jwk".into(),
-                jwk.into(),
-                ecdsa_p256(),
-                false.into(),
-                sign_usage(),
-            ],
-        ),
-    )
-    .await?;
+    let jwk = JsonWebKey::new(&rec.jwk.kty);
+    jwk.set_crv(&rec.jwk.crv);
+    jwk.set_x(&rec.jwk.x);
+    jwk.set_y(&rec.jwk.y);
+    jwk.set_d(rec.d.secret());
+    let r = subtle()?.import_key_with_object("jwk", &jwk, &ecdsa_p256(), false, &sign_usage());
+    let key: CryptoKey = settle("importKey", r).await?.unchecked_into();
     sign(&key, input).await
 }
 
-fn jwk_of(v: &JsValue) -> Result<PublicJwk, HostError> {
-    let s = |name: &str| get(v, name).as_string().unwrap_or_default();
+fn jwk_of(v: &JsonWebKey) -> Result<PublicJwk, HostError> {
     let jwk = PublicJwk {
-        kty: s("kty"),
-        crv: s("crv"),
-        x: s("x"),
-        y: s("y"),
+        kty: if v.is_object() {
+            v.get_kty()
+        } else {
+            String::new()
+        },
+        crv: v.get_crv().unwrap_or_default(),
+        x: v.get_x().unwrap_or_default(),
+        y: v.get_y().unwrap_or_default(),
     };
     jwk.check()
         .map_err(|e| HostError::Storage(format!("the stored DPoP key is unusable: {e}")))?;

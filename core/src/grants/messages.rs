@@ -150,6 +150,32 @@ pub fn refused(party: &str, resp: &HttpResponse) -> Error {
     into_refused(party, crate::oauth::endpoint_error(resp))
 }
 
+/// A client that authenticates with its own signed assertion (RFC 7523 §3: `iat`, `exp`,
+/// checked "subject to allowable clock skew") and is refused as `invalid_client` is told that
+/// the assertion carries this machine's clock.
+pub fn with_assertion_clock_hint(e: Error, auth_method: ClientAuthMethod) -> Error {
+    match e {
+        Error::TokenEndpoint {
+            error,
+            description,
+            status,
+        } if error == "invalid_client" && auth_method == ClientAuthMethod::PrivateKeyJwt => {
+            let hint = "the client assertion carries this machine's clock (`iat`, `exp`): \
+                        if the system clock is minutes off, the server takes it as expired or \
+                        from the future; correct the clock";
+            Error::TokenEndpoint {
+                error,
+                description: Some(match description {
+                    Some(d) => format!("{d}; {hint}"),
+                    None => hint.into(),
+                }),
+                status,
+            }
+        }
+        other => other,
+    }
+}
+
 /// Names the party in a token endpoint error.
 pub fn into_refused(party: &str, e: Error) -> Error {
     match e {
@@ -160,7 +186,8 @@ pub fn into_refused(party: &str, e: Error) -> Error {
         } => Error::GrantRefused {
             party: party.to_string(),
             error,
-            description: description.map(|d| crate::text::printable(&d, 300)),
+            // already made printable by `endpoint_error`; bounded again with room for a hint
+            description: description.map(|d| crate::text::printable(&d, 600)),
             status,
         },
         other => other,

@@ -31,7 +31,7 @@ use crate::secret::{AccessToken, Assertion, ClientSecret};
 use crate::urls::{identity, resource_uri, secure_url};
 use messages::{
     check_signing_alg, exchange_params, into_refused, parse_exchange_response, token_request,
-    ExchangeParams,
+    with_assertion_clock_hint, ExchangeParams,
 };
 
 /// How tokens are obtained.
@@ -230,7 +230,10 @@ impl<H: Host> McpAuth<H> {
             };
             let (resp, jkt) = self.send_token_request_with(&identity, build, dpop).await?;
             let grant = oauth::parse_token_response(&resp, now, scope.as_deref())
-                .map_err(|e| into_refused(&format!("{party} ({flow} grant)"), e))?
+                .map_err(|e| {
+                    let e = with_assertion_clock_hint(e, client.auth_method);
+                    into_refused(&format!("{party} ({flow} grant)"), e)
+                })?
                 .bind(jkt)?;
             let mut record = grant.into_record(
                 &TokenBinding {

@@ -201,6 +201,38 @@ fn private_key_jwt_signs_an_assertion_for_the_issuer() {
         .all(|u| !u.ends_with("/token")));
 }
 
+/// The server's clock disagrees with ours about the client assertion (RFC 7523 §3): the
+/// refusal says the assertion carries this machine's clock; a client secret's does not.
+#[test]
+fn a_refused_client_assertion_names_the_clock() {
+    let refuse = |_: &crate::host::HttpRequest| {
+        json(
+            400,
+            &j!({"error": "invalid_client", "error_description": "assertion iat is in the future"}),
+        )
+    };
+    let key = crate::jose::SigningKey::parse(include_str!("../../../tests/vectors/keys/es256.pem"))
+        .expect("key");
+    let with_key = AuthOptions {
+        client_secret: None,
+        client_key: Some(key),
+        ..cc_options()
+    };
+    let auth = McpAuth::new(host(refuse, |_| json(500, &j!({}))));
+    let e = run(auth.valid_record_for(SERVER, &with_key)).expect_err("refused");
+    assert_eq!(e.code(), "grant_refused");
+    let text = e.to_string();
+    assert!(
+        text.contains(
+            "assertion iat is in the future; the client assertion carries this machine's clock"
+        ),
+        "{text}"
+    );
+    let auth = McpAuth::new(host(refuse, |_| json(500, &j!({}))));
+    let e = run(auth.valid_record_for(SERVER, &cc_options())).expect_err("refused");
+    assert!(!e.to_string().contains("clock"), "{e}");
+}
+
 #[test]
 fn a_refused_jwt_bearer_grant_names_the_authorization_server_and_is_not_retried() {
     let auth = McpAuth::new(host(
