@@ -150,7 +150,7 @@ struct RawAuthTokens {
 
 /// Parses a Codex CLI `auth.json`. The account id comes from the file, else the id_token.
 pub fn parse_codex_auth_json(text: &str) -> Result<CodexCliAuth> {
-    let raw: RawAuthJson = serde_json::from_str(text)
+    let raw: RawAuthJson = serde_json::from_slice(text.as_bytes())
         .map_err(|e| Error::Invalid(format!("the Codex auth.json is not valid ({e})")))?;
     let tokens = raw.tokens;
     let id_token = tokens.as_ref().and_then(|t| t.id_token.clone());

@@ -98,7 +98,7 @@ impl SigningKey {
     /// `{"kty":"RSA","n":..,"e":..,"d":..,"p":..,"q":..}`. A JWK `alg` other than the one the
     /// key type implies is refused.
     pub fn from_jwk(json: &str) -> Result<SigningKey> {
-        let jwk: Map<String, Value> = serde_json::from_str(json)
+        let jwk: Map<String, Value> = serde_json::from_slice(json.as_bytes())
             .map_err(|e| key_error(format!("the JWK is not a JSON object: {e}")))?;
         let key = match member(&jwk, "kty")? {
             "EC" => {

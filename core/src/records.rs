@@ -355,8 +355,8 @@ pub(crate) fn decode<T: DeserializeOwned>(key: &str, text: &str) -> Result<T> {
 /// Parses a stored record into JSON and refuses one written by a newer mcp-auth.
 #[inline(never)]
 fn decode_value(key: &str, text: &str) -> Result<serde_json::Value> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| corrupt(key, format!("not JSON ({e})")))?;
+    let value: serde_json::Value = serde_json::from_slice(text.as_bytes())
+        .map_err(|e| corrupt(key, format!("not JSON ({e})")))?;
     let version = value.get("version").and_then(|v| v.as_u64()).unwrap_or(1);
     if version > RECORD_VERSION as u64 {
         return Err(corrupt(

@@ -99,7 +99,7 @@ async fn read<H: Host + ?Sized>(host: &H, name: &str) -> Result<Option<DpopKeyRe
     let Some(text) = host.load(name).await? else {
         return Ok(None);
     };
-    let rec: DpopKeyRecord = serde_json::from_str(&text).map_err(|e| {
+    let rec: DpopKeyRecord = serde_json::from_slice(text.as_bytes()).map_err(|e| {
         HostError::Storage(format!(
             "the DPoP key record `{name}` is unreadable ({e}); clear the identity and log in again"
         ))

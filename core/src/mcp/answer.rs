@@ -79,7 +79,7 @@ pub fn messages(resp: &HttpResponse) -> Result<Vec<Value>> {
             .into_iter()
             .filter(|e| e.event == "message")
             .map(|e| {
-                serde_json::from_str(&e.data).map_err(|err| {
+                serde_json::from_slice(e.data.as_bytes()).map_err(|err| {
                     Error::McpProtocol(format!(
                         "the server sent an event that is not JSON ({err}): {}",
                         printable(&e.data, QUOTE)

@@ -68,7 +68,7 @@ impl Session {
                 if event.event != "message" {
                     return Ok(None);
                 }
-                let msg: Value = serde_json::from_str(&event.data).map_err(|e| {
+                let msg: Value = serde_json::from_slice(event.data.as_bytes()).map_err(|e| {
                     Error::McpProtocol(format!(
                         "the server sent an event that is not JSON ({e}): {}",
                         printable(&event.data, answer::QUOTE)
