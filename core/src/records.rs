@@ -348,13 +348,15 @@ impl Index {
 }
 
 pub(crate) fn decode<T: DeserializeOwned>(key: &str, text: &str) -> Result<T> {
-    // the generic part is only the typed step; the JSON parse and version check are shared
-    T::deserialize(decode_value(key, text)?).map_err(|e| corrupt(key, e.to_string()))
+    // straight from the text into `T` (no `Value` in between: serde_json's `Value`
+    // deserializer is then not in the wasm build); the checks before it are shared
+    check_record_text(key, text)?;
+    serde_json::from_slice(text.as_bytes()).map_err(|e| typed_error(key, &e))
 }
 
-/// Parses a stored record into JSON and refuses one written by a newer mcp-auth.
+/// Refuses a stored record that is not JSON or was written by a newer mcp-auth.
 #[inline(never)]
-fn decode_value(key: &str, text: &str) -> Result<serde_json::Value> {
+fn check_record_text(key: &str, text: &str) -> Result<()> {
     let value: serde_json::Value = serde_json::from_slice(text.as_bytes())
         .map_err(|e| corrupt(key, format!("not JSON ({e})")))?;
     let version = value.get("version").and_then(|v| v.as_u64()).unwrap_or(1);
@@ -364,7 +366,21 @@ fn decode_value(key: &str, text: &str) -> Result<serde_json::Value> {
             format!("written by a newer mcp-auth (record version {version}); upgrade mcp-auth"),
         ));
     }
-    Ok(value)
+    Ok(())
+}
+
+/// A record that is JSON but not of its type: serde's reason, without the position (a
+/// record is one line; the reason reads as it did when records went through a `Value`).
+#[inline(never)]
+fn typed_error(key: &str, e: &serde_json::Error) -> Error {
+    let mut reason = e.to_string();
+    if e.line() != 0 {
+        let at = format!(" at line {} column {}", e.line(), e.column());
+        if reason.ends_with(&at) {
+            reason.truncate(reason.len() - at.len());
+        }
+    }
+    corrupt(key, reason)
 }
 
 #[inline(never)]

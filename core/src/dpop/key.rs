@@ -35,8 +35,20 @@ impl DpopKeyRecord {
         let private = key
             .private_jwk()
             .ok_or_else(|| HostError::Storage("cannot create a DPoP key".into()))?;
-        let jwk: PublicJwk = serde_json::from_value(serde_json::Value::Object(key.public_jwk()))
-            .map_err(|e| HostError::Storage(format!("cannot create a DPoP key: {e}")))?;
+        let public = key.public_jwk();
+        let member = |name: &str| {
+            public
+                .get(name)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| HostError::Storage(format!("cannot create a DPoP key: no `{name}`")))
+        };
+        let jwk = PublicJwk {
+            kty: member("kty")?,
+            crv: member("crv")?,
+            x: member("x")?,
+            y: member("y")?,
+        };
         let d = private
             .get("d")
             .and_then(serde_json::Value::as_str)
