@@ -450,6 +450,37 @@ pub fn join_scopes<I: IntoIterator<Item = S>, S: AsRef<str>>(scopes: I) -> Optio
 mod tests {
     use super::*;
 
+    fn reason(r: Result<()>) -> String {
+        match r {
+            Err(Error::CorruptRecord { reason, .. }) => reason,
+            other => panic!("not a corrupt record: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_corrupt_record_says_why_in_the_same_words_as_before() {
+        // not JSON: the parser's reason with its position
+        assert_eq!(
+            reason(check_record(INDEX_KEY, "{half}")),
+            "not JSON (key must be a string at line 1 column 2)"
+        );
+        // a newer record is refused before its fields are looked at
+        assert_eq!(
+            reason(check_record(INDEX_KEY, r#"{"version":99,"keys":5}"#)),
+            "written by a newer mcp-auth (record version 99); upgrade mcp-auth"
+        );
+        // JSON of the wrong shape: serde's reason, no position (as through a `Value`)
+        assert_eq!(
+            reason(check_record(INDEX_KEY, r#"{"version":2,"keys":5}"#)),
+            "invalid type: integer `5`, expected a sequence"
+        );
+        assert_eq!(
+            reason(check_record(INDEX_KEY, "5")),
+            "invalid type: integer `5`, expected struct Index"
+        );
+        assert!(check_record(INDEX_KEY, r#"{"version":2,"keys":["a"]}"#).is_ok());
+    }
+
     #[test]
     fn an_identity_owns_its_tokens_clients_discovery_and_revisions_only() {
         let id = "https://a.example";
