@@ -83,7 +83,7 @@ mod tests {
             .filter(|k| k.starts_with("pending:"))
             .cloned()
             .collect();
-        keys.sort();
+        keys.sort_unstable();
         keys
     }
 

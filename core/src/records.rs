@@ -306,7 +306,7 @@ impl Index {
             .filter_map(|k| k.strip_prefix("tokens:"))
             .map(|rest| rest.split_once('|').map_or(rest, |(id, _)| id).to_string())
             .collect();
-        out.sort();
+        out.sort_unstable();
         out.dedup();
         out
     }

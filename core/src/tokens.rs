@@ -255,9 +255,12 @@ impl<H: Host> McpAuth<H> {
             return self.status_of_key(&id, &key).await;
         }
         let idx = self.index().await?;
-        let mut keys = idx.token_keys_of(&id);
-        keys.sort_by_key(|(_, r)| r.as_ref().map_or(0, String::len));
-        match keys.first() {
+        let keys = idx.token_keys_of(&id);
+        // the broadest record: the shortest resource, the first of equals (no sort needed)
+        match keys
+            .iter()
+            .min_by_key(|(_, r)| r.as_ref().map_or(0, String::len))
+        {
             Some((key, _)) => self.status_of_key(&id, key).await,
             None => Ok(TokenStatus::absent(id, None)),
         }
@@ -312,7 +315,7 @@ impl<H: Host> McpAuth<H> {
         if forget_client {
             keys.extend(idx.keys_of(&id));
         }
-        keys.sort();
+        keys.sort_unstable();
         keys.dedup();
         for key in keys {
             let existed = idx.keys.contains(&key) || self.host.load(&key).await?.is_some();

@@ -144,8 +144,22 @@ pub fn covering_first<T>(items: Vec<T>, resource_of: impl Fn(&T) -> &str, url: &
         .into_iter()
         .filter(|i| resource_covers(resource_of(i), url))
         .collect();
-    out.sort_by_key(|i| std::cmp::Reverse(resource_of(i).len()));
-    out
+    // a stable sort by length, done on (length, position) pairs so that it is one small
+    // non-generic function rather than a stable sort per item type
+    let order = longest_first(out.iter().map(|i| resource_of(i).len()).collect());
+    let mut slots: Vec<Option<T>> = out.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .filter_map(|i| slots.get_mut(i).and_then(Option::take))
+        .collect()
+}
+
+/// The positions of `lens` from the longest to the shortest, equal lengths in their order.
+fn longest_first(lens: Vec<usize>) -> Vec<usize> {
+    let mut pairs: Vec<(std::cmp::Reverse<usize>, usize)> =
+        lens.into_iter().map(std::cmp::Reverse).zip(0..).collect();
+    pairs.sort_unstable();
+    pairs.into_iter().map(|(_, i)| i).collect()
 }
 
 #[cfg(test)]
@@ -199,6 +213,22 @@ mod tests {
                 .code(),
             "insecure_url"
         );
+    }
+
+    #[test]
+    fn equally_specific_resources_keep_their_order() {
+        let items = vec![
+            ("b", "https://a.com/x"),
+            ("z", "https://a.com"),
+            ("a", "https://a.com/x"),
+            ("c", "https://a.com/x/mcp"),
+            ("y", "https://a.com"),
+        ];
+        let keys: Vec<&str> = covering_first(items, |(_, r)| r, "https://a.com/x/mcp")
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(keys, ["c", "b", "a", "z", "y"]);
     }
 
     #[test]
