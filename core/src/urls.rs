@@ -140,7 +140,7 @@ pub fn resource_covers(advertised: &str, requested: &str) -> bool {
 /// The items whose resource covers `url`, most specific (longest resource) first: the token
 /// core uses for a URL is the first of these that is stored.
 pub fn covering_first<T>(items: Vec<T>, resource_of: impl Fn(&T) -> &str, url: &str) -> Vec<T> {
-    let mut out: Vec<T> = items
+    let out: Vec<T> = items
         .into_iter()
         .filter(|i| resource_covers(resource_of(i), url))
         .collect();
