@@ -10,6 +10,7 @@ pub mod config;
 pub mod flow_config;
 pub mod host;
 pub mod http;
+pub mod keyring_batch;
 pub mod limits;
 pub mod lock;
 mod private_fs;

@@ -455,6 +455,8 @@ impl KeyringStore {
 /// The store a command works with.
 pub enum Store {
     Keyring(KeyringStore),
+    /// The keyring, every record read up front (`status`).
+    KeyringSnapshot(crate::keyring_batch::KeyringSnapshot),
     File(FileStore),
     Memory(MemoryStore),
     Redis(crate::redis_store::RedisStore),
@@ -463,7 +465,7 @@ pub enum Store {
 impl Store {
     pub fn kind(&self) -> Persist {
         match self {
-            Store::Keyring(_) => Persist::Keyring,
+            Store::Keyring(_) | Store::KeyringSnapshot(_) => Persist::Keyring,
             Store::File(_) => Persist::File,
             Store::Memory(_) => Persist::Memory,
             Store::Redis(_) => Persist::Redis,
@@ -472,6 +474,7 @@ impl Store {
     pub async fn load(&self, key: &str) -> Result<Option<String>, HostError> {
         match self {
             Store::Keyring(s) => s.load(key).await,
+            Store::KeyringSnapshot(s) => s.load(key).await,
             Store::File(s) => s.load(key),
             Store::Memory(s) => s.load(key),
             Store::Redis(s) => s.load(key).await,
@@ -480,6 +483,7 @@ impl Store {
     pub async fn save(&self, key: &str, value: &str) -> Result<(), HostError> {
         match self {
             Store::Keyring(s) => s.save(key, value).await,
+            Store::KeyringSnapshot(s) => s.save(key, value).await,
             Store::File(s) => s.save(key, value),
             Store::Memory(s) => s.save(key, value),
             Store::Redis(s) => s.save(key, value).await,
@@ -488,6 +492,7 @@ impl Store {
     pub async fn remove(&self, key: &str) -> Result<(), HostError> {
         match self {
             Store::Keyring(s) => s.remove(key).await,
+            Store::KeyringSnapshot(s) => s.remove(key).await,
             Store::File(s) => s.remove(key),
             Store::Memory(s) => s.remove(key),
             Store::Redis(s) => s.remove(key).await,

@@ -9,6 +9,7 @@ mod common;
 
 use common::{mcp_status_with, CliEnv};
 use mcp_auth::host::{LoginUi, NativeHost};
+use mcp_auth::keyring_batch::KeyringSnapshot;
 use mcp_auth::store::{KeyringStore, Store};
 use mcp_auth_core::{AccessToken, Host, HostError, HostLock, HttpRequest, HttpResponse, McpAuth};
 use mcp_auth_testkit::{Scenario, TestServer};
@@ -346,4 +347,92 @@ async fn a_refresh_saved_into_a_locked_keyring_is_kept_in_memory() {
     // the same process keeps using the rotated tokens, not the spent refresh token
     let again = auth.valid_record(&mcp).await.expect("the in-memory record");
     assert_eq!(again.access_token.secret(), new.access_token.secret());
+}
+
+/// A second item for `key` beside the one the keyring crate wrote (same service, user and
+/// target; another label and no `application`): the per-key read calls that ambiguous.
+async fn add_twin_item(key: &str) {
+    use secret_service::{EncryptionType, SecretService};
+    let ss = SecretService::connect(EncryptionType::Dh)
+        .await
+        .expect("connect");
+    let collection = ss.get_default_collection().await.expect("collection");
+    let attributes = std::collections::HashMap::from([
+        ("service", "mcp-auth"),
+        ("username", key),
+        ("target", "default"),
+    ]);
+    collection
+        .create_item("twin", attributes, b"twin", false, "text/plain")
+        .await
+        .expect("create the twin item");
+}
+
+/// `status` reads the keyring through one snapshot. It answers every key as the per-key read
+/// does: records verbatim (a corrupt one too), a missing key as absent, a key held by two
+/// items with the per-key error; a locked keyring gives no snapshot (so `status` reads key
+/// by key and names the lock, as the locked test checks).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a Secret Service: run native/tests/keyring.sh"]
+async fn the_status_snapshot_answers_as_the_per_key_reads_do() {
+    let records = [
+        ("snapshot-test:a", "{\"v\":1}"),
+        ("snapshot-test:corrupt", "not json {"),
+        ("snapshot-test:lines", "x\ny é"),
+    ];
+    for (k, v) in records {
+        KeyringStore.save(k, v).await.expect("save");
+    }
+    let twin = "snapshot-test:twin";
+    KeyringStore.save(twin, "one").await.expect("save");
+    add_twin_item(twin).await;
+
+    let snapshot = KeyringSnapshot::take().await.expect("a snapshot");
+    assert!(snapshot.len() >= records.len(), "{}", snapshot.len());
+    for (k, v) in records {
+        assert_eq!(snapshot.load(k).await.expect("load").as_deref(), Some(v));
+        assert_eq!(
+            KeyringStore.load(k).await.expect("load").as_deref(),
+            Some(v)
+        );
+    }
+    assert_eq!(
+        snapshot.load("snapshot-test:missing").await.expect("load"),
+        None
+    );
+    let per_key = KeyringStore.load(twin).await.expect_err("ambiguous");
+    let from_snapshot = snapshot.load(twin).await.expect_err("ambiguous");
+    // the same error (its list of items is in hash order, so compared by what it says)
+    for err in [per_key, from_snapshot] {
+        let said = format!("{err:?}");
+        assert!(said.contains("matched by 2 credentials"), "{said}");
+    }
+
+    lock_keyring();
+    let locked = KeyringSnapshot::take().await;
+    unlock_keyring();
+    assert!(locked.is_none(), "a snapshot of a locked keyring");
+
+    // clean up: both items of the twin, then the rest
+    {
+        use secret_service::{EncryptionType, SecretService};
+        let ss = SecretService::connect(EncryptionType::Dh)
+            .await
+            .expect("connect");
+        let found = ss
+            .search_items(std::collections::HashMap::from([
+                ("service", "mcp-auth"),
+                ("username", twin),
+            ]))
+            .await
+            .expect("search");
+        assert_eq!(found.unlocked.len(), 2);
+        for item in &found.unlocked {
+            item.delete().await.expect("delete a twin");
+        }
+    }
+    for (k, _) in records {
+        KeyringStore.remove(k).await.expect("remove");
+    }
+    assert_eq!(KeyringStore.load(twin).await.expect("load"), None);
 }

@@ -10,6 +10,7 @@ use super::{
     CliResult, Ctx, KEYRING_PROBE_TIMEOUT, STORE_ENV,
 };
 use crate::config::{Config, Transport};
+use crate::keyring_batch::KeyringSnapshot;
 use crate::redis_store::RedisState;
 use crate::store::{self, FileStore, KeyringState, KeyringStore, MemoryStore, Persist, Store};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
@@ -120,7 +121,11 @@ async fn gather_tokens(keyring: &KeyringState, redis: &[RedisView]) -> CliResult
         Some(Persist::File) => stores.push(Store::File(file)),
         Some(Persist::Keyring) | None => {
             if keyring.available {
-                stores.push(Store::Keyring(KeyringStore));
+                // one connection for every record, else key by key
+                stores.push(match KeyringSnapshot::take().await {
+                    Some(snapshot) => Store::KeyringSnapshot(snapshot),
+                    None => Store::Keyring(KeyringStore),
+                });
             }
             if over.is_none() && file.exists() {
                 stores.push(Store::File(file));

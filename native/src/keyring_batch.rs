@@ -1,0 +1,110 @@
+//! Every record in the OS keyring read at once, for `mcp-auth status` (it lists them all).
+//!
+//! A keyring read through the `keyring` crate opens its own Secret Service connection and
+//! session (a Diffie-Hellman exchange) for each record, so reading N records one after the
+//! other costs N set-ups. Here one connection and one search find every item of the service,
+//! and their secrets are fetched concurrently over that connection.
+//!
+//! The snapshot answers only what it read cleanly. Anything unusual is left to the ordinary
+//! per-key read, so errors and edge cases stay those of [`KeyringStore`]: when any item is
+//! locked, or any read fails, there is no snapshot at all; a key held by two items (the
+//! `keyring` crate calls that ambiguous), a secret that is not UTF-8, a key not found (missing
+//! or stored by keyring v1 without a target) are read per key as before.
+
+use crate::store::KeyringStore;
+use mcp_auth_core::HostError;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Records read up front; loads of other keys, and all writes, go to the keyring.
+pub struct KeyringSnapshot {
+    records: Mutex<HashMap<String, String>>,
+}
+
+impl KeyringSnapshot {
+    /// Reads every record of the service, or `None` when that cannot be done cleanly
+    /// (the caller then reads key by key, as without a snapshot).
+    pub async fn take() -> Option<Self> {
+        let records = read_all(crate::store::KEYRING_SERVICE).await?;
+        Some(KeyringSnapshot {
+            records: Mutex::new(records),
+        })
+    }
+
+    fn records(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        self.records.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How many records the snapshot holds.
+    pub fn len(&self) -> usize {
+        self.records().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub async fn load(&self, key: &str) -> Result<Option<String>, HostError> {
+        let held = self.records().get(key).cloned();
+        match held {
+            Some(v) => Ok(Some(v)),
+            None => KeyringStore.load(key).await,
+        }
+    }
+
+    pub async fn save(&self, key: &str, value: &str) -> Result<(), HostError> {
+        self.records().remove(key);
+        KeyringStore.save(key, value).await
+    }
+
+    pub async fn remove(&self, key: &str) -> Result<(), HostError> {
+        self.records().remove(key);
+        KeyringStore.remove(key).await
+    }
+}
+
+/// Items are found the way the `keyring` crate finds an entry (attributes `service` and
+/// `target`, here without `username`), and keyed by their `username` attribute.
+#[cfg(target_os = "linux")]
+async fn read_all(service: &str) -> Option<HashMap<String, String>> {
+    use futures_util::future::join_all;
+    use secret_service::{EncryptionType, SecretService};
+
+    let ss = SecretService::connect(EncryptionType::Dh).await.ok()?;
+    let found = ss
+        .search_items(HashMap::from([("service", service), ("target", "default")]))
+        .await
+        .ok()?;
+    if !found.locked.is_empty() {
+        return None;
+    }
+    let reads = join_all(found.unlocked.iter().map(|item| async move {
+        let attributes = item.get_attributes().await?;
+        let secret = item.get_secret().await?;
+        Ok::<_, secret_service::Error>((attributes.get("username").cloned(), secret))
+    }))
+    .await;
+    let mut records = HashMap::new();
+    let mut per_key = Vec::new();
+    for read in reads {
+        let (user, secret) = read.ok()?;
+        let Some(user) = user else { continue };
+        // not UTF-8: the per-key read reports it
+        let Ok(text) = String::from_utf8(secret) else {
+            per_key.push(user);
+            continue;
+        };
+        if records.insert(user.clone(), text).is_some() {
+            per_key.push(user);
+        }
+    }
+    for user in per_key {
+        records.remove(&user);
+    }
+    Some(records)
+}
+
+#[cfg(not(target_os = "linux"))]
+async fn read_all(_: &str) -> Option<HashMap<String, String>> {
+    None
+}
