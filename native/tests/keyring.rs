@@ -194,12 +194,18 @@ fn locked_error_line(what: &str, run: &common::Run) {
     }
 }
 
-/// A locked Secret Service collection (as after a screen lock): `token`, `status` and
-/// `login` each fail with one line that says the keyring is locked and what to do, instead
-/// of falling back to memory ("not logged in"); no browser is opened; nothing is deleted.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs a Secret Service: run native/tests/keyring.sh"]
-async fn a_locked_keyring_is_named_and_nothing_is_deleted() {
+/// A browser login to a fresh testkit with the keyring store, and the record it left there.
+struct LoggedIn {
+    server: TestServer,
+    env: CliEnv,
+    mcp: String,
+    identity: String,
+    /// The record's keyring key and its stored text.
+    key: String,
+    stored: String,
+}
+
+async fn logged_in_to_the_keyring() -> LoggedIn {
     let server = TestServer::start(Scenario::Default);
     let mut env = CliEnv::new();
     env.store = None;
@@ -214,6 +220,30 @@ async fn a_locked_keyring_is_named_and_nothing_is_deleted() {
     .await
     .expect("join")
     .expect("stored");
+    LoggedIn {
+        server,
+        env,
+        mcp,
+        identity,
+        key,
+        stored,
+    }
+}
+
+/// A locked Secret Service collection (as after a screen lock): `token`, `status` and
+/// `login` each fail with one line that says the keyring is locked and what to do, instead
+/// of falling back to memory ("not logged in"); no browser is opened; nothing is deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a Secret Service: run native/tests/keyring.sh"]
+async fn a_locked_keyring_is_named_and_nothing_is_deleted() {
+    let LoggedIn {
+        server: _server,
+        env,
+        mcp,
+        identity,
+        key,
+        stored,
+    } = logged_in_to_the_keyring().await;
 
     lock_keyring();
     locked_error_line("token", &env.run(&["token", &mcp]));
@@ -288,20 +318,14 @@ impl Host for LocksAfterRefresh {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a Secret Service: run native/tests/keyring.sh"]
 async fn a_refresh_saved_into_a_locked_keyring_is_kept_in_memory() {
-    let server = TestServer::start(Scenario::Default);
-    let mut env = CliEnv::new();
-    env.store = None;
-    let mcp = server.mcp_url();
-    let identity = server.base_url();
-    env.run_with_browser(&["login", &mcp]).await.0.ok();
-    let key = format!("tokens:{identity}|{mcp}");
-    let stored = tokio::task::spawn_blocking({
-        let key = key.clone();
-        move || keyring_entry(&key)
-    })
-    .await
-    .expect("join")
-    .expect("stored");
+    let LoggedIn {
+        server: _server,
+        env: _env,
+        mcp,
+        identity: _,
+        key,
+        stored,
+    } = logged_in_to_the_keyring().await;
     let old: serde_json::Value = serde_json::from_str(&stored).expect("record");
     let old_access = AccessToken::new(old["access_token"].as_str().expect("access token"));
 
