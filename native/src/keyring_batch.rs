@@ -63,20 +63,95 @@ impl KeyringSnapshot {
     }
 }
 
+/// One Secret Service connection and session for the process, opened at first use (a set-up
+/// costs a D-Bus connection and a Diffie-Hellman exchange, most of a read) and forgotten
+/// after a failed call (the daemon may have been replaced). `None` when it cannot be
+/// opened: the caller reads through the `keyring` crate, which says why.
+#[cfg(target_os = "linux")]
+mod session {
+    use secret_service::{EncryptionType, SecretService};
+    use std::sync::{Arc, Mutex, MutexGuard};
+
+    type Shared = Option<Arc<SecretService<'static>>>;
+    static SHARED: Mutex<Shared> = Mutex::new(None);
+
+    fn slot() -> MutexGuard<'static, Shared> {
+        SHARED.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub async fn get() -> Option<Arc<SecretService<'static>>> {
+        let held = slot().clone();
+        if held.is_some() {
+            return held;
+        }
+        let ss = Arc::new(SecretService::connect(EncryptionType::Dh).await.ok()?);
+        *slot() = Some(ss.clone());
+        Some(ss)
+    }
+
+    pub fn forget() {
+        *slot() = None;
+    }
+}
+
+/// One record over the shared session, found as the `keyring` crate finds it (attributes
+/// `service`, `username`, `target`). `None` unless that went cleanly and exactly one unlocked
+/// item held UTF-8 text: no item (absent, or a keyring v1 item without a target), two items,
+/// a locked item, a failed call are all left to the `keyring` crate's read and its errors.
+#[cfg(target_os = "linux")]
+pub(crate) async fn read_one(service: &str, key: &str) -> Option<String> {
+    let ss = session::get().await?;
+    let found = ss
+        .search_items(HashMap::from([
+            ("service", service),
+            ("username", key),
+            ("target", "default"),
+        ]))
+        .await;
+    let found = found.inspect_err(|_| session::forget()).ok()?;
+    match (found.locked.as_slice(), found.unlocked.as_slice()) {
+        ([], [item]) => {
+            let secret = item.get_secret().await;
+            String::from_utf8(secret.inspect_err(|_| session::forget()).ok()?).ok()
+        }
+        _ => None,
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) async fn read_one(_: &str, _: &str) -> Option<String> {
+    None
+}
+
 /// Items are found the way the `keyring` crate finds an entry (attributes `service` and
 /// `target`, here without `username`), and keyed by their `username` attribute.
 #[cfg(target_os = "linux")]
 async fn read_all(service: &str) -> Option<HashMap<String, String>> {
-    use futures_util::future::join_all;
-    use secret_service::{EncryptionType, SecretService};
+    // a session that fails may be stale: one more try on a new one
+    for _ in 0..2 {
+        match read_all_once(service).await {
+            Ok(records) => return records,
+            Err(()) => session::forget(),
+        }
+    }
+    None
+}
 
-    let ss = SecretService::connect(EncryptionType::Dh).await.ok()?;
+/// `Err` when a call failed; `Ok(None)` when the records are there but not all readable
+/// here (a locked item).
+#[cfg(target_os = "linux")]
+async fn read_all_once(service: &str) -> Result<Option<HashMap<String, String>>, ()> {
+    use futures_util::future::join_all;
+
+    let Some(ss) = session::get().await else {
+        return Ok(None);
+    };
     let found = ss
         .search_items(HashMap::from([("service", service), ("target", "default")]))
         .await
-        .ok()?;
+        .map_err(drop)?;
     if !found.locked.is_empty() {
-        return None;
+        return Ok(None);
     }
     let reads = join_all(found.unlocked.iter().map(|item| async move {
         let attributes = item.get_attributes().await?;
@@ -87,7 +162,7 @@ async fn read_all(service: &str) -> Option<HashMap<String, String>> {
     let mut records = HashMap::new();
     let mut per_key = Vec::new();
     for read in reads {
-        let (user, secret) = read.ok()?;
+        let (user, secret) = read.map_err(drop)?;
         let Some(user) = user else { continue };
         // not UTF-8: the per-key read reports it
         let Ok(text) = String::from_utf8(secret) else {
@@ -101,7 +176,7 @@ async fn read_all(service: &str) -> Option<HashMap<String, String>> {
     for user in per_key {
         records.remove(&user);
     }
-    Some(records)
+    Ok(Some(records))
 }
 
 #[cfg(not(target_os = "linux"))]

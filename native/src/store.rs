@@ -412,6 +412,10 @@ async fn blocking<T: Send + 'static>(
 
 impl KeyringStore {
     pub async fn load(&self, key: &str) -> Result<Option<String>, HostError> {
+        // over the process's one Secret Service session when that answers plainly
+        if let Some(v) = crate::keyring_batch::read_one(KEYRING_SERVICE, key).await {
+            return Ok(Some(v));
+        }
         let key = key.to_string();
         blocking(move || os_keyring::load(&key)).await
     }
@@ -428,8 +432,18 @@ impl KeyringStore {
     /// (a Secret Service that cannot start hangs for minutes).
     pub async fn probe(timeout: std::time::Duration) -> KeyringState {
         let backend = keyring_backend_name();
-        let res =
-            tokio::time::timeout(timeout, tokio::task::spawn_blocking(os_keyring::probe)).await;
+        let res = tokio::time::timeout(timeout, async {
+            // an index read over the shared session proves the keyring usable and opens the
+            // session the command's own reads then use; anything else is asked the long way
+            if crate::keyring_batch::read_one(KEYRING_SERVICE, "index")
+                .await
+                .is_some()
+            {
+                return Ok(Ok(()));
+            }
+            tokio::task::spawn_blocking(os_keyring::probe).await
+        })
+        .await;
         let mut locked = false;
         let detail = match res {
             Ok(Ok(Ok(()))) => None,

@@ -436,6 +436,16 @@ async fn the_status_snapshot_answers_as_the_per_key_reads_do() {
     let locked = KeyringSnapshot::take().await;
     unlock_keyring();
     assert!(locked.is_none(), "a snapshot of a locked keyring");
+    // the daemon was replaced: the process's session is stale, and reads still answer
+    let (k, v) = records[0];
+    assert_eq!(
+        KeyringStore.load(k).await.expect("load").as_deref(),
+        Some(v)
+    );
+    let again = KeyringSnapshot::take()
+        .await
+        .expect("a snapshot after the unlock");
+    assert_eq!(again.load(k).await.expect("load").as_deref(), Some(v));
 
     // clean up: both items of the twin, then the rest
     {
