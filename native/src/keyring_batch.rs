@@ -1,9 +1,12 @@
-//! Every record in the OS keyring read at once, for `mcp-auth status` (it lists them all).
+//! Keyring reads over one Secret Service session per process, and every record read at once
+//! for `mcp-auth status` (it lists them all).
 //!
 //! A keyring read through the `keyring` crate opens its own Secret Service connection and
-//! session (a Diffie-Hellman exchange) for each record, so reading N records one after the
-//! other costs N set-ups. Here one connection and one search find every item of the service,
-//! and their secrets are fetched concurrently over that connection.
+//! session (a Diffie-Hellman exchange) for each call, so a command paid one set-up for the
+//! keyring check and one per record it read. Here the process opens one session at its first
+//! read (`read_one`, used by [`KeyringStore`]'s check and loads); for `status` one search
+//! finds every item of the service and their secrets are fetched concurrently over it.
+//! Writes and deletes still go through the `keyring` crate.
 //!
 //! The snapshot answers only what it read cleanly. Anything unusual is left to the ordinary
 //! per-key read, so errors and edge cases stay those of [`KeyringStore`]: when any item is
