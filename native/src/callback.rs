@@ -1,5 +1,5 @@
 //! The loopback callback server: listens on the loopback addresses the redirect host resolves
-//! to (127.0.0.1, and [::1] for `localhost` where there is an IPv6 stack) and nowhere else,
+//! to (127.0.0.1, and `[::1]` for `localhost` where there is an IPv6 stack) and nowhere else,
 //! hands back exactly one request that core recognises as the callback for this authorization
 //! request, answers every other request with an error page (escaping whatever it echoes) and
 //! keeps waiting, and shuts down when dropped.

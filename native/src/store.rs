@@ -1,6 +1,7 @@
 //! Storage capabilities: the OS keyring, a 0600 JSON file under the XDG state directory,
-//! memory, or a shared Redis ([`crate::redis_store`]). Records are opaque strings here; their format and keys belong to core. The file's
-//! folder must be the user's own and private; links are never followed ([`crate::private_fs`]).
+//! memory, or a shared Redis ([`crate::redis_store`]). Records are opaque strings here; their
+//! format and keys belong to core. The file's folder must be the user's own and private; links
+//! are never followed (`private_fs`).
 
 use crate::lock::FileLock;
 use crate::private_fs;
