@@ -15,7 +15,6 @@ use crate::records::{
 use crate::secret::ClientSecret;
 use crate::urls::{identity, parse_http_url, require_secure, resource_uri, secure_url};
 use crate::www_authenticate::BearerChallenge;
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -257,7 +256,7 @@ impl<H: Host> McpAuth<H> {
 
     // ---- storage helpers ----
 
-    pub(crate) async fn read<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+    pub(crate) async fn read<T: crate::records::Record>(&self, key: &str) -> Result<Option<T>> {
         match self.read_text(key).await? {
             Some(text) => decode(key, &text).map(Some),
             None => Ok(None),

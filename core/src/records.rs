@@ -347,11 +347,41 @@ impl Index {
     }
 }
 
-pub(crate) fn decode<T: DeserializeOwned>(key: &str, text: &str) -> Result<T> {
-    // straight from the text into `T` (no `Value` in between: serde_json's `Value`
-    // deserializer is then not in the wasm build); the checks before it are shared
-    check_record_text(key, text)?;
-    serde_json::from_slice(text.as_bytes()).map_err(|e| typed_error(key, &e))
+/// A stored record type: every one carries the version of the mcp-auth that wrote it.
+pub(crate) trait Record: DeserializeOwned {
+    fn version(&self) -> u32;
+}
+
+macro_rules! records {
+    ($($t:ty),*) => {$(
+        impl Record for $t {
+            fn version(&self) -> u32 {
+                self.version
+            }
+        }
+    )*};
+}
+records!(
+    Index,
+    TokenRecord,
+    ClientRecord,
+    DiscoveryRecord,
+    PendingLogin,
+    crate::mcp::record::ProtocolRecord,
+    crate::dpop::key::DpopKeyRecord
+);
+
+/// One parse, straight from the text into `T`, on the path every read takes. Only a record
+/// that fails (or is newer than this build) is looked at again, to say why in the same order
+/// as ever: not JSON, then written by a newer mcp-auth, then the type's own reason.
+pub(crate) fn decode<T: Record>(key: &str, text: &str) -> Result<T> {
+    match serde_json::from_slice::<T>(text.as_bytes()) {
+        Ok(record) if record.version() <= RECORD_VERSION => Ok(record),
+        Ok(record) => Err(newer(key, record.version().into())),
+        Err(e) => Err(check_record_text(key, text)
+            .err()
+            .unwrap_or_else(|| typed_error(key, &e))),
+    }
 }
 
 /// Refuses a stored record that is not JSON or was written by a newer mcp-auth.
@@ -361,12 +391,17 @@ fn check_record_text(key: &str, text: &str) -> Result<()> {
         .map_err(|e| corrupt(key, format!("not JSON ({e})")))?;
     let version = value.get("version").and_then(|v| v.as_u64()).unwrap_or(1);
     if version > RECORD_VERSION as u64 {
-        return Err(corrupt(
-            key,
-            format!("written by a newer mcp-auth (record version {version}); upgrade mcp-auth"),
-        ));
+        return Err(newer(key, version));
     }
     Ok(())
+}
+
+#[inline(never)]
+fn newer(key: &str, version: u64) -> Error {
+    corrupt(
+        key,
+        format!("written by a newer mcp-auth (record version {version}); upgrade mcp-auth"),
+    )
 }
 
 /// A record that is JSON but not of its type: serde's reason, without the position (a
@@ -468,6 +503,11 @@ mod tests {
         assert_eq!(
             reason(check_record(INDEX_KEY, r#"{"version":99,"keys":5}"#)),
             "written by a newer mcp-auth (record version 99); upgrade mcp-auth"
+        );
+        // and so is one whose fields this build happens to read
+        assert_eq!(
+            reason(check_record(INDEX_KEY, r#"{"version":3,"keys":["a"]}"#)),
+            "written by a newer mcp-auth (record version 3); upgrade mcp-auth"
         );
         // JSON of the wrong shape: serde's reason, no position (as through a `Value`)
         assert_eq!(
