@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 say() { printf '\033[1m[wasm-test]\033[0m %s\n' "$*" >&2; }
 
 if [ ! -d wasm/js/node_modules/playwright-core ] || [ ! -x wasm/js/node_modules/.bin/wasm-opt ] \
-  || [ ! -x wasm/js/node_modules/.bin/tsc ]; then
+  || [ ! -x wasm/js/node_modules/.bin/tsc ] || [ ! -x wasm/js/node_modules/.bin/esbuild ]; then
   say "installing npm packages in wasm/js"
   (cd wasm/js && npm install --no-audit --no-fund --loglevel=error)
 fi

@@ -16,8 +16,10 @@ import { ROOT } from "./helpers.mjs";
 // the platform's `URL` converting non-ASCII hosts) took the ICU4X tables out: 313.5 → 268.8 KiB
 // (web, as counted here; build.sh's web line 310.8 → 267.4 KiB). Then the shell on web-sys
 // (+3.3 KB) and core's size cuts (−6.1 KB): 265.5 KiB web as counted here (build.sh 264.0 KiB);
-// ceiling that + ~3 %.
-const GZIP_CEILING = 273 * 1024;
+// Then build.sh's own changes (wasm-opt without the passes that cost gzip bytes, the web glue
+// minified by esbuild, source paths remapped): 250.4 KiB web as counted here (build.sh 249.4 KiB);
+// ceiling that + ~4 % while the size work of issue 11 lands in steps.
+const GZIP_CEILING = 261 * 1024;
 
 for (const kind of ["web", "node"]) {
   const dir = path.join(ROOT, "wasm/pkg", kind);
