@@ -483,3 +483,9 @@ fn http_request(server_url: &str, request: &JsValue) -> Result<HttpRequest, JsVa
     }
     Ok(req)
 }
+
+/// The heap allocator: talc instead of std's dlmalloc (−3 KB gzip, issue 11; wasm/README.md
+/// "The build's settings"). This build is single-threaded (no `atomics`).
+#[cfg(all(not(target_feature = "atomics"), target_family = "wasm"))]
+#[global_allocator]
+static TALC: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
