@@ -15,6 +15,7 @@ pub mod error;
 pub mod grants;
 pub mod host;
 pub mod jose;
+pub mod json;
 pub mod mcp;
 pub mod metadata;
 pub mod oauth;

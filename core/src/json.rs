@@ -1,0 +1,448 @@
+//! Core's own JSON tree: every document core reads or writes is meant to go through [`Json`]
+//! (issue 11: the wasm build takes JSON text from the platform's `JSON.parse`/`JSON.stringify`
+//! instead of linking serde_json).
+//!
+//! Rules, the same on every platform:
+//! - numbers are `f64` (what `JSON.parse` gives); an integer read ([`Json::as_u64`],
+//!   [`Json::as_i64`]) accepts only integral values within ±(2^53 - 1), so an integer the browser
+//!   would round is refused on the CLI too;
+//! - objects keep document order; a duplicate key keeps the last value, at the place of the
+//!   first occurrence (`JSON.parse` keeps the last value);
+//! - `__proto__` is a plain key;
+//! - integral numbers within ±(2^53 - 1) print without a fraction (`1`, not `1.0`); `-0` prints `0`.
+//!
+//! Text ↔ tree is never hand-written: natively it goes through serde_json (serde's data model,
+//! depth limit 128).
+
+use std::fmt;
+
+/// The largest integer every platform represents exactly and unambiguously (2^53 - 1, JS's
+/// `Number.MAX_SAFE_INTEGER`): 2^53 + 1 parses to 2^53, so 2^53 itself is refused.
+pub const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
+
+/// An object: members in document order, keys unique.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Object(Vec<(String, Json)>);
+
+/// A JSON value.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Json {
+    #[default]
+    Null,
+    Bool(bool),
+    Number(f64),
+    String(String),
+    Array(Vec<Json>),
+    Object(Object),
+}
+
+/// A member missing or of the wrong type; names the member.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JsonError(pub String);
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for JsonError {}
+
+impl Object {
+    pub fn new() -> Self {
+        Object(Vec::new())
+    }
+
+    /// Sets `key`: replaces the value in place when present, else appends.
+    pub fn insert(&mut self, key: impl Into<String>, value: impl Into<Json>) {
+        let key = key.into();
+        let value = value.into();
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((key, value)),
+        }
+    }
+
+    /// Builder form of [`Object::insert`].
+    pub fn with(mut self, key: impl Into<String>, value: impl Into<Json>) -> Self {
+        self.insert(key, value);
+        self
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Json> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    pub fn remove(&mut self, key: &str) -> Option<Json> {
+        let at = self.0.iter().position(|(k, _)| k == key)?;
+        Some(self.0.remove(at).1)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Json)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Required string member.
+    pub fn str(&self, key: &str) -> Result<&str, JsonError> {
+        self.get(key)
+            .ok_or_else(|| missing(key))?
+            .as_str()
+            .ok_or_else(|| wrong(key, "a string"))
+    }
+
+    /// Optional string member (absent or null → `None`).
+    pub fn opt_str(&self, key: &str) -> Result<Option<&str>, JsonError> {
+        match self.get(key) {
+            None | Some(Json::Null) => Ok(None),
+            Some(v) => v.as_str().map(Some).ok_or_else(|| wrong(key, "a string")),
+        }
+    }
+
+    /// Required non-negative integer member (≤ 2^53 - 1).
+    pub fn u64(&self, key: &str) -> Result<u64, JsonError> {
+        self.get(key)
+            .ok_or_else(|| missing(key))?
+            .as_u64()
+            .ok_or_else(|| wrong(key, "a non-negative integer"))
+    }
+
+    /// Optional non-negative integer member (absent or null → `None`).
+    pub fn opt_u64(&self, key: &str) -> Result<Option<u64>, JsonError> {
+        match self.get(key) {
+            None | Some(Json::Null) => Ok(None),
+            Some(v) => v
+                .as_u64()
+                .map(Some)
+                .ok_or_else(|| wrong(key, "a non-negative integer")),
+        }
+    }
+
+    /// Optional boolean member (absent or null → `None`).
+    pub fn opt_bool(&self, key: &str) -> Result<Option<bool>, JsonError> {
+        match self.get(key) {
+            None | Some(Json::Null) => Ok(None),
+            Some(v) => v.as_bool().map(Some).ok_or_else(|| wrong(key, "a boolean")),
+        }
+    }
+
+    /// Optional array of strings (absent or null → empty).
+    pub fn strs(&self, key: &str) -> Result<Vec<&str>, JsonError> {
+        match self.get(key) {
+            None | Some(Json::Null) => Ok(Vec::new()),
+            Some(Json::Array(items)) => items
+                .iter()
+                .map(|i| i.as_str().ok_or_else(|| wrong(key, "an array of strings")))
+                .collect(),
+            Some(_) => Err(wrong(key, "an array of strings")),
+        }
+    }
+
+    /// Required object member.
+    pub fn object(&self, key: &str) -> Result<&Object, JsonError> {
+        self.get(key)
+            .ok_or_else(|| missing(key))?
+            .as_object()
+            .ok_or_else(|| wrong(key, "an object"))
+    }
+}
+
+fn missing(key: &str) -> JsonError {
+    JsonError(format!("missing member `{key}`"))
+}
+
+fn wrong(key: &str, what: &str) -> JsonError {
+    JsonError(format!("member `{key}` is not {what}"))
+}
+
+impl Json {
+    pub fn get(&self, key: &str) -> Option<&Json> {
+        self.as_object()?.get(key)
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Json::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Json::Number(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// An integral number in `0..=2^53 - 1`.
+    pub fn as_u64(&self) -> Option<u64> {
+        let n = self.as_f64()?;
+        (n.fract() == 0.0 && (0.0..=MAX_SAFE).contains(&n)).then_some(n as u64)
+    }
+
+    /// An integral number in `-(2^53 - 1)..=2^53 - 1`.
+    pub fn as_i64(&self) -> Option<i64> {
+        let n = self.as_f64()?;
+        (n.fract() == 0.0 && (-MAX_SAFE..=MAX_SAFE).contains(&n)).then_some(n as i64)
+    }
+
+    pub fn as_array(&self) -> Option<&Vec<Json>> {
+        match self {
+            Json::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    pub fn as_object(&self) -> Option<&Object> {
+        match self {
+            Json::Object(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, Json::Null)
+    }
+}
+
+impl From<bool> for Json {
+    fn from(b: bool) -> Self {
+        Json::Bool(b)
+    }
+}
+
+impl From<&str> for Json {
+    fn from(s: &str) -> Self {
+        Json::String(s.to_owned())
+    }
+}
+
+impl From<String> for Json {
+    fn from(s: String) -> Self {
+        Json::String(s)
+    }
+}
+
+impl From<f64> for Json {
+    fn from(n: f64) -> Self {
+        Json::Number(n)
+    }
+}
+
+impl From<u64> for Json {
+    fn from(n: u64) -> Self {
+        Json::Number(n as f64)
+    }
+}
+
+impl From<i64> for Json {
+    fn from(n: i64) -> Self {
+        Json::Number(n as f64)
+    }
+}
+
+impl From<u32> for Json {
+    fn from(n: u32) -> Self {
+        Json::Number(f64::from(n))
+    }
+}
+
+impl From<Object> for Json {
+    fn from(o: Object) -> Self {
+        Json::Object(o)
+    }
+}
+
+impl From<Vec<Json>> for Json {
+    fn from(a: Vec<Json>) -> Self {
+        Json::Array(a)
+    }
+}
+
+impl<T: Into<Json>> From<Option<T>> for Json {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Json::Null, Into::into)
+    }
+}
+
+/// Why JSON text could not be read (a fixed text, the same on every platform).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyntaxError;
+
+impl fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("not valid JSON")
+    }
+}
+
+impl std::error::Error for SyntaxError {}
+
+/// Parses JSON text (natively through serde_json).
+pub fn parse(text: &[u8]) -> Result<Json, SyntaxError> {
+    serde_json::from_slice(text).map_err(|_| SyntaxError)
+}
+
+/// Prints compact JSON text (natively through serde_json).
+pub fn print(value: &Json) -> String {
+    // Serialising a tree of strings, finite numbers and containers cannot fail.
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+mod serde_impl {
+    use super::{Json, Object, MAX_SAFE};
+    use serde::de::{self, MapAccess, SeqAccess, Visitor};
+    use serde::ser::{SerializeMap, SerializeSeq};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::fmt;
+
+    impl<'de> Deserialize<'de> for Json {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(JsonVisitor)
+        }
+    }
+
+    struct JsonVisitor;
+
+    impl<'de> Visitor<'de> for JsonVisitor {
+        type Value = Json;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Json, E> {
+            Ok(Json::Null)
+        }
+        fn visit_bool<E: de::Error>(self, b: bool) -> Result<Json, E> {
+            Ok(Json::Bool(b))
+        }
+        fn visit_u64<E: de::Error>(self, n: u64) -> Result<Json, E> {
+            Ok(Json::Number(n as f64))
+        }
+        fn visit_i64<E: de::Error>(self, n: i64) -> Result<Json, E> {
+            Ok(Json::Number(n as f64))
+        }
+        fn visit_f64<E: de::Error>(self, n: f64) -> Result<Json, E> {
+            // serde_json refuses 1e400 (JSON.parse gives Infinity): the shell refuses it too.
+            Ok(Json::Number(n))
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<Json, E> {
+            Ok(Json::String(s.to_owned()))
+        }
+        fn visit_string<E: de::Error>(self, s: String) -> Result<Json, E> {
+            Ok(Json::String(s))
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+            let mut items = Vec::new();
+            while let Some(item) = seq.next_element()? {
+                items.push(item);
+            }
+            Ok(Json::Array(items))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+            let mut object = Object::new();
+            while let Some((k, v)) = map.next_entry::<String, Json>()? {
+                object.insert(k, v);
+            }
+            Ok(Json::Object(object))
+        }
+    }
+
+    impl Serialize for Json {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            match self {
+                Json::Null => s.serialize_unit(),
+                Json::Bool(b) => s.serialize_bool(*b),
+                Json::Number(n) if n.fract() == 0.0 && n.abs() <= MAX_SAFE => {
+                    s.serialize_i64(*n as i64)
+                }
+                Json::Number(n) => s.serialize_f64(*n),
+                Json::String(t) => s.serialize_str(t),
+                Json::Array(items) => {
+                    let mut seq = s.serialize_seq(Some(items.len()))?;
+                    for item in items {
+                        seq.serialize_element(item)?;
+                    }
+                    seq.end()
+                }
+                Json::Object(o) => {
+                    let mut map = s.serialize_map(Some(o.len()))?;
+                    for (k, v) in o.iter() {
+                        map.serialize_entry(k, v)?;
+                    }
+                    map.end()
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_order_and_last_duplicate() {
+        let j = parse(br#"{"b":1,"a":2,"b":3,"__proto__":{"x":null}}"#).unwrap();
+        assert_eq!(print(&j), r#"{"b":3,"a":2,"__proto__":{"x":null}}"#);
+        assert!(j.get("__proto__").unwrap().get("x").unwrap().is_null());
+    }
+
+    #[test]
+    fn integers_within_2_pow_53() {
+        let j = parse(br#"{"a":1.0,"b":-0,"c":9007199254740993,"d":3600,"e":1.5,"f":-2}"#).unwrap();
+        let o = j.as_object().unwrap();
+        assert_eq!(o.u64("a"), Ok(1));
+        assert_eq!(o.u64("d"), Ok(3600));
+        assert_eq!(j.get("b").unwrap().as_i64(), Some(0));
+        assert!(o.u64("c").is_err(), "above 2^53 is rounded: refused");
+        assert!(o.u64("e").is_err());
+        assert!(o.u64("f").is_err());
+        assert_eq!(j.get("f").unwrap().as_i64(), Some(-2));
+        assert_eq!(
+            print(&j),
+            r#"{"a":1,"b":0,"c":9007199254740992.0,"d":3600,"e":1.5,"f":-2}"#
+        );
+    }
+
+    #[test]
+    fn refusals() {
+        assert_eq!(parse(b"1e400"), Err(SyntaxError));
+        assert_eq!(parse(br#""\ud800""#), Err(SyntaxError));
+        assert_eq!(parse(b"\"\xff\""), Err(SyntaxError));
+        let deep = "[".repeat(100_000) + &"]".repeat(100_000);
+        assert_eq!(parse(deep.as_bytes()), Err(SyntaxError));
+    }
+
+    #[test]
+    fn typed_member_errors_name_the_member() {
+        let o = Object::new()
+            .with("token_type", "Bearer")
+            .with("expires_in", "soon")
+            .with("scopes", vec![Json::from("a"), Json::from(1u64)]);
+        assert_eq!(o.str("token_type"), Ok("Bearer"));
+        assert_eq!(
+            o.str("access_token").unwrap_err().to_string(),
+            "missing member `access_token`"
+        );
+        assert_eq!(
+            o.opt_u64("expires_in").unwrap_err().to_string(),
+            "member `expires_in` is not a non-negative integer"
+        );
+        assert!(o.strs("scopes").is_err());
+        assert_eq!(o.opt_str("nope"), Ok(None));
+    }
+}
