@@ -73,6 +73,18 @@ impl Object {
         self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Json> {
+        self.0.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(k, _)| k.as_str())
+    }
+
     pub fn remove(&mut self, key: &str) -> Option<Json> {
         let at = self.0.iter().position(|(k, _)| k == key)?;
         Some(self.0.remove(at).1)
@@ -217,6 +229,62 @@ impl Json {
     pub fn is_null(&self) -> bool {
         matches!(self, Json::Null)
     }
+
+    pub fn is_object(&self) -> bool {
+        matches!(self, Json::Object(_))
+    }
+
+    pub fn is_string(&self) -> bool {
+        matches!(self, Json::String(_))
+    }
+
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Json> {
+        self.as_object_mut()?.get_mut(key)
+    }
+
+    pub fn as_object_mut(&mut self) -> Option<&mut Object> {
+        match self {
+            Json::Object(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    pub fn as_array_mut(&mut self) -> Option<&mut Vec<Json>> {
+        match self {
+            Json::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// Moves the value out, leaving `null`.
+    pub fn take(&mut self) -> Json {
+        std::mem::take(self)
+    }
+}
+
+/// Compact JSON text, as [`print`].
+impl fmt::Display for Json {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&print(self))
+    }
+}
+
+impl IntoIterator for Object {
+    type Item = (String, Json);
+    type IntoIter = std::vec::IntoIter<(String, Json)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<K: Into<String>, V: Into<Json>> FromIterator<(K, V)> for Object {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut o = Object::new();
+        for (k, v) in iter {
+            o.insert(k, v);
+        }
+        o
+    }
 }
 
 impl From<bool> for Json {
@@ -258,6 +326,36 @@ impl From<i64> for Json {
 impl From<u32> for Json {
     fn from(n: u32) -> Self {
         Json::Number(f64::from(n))
+    }
+}
+
+impl From<&String> for Json {
+    fn from(s: &String) -> Self {
+        Json::String(s.clone())
+    }
+}
+
+impl From<usize> for Json {
+    fn from(n: usize) -> Self {
+        Json::Number(n as f64)
+    }
+}
+
+impl From<i32> for Json {
+    fn from(n: i32) -> Self {
+        Json::Number(f64::from(n))
+    }
+}
+
+impl From<Vec<String>> for Json {
+    fn from(a: Vec<String>) -> Self {
+        Json::Array(a.into_iter().map(Json::String).collect())
+    }
+}
+
+impl From<&[&str]> for Json {
+    fn from(a: &[&str]) -> Self {
+        Json::Array(a.iter().map(|s| Json::from(*s)).collect())
     }
 }
 
