@@ -172,7 +172,7 @@ fn mcp_parsers_and_the_session_on_mutated_input() {
         }
         assert_eq!(pieces, whole, "{input:?}");
         let _ = mcp::headers::encode_value(&input);
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&input) {
+        if let Ok(v) = mcp_auth_core::json::parse(input.as_bytes()) {
             if let Ok(hs) = mcp::headers::param_headers(&v) {
                 let _ = mcp::headers::param_values(&hs, &v);
             }

@@ -3,9 +3,9 @@
 //! parameters a server asks to be mirrored into headers (`x-mcp-header` in a tool's
 //! `inputSchema`).
 
+use crate::json::Json;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use serde_json::Value;
 
 const SENTINEL_START: &str = "=?base64?";
 const SENTINEL_END: &str = "?=";
@@ -38,7 +38,7 @@ pub struct ParamHeader {
 
 /// The `x-mcp-header` annotations of a tool's `inputSchema`, checked against the spec's
 /// constraints. `Err` says why the tool must be left out of `tools/list`.
-pub fn param_headers(input_schema: &Value) -> Result<Vec<ParamHeader>, String> {
+pub fn param_headers(input_schema: &Json) -> Result<Vec<ParamHeader>, String> {
     let mut out = Vec::new();
     collect(input_schema, &mut Vec::new(), true, &mut out)?;
     for (i, a) in out.iter().enumerate() {
@@ -53,7 +53,7 @@ pub fn param_headers(input_schema: &Value) -> Result<Vec<ParamHeader>, String> {
 }
 
 fn collect(
-    schema: &Value,
+    schema: &Json,
     path: &mut Vec<String>,
     reachable: bool,
     out: &mut Vec<ParamHeader>,
@@ -72,7 +72,7 @@ fn collect(
                 printable(name, 60)
             ));
         }
-        let ty = obj.get("type").and_then(Value::as_str);
+        let ty = obj.get("type").and_then(Json::as_str);
         if !matches!(ty, Some("string" | "integer" | "boolean")) {
             return Err(format!(
                 "x-mcp-header `{name}` is on a parameter that is not a string, integer or boolean"
@@ -83,19 +83,19 @@ fn collect(
             name: name.to_string(),
         });
     }
-    for (key, sub) in obj {
-        match (key.as_str(), sub) {
-            ("properties", Value::Object(props)) => {
-                for (name, prop) in props {
-                    path.push(name.clone());
+    for (key, sub) in obj.iter() {
+        match (key, sub) {
+            ("properties", Json::Object(props)) => {
+                for (name, prop) in props.iter() {
+                    path.push(name.to_string());
                     let r = collect(prop, path, reachable, out);
                     path.pop();
                     r?;
                 }
             }
             // anything under another keyword is not statically reachable
-            (_, Value::Object(_)) => collect(sub, path, false, out)?,
-            (_, Value::Array(items)) => {
+            (_, Json::Object(_)) => collect(sub, path, false, out)?,
+            (_, Json::Array(items)) => {
                 for item in items {
                     collect(item, path, false, out)?;
                 }
@@ -111,7 +111,7 @@ fn is_tchar(b: u8) -> bool {
 }
 
 /// The `Mcp-Param-*` headers for a call's arguments; parameters absent or null give none.
-pub fn param_values(headers: &[ParamHeader], arguments: &Value) -> Vec<(String, String)> {
+pub fn param_values(headers: &[ParamHeader], arguments: &Json) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for h in headers {
         let mut v = arguments;
@@ -119,15 +119,19 @@ pub fn param_values(headers: &[ParamHeader], arguments: &Value) -> Vec<(String, 
             match v.get(step) {
                 Some(next) => v = next,
                 None => {
-                    v = &Value::Null;
+                    v = &Json::Null;
                     break;
                 }
             }
         }
+        // integers only within the safe range (a JSON number is an f64 here)
         let text = match v {
-            Value::String(s) => s.clone(),
-            Value::Bool(b) => b.to_string(),
-            Value::Number(n) if n.is_i64() || n.is_u64() => n.to_string(),
+            Json::String(s) => s.clone(),
+            Json::Bool(b) => b.to_string(),
+            Json::Number(_) => match v.as_i64() {
+                Some(i) => i.to_string(),
+                None => continue,
+            },
             _ => continue,
         };
         out.push((format!("mcp-param-{}", h.name), encode_value(&text)));
@@ -138,7 +142,13 @@ pub fn param_values(headers: &[ParamHeader], arguments: &Value) -> Vec<(String, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+
+    /// Test fixtures are written with `serde_json::json!` and read as core's tree.
+    macro_rules! json {
+        ($($t:tt)+) => {
+            crate::json::parse(&serde_json::to_vec(&serde_json::json!($($t)+)).unwrap()).unwrap()
+        };
+    }
 
     #[test]
     fn values_follow_the_spec_examples() {
@@ -176,6 +186,16 @@ mod tests {
             ]
         );
         assert!(param_values(&hs, &json!({"region": null})).is_empty());
+
+        let int =
+            param_headers(&json!({"properties": {"n": {"type": "integer", "x-mcp-header": "N"}}}))
+                .unwrap();
+        assert_eq!(
+            param_values(&int, &json!({"n": -42})),
+            vec![("mcp-param-N".to_string(), "-42".to_string())]
+        );
+        assert!(param_values(&int, &json!({"n": 1.5})).is_empty());
+        assert!(param_values(&int, &json!({"n": 9007199254740993u64})).is_empty());
 
         for bad in [
             json!({"properties": {"n": {"type": "number", "x-mcp-header": "N"}}}),

@@ -241,10 +241,12 @@ impl Session {
                 let extra = match (&p.method[..], &p.params) {
                     ("tools/call", Some(params)) => {
                         let name = params.get("name").and_then(Value::as_str).unwrap_or("");
-                        let args = params.get("arguments").unwrap_or(&Value::Null);
+                        let args = params.get("arguments");
                         self.tools
                             .get(name)
-                            .map(|hs| param_values(hs, args))
+                            .map(|hs| {
+                                param_values(hs, &args.map(results::tree).unwrap_or_default())
+                            })
                             .unwrap_or_default()
                     }
                     _ => Vec::new(),

@@ -3,6 +3,7 @@
 
 use super::{Session, State, Step};
 use crate::error::Result;
+use crate::json::{Json, Object};
 use crate::mcp::headers::{self, printable};
 use serde_json::Value;
 
@@ -27,8 +28,8 @@ impl Session {
                     let cache = &mut self.tools;
                     tools.retain(|t| {
                         let name = t.get("name").and_then(Value::as_str).unwrap_or("");
-                        let schema = t.get("inputSchema").unwrap_or(&Value::Null);
-                        match headers::param_headers(schema) {
+                        let schema = t.get("inputSchema").map(tree).unwrap_or_default();
+                        match headers::param_headers(&schema) {
                             Ok(hs) => {
                                 cache.insert(name.to_string(), hs);
                                 true
@@ -48,5 +49,18 @@ impl Session {
             _ => {}
         }
         Ok(Step::Done(result))
+    }
+}
+
+/// Core's tree of a `serde_json::Value`, for the header checks while the session itself
+/// still holds `Value`s (issue 11: goes away when the session moves to `Json`).
+pub(super) fn tree(v: &Value) -> Json {
+    match v {
+        Value::Null => Json::Null,
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Number(n) => n.as_f64().map_or(Json::Null, Json::Number),
+        Value::String(s) => Json::String(s.clone()),
+        Value::Array(a) => Json::Array(a.iter().map(tree).collect()),
+        Value::Object(m) => Json::Object(m.iter().map(|(k, v)| (k, tree(v))).collect::<Object>()),
     }
 }
