@@ -63,6 +63,7 @@ fn stored(auth: &McpAuth<TestHost>, identity: &str) -> Option<TokenRecord> {
 }
 
 fn rpc(server: &TestServer, method: &str, params: serde_json::Value) -> HttpRequest {
+    let params = mcp_auth_core::json::parse(&serde_json::to_vec(&params).unwrap()).unwrap();
     let body = mcp_auth_core::mcp::request::body(Some(1), method, Some(params));
     HttpRequest::post(
         server.mcp_url(),

@@ -4,7 +4,7 @@
 use super::headers::encode_value;
 use super::version::LATEST;
 use crate::host::{HttpRequest, Method, MCP_MAX_BODY};
-use serde_json::{json, Map, Value};
+use crate::json::{Json, Object};
 
 /// Both media types a Streamable HTTP client must accept.
 pub const ACCEPT: &str = "application/json, text/event-stream";
@@ -14,25 +14,48 @@ pub const CLIENT_NAME: &str = "mcp-auth";
 /// The version this client gives servers.
 pub const CLIENT_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// The `_meta` every modern request carries.
-pub fn meta(version: &str) -> Value {
-    json!({
-        "io.modelcontextprotocol/protocolVersion": version,
-        "io.modelcontextprotocol/clientInfo": {"name": CLIENT_NAME, "version": CLIENT_VERSION},
-        "io.modelcontextprotocol/clientCapabilities": {},
-    })
+/// This client's `clientInfo`.
+fn client_info() -> Object {
+    Object::new()
+        .with("name", CLIENT_NAME)
+        .with("version", CLIENT_VERSION)
+}
+
+/// The `_meta` every modern request carries (members in key order, as sent before).
+pub fn meta(version: &str) -> Object {
+    Object::new()
+        .with("io.modelcontextprotocol/clientCapabilities", Object::new())
+        .with("io.modelcontextprotocol/clientInfo", client_info())
+        .with("io.modelcontextprotocol/protocolVersion", version)
+}
+
+/// The `initialize` params asking for `version`.
+pub fn initialize_params(version: &str) -> Object {
+    Object::new()
+        .with("capabilities", Object::new())
+        .with("clientInfo", client_info())
+        .with("protocolVersion", version)
+}
+
+/// `o`'s members in key order (the order the bodies have always been sent in).
+fn sorted(o: Object) -> Object {
+    let mut members: Vec<(String, Json)> = o.into_iter().collect();
+    members.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    members.into_iter().collect()
 }
 
 /// A JSON-RPC body: a request with `id`, or a notification without.
-pub fn body(id: Option<u64>, method: &str, params: Option<Value>) -> Value {
-    let mut m = json!({"jsonrpc": "2.0", "method": method});
+pub fn body(id: Option<u64>, method: &str, params: Option<Json>) -> Json {
+    let mut m = Object::new();
     if let Some(id) = id {
-        m["id"] = json!(id);
+        m.insert("id", id);
     }
+    m.insert("jsonrpc", "2.0");
+    m.insert("method", method);
     if let Some(p) = params {
-        m["params"] = p;
+        m.insert("params", p);
     }
-    m
+    Json::Object(m)
 }
 
 /// A modern (2026-07-28) request: `params._meta` merged into the caller's params, and the
@@ -43,21 +66,22 @@ pub fn modern(
     id: u64,
     version: &str,
     method: &str,
-    params: Option<Value>,
+    params: Option<Json>,
     param_headers: Vec<(String, String)>,
 ) -> HttpRequest {
     let mut params = match params {
-        Some(Value::Object(m)) => m,
-        _ => Map::new(),
+        Some(Json::Object(m)) => m,
+        _ => Object::new(),
     };
     let mut m = match params.remove("_meta") {
-        Some(Value::Object(m)) => m,
-        _ => Map::new(),
+        Some(Json::Object(m)) => m,
+        _ => Object::new(),
     };
-    if let Value::Object(ours) = meta(version) {
-        m.extend(ours);
+    for (k, v) in meta(version) {
+        m.insert(k, v);
     }
-    params.insert("_meta".into(), Value::Object(m));
+    params.insert("_meta", sorted(m));
+    let params = sorted(params);
     let name_field = match method {
         "tools/call" | "prompts/get" => Some("name"),
         "resources/read" => Some("uri"),
@@ -65,9 +89,9 @@ pub fn modern(
     };
     let name = name_field
         .and_then(|f| params.get(f))
-        .and_then(Value::as_str)
+        .and_then(Json::as_str)
         .map(encode_value);
-    let payload = body(Some(id), method, Some(Value::Object(params)));
+    let payload = body(Some(id), method, Some(Json::Object(params)));
     let mut req = HttpRequest::post(url, "application/json", payload.to_string().into_bytes())
         .max_body(MCP_MAX_BODY)
         .header("accept", ACCEPT)
@@ -95,7 +119,7 @@ pub fn legacy(
     url: &str,
     id: Option<u64>,
     method: &str,
-    params: Option<Value>,
+    params: Option<Json>,
     session_id: Option<&str>,
     version_header: Option<&str>,
 ) -> HttpRequest {
@@ -114,11 +138,7 @@ pub fn legacy(
 
 /// The `initialize` request asking for `version`.
 pub fn initialize(url: &str, id: u64, version: &str) -> HttpRequest {
-    let params = json!({
-        "protocolVersion": version,
-        "capabilities": {},
-        "clientInfo": {"name": CLIENT_NAME, "version": CLIENT_VERSION},
-    });
+    let params = initialize_params(version).into();
     legacy(url, Some(id), "initialize", Some(params), None, None)
 }
 
@@ -145,6 +165,12 @@ pub fn end_session(url: &str, session_id: &str, version_header: Option<&str>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Value};
+
+    /// Test fixtures are written with `serde_json::json!` and read as core's tree.
+    fn tree(v: Value) -> Json {
+        crate::json::parse(&serde_json::to_vec(&v).unwrap()).unwrap()
+    }
 
     fn json_body(req: &HttpRequest) -> Value {
         serde_json::from_slice(req.body.as_deref().unwrap()).unwrap()
@@ -211,7 +237,9 @@ mod tests {
             7,
             LATEST,
             "tools/call",
-            Some(json!({"name": "wetter€", "arguments": {}, "_meta": {"progressToken": 1}})),
+            Some(tree(
+                json!({"name": "wetter€", "arguments": {}, "_meta": {"progressToken": 1}}),
+            )),
             vec![("mcp-param-Region".into(), "eu".into())],
         );
         assert_eq!(
@@ -230,10 +258,48 @@ mod tests {
             8,
             LATEST,
             "resources/read",
-            Some(json!({"uri": "file:///a b"})),
+            Some(tree(json!({"uri": "file:///a b"}))),
             Vec::new(),
         );
         assert_eq!(r.header_value("mcp-name"), Some("file:///a b"));
+    }
+
+    #[test]
+    fn bodies_keep_their_member_order() {
+        // serde_json's Map (no preserve_order) printed members sorted; the bytes stay so
+        let reqs = [
+            discover_request("https://x/mcp"),
+            initialize("https://x/mcp", 1, "2025-06-18"),
+            modern(
+                "https://x/mcp",
+                7,
+                LATEST,
+                "tools/call",
+                Some(tree(
+                    json!({"name": "t", "arguments": {"b": 1, "a": [true, null, "x"]}, "_meta": {"z": 1, "a": 2}}),
+                )),
+                Vec::new(),
+            ),
+        ];
+        for req in reqs {
+            let text = req.body.as_deref().unwrap();
+            let sorted = serde_json::to_vec(&json_body(&req)).unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(text),
+                String::from_utf8_lossy(&sorted)
+            );
+        }
+        assert_eq!(
+            String::from_utf8_lossy(
+                initialize("https://x/mcp", 4, "2025-06-18")
+                    .body
+                    .as_deref()
+                    .unwrap()
+            ),
+            format!(
+                r#"{{"id":4,"jsonrpc":"2.0","method":"initialize","params":{{"capabilities":{{}},"clientInfo":{{"name":"mcp-auth","version":"{CLIENT_VERSION}"}},"protocolVersion":"2025-06-18"}}}}"#
+            )
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::mcp::sse::Event;
 use crate::mcp::version::{Era, Protocol};
 use crate::platform_url;
 use crate::urls::is_loopback;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 impl Session {
     /// Reports how the GET of `Step::OpenStream` went (a 401 is the caller's to retry with
@@ -54,11 +54,7 @@ impl Session {
                 let endpoint = checked_endpoint(&self.url, event.data.trim())?;
                 let id = self.id();
                 self.awaiting = Awaiting::StreamInitialize(id);
-                let params = json!({
-                    "protocolVersion": "2024-11-05",
-                    "capabilities": {},
-                    "clientInfo": {"name": request::CLIENT_NAME, "version": request::CLIENT_VERSION},
-                });
+                let params = request::initialize_params("2024-11-05").into();
                 let req =
                     request::legacy(&endpoint, Some(id), "initialize", Some(params), None, None);
                 self.state = State::StreamInitializing { endpoint };

@@ -252,7 +252,12 @@ impl Session {
                     _ => Vec::new(),
                 };
                 Ok(Step::Send(request::modern(
-                    &self.url, id, v, &p.method, p.params, extra,
+                    &self.url,
+                    id,
+                    v,
+                    &p.method,
+                    p.params.as_ref().map(results::tree),
+                    extra,
                 )))
             }
             State::Legacy {
@@ -265,7 +270,7 @@ impl Session {
                     &self.url,
                     Some(id),
                     &p.method,
-                    p.params,
+                    p.params.as_ref().map(results::tree),
                     session_id.as_deref(),
                     version_header(&version),
                 )))
@@ -277,7 +282,7 @@ impl Session {
                     &endpoint,
                     Some(id),
                     &p.method,
-                    p.params,
+                    p.params.as_ref().map(results::tree),
                     None,
                     None,
                 )))
