@@ -195,7 +195,14 @@ fn mcp_parsers_and_the_session_on_mutated_input() {
             let _ = mcp::answer::modern_error(&resp);
             for protocol in [mcp::Protocol::Auto, mcp::Protocol::Fixed("2025-11-25")] {
                 let mut s = mcp::Session::new("http://127.0.0.1:1/mcp", protocol);
-                let _ = s.start("tools/call", Some(serde_json::json!({"name": input})));
+                let _ = s.start(
+                    "tools/call",
+                    Some(
+                        mcp_auth_core::json::Object::new()
+                            .with("name", input.as_str())
+                            .into(),
+                    ),
+                );
                 let _ = s.on_response(resp.clone());
             }
         }

@@ -254,7 +254,10 @@ async fn step_up_uses_the_union_and_stops_at_three_authorizations() {
         .await
         .expect("connect");
     let err = c
-        .call_tool("echo", serde_json::json!({"text": "x"}))
+        .call_tool(
+            "echo",
+            mcp_auth_core::json::Object::new().with("text", "x").into(),
+        )
         .await
         .expect_err("never enough scope");
     assert_eq!(err.code(), "step_up_exhausted", "{err}");

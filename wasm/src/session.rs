@@ -1,13 +1,13 @@
 //! `client.session(url, {protocol})`: core's MCP session for JavaScript. JS passes method
 //! names and params as plain values; core builds and reads every MCP message.
 
-use crate::js::{opt_str, to_js_object};
+use crate::js::opt_str;
 use crate::{
     invalid, js_error, spawn, AnyPromise, DiscoverPromise, Inner, ToolsPromise, VoidPromise,
 };
+use mcp_auth_core::json::{self, Json, Object};
 use mcp_auth_core::mcp::{McpConnection, Protocol};
 use mcp_auth_core::AuthOptions;
-use serde_json::Value;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -46,23 +46,23 @@ pub(crate) async fn open(
 }
 
 /// A JS value as JSON (`undefined` → none).
-fn json_of(v: &JsValue) -> Result<Option<Value>, JsValue> {
+fn json_of(v: &JsValue) -> Result<Option<Json>, JsValue> {
     if v.is_undefined() || v.is_null() {
         return Ok(None);
     }
     let text: String = js_sys::JSON::stringify(v)
         .map_err(|_| invalid("the params cannot be turned into JSON"))?
         .into();
-    serde_json::from_str(&text)
+    json::parse(text.as_bytes())
         .map(Some)
-        .map_err(|e| invalid(format!("the params are not JSON: {e}")))
+        .map_err(|_| invalid("the params are not JSON"))
 }
 
 /// What the session methods do with the connection.
 enum Op {
-    Request(String, Option<Value>),
+    Request(String, Option<Json>),
     ListTools,
-    CallTool(String, Value),
+    CallTool(String, Json),
     Discover,
     Close,
 }
@@ -80,19 +80,16 @@ impl McpSession {
             let auth = &inner.auth;
             let result = match op {
                 Op::Request(m, p) => auth.mcp_request(&mut conn, &m, p, &opts).await,
-                Op::ListTools => auth
-                    .mcp_list_tools(&mut conn, &opts)
-                    .await
-                    .map(Value::Array),
+                Op::ListTools => auth.mcp_list_tools(&mut conn, &opts).await.map(Json::Array),
                 Op::CallTool(n, a) => auth.mcp_call_tool(&mut conn, &n, a, &opts).await,
                 Op::Discover => auth.mcp_discover(&mut conn, &opts).await,
-                Op::Close => auth.mcp_close(&mut conn, &opts).await.map(|_| Value::Null),
+                Op::Close => auth.mcp_close(&mut conn, &opts).await.map(|_| Json::Null),
             };
             *version.borrow_mut() = conn.protocol_version().map(str::to_string);
             *cell.borrow_mut() = Some(conn);
             match result.map_err(js_error)? {
-                Value::Null => Ok(JsValue::UNDEFINED),
-                v => to_js_object(&v),
+                Json::Null => Ok(JsValue::UNDEFINED),
+                v => js_sys::JSON::parse(&json::print(&v)),
             }
         })
     }
@@ -116,7 +113,7 @@ impl McpSession {
     /// Calls a tool; resolves to the `tools/call` result (`content`, `isError`...).
     #[wasm_bindgen(js_name = callTool)]
     pub fn call_tool(&self, name: String, args: JsValue) -> Result<AnyPromise, JsValue> {
-        let args = json_of(&args)?.unwrap_or_else(|| Value::Object(Default::default()));
+        let args = json_of(&args)?.unwrap_or_else(|| Object::new().into());
         if !args.is_object() {
             return Err(invalid("the tool arguments must be an object"));
         }

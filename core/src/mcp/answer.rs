@@ -6,7 +6,7 @@ use super::headers::printable;
 use super::sse;
 use crate::error::{Error, Result};
 use crate::host::HttpResponse;
-use serde_json::Value;
+use crate::json::Json;
 
 /// How much server text an error message quotes.
 pub const QUOTE: usize = 200;
@@ -22,20 +22,20 @@ pub const METHOD_NOT_FOUND: i64 = -32601;
 pub struct RpcError {
     pub code: i64,
     pub message: String,
-    pub data: Value,
+    pub data: Json,
 }
 
 impl RpcError {
-    pub fn of(msg: &Value) -> Option<RpcError> {
+    pub fn of(msg: &Json) -> Option<RpcError> {
         let e = msg.get("error")?;
         Some(RpcError {
-            code: e.get("code").and_then(Value::as_i64)?,
+            code: e.get("code").and_then(Json::as_i64)?,
             message: e
                 .get("message")
-                .and_then(Value::as_str)
+                .and_then(Json::as_str)
                 .unwrap_or("")
                 .to_string(),
-            data: e.get("data").cloned().unwrap_or(Value::Null),
+            data: e.get("data").cloned().unwrap_or(Json::Null),
         })
     }
 
@@ -43,8 +43,8 @@ impl RpcError {
     pub fn supported(&self) -> Vec<&str> {
         self.data
             .get("supported")
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .and_then(Json::as_array)
+            .map(|a| a.iter().filter_map(Json::as_str).collect())
             .unwrap_or_default()
     }
 
@@ -67,7 +67,7 @@ fn is_event_stream(resp: &HttpResponse) -> bool {
 
 /// The JSON-RPC messages in a response. Events with empty data (priming events) are not
 /// messages; an event that is not JSON is an error.
-pub fn messages(resp: &HttpResponse) -> Result<Vec<Value>> {
+pub fn messages(resp: &HttpResponse) -> Result<Vec<Json>> {
     if is_event_stream(resp) {
         let events = sse::parse_body(&resp.body).map_err(|e| {
             Error::McpProtocol(format!(
@@ -79,9 +79,9 @@ pub fn messages(resp: &HttpResponse) -> Result<Vec<Value>> {
             .into_iter()
             .filter(|e| e.event == "message")
             .map(|e| {
-                serde_json::from_slice(e.data.as_bytes()).map_err(|err| {
+                crate::json::parse(e.data.as_bytes()).map_err(|_| {
                     Error::McpProtocol(format!(
-                        "the server sent an event that is not JSON ({err}): {}",
+                        "the server sent an event that is not JSON: {}",
                         printable(&e.data, QUOTE)
                     ))
                 })
@@ -90,7 +90,7 @@ pub fn messages(resp: &HttpResponse) -> Result<Vec<Value>> {
     } else if resp.body.iter().all(u8::is_ascii_whitespace) {
         Ok(Vec::new())
     } else {
-        let v: Value = serde_json::from_slice(&resp.body).map_err(|e| {
+        let v: Json = crate::json::parse(&resp.body).map_err(|_| {
             if looks_like_html(resp) {
                 Error::McpProtocol(format!(
                     "the server's answer is an HTML page (HTTP {}), not an MCP answer; is this the MCP endpoint?",
@@ -98,23 +98,23 @@ pub fn messages(resp: &HttpResponse) -> Result<Vec<Value>> {
                 ))
             } else {
                 Error::McpProtocol(format!(
-                    "the server's answer is not JSON ({e}): {}",
+                    "the server's answer is not JSON: {}",
                     printable(&resp.text(), QUOTE)
                 ))
             }
         })?;
         Ok(match v {
-            Value::Array(a) => a,
+            Json::Array(a) => a,
             v => vec![v],
         })
     }
 }
 
 /// The answer to request `id` among messages.
-pub fn answer_to(messages: Vec<Value>, id: u64) -> Option<Value> {
+pub fn answer_to(messages: Vec<Json>, id: u64) -> Option<Json> {
     messages
         .into_iter()
-        .find(|m| m.get("id").and_then(Value::as_u64) == Some(id))
+        .find(|m| m.get("id").and_then(Json::as_u64) == Some(id))
 }
 
 /// The error a modern server gives with a 4xx: unsupported version, header mismatch,
@@ -132,7 +132,7 @@ pub fn modern_error(resp: &HttpResponse) -> Option<RpcError> {
 
 /// An answer's `result`, or its error. A `resultType` other than `complete` (absent means
 /// complete) is refused: `input_required` needs multi round-trip support this client lacks.
-pub fn result(method: &str, answer: Value) -> Result<Value> {
+pub fn result(method: &str, answer: Json) -> Result<Json> {
     if let Some(e) = RpcError::of(&answer) {
         return Err(e.into_error(method));
     }
@@ -189,7 +189,13 @@ pub fn http_error(method: &str, resp: &HttpResponse) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+
+    /// Test fixtures are written with `serde_json::json!` and read as core's tree.
+    macro_rules! json {
+        ($($t:tt)+) => {
+            crate::json::parse(&serde_json::to_vec(&serde_json::json!($($t)+)).unwrap()).unwrap()
+        };
+    }
 
     fn resp(status: u16, ctype: &str, body: &str) -> HttpResponse {
         HttpResponse {
@@ -227,8 +233,11 @@ mod tests {
         );
         let msgs = messages(&sse).expect("parsed");
         assert_eq!(msgs.len(), 2, "{msgs:?}");
-        assert_eq!(msgs[0]["id"], 1);
-        assert_eq!(answer_to(msgs, 2).unwrap()["id"], 2);
+        assert_eq!(msgs[0].get("id").and_then(Json::as_u64), Some(1));
+        assert_eq!(
+            answer_to(msgs, 2).unwrap().get("id").and_then(Json::as_u64),
+            Some(2)
+        );
     }
 
     #[test]
@@ -268,7 +277,13 @@ mod tests {
 
     #[test]
     fn result_types() {
-        assert_eq!(result("m", json!({"result": {"a": 1}})).unwrap()["a"], 1);
+        assert_eq!(
+            result("m", json!({"result": {"a": 1}}))
+                .unwrap()
+                .get("a")
+                .and_then(Json::as_u64),
+            Some(1)
+        );
         assert!(result("m", json!({"result": {"resultType": "complete"}})).is_ok());
         assert_eq!(
             result("m", json!({"result": {"resultType": "input_required"}}))

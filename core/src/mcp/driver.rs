@@ -10,9 +10,9 @@ use super::version::Protocol;
 use crate::client::{AuthOptions, McpAuth};
 use crate::error::{Error, Result};
 use crate::host::{ChunkStream, Host, HttpRequest};
+use crate::json::{Json, Object};
 use crate::request::Destination;
 use crate::urls::resource_uri;
-use serde_json::{json, Value};
 use std::collections::VecDeque;
 
 /// How many pages `list_tools` follows.
@@ -88,9 +88,9 @@ impl<H: Host> McpAuth<H> {
         &self,
         conn: &mut McpConnection,
         method: &str,
-        params: Option<Value>,
+        params: Option<Json>,
         opts: &AuthOptions,
-    ) -> Result<Value> {
+    ) -> Result<Json> {
         let mut step = conn.session.start(method, params)?;
         loop {
             step = match step {
@@ -189,11 +189,7 @@ impl<H: Host> McpAuth<H> {
 
     /// `server/discover` on a modern server; on a legacy one, what `initialize` told.
     /// Either way: `{protocolVersion, supportedVersions?, serverInfo?, capabilities?}`.
-    pub async fn mcp_discover(
-        &self,
-        conn: &mut McpConnection,
-        opts: &AuthOptions,
-    ) -> Result<Value> {
+    pub async fn mcp_discover(&self, conn: &mut McpConnection, opts: &AuthOptions) -> Result<Json> {
         let legacy = conn
             .session
             .chosen()
@@ -216,18 +212,22 @@ impl<H: Host> McpAuth<H> {
             }
         };
         let version = conn.session.protocol_version().map(str::to_string);
-        let mut out = json!({ "protocolVersion": version });
-        if let Some(r) = result {
-            for k in ["supportedVersions", "capabilities", "instructions"] {
-                if let Some(v) = r.get(k) {
-                    out[k] = v.clone();
-                }
+        // members in key order, as this summary has always been printed
+        let from_result = |k: &str| result.as_ref().and_then(|r| r.get(k)).cloned();
+        let mut out = Object::new();
+        for k in ["capabilities", "instructions"] {
+            if let Some(v) = from_result(k) {
+                out.insert(k, v);
             }
         }
+        out.insert("protocolVersion", version);
         if let Some(info) = conn.session.server_info() {
-            out["serverInfo"] = info.clone();
+            out.insert("serverInfo", info.clone());
         }
-        Ok(out)
+        if let Some(v) = from_result("supportedVersions") {
+            out.insert("supportedVersions", v);
+        }
+        Ok(Json::Object(out))
     }
 
     /// Every tool, following `nextCursor` (at most [`MAX_PAGES`] pages).
@@ -235,16 +235,18 @@ impl<H: Host> McpAuth<H> {
         &self,
         conn: &mut McpConnection,
         opts: &AuthOptions,
-    ) -> Result<Vec<Value>> {
+    ) -> Result<Vec<Json>> {
         let mut tools = Vec::new();
         let mut cursor: Option<String> = None;
         for _ in 0..MAX_PAGES {
-            let params = cursor.as_ref().map(|c| json!({ "cursor": c }));
+            let params = cursor
+                .as_ref()
+                .map(|c| Object::new().with("cursor", c).into());
             let page = self.mcp_request(conn, "tools/list", params, opts).await?;
-            if let Some(t) = page.get("tools").and_then(Value::as_array) {
+            if let Some(t) = page.get("tools").and_then(Json::as_array) {
                 tools.extend(t.iter().cloned());
             }
-            match page.get("nextCursor").and_then(Value::as_str) {
+            match page.get("nextCursor").and_then(Json::as_str) {
                 Some(c) if !c.is_empty() && cursor.as_deref() != Some(c) => {
                     cursor = Some(c.to_string())
                 }
@@ -262,10 +264,13 @@ impl<H: Host> McpAuth<H> {
         &self,
         conn: &mut McpConnection,
         name: &str,
-        arguments: Value,
+        arguments: Json,
         opts: &AuthOptions,
-    ) -> Result<Value> {
-        let params = json!({ "name": name, "arguments": arguments });
+    ) -> Result<Json> {
+        let params: Json = Object::new()
+            .with("arguments", arguments)
+            .with("name", name)
+            .into();
         match self
             .mcp_request(conn, "tools/call", Some(params.clone()), opts)
             .await
@@ -353,21 +358,21 @@ impl<'a, H: Host> McpClient<'a, H> {
         self.conn.protocol_version()
     }
 
-    pub async fn request(&mut self, method: &str, params: Option<Value>) -> Result<Value> {
+    pub async fn request(&mut self, method: &str, params: Option<Json>) -> Result<Json> {
         self.auth
             .mcp_request(&mut self.conn, method, params, self.opts)
             .await
     }
 
-    pub async fn discover(&mut self) -> Result<Value> {
+    pub async fn discover(&mut self) -> Result<Json> {
         self.auth.mcp_discover(&mut self.conn, self.opts).await
     }
 
-    pub async fn list_tools(&mut self) -> Result<Vec<Value>> {
+    pub async fn list_tools(&mut self) -> Result<Vec<Json>> {
         self.auth.mcp_list_tools(&mut self.conn, self.opts).await
     }
 
-    pub async fn call_tool(&mut self, name: &str, arguments: Value) -> Result<Value> {
+    pub async fn call_tool(&mut self, name: &str, arguments: Json) -> Result<Json> {
         self.auth
             .mcp_call_tool(&mut self.conn, name, arguments, self.opts)
             .await

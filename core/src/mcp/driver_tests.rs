@@ -6,6 +6,7 @@ use crate::host::{HostError, HttpResponse, StreamResponse};
 use crate::mcp::record::ProtocolRecord;
 use crate::records::tokens_key;
 use futures_util::FutureExt;
+use serde_json::{json, Value};
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -136,7 +137,10 @@ fn http_sse_end_to_end_and_remembered() {
         .now_or_never()
         .expect("ready")
         .expect("tools");
-    assert_eq!(tools, vec![json!({"name": "echo"})]);
+    assert_eq!(
+        tools,
+        vec![serde_json::from_value::<Json>(json!({"name": "echo"})).unwrap()]
+    );
     assert_eq!(conn.protocol_version(), Some("2024-11-05"));
     let methods: Vec<String> = auth
         .host()
@@ -284,10 +288,15 @@ fn a_header_mismatch_lists_the_tools_again_and_retries_once() {
         .expect("ready")
         .expect("tools");
     auth.host().annotated.set(true);
-    auth.mcp_call_tool(&mut conn, "sql", json!({"region": "eu"}), &opts)
-        .now_or_never()
-        .expect("ready")
-        .expect("the retry carries the header");
+    auth.mcp_call_tool(
+        &mut conn,
+        "sql",
+        Object::new().with("region", "eu").into(),
+        &opts,
+    )
+    .now_or_never()
+    .expect("ready")
+    .expect("the retry carries the header");
     assert_eq!(
         auth.host().sent.borrow().as_slice(),
         ["tools/list", "tools/call", "tools/list", "tools/call"]

@@ -8,6 +8,7 @@ use super::{
 };
 use crate::config::Transport;
 use crate::host::LoginUi;
+use mcp_auth_core::json::Json;
 use mcp_auth_core::mcp::{McpClient, Protocol};
 use mcp_auth_core::Error;
 use serde_json::{json, Value};
@@ -53,9 +54,21 @@ pub(super) async fn run(
     let mut session = McpClient::connect(&auth, &t.url, protocol, &opts)
         .await
         .map_err(named)?;
-    let tools = session.list_tools().await.map_err(named)?;
+    let tools: Vec<Value> = session
+        .list_tools()
+        .await
+        .map_err(named)?
+        .into_iter()
+        .map(value)
+        .collect();
     let call_result = match call {
-        Some(name) => Some(session.call_tool(name, arguments).await.map_err(named)?),
+        Some(name) => {
+            let arguments = serde_json::from_value::<Json>(arguments)
+                .map_err(|e| CliError::new(format!("--args is not valid JSON: {e}")))?;
+            Some(value(
+                session.call_tool(name, arguments).await.map_err(named)?,
+            ))
+        }
         None => None,
     };
     let warnings = session.connection().take_warnings();
@@ -63,7 +76,12 @@ pub(super) async fn run(
         errln!("warning: {w}");
     }
     let revision = session.protocol_version().unwrap_or("?").to_string();
-    let info = session.connection().session().server_info().cloned();
+    let info = session
+        .connection()
+        .session()
+        .server_info()
+        .cloned()
+        .map(value);
     // ends a legacy session (DELETE); a failure here does not undo the work done
     if let Err(e) = session.close().await {
         errln!("note: could not end the MCP session: {e}");
@@ -132,6 +150,11 @@ pub(super) async fn run(
         )));
     }
     Ok(())
+}
+
+/// A server's JSON as serde_json's tree, so the CLI prints it as before (members sorted).
+fn value(j: Json) -> Value {
+    serde_json::to_value(j).unwrap_or(Value::Null)
 }
 
 /// An error of the MCP exchange, naming the server when it is the server's answer that failed.

@@ -3,6 +3,7 @@
 
 use super::{Awaiting, Session, State, Step};
 use crate::error::{Error, Result};
+use crate::json::Json;
 use crate::mcp::answer;
 use crate::mcp::headers::printable;
 use crate::mcp::request;
@@ -10,7 +11,6 @@ use crate::mcp::sse::Event;
 use crate::mcp::version::{Era, Protocol};
 use crate::platform_url;
 use crate::urls::is_loopback;
-use serde_json::Value;
 
 impl Session {
     /// Reports how the GET of `Step::OpenStream` went (a 401 is the caller's to retry with
@@ -64,14 +64,13 @@ impl Session {
                 if event.event != "message" {
                     return Ok(None);
                 }
-                let msg: Value = serde_json::from_slice(event.data.as_bytes()).map_err(|e| {
+                let msg: Json = crate::json::parse(event.data.as_bytes()).map_err(|_| {
                     Error::McpProtocol(format!(
-                        "the server sent an event that is not JSON ({e}): {}",
+                        "the server sent an event that is not JSON: {}",
                         printable(&event.data, answer::QUOTE)
                     ))
                 })?;
-                if msg.get("id").and_then(Value::as_u64) != Some(id) || msg.get("method").is_some()
-                {
+                if msg.get("id").and_then(Json::as_u64) != Some(id) || msg.get("method").is_some() {
                     return Ok(None);
                 }
                 if matches!(self.awaiting, Awaiting::StreamInitialize(_)) {
@@ -86,12 +85,12 @@ impl Session {
         }
     }
 
-    pub(super) fn stream_initialized(&mut self, answer: Value) -> Result<Step> {
+    pub(super) fn stream_initialized(&mut self, answer: Json) -> Result<Step> {
         let result = answer::result("initialize", answer)?;
         let endpoint = self.post_url().to_string();
         let version = result
             .get("protocolVersion")
-            .and_then(Value::as_str)
+            .and_then(Json::as_str)
             .filter(|v| Era::of(v).is_some_and(|e| e != Era::Modern))
             .unwrap_or("2024-11-05")
             .to_string();

@@ -24,12 +24,12 @@ pub use http_sse::checked_endpoint;
 
 use crate::error::{Error, Result};
 use crate::host::{HttpRequest, HttpResponse};
+use crate::json::Json;
 use crate::mcp::answer::{self, RpcError, UNSUPPORTED_VERSION};
 use crate::mcp::headers::{param_values, printable, ParamHeader};
 use crate::mcp::request;
 use crate::mcp::version::{newest_mutual, Era, Protocol, LATEST, VERSIONS};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::collections::HashMap;
 
 /// The legacy revision asked for in `initialize` when falling back.
@@ -55,7 +55,7 @@ pub enum Step {
     /// Read the open event stream and feed its events to `on_event`.
     ReadStream,
     /// The result of the request.
-    Done(Value),
+    Done(Json),
 }
 
 #[derive(Clone, Debug)]
@@ -95,7 +95,7 @@ enum Awaiting {
 #[derive(Clone, Debug)]
 struct Pending {
     method: String,
-    params: Option<Value>,
+    params: Option<Json>,
 }
 
 /// The session with one MCP server.
@@ -113,7 +113,7 @@ pub struct Session {
     version_retried: bool,
     reinitialized: bool,
     tools: HashMap<String, Vec<ParamHeader>>,
-    server_info: Option<Value>,
+    server_info: Option<Json>,
     warnings: Vec<String>,
 }
 
@@ -175,7 +175,7 @@ impl Session {
     }
 
     /// The server's `serverInfo` from `initialize` or `server/discover`, when seen.
-    pub fn server_info(&self) -> Option<&Value> {
+    pub fn server_info(&self) -> Option<&Json> {
         self.server_info.as_ref()
     }
 
@@ -199,7 +199,7 @@ impl Session {
     }
 
     /// Begins a request; returns the first step.
-    pub fn start(&mut self, method: &str, params: Option<Value>) -> Result<Step> {
+    pub fn start(&mut self, method: &str, params: Option<Json>) -> Result<Step> {
         if matches!(self.state, State::Closed) {
             return Err(Error::McpProtocol("the MCP session is closed".into()));
         }
@@ -240,24 +240,17 @@ impl Session {
                 self.awaiting = Awaiting::Answer(id);
                 let extra = match (&p.method[..], &p.params) {
                     ("tools/call", Some(params)) => {
-                        let name = params.get("name").and_then(Value::as_str).unwrap_or("");
+                        let name = params.get("name").and_then(Json::as_str).unwrap_or("");
                         let args = params.get("arguments");
                         self.tools
                             .get(name)
-                            .map(|hs| {
-                                param_values(hs, &args.map(results::tree).unwrap_or_default())
-                            })
+                            .map(|hs| param_values(hs, args.unwrap_or(&Json::Null)))
                             .unwrap_or_default()
                     }
                     _ => Vec::new(),
                 };
                 Ok(Step::Send(request::modern(
-                    &self.url,
-                    id,
-                    v,
-                    &p.method,
-                    p.params.as_ref().map(results::tree),
-                    extra,
+                    &self.url, id, v, &p.method, p.params, extra,
                 )))
             }
             State::Legacy {
@@ -270,7 +263,7 @@ impl Session {
                     &self.url,
                     Some(id),
                     &p.method,
-                    p.params.as_ref().map(results::tree),
+                    p.params,
                     session_id.as_deref(),
                     version_header(&version),
                 )))
@@ -282,7 +275,7 @@ impl Session {
                     &endpoint,
                     Some(id),
                     &p.method,
-                    p.params.as_ref().map(results::tree),
+                    p.params,
                     None,
                     None,
                 )))
@@ -525,10 +518,10 @@ impl Session {
         }
     }
 
-    fn accept_initialize(&mut self, asked: &'static str, result: &Value) -> Result<String> {
+    fn accept_initialize(&mut self, asked: &'static str, result: &Json) -> Result<String> {
         let answered = result
             .get("protocolVersion")
-            .and_then(Value::as_str)
+            .and_then(Json::as_str)
             .unwrap_or("");
         self.server_info = result.get("serverInfo").cloned();
         let known = Era::of(answered).is_some_and(|e| e != Era::Modern);

@@ -3,7 +3,12 @@
 use super::*;
 use crate::host::Method;
 use crate::mcp::sse::Event;
-use serde_json::json;
+use serde_json::{json, Value};
+
+/// A fixture written with `json!` as core's tree.
+fn tree(v: Value) -> Json {
+    serde_json::from_value(v).unwrap()
+}
 
 const URL: &str = "http://127.0.0.1:7/mcp";
 
@@ -55,7 +60,7 @@ fn result_for(req: &HttpRequest, result: Value) -> HttpResponse {
 
 fn done(step: Step) -> Value {
     match step {
-        Step::Done(v) => v,
+        Step::Done(v) => serde_json::to_value(v).unwrap(),
         other => panic!("expected a result, got {other:?}"),
     }
 }
@@ -133,7 +138,10 @@ fn unsupported_version_picks_the_newest_mutual_and_goes_legacy() {
     };
     assert_eq!(done(s.on_response(sse).unwrap())["tools"], json!([1]));
     assert_eq!(s.protocol_version(), Some("2025-11-25"));
-    assert_eq!(s.server_info().unwrap()["name"], "t");
+    assert_eq!(
+        s.server_info().unwrap().get("name").and_then(Json::as_str),
+        Some("t")
+    );
     let del = s.close().expect("a DELETE");
     assert_eq!(del.method, Method::Delete);
     assert_eq!(del.header_value("mcp-session-id"), Some("sess-1"));
@@ -402,7 +410,9 @@ fn tool_headers_come_from_the_listing() {
     let call = sent(
         s.start(
             "tools/call",
-            Some(json!({"name": "sql", "arguments": {"region": "Zürich"}})),
+            Some(tree(
+                json!({"name": "sql", "arguments": {"region": "Zürich"}}),
+            )),
         )
         .unwrap(),
     );
