@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::host::{HttpRequest, HttpResponse};
+use crate::json::Json;
 use crate::metadata::{same_issuer, AuthServerMetadata};
 use crate::platform_url;
 use crate::records::{ClientAuthMethod, ClientRecord, ClientSource, TokenRecord};
@@ -260,7 +261,7 @@ pub fn revocation_request(
 struct RawTokenResponse {
     access_token: Option<String>,
     token_type: Option<String>,
-    expires_in: Option<serde_json::Value>,
+    expires_in: Option<Json>,
     refresh_token: Option<String>,
     scope: Option<String>,
     id_token: Option<String>,
@@ -355,13 +356,13 @@ pub fn parse_token_response(
         )));
     };
     let expires_in = match raw.expires_in {
-        None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::Number(n)) => Some(n.as_u64().ok_or_else(|| {
+        None | Some(Json::Null) => None,
+        Some(n @ Json::Number(_)) => Some(n.as_u64().ok_or_else(|| {
             Error::InvalidTokenResponse(format!(
                 "expires_in `{n}` is not a whole number of seconds"
             ))
         })?),
-        Some(serde_json::Value::String(s)) => Some(s.trim().parse::<u64>().map_err(|_| {
+        Some(Json::String(s)) => Some(s.trim().parse::<u64>().map_err(|_| {
             Error::InvalidTokenResponse(format!("expires_in `{s}` is not a number"))
         })?),
         Some(other) => {
