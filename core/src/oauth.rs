@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::host::{HttpRequest, HttpResponse};
-use crate::json::Json;
+use crate::json::{Json, Object};
 use crate::metadata::{same_issuer, AuthServerMetadata};
 use crate::platform_url;
 use crate::records::{ClientAuthMethod, ClientRecord, ClientSource, TokenRecord};
@@ -466,17 +466,17 @@ pub fn registration_request(
     redirect_uri: &str,
     scope: Option<&str>,
 ) -> HttpRequest {
-    let mut body = serde_json::json!({
-        "client_name": client_name,
-        "application_type": application_type(redirect_uri),
-        "redirect_uris": [redirect_uri],
-        "grant_types": ["authorization_code", "refresh_token"],
-        "response_types": ["code"],
-        "token_endpoint_auth_method": "none",
-    });
-    if let (Some(s), Some(obj)) = (scope, body.as_object_mut()) {
-        obj.insert("scope".into(), s.into());
+    // Members in lexicographic order: the bytes this request has always had on the wire.
+    let mut body = Object::new()
+        .with("application_type", application_type(redirect_uri))
+        .with("client_name", client_name)
+        .with("grant_types", &["authorization_code", "refresh_token"][..])
+        .with("redirect_uris", vec![redirect_uri.to_string()])
+        .with("response_types", &["code"][..]);
+    if let Some(s) = scope {
+        body.insert("scope", s);
     }
+    let body = Json::from(body.with("token_endpoint_auth_method", "none"));
     HttpRequest::post(endpoint, "application/json", body.to_string().into_bytes())
         .header("accept", "application/json")
 }
@@ -587,6 +587,33 @@ mod tests {
             let body: serde_json::Value =
                 serde_json::from_slice(req.body.as_deref().unwrap_or_default()).expect("json");
             assert_eq!(body["application_type"], want, "{uri}");
+        }
+    }
+
+    #[test]
+    fn registration_body_keeps_its_sorted_wire_bytes() {
+        for scope in [None, Some("mcp:read \"x\"")] {
+            let req = registration_request(
+                "https://as.example/register",
+                "Name \u{7f} é",
+                "http://127.0.0.1:3030/callback",
+                scope,
+            );
+            let mut want = serde_json::json!({
+                "client_name": "Name \u{7f} é",
+                "application_type": "native",
+                "redirect_uris": ["http://127.0.0.1:3030/callback"],
+                "grant_types": ["authorization_code", "refresh_token"],
+                "response_types": ["code"],
+                "token_endpoint_auth_method": "none",
+            });
+            if let Some(s) = scope {
+                want["scope"] = s.into();
+            }
+            assert_eq!(
+                String::from_utf8(req.body.clone().unwrap_or_default()).unwrap(),
+                want.to_string()
+            );
         }
     }
 
