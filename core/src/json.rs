@@ -262,7 +262,7 @@ impl Json {
     }
 }
 
-/// Compact JSON text, as [`print`].
+/// Compact JSON text, as [`print()`].
 impl fmt::Display for Json {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&print(self))
