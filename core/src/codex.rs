@@ -99,7 +99,7 @@ pub fn account_from_id_token(id_token: &str) -> Result<ChatGptAccount> {
         .map_err(|e| {
             Error::InvalidTokenResponse(format!("the id_token payload is not base64url ({e})"))
         })?;
-    let claims: Claims = serde_json::from_slice(&bytes).map_err(|e| {
+    let claims: Claims = crate::json::from_slice(&bytes).map_err(|e| {
         Error::InvalidTokenResponse(format!("the id_token payload is not JSON ({e})"))
     })?;
     let auth = claims.auth;
@@ -150,7 +150,7 @@ struct RawAuthTokens {
 
 /// Parses a Codex CLI `auth.json`. The account id comes from the file, else the id_token.
 pub fn parse_codex_auth_json(text: &str) -> Result<CodexCliAuth> {
-    let raw: RawAuthJson = serde_json::from_slice(text.as_bytes())
+    let raw: RawAuthJson = crate::json::from_slice(text.as_bytes())
         .map_err(|e| Error::Invalid(format!("the Codex auth.json is not valid ({e})")))?;
     let tokens = raw.tokens;
     let id_token = tokens.as_ref().and_then(|t| t.id_token.clone());

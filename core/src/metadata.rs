@@ -96,7 +96,7 @@ pub fn same_issuer(a: &str, b: &str) -> bool {
 
 impl ProtectedResourceMetadata {
     pub fn parse(body: &[u8], url: &str) -> Result<Self> {
-        serde_json::from_slice(body).map_err(|e| {
+        crate::json::from_slice(body).map_err(|e| {
             Error::Discovery(format!(
                 "protected resource metadata at {url} is not valid JSON: {e}"
             ))
@@ -119,7 +119,7 @@ impl ProtectedResourceMetadata {
 
 impl AuthServerMetadata {
     pub fn parse(body: &[u8], url: &str) -> Result<Self> {
-        serde_json::from_slice(body).map_err(|e| {
+        crate::json::from_slice(body).map_err(|e| {
             Error::Discovery(format!(
                 "authorization server metadata at {url} is not usable: {e}"
             ))

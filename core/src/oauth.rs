@@ -275,7 +275,7 @@ struct RawError {
 
 /// An error response from a token, registration or revocation endpoint.
 pub fn endpoint_error(resp: &HttpResponse) -> Error {
-    let parsed: Option<RawError> = serde_json::from_slice(&resp.body).ok();
+    let parsed: Option<RawError> = crate::json::from_slice(&resp.body).ok();
     match parsed.and_then(|e| e.error.map(|err| (err, e.error_description))) {
         // the server's words, without control characters (escape sequences) and bounded
         Some((error, description)) => {
@@ -337,7 +337,7 @@ pub fn parse_token_response(
     if !resp.is_success() {
         return Err(endpoint_error(resp));
     }
-    let raw: RawTokenResponse = serde_json::from_slice(&resp.body)
+    let raw: RawTokenResponse = crate::json::from_slice(&resp.body)
         .map_err(|e| Error::InvalidTokenResponse(format!("not a JSON object ({e})")))?;
     let access_token = raw
         .access_token
@@ -513,7 +513,7 @@ pub fn parse_registration_response(
             other => other,
         });
     }
-    let raw: RawRegistration = serde_json::from_slice(&resp.body)
+    let raw: RawRegistration = crate::json::from_slice(&resp.body)
         .map_err(|e| fail(format!("the response is not JSON ({e})")))?;
     let client_id = raw
         .client_id

@@ -12,8 +12,13 @@
 //! - integral numbers within ±(2^53 - 1) print without a fraction (`1`, not `1.0`); `-0` prints `0`.
 //!
 //! Text ↔ tree is never hand-written: natively it goes through serde_json (serde's data model,
-//! depth limit 128).
+//! depth limit 128), in the wasm build through the platform's `JSON.parse`/`JSON.stringify`
+//! ([`Platform`]). Typed documents go text → tree → struct on every platform ([`from_slice`],
+//! [`to_string`], the serde bridge).
 
+mod bridge;
+
+pub use bridge::{from_json, to_json, BridgeError};
 use std::fmt;
 
 /// The largest integer every platform represents exactly and unambiguously (2^53 - 1, JS's
@@ -389,15 +394,80 @@ impl fmt::Display for SyntaxError {
 
 impl std::error::Error for SyntaxError {}
 
-/// Parses JSON text (natively through serde_json).
+/// The platform's JSON text reader and writer. The wasm shell registers `JSON.parse` and
+/// `JSON.stringify` at start-up, so the wasm build links no JSON parser of its own; native
+/// builds read and write through serde_json. Both must keep the rules at the top of this
+/// module (finite numbers, UTF-8 strings without lone surrogates, nesting depth ≤ 128, the last
+/// duplicate kept).
+#[derive(Clone, Copy)]
+pub struct Platform {
+    /// Text → tree; `None` when the text is not JSON under the rules above.
+    pub parse: fn(&[u8]) -> Option<Json>,
+    /// Tree → compact text.
+    pub print: fn(&Json) -> String,
+}
+
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+static PLATFORM: std::sync::OnceLock<Platform> = std::sync::OnceLock::new();
+
+/// Registers the platform's JSON for the rest of the process (the wasm shell, at start-up).
+/// Returns false, changing nothing, when one is already registered.
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+pub fn set_platform(platform: Platform) -> bool {
+    PLATFORM.set(platform).is_ok()
+}
+
+/// Parses JSON text (natively through serde_json, in the wasm build through the platform).
 pub fn parse(text: &[u8]) -> Result<Json, SyntaxError> {
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    return PLATFORM
+        .get()
+        .and_then(|p| (p.parse)(text))
+        .ok_or(SyntaxError);
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
     serde_json::from_slice(text).map_err(|_| SyntaxError)
 }
 
-/// Prints compact JSON text (natively through serde_json).
+/// Prints compact JSON text (natively through serde_json, in the wasm build through the
+/// platform).
 pub fn print(value: &Json) -> String {
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    return PLATFORM.get().map(|p| (p.print)(value)).unwrap_or_default();
     // Serialising a tree of strings, finite numbers and containers cannot fail.
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
     serde_json::to_string(value).unwrap_or_default()
+}
+
+/// Why a typed document could not be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    /// The text is not JSON.
+    Syntax,
+    /// JSON, but not the expected shape: serde's message (names the member).
+    Type(String),
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeError::Syntax => fmt::Display::fmt(&SyntaxError, f),
+            DecodeError::Type(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Reads a typed document from JSON text: [`parse`], then [`from_json`]. The same path on
+/// every platform, so a document reads the same in the CLI and the browser.
+pub fn from_slice<T: serde::de::DeserializeOwned>(text: &[u8]) -> Result<T, DecodeError> {
+    let tree = parse(text).map_err(|_| DecodeError::Syntax)?;
+    from_json(&tree).map_err(|e| DecodeError::Type(e.0))
+}
+
+/// Writes a typed value as compact JSON text: [`to_json`], then [`print`].
+pub fn to_string<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, BridgeError> {
+    Ok(print(&to_json(value)?))
 }
 
 mod serde_impl {
@@ -542,5 +612,72 @@ mod tests {
         );
         assert!(o.strs("scopes").is_err());
         assert_eq!(o.opt_str("nope"), Ok(None));
+    }
+
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Kind {
+        Plain,
+        Tagged { level: u8 },
+        Wrapped(String),
+    }
+
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Doc {
+        name: String,
+        expires_at: u64,
+        delta: i64,
+        ratio: f64,
+        note: Option<String>,
+        #[serde(default)]
+        scopes: Vec<String>,
+        kinds: Vec<Kind>,
+        extra: Json,
+    }
+
+    #[test]
+    fn typed_documents_round_trip_in_field_order() {
+        let doc = Doc {
+            name: "a".into(),
+            expires_at: u64::MAX,
+            delta: -5,
+            ratio: 0.25,
+            note: None,
+            scopes: vec!["x".into()],
+            kinds: vec![
+                Kind::Plain,
+                Kind::Tagged { level: 2 },
+                Kind::Wrapped("w".into()),
+            ],
+            extra: Object::new().with("z", 1u64).with("a", true).into(),
+        };
+        let text = to_string(&doc).unwrap();
+        assert_eq!(
+            text,
+            r#"{"name":"a","expires_at":1.8446744073709552e+19,"delta":-5,"ratio":0.25,"note":null,"scopes":["x"],"kinds":["plain",{"tagged":{"level":2}},{"wrapped":"w"}],"extra":{"z":1,"a":true}}"#
+        );
+        // u64::MAX is written rounded to 2^64 and read back saturated: the far future stays.
+        assert_eq!(from_slice::<Doc>(text.as_bytes()), Ok(doc));
+    }
+
+    #[test]
+    fn typed_errors_name_the_member_never_the_number() {
+        let missing = from_slice::<Doc>(br#"{"name":"a"}"#).unwrap_err();
+        assert_eq!(missing.to_string(), "missing field `expires_at`");
+        let mistyped = from_slice::<Doc>(br#"{"name":12.5}"#).unwrap_err();
+        assert_eq!(
+            mistyped,
+            DecodeError::Type("invalid type: number, expected a string".into())
+        );
+        let negative = from_slice::<u64>(b"-3").unwrap_err();
+        assert_eq!(negative.to_string(), "invalid value: number, expected u64");
+        let fraction = from_slice::<u64>(b"3.5").unwrap_err();
+        assert_eq!(fraction.to_string(), "invalid type: number, expected u64");
+        assert_eq!(from_slice::<u64>(b"{"), Err(DecodeError::Syntax));
+        assert_eq!(
+            from_slice::<Kind>(br#""other""#).unwrap_err().to_string(),
+            "unknown variant `other`, expected one of `plain`, `tagged`, `wrapped`"
+        );
+        assert!(from_slice::<(u8, u8)>(b"[1,2,3]").is_err());
     }
 }
