@@ -75,7 +75,7 @@ pub(crate) fn opt_bool(target: &JsValue, name: &str) -> Result<Option<bool>, JsV
 
 /// A plain JS object (not a `Map`) from a serialisable value, through JSON.
 pub(crate) fn to_js_object<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
-    let text = serde_json::to_string(value)
+    let text = mcp_auth_core::json::to_string(value)
         .map_err(|e| crate::coded_error(&format!("cannot encode the result: {e}"), "invalid"))?;
     js_sys::JSON::parse(&text)
 }

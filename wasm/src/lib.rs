@@ -12,6 +12,9 @@ mod grants;
 mod host;
 mod js;
 mod out;
+// core's JSON through the platform: only in the wasm32 build (natively core has serde_json)
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+mod platform_json;
 mod platform_url;
 mod pure;
 mod session;
@@ -36,12 +39,14 @@ extern "C" {
     fn console_error(message: &str);
 }
 
-/// The module's start function: registers the platform's `URL` with core (IDNA), and reports
-/// a panic on the console instead of an anonymous `unreachable` trap. The module is
-/// unusable afterwards (panic = abort), so the message says it is a bug.
+/// The module's start function: registers the platform's `JSON` (text) and `URL` (IDNA) with
+/// core, and reports a panic on the console instead of an anonymous `unreachable` trap. The
+/// module is unusable afterwards (panic = abort), so the message says it is a bug.
 #[wasm_bindgen(start, skip_typescript)]
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 fn install_panic_hook() {
+    #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+    platform_json::register();
     platform_url::register();
     std::panic::set_hook(Box::new(|info| {
         let message = format!("mcp-auth-wasm: internal error, please report this bug: {info}");
