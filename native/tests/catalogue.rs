@@ -44,7 +44,8 @@ struct Row {
     config: Option<ConfigFile>,
     #[serde(default)]
     env: BTreeMap<String, String>,
-    /// `store` rows: the token record's new text (`{half}`: the real one cut in half), or
+    /// `store` rows: the token record's new text (`{half}`: the real one cut in half;
+    /// `{members}`: the real one without its opening brace), or
     /// the whole token file's.
     #[serde(default)]
     record: Option<String>,
@@ -299,9 +300,12 @@ async fn core_run(
     Ok(code)
 }
 
-/// A record's replacement text: `{half}` is the real record cut in half.
+/// A record's replacement text: `{half}` is the real record cut in half, `{members}` the real
+/// record without its opening brace (a row puts a member of its own before the real ones).
 fn corrupted(template: &str, real: &str) -> String {
-    template.replace("{half}", &real[..real.len() / 2])
+    template
+        .replace("{half}", &real[..real.len() / 2])
+        .replace("{members}", real.strip_prefix('{').unwrap_or(real))
 }
 
 fn file_records(env: &CliEnv) -> BTreeMap<String, String> {

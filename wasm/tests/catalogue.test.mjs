@@ -113,9 +113,11 @@ test(`${jsRows.length} catalogue rows end in their typed error through the wasm 
       }
     }
     if (row.where === "store" && row.record !== undefined) {
-      // the token record replaced by a corrupted one (`{half}`: the real one cut in half)
+      // the token record replaced by a corrupted one (`{half}`: the real one cut in half,
+      // `{members}`: the real one without its opening brace)
       for (const [k, v] of storage.map) {
-        if (k.startsWith("tokens:")) storage.map.set(k, row.record.replace("{half}", v.slice(0, Math.floor(v.length / 2))));
+        if (k.startsWith("tokens:"))
+          storage.map.set(k, row.record.replace("{half}", v.slice(0, Math.floor(v.length / 2))).replace("{members}", () => v.slice(1)));
       }
     }
     if (row.where === "token_refresh") {
