@@ -4,17 +4,14 @@
 //!
 //! The walk keeps core's rules (the same as serde_json's on the CLI): the text must be UTF-8,
 //! numbers finite (`JSON.parse("1e400")` gives `Infinity`: refused), strings without lone
-//! surrogates (`"\ud800"` parses in JS: refused), nesting at most 128 deep. One difference is
-//! the platform's own: a JS object lists integer-like keys (`"1"`, `"2"`) first, in ascending
-//! order, so such members of a parsed object come before the others.
+//! surrogates (`"\ud800"` parses in JS: refused), nesting at most `MAX_NESTING` deep. One
+//! difference is the platform's own: a JS object lists integer-like keys (`"1"`, `"2"`) first,
+//! in ascending order, so such members of a parsed object come before the others.
 
 use js_sys::{Array, JsString};
-use mcp_auth_core::json::{self, Json, Object, MAX_SAFE};
+use mcp_auth_core::json::{self, Json, Object, MAX_NESTING, MAX_SAFE};
 use std::fmt::Write;
 use wasm_bindgen::{JsCast, JsValue};
-
-/// serde_json's nesting limit, kept so that a document reads the same everywhere.
-const MAX_DEPTH: usize = 128;
 
 fn parse(text: &[u8]) -> Option<Json> {
     let text = std::str::from_utf8(text).ok()?;
@@ -22,7 +19,8 @@ fn parse(text: &[u8]) -> Option<Json> {
     tree_of(&value, 0)
 }
 
-/// A value `JSON.parse` made, as core's tree; `None` where core's rules refuse it.
+/// A value `JSON.parse` made, inside `depth` arrays or objects, as core's tree; `None` where
+/// core's rules refuse it.
 fn tree_of(value: &JsValue, depth: usize) -> Option<Json> {
     if value.is_null() {
         return Some(Json::Null);
@@ -36,7 +34,8 @@ fn tree_of(value: &JsValue, depth: usize) -> Option<Json> {
     if value.is_string() {
         return string_of(value.unchecked_ref()).map(Json::String);
     }
-    if depth >= MAX_DEPTH {
+    // `depth` containers enclose this one
+    if depth >= MAX_NESTING {
         return None;
     }
     if Array::is_array(value) {

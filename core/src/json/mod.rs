@@ -9,10 +9,11 @@
 //! - objects keep document order; a duplicate key keeps the last value, at the place of the
 //!   first occurrence (`JSON.parse` keeps the last value);
 //! - `__proto__` is a plain key;
+//! - arrays and objects nest at most [`MAX_NESTING`] deep;
 //! - integral numbers within ±(2^53 - 1) print without a fraction (`1`, not `1.0`); `-0` prints `0`.
 //!
 //! Text ↔ tree is never hand-written: natively it goes through serde_json (serde's data model,
-//! depth limit 128), in the wasm build through the platform's `JSON.parse`/`JSON.stringify`
+//! its nesting limit), in the wasm build through the platform's `JSON.parse`/`JSON.stringify`
 //! ([`Platform`]). Typed documents go text → tree → struct on every platform ([`from_slice`],
 //! [`to_string`], the serde bridge).
 
@@ -24,6 +25,10 @@ use std::fmt;
 /// The largest integer every platform represents exactly and unambiguously (2^53 - 1, JS's
 /// `Number.MAX_SAFE_INTEGER`): 2^53 + 1 parses to 2^53, so 2^53 itself is refused.
 pub const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
+
+/// The deepest nesting of arrays and objects a document may have (serde_json's limit; the
+/// wasm shell applies the same to what `JSON.parse` gives).
+pub const MAX_NESTING: usize = 127;
 
 /// An object: members in document order, keys unique.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -397,8 +402,8 @@ impl std::error::Error for SyntaxError {}
 /// The platform's JSON text reader and writer. The wasm shell registers `JSON.parse` and
 /// `JSON.stringify` at start-up, so the wasm build links no JSON parser of its own; native
 /// builds read and write through serde_json. Both must keep the rules at the top of this
-/// module (finite numbers, UTF-8 strings without lone surrogates, nesting depth ≤ 128, the last
-/// duplicate kept).
+/// module (finite numbers, UTF-8 strings without lone surrogates, nesting within
+/// [`MAX_NESTING`], the last duplicate kept).
 #[derive(Clone, Copy)]
 pub struct Platform {
     /// Text → tree; `None` when the text is not JSON under the rules above.
@@ -593,6 +598,10 @@ mod tests {
         assert_eq!(parse(b"\"\xff\""), Err(SyntaxError));
         let deep = "[".repeat(100_000) + &"]".repeat(100_000);
         assert_eq!(parse(deep.as_bytes()), Err(SyntaxError));
+        // the nesting limit, which the wasm shell's walk of `JSON.parse` mirrors
+        let nested = |n: usize| "[".repeat(n) + &"]".repeat(n);
+        assert!(parse(nested(MAX_NESTING).as_bytes()).is_ok());
+        assert_eq!(parse(nested(MAX_NESTING + 1).as_bytes()), Err(SyntaxError));
     }
 
     #[test]
