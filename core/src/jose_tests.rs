@@ -169,3 +169,98 @@ fn errors_name_the_problem_without_key_bytes() {
     let shown = format!("{key:?}");
     assert_eq!(shown, "SigningKey(RS256, [redacted])");
 }
+
+/// The base64url segment `i` of a compact JWS, as text.
+fn segment(token: &str, i: usize) -> String {
+    String::from_utf8(b64(token.split('.').nth(i).unwrap())).unwrap()
+}
+
+const ES256_X: &str = "9RusAeFlSbpMjq3p5GmFXx8HlxHPstxI6m3rECEzDXc";
+const ES256_Y: &str = "wneZ29oT-mBDUcZraLBt8nvAYwMmzPGXBq3kUMT2JX8";
+const ES256_D: &str = "6F4cxotwgTT-G5INgmL5UN2tupHsBlRTe2E4f5c_-Y0";
+
+#[test]
+fn jws_bytes_are_pinned() {
+    // Members in sorted (byte-lexicographic) order at every depth, `alg` among them, no
+    // whitespace, integers without a fraction: the bytes every server has seen so far.
+    let key = SigningKey::parse(ES256_JWK).unwrap();
+    let mut header = Map::new();
+    header.insert("typ".into(), "JWT".into());
+    header.insert("kid".into(), "k1".into());
+    header.insert("jwk".into(), Value::Object(key.public_jwk()));
+    header.insert("alg".into(), "none".into());
+    let claims = serde_json::json!({
+        "sub": "client-1",
+        "iss": "client-1",
+        "aud": "https://as.example/",
+        "iat": 1_700_000_000u64,
+        "exp": 1_700_000_060u64,
+        "jti": "j-1",
+        "nested": {"z": 1, "B": [1, "x", true, null], "a": {}},
+        "text": "quote\" back\\ slash/ \u{e9} \u{1}\n",
+    });
+    let token = block_on(jws(header, &claims, &key)).unwrap();
+    assert_eq!(
+        segment(&token, 0),
+        format!(
+            r#"{{"alg":"ES256","jwk":{{"crv":"P-256","kty":"EC","x":"{ES256_X}","y":"{ES256_Y}"}},"kid":"k1","typ":"JWT"}}"#
+        )
+    );
+    assert_eq!(
+        segment(&token, 1),
+        "{\"aud\":\"https://as.example/\",\"exp\":1700000060,\"iat\":1700000000,\"iss\":\"client-1\",\"jti\":\"j-1\",\"nested\":{\"B\":[1,\"x\",true,null],\"a\":{},\"z\":1},\"sub\":\"client-1\",\"text\":\"quote\\\" back\\\\ slash/ \u{e9} \\u0001\\n\"}"
+    );
+    // ES256 signatures here are deterministic (RFC 6979): the whole token is fixed.
+    assert_eq!(token, PINNED_ES256_TOKEN);
+    verify(&token, &public(ES256_PUBLIC));
+
+    let rsa = SigningKey::parse(RS256_JWK).unwrap();
+    let mut header = Map::new();
+    header.insert("typ".into(), "JWT".into());
+    let claims = serde_json::json!({"jti": "j-2", "iat": 1, "aud": "a"});
+    let token = block_on(jws(header, &claims, &rsa)).unwrap();
+    assert_eq!(segment(&token, 0), r#"{"alg":"RS256","typ":"JWT"}"#);
+    assert_eq!(segment(&token, 1), r#"{"aud":"a","iat":1,"jti":"j-2"}"#);
+    assert_eq!(token, PINNED_RS256_TOKEN);
+}
+
+const PINNED_ES256_TOKEN: &str = "eyJhbGciOiJFUzI1NiIsImp3ayI6eyJjcnYiOiJQLTI1NiIsImt0eSI6IkVDIiwieCI6IjlSdXNBZUZsU2JwTWpxM3A1R21GWHg4SGx4SFBzdHhJNm0zckVDRXpEWGMiLCJ5Ijoid25lWjI5b1QtbUJEVWNacmFMQnQ4bnZBWXdNbXpQR1hCcTNrVU1UMkpYOCJ9LCJraWQiOiJrMSIsInR5cCI6IkpXVCJ9.eyJhdWQiOiJodHRwczovL2FzLmV4YW1wbGUvIiwiZXhwIjoxNzAwMDAwMDYwLCJpYXQiOjE3MDAwMDAwMDAsImlzcyI6ImNsaWVudC0xIiwianRpIjoiai0xIiwibmVzdGVkIjp7IkIiOlsxLCJ4Iix0cnVlLG51bGxdLCJhIjp7fSwieiI6MX0sInN1YiI6ImNsaWVudC0xIiwidGV4dCI6InF1b3RlXCIgYmFja1xcIHNsYXNoLyDDqSBcdTAwMDFcbiJ9.zkvLGKl4snBBs0MYpwFduD3rfA3OtQreqrtVOwPwyInVXpe11843b763oFn0rcC8S1cY_PZpyhTMNchPNNLmIA";
+const PINNED_RS256_TOKEN: &str = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJhdWQiOiJhIiwiaWF0IjoxLCJqdGkiOiJqLTIifQ.YEFHbKpaVIm8sXH7lFV2dKzhFdxEcjorITBAnc2I_1VAya8po8g9L9TLg1IZDOwDa4hvPPKJWnjE-Ymn6ygAYKn2O5gAmBKLhHCD3T6vwjTZhef_1ISDtVa6Db2qFDPnwDlPwo6V6zal0En5-PshFEqc3zaaNjf-p-KzbmK8VCxxgBrHlIsflL7Z8st1GJDuoErJRDnN8p_r5sS3VG_V5mbNQkXX2k-p8Ys-fu_YKA6RBN2dIGtKXnacHGs8HhI0mGpb9-745UyeMT-7s5goQP9zc90YYFc9lPRhjp8VS2_gOUbWxSXOqrfPMoJjjOZCAu4UGFVvwRL5rkIOQVQ9vA";
+
+#[test]
+fn jwk_bytes_are_pinned() {
+    let key = SigningKey::parse(ES256_PKCS8).unwrap();
+    assert_eq!(
+        serde_json::to_string(&key.public_jwk()).unwrap(),
+        format!(r#"{{"crv":"P-256","kty":"EC","x":"{ES256_X}","y":"{ES256_Y}"}}"#)
+    );
+    assert_eq!(
+        serde_json::to_string(&key.private_jwk().unwrap()).unwrap(),
+        format!(r#"{{"crv":"P-256","d":"{ES256_D}","kty":"EC","x":"{ES256_X}","y":"{ES256_Y}"}}"#)
+    );
+    let rsa = SigningKey::parse(RS256_PKCS8).unwrap();
+    let expected = public(RS256_PUBLIC);
+    assert_eq!(
+        serde_json::to_string(&rsa.public_jwk()).unwrap(),
+        format!(
+            r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
+            expected["e"].as_str().unwrap(),
+            expected["n"].as_str().unwrap()
+        )
+    );
+    assert!(rsa.private_jwk().is_none());
+}
+
+#[test]
+fn ec_thumbprint_is_pinned() {
+    let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{ES256_X}","y":"{ES256_Y}"}}"#);
+    let expected = URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()));
+    let key = SigningKey::parse(ES256_JWK).unwrap();
+    assert_eq!(key.thumbprint().unwrap(), expected);
+    assert_eq!(expected, PINNED_ES256_THUMBPRINT);
+    let rsa = SigningKey::parse(RS256_JWK).unwrap();
+    assert_eq!(rsa.thumbprint().unwrap(), PINNED_RS256_THUMBPRINT);
+}
+
+const PINNED_ES256_THUMBPRINT: &str = "Io1sNTVL3fk102Kq5IQwnTFrCHUYIEgzJr20SN5PwDM";
+const PINNED_RS256_THUMBPRINT: &str = "8Rfnk5EWVoO_gDCHnf-qfr-sDzCPQzRDU5omIvn3rtY";
