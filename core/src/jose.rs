@@ -64,8 +64,9 @@ pub trait JwsSigner {
 }
 
 /// Builds a compact JWS: `header` (its `alg` is set from the signer, whatever it held) and
-/// `claims`, each printed as compact JSON with the members of every object in sorted order
-/// (see [`sorted`]) and base64url-encoded, signed by `signer`.
+/// `claims`, each printed as compact JSON with the members of every object in sorted
+/// (byte-wise lexicographic) key order, at every depth, and base64url-encoded, signed by
+/// `signer`. The member order callers build in does not matter.
 pub async fn jws<S: JwsSigner + ?Sized>(
     header: Object,
     claims: &Object,
