@@ -8,12 +8,11 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use serde::Serialize;
-use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 use std::fmt;
 
 use crate::error::{Error, Result};
+use crate::json::{self, Json, Object};
 
 /// A JWS algorithm this client can sign with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,25 +57,24 @@ pub trait JwsSigner {
     /// The algorithm the signature uses (the `alg` header).
     fn alg(&self) -> Alg;
     /// The public key as a JWK (members of RFC 7518 §6, no private parts).
-    fn public_jwk(&self) -> Map<String, Value>;
+    fn public_jwk(&self) -> Object;
     /// The JWS signature over `signing_input` (for ES256 the 64-byte `r || s` of RFC 7518
     /// §3.4, not DER).
     async fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>>;
 }
 
 /// Builds a compact JWS: `header` (its `alg` is set from the signer, whatever it held) and
-/// `claims`, each serialized as JSON and base64url-encoded, signed by `signer`.
+/// `claims`, each printed as compact JSON with the members of every object in sorted
+/// (byte-wise lexicographic) key order, at every depth, and base64url-encoded, signed by
+/// `signer`. The member order callers build in does not matter.
 pub async fn jws<S: JwsSigner + ?Sized>(
-    header: Map<String, Value>,
-    claims: &Value,
+    header: Object,
+    claims: &Object,
     signer: &S,
 ) -> Result<String> {
-    let mut header = header;
-    header.insert("alg".into(), Value::String(signer.alg().as_str().into()));
-    let header = serde_json::to_vec(&Value::Object(header))
-        .map_err(|e| Error::Invalid(format!("JWS header: {e}")))?;
-    let claims =
-        serde_json::to_vec(claims).map_err(|e| Error::Invalid(format!("JWS claims: {e}")))?;
+    let header = header.with("alg", signer.alg().as_str());
+    let header = json::print(&Json::Object(sorted(header)));
+    let claims = json::print(&Json::Object(sorted(claims.clone())));
     let mut token = URL_SAFE_NO_PAD.encode(header);
     token.push('.');
     token.push_str(&URL_SAFE_NO_PAD.encode(claims));
@@ -84,6 +82,27 @@ pub async fn jws<S: JwsSigner + ?Sized>(
     token.push('.');
     token.push_str(&URL_SAFE_NO_PAD.encode(signature));
     Ok(token)
+}
+
+/// `object` with its members in sorted (byte-wise lexicographic) key order, at every depth
+/// (objects inside arrays too). The JOSE objects this client sends have always gone out in
+/// that order (they used to be sorted maps), and servers see the same bytes whichever way an
+/// object was built.
+pub(crate) fn sorted(object: Object) -> Object {
+    let mut members: Vec<(String, Json)> = object
+        .into_iter()
+        .map(|(k, v)| (k, sorted_value(v)))
+        .collect();
+    members.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    members.into_iter().collect()
+}
+
+fn sorted_value(value: Json) -> Json {
+    match value {
+        Json::Object(o) => Json::Object(sorted(o)),
+        Json::Array(items) => Json::Array(items.into_iter().map(sorted_value).collect()),
+        other => other,
+    }
 }
 
 #[cfg(feature = "software-keys")]
@@ -98,48 +117,33 @@ pub use keys::SigningKey;
 
 /// The RFC 7638 JWK thumbprint (`jkt`): SHA-256 over the required members of the public
 /// key, in lexicographic order and without whitespace, base64url-encoded.
-pub fn jwk_thumbprint(jwk: &Map<String, Value>) -> Result<String> {
-    // The structs' fields are declared in lexicographic order; serde_json writes them in
-    // that order with no whitespace, which is exactly the canonical form.
-    #[derive(Serialize)]
-    struct Ec<'a> {
-        crv: &'a str,
-        kty: &'a str,
-        x: &'a str,
-        y: &'a str,
-    }
-    #[derive(Serialize)]
-    struct Rsa<'a> {
-        e: &'a str,
-        kty: &'a str,
-        n: &'a str,
-    }
+pub fn jwk_thumbprint(jwk: &Object) -> Result<String> {
+    // The members are inserted in lexicographic order and printed without whitespace:
+    // exactly the canonical form.
     let canonical = match member(jwk, "kty")? {
-        "EC" => serde_json::to_vec(&Ec {
-            crv: member(jwk, "crv")?,
-            kty: "EC",
-            x: member(jwk, "x")?,
-            y: member(jwk, "y")?,
-        }),
-        "RSA" => serde_json::to_vec(&Rsa {
-            e: member(jwk, "e")?,
-            kty: "RSA",
-            n: member(jwk, "n")?,
-        }),
+        "EC" => Object::new()
+            .with("crv", member(jwk, "crv")?)
+            .with("kty", "EC")
+            .with("x", member(jwk, "x")?)
+            .with("y", member(jwk, "y")?),
+        "RSA" => Object::new()
+            .with("e", member(jwk, "e")?)
+            .with("kty", "RSA")
+            .with("n", member(jwk, "n")?),
         other => {
             return Err(key_error(format!(
                 "no thumbprint for JWK key type `{}`",
                 shown(other)
             )))
         }
-    }
-    .map_err(|e| Error::Invalid(format!("JWK thumbprint: {e}")))?;
-    Ok(URL_SAFE_NO_PAD.encode(Sha256::digest(&canonical)))
+    };
+    let canonical = json::print(&Json::Object(canonical));
+    Ok(URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes())))
 }
 
-pub(crate) fn member<'a>(jwk: &'a Map<String, Value>, name: &str) -> Result<&'a str> {
+pub(crate) fn member<'a>(jwk: &'a Object, name: &str) -> Result<&'a str> {
     jwk.get(name)
-        .and_then(Value::as_str)
+        .and_then(Json::as_str)
         .ok_or_else(|| key_error(format!("the JWK has no `{name}` string")))
 }
 

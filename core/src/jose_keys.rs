@@ -3,8 +3,9 @@
 //! elsewhere (the wasm build: WebCrypto) leave the feature out and get the stub in
 //! `jose_nokeys.rs`, so none of this code or its crates reach them.
 
-use super::{jwk_thumbprint, key_error, member, shown, Alg, JwsSigner};
+use super::{jwk_thumbprint, key_error, member, shown, sorted, Alg, JwsSigner};
 use crate::error::{Error, Result};
+use crate::json::{self, Json, Object};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use p256::ecdsa::signature::Signer as _;
@@ -13,7 +14,6 @@ use pkcs8::der::Decode as _;
 use rsa::pkcs1::DecodeRsaPrivateKey as _;
 use rsa::traits::PublicKeyParts as _;
 use rsa::BoxedUint;
-use serde_json::{Map, Value};
 use sha2::Sha256;
 use std::fmt;
 
@@ -98,8 +98,11 @@ impl SigningKey {
     /// `{"kty":"RSA","n":..,"e":..,"d":..,"p":..,"q":..}`. A JWK `alg` other than the one the
     /// key type implies is refused.
     pub fn from_jwk(json: &str) -> Result<SigningKey> {
-        let jwk: Map<String, Value> = serde_json::from_slice(json.as_bytes())
-            .map_err(|e| key_error(format!("the JWK is not a JSON object: {e}")))?;
+        let jwk = match json::parse(json.as_bytes()) {
+            Ok(Json::Object(jwk)) => jwk,
+            Ok(_) => return Err(key_error("the JWK is not a JSON object".into())),
+            Err(e) => return Err(key_error(format!("the JWK is {e}"))),
+        };
         let key = match member(&jwk, "kty")? {
             "EC" => {
                 let crv = member(&jwk, "crv")?;
@@ -158,7 +161,7 @@ impl SigningKey {
             )))
             }
         };
-        if let Some(alg) = jwk.get("alg").and_then(Value::as_str) {
+        if let Some(alg) = jwk.get("alg").and_then(Json::as_str) {
             key.check_alg(Alg::parse(alg)?)?;
         }
         Ok(key)
@@ -209,43 +212,39 @@ impl SigningKey {
         }
     }
 
-    /// The public half as a JWK.
-    pub fn public_jwk(&self) -> Map<String, Value> {
-        let mut jwk = Map::new();
+    /// The public half as a JWK, its members in sorted order (`crv`, `kty`, `x`, `y`;
+    /// `e`, `kty`, `n`).
+    pub fn public_jwk(&self) -> Object {
         match &self.inner {
             Inner::Es256(key) => {
                 let point = key.verifying_key().as_affine().to_sec1_point(false);
                 let coordinate = |c: Option<&[u8]>| URL_SAFE_NO_PAD.encode(c.unwrap_or_default());
-                jwk.insert("kty".into(), "EC".into());
-                jwk.insert("crv".into(), "P-256".into());
-                jwk.insert(
-                    "x".into(),
-                    coordinate(point.x().map(|x| x.as_slice())).into(),
-                );
-                jwk.insert(
-                    "y".into(),
-                    coordinate(point.y().map(|y| y.as_slice())).into(),
-                );
+                Object::new()
+                    .with("crv", "P-256")
+                    .with("kty", "EC")
+                    .with("x", coordinate(point.x().map(|x| x.as_slice())))
+                    .with("y", coordinate(point.y().map(|y| y.as_slice())))
             }
             Inner::Rs256(key) => {
                 let public = key.as_ref().as_ref().as_public_key();
-                jwk.insert("kty".into(), "RSA".into());
-                jwk.insert("n".into(), URL_SAFE_NO_PAD.encode(public.n_bytes()).into());
-                jwk.insert("e".into(), URL_SAFE_NO_PAD.encode(public.e_bytes()).into());
+                Object::new()
+                    .with("e", URL_SAFE_NO_PAD.encode(public.e_bytes()))
+                    .with("kty", "RSA")
+                    .with("n", URL_SAFE_NO_PAD.encode(public.n_bytes()))
             }
         }
-        jwk
     }
 
-    /// The whole key as a private JWK (the public members plus `d`), for a host that keeps
-    /// a software key in its store (DPoP). Only ES256 keys; `None` for RSA.
-    pub fn private_jwk(&self) -> Option<Map<String, Value>> {
+    /// The whole key as a private JWK (the public members plus `d`, in sorted order), for a
+    /// host that keeps a software key in its store (DPoP). Only ES256 keys; `None` for RSA.
+    pub fn private_jwk(&self) -> Option<Object> {
         let Inner::Es256(key) = &self.inner else {
             return None;
         };
-        let mut jwk = self.public_jwk();
-        jwk.insert("d".into(), URL_SAFE_NO_PAD.encode(key.to_bytes()).into());
-        Some(jwk)
+        let jwk = self
+            .public_jwk()
+            .with("d", URL_SAFE_NO_PAD.encode(key.to_bytes()));
+        Some(sorted(jwk))
     }
 
     /// The RFC 7638 thumbprint of this key's public JWK.
@@ -258,7 +257,7 @@ impl JwsSigner for SigningKey {
     fn alg(&self) -> Alg {
         SigningKey::alg(self)
     }
-    fn public_jwk(&self) -> Map<String, Value> {
+    fn public_jwk(&self) -> Object {
         SigningKey::public_jwk(self)
     }
     async fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>> {
@@ -340,7 +339,7 @@ fn unsupported_curve(crv: &str) -> Error {
     ))
 }
 
-fn b64_member(jwk: &Map<String, Value>, name: &str) -> Result<Vec<u8>> {
+fn b64_member(jwk: &Object, name: &str) -> Result<Vec<u8>> {
     URL_SAFE_NO_PAD
         .decode(member(jwk, name)?)
         .map_err(|_| key_error(format!("the JWK's `{name}` is not base64url")))

@@ -5,7 +5,7 @@
 
 use super::{jwk_thumbprint, key_error, Alg, JwsSigner};
 use crate::error::Result;
-use serde_json::{Map, Value};
+use crate::json::Object;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -17,7 +17,7 @@ pub trait HostKey {
     fn alg(&self) -> Alg;
     /// Its public key as a JWK when the host knows it (empty when it does not: a client
     /// assertion does not need it).
-    fn public_jwk(&self) -> Map<String, Value>;
+    fn public_jwk(&self) -> Object;
     /// The JWS signature over `signing_input` (ES256: the 64-byte `r || s`).
     fn sign<'a>(
         &'a self,
@@ -87,11 +87,11 @@ impl SigningKey {
     pub fn sign_now(&self, _signing_input: &[u8]) -> Result<Vec<u8>> {
         unavailable()
     }
-    pub fn public_jwk(&self) -> Map<String, Value> {
+    pub fn public_jwk(&self) -> Object {
         self.host.public_jwk()
     }
     /// Always `None`: the host never gives its private key out.
-    pub fn private_jwk(&self) -> Option<Map<String, Value>> {
+    pub fn private_jwk(&self) -> Option<Object> {
         None
     }
     pub fn thumbprint(&self) -> Result<String> {
@@ -103,7 +103,7 @@ impl JwsSigner for SigningKey {
     fn alg(&self) -> Alg {
         self.host.alg()
     }
-    fn public_jwk(&self) -> Map<String, Value> {
+    fn public_jwk(&self) -> Object {
         self.host.public_jwk()
     }
     async fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>> {

@@ -9,6 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use common::CliEnv;
 use mcp_auth_core::jose::{self, SigningKey};
+use mcp_auth_core::json::{Json, Object};
 use mcp_auth_testkit::{Scenario, TestServer};
 use serde_json::{json, Map, Value};
 
@@ -61,16 +62,21 @@ async fn mcp_post(url: &str, headers: &[(&str, String)]) -> (u16, String) {
 
 /// A well-formed proof for `POST url` with `token`'s `ath`, signed by `key`.
 async fn proof_by(key: &SigningKey, url: &str, token: &str) -> String {
-    let mut header = Map::new();
-    header.insert("typ".into(), "dpop+jwt".into());
-    header.insert("jwk".into(), Value::Object(key.public_jwk()));
+    let header = Object::new()
+        .with("typ", "dpop+jwt")
+        .with("jwk", key.public_jwk());
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
         .as_secs();
     let jti = URL_SAFE_NO_PAD.encode(mcp_auth_core::pkce::random_bytes(16).expect("random"));
     let ath = URL_SAFE_NO_PAD.encode(<sha2::Sha256 as sha2::Digest>::digest(token.as_bytes()));
-    let claims = json!({"jti": jti, "htm": "POST", "htu": url, "iat": now, "ath": ath});
+    let claims = Object::new()
+        .with("jti", jti)
+        .with("htm", "POST")
+        .with("htu", url)
+        .with("iat", now)
+        .with("ath", ath);
     jose::jws(header, &claims, key).await.expect("signed")
 }
 
@@ -96,8 +102,10 @@ async fn login_probe_and_refresh_with_dpop_bound_tokens() {
             .expect("a dpop key record"),
     )
     .expect("key JSON");
-    let public: Map<String, Value> =
-        serde_json::from_value(key_rec["jwk"].clone()).expect("public jwk");
+    let public = match mcp_auth_core::json::parse(key_rec["jwk"].to_string().as_bytes()) {
+        Ok(Json::Object(jwk)) => jwk,
+        other => panic!("the key record's jwk is not an object: {other:?}"),
+    };
     assert_eq!(jose::jwk_thumbprint(&public).expect("thumbprint"), jkt);
 
     let st = env.run(&["status", "--json"]).ok().json();

@@ -191,7 +191,7 @@ async fn a_client_assertion_with_the_wrong_key_is_refused_and_nothing_is_stored(
     // another P-256 key than the registered one: a signature the server cannot verify
     let other = mcp_auth_core::SigningKey::generate_es256().expect("key");
     let other_file = env.work().join("other.jwk.json");
-    let jwk = serde_json::Value::Object(other.private_jwk().expect("an EC key"));
+    let jwk = mcp_auth_core::json::Json::Object(other.private_jwk().expect("an EC key"));
     std::fs::write(&other_file, jwk.to_string()).expect("write key");
     config(
         &env,

@@ -9,8 +9,8 @@ use base64::Engine as _;
 use js_sys::{Object, Uint8Array};
 use mcp_auth_core::error::{Error, Result};
 use mcp_auth_core::jose::{Alg, HostKey, SigningKey};
+use mcp_auth_core::json::{self, Json};
 use mcp_auth_core::secret::ClientSecret;
-use serde_json::{Map, Value};
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
@@ -27,13 +27,13 @@ const OID_RSA: &[u8] = &[
 /// What the key text is, once read.
 enum Material {
     Pkcs8(Vec<u8>),
-    Jwk(Map<String, Value>),
+    Jwk(json::Object),
 }
 
 struct WebCryptoClientKey {
     alg: Alg,
     material: ClientSecret,
-    public: Map<String, Value>,
+    public: json::Object,
     imported: RefCell<Option<CryptoKey>>,
 }
 
@@ -49,9 +49,12 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 fn read(text: &str) -> Result<(Alg, Material)> {
     let text = text.trim();
     if text.starts_with('{') {
-        let jwk: Map<String, Value> = serde_json::from_str(text)
-            .map_err(|e| key_error(format!("privateKey is not a JWK ({e})")))?;
-        let field = |k: &str| jwk.get(k).and_then(Value::as_str).unwrap_or("");
+        let jwk = match json::parse(text.as_bytes()) {
+            Ok(Json::Object(jwk)) => jwk,
+            Ok(_) => return Err(key_error("privateKey is not a JWK (not a JSON object)")),
+            Err(e) => return Err(key_error(format!("privateKey is not a JWK ({e})"))),
+        };
+        let field = |k: &str| jwk.get(k).and_then(Json::as_str).unwrap_or("");
         if field("d").is_empty() {
             return Err(key_error(
                 "privateKey is a public JWK; the private key is needed",
@@ -107,10 +110,10 @@ pub(crate) fn client_key(text: &str, signing_alg: Option<&str>) -> Result<Signin
     let public = match &material {
         Material::Jwk(jwk) => jwk
             .iter()
-            .filter(|(k, _)| matches!(k.as_str(), "kty" | "crv" | "x" | "y" | "n" | "e"))
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .filter(|(k, _)| matches!(*k, "kty" | "crv" | "x" | "y" | "n" | "e"))
+            .map(|(k, v)| (k, v.clone()))
             .collect(),
-        Material::Pkcs8(_) => Map::new(),
+        Material::Pkcs8(_) => json::Object::new(),
     };
     Ok(SigningKey::held_by_host(WebCryptoClientKey {
         alg,
@@ -160,7 +163,7 @@ impl WebCryptoClientKey {
             Material::Pkcs8(der) => ("pkcs8", Uint8Array::from(der.as_slice()).into()),
             Material::Jwk(jwk) => (
                 "jwk",
-                js_sys::JSON::parse(&Value::Object(jwk).to_string())
+                js_sys::JSON::parse(&json::print(&Json::Object(jwk)))
                     .map_err(|_| key_error("privateKey: the JWK could not be handed to WebCrypto"))?
                     .unchecked_into(),
             ),
@@ -186,7 +189,7 @@ impl HostKey for WebCryptoClientKey {
     fn alg(&self) -> Alg {
         self.alg
     }
-    fn public_jwk(&self) -> Map<String, Value> {
+    fn public_jwk(&self) -> json::Object {
         self.public.clone()
     }
     fn sign<'a>(

@@ -6,6 +6,7 @@
 use super::PublicJwk;
 use crate::host::{Host, HostError};
 use crate::jose::{Alg, SigningKey};
+use crate::json::{self, Json};
 use crate::secret::DpopPrivateKey;
 use serde::{Deserialize, Serialize};
 
@@ -39,7 +40,7 @@ impl DpopKeyRecord {
         let member = |name: &str| {
             public
                 .get(name)
-                .and_then(serde_json::Value::as_str)
+                .and_then(Json::as_str)
                 .map(str::to_string)
                 .ok_or_else(|| HostError::Storage(format!("cannot create a DPoP key: no `{name}`")))
         };
@@ -51,7 +52,7 @@ impl DpopKeyRecord {
         };
         let d = private
             .get("d")
-            .and_then(serde_json::Value::as_str)
+            .and_then(Json::as_str)
             .ok_or_else(|| HostError::Storage("cannot create a DPoP key".into()))?;
         Ok(DpopKeyRecord {
             version: KEY_RECORD_VERSION,
@@ -64,9 +65,8 @@ impl DpopKeyRecord {
 
     /// The key in memory (its public half checked against the private one).
     pub fn signing_key(&self, name: &str) -> Result<SigningKey, HostError> {
-        let mut jwk = self.jwk.to_map();
-        jwk.insert("d".into(), self.d.secret().into());
-        let text = serde_json::Value::Object(jwk).to_string();
+        let jwk = self.jwk.to_map().with("d", self.d.secret());
+        let text = json::print(&Json::Object(jwk));
         SigningKey::from_jwk(&text)
             .and_then(|k| k.check_alg(Alg::Es256).map(|()| k))
             .map_err(|e| {

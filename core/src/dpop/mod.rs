@@ -19,6 +19,7 @@ use crate::client::McpAuth;
 use crate::error::{Error, Result};
 use crate::host::{Host, HttpRequest, HttpResponse, Method};
 use crate::jose::{self, Alg, JwsSigner};
+use crate::json::Object;
 use crate::metadata::AuthServerMetadata;
 use crate::secret::AccessToken;
 use crate::urls::parse_http_url;
@@ -94,18 +95,13 @@ pub struct PublicJwk {
 }
 
 impl PublicJwk {
-    /// The members as a JSON object (what a JWS header carries).
-    pub fn to_map(&self) -> serde_json::Map<String, serde_json::Value> {
-        let mut m = serde_json::Map::new();
-        for (k, v) in [
-            ("kty", &self.kty),
-            ("crv", &self.crv),
-            ("x", &self.x),
-            ("y", &self.y),
-        ] {
-            m.insert(k.into(), v.clone().into());
-        }
-        m
+    /// The members as a JSON object (what a JWS header carries), in sorted order.
+    pub fn to_map(&self) -> Object {
+        Object::new()
+            .with("crv", self.crv.as_str())
+            .with("kty", self.kty.as_str())
+            .with("x", self.x.as_str())
+            .with("y", self.y.as_str())
     }
 
     /// The RFC 7638 SHA-256 thumbprint (what a bound token carries as `cnf.jkt`).
@@ -150,7 +146,7 @@ impl<H: Host> JwsSigner for HostSigner<'_, H> {
     fn alg(&self) -> Alg {
         Alg::Es256
     }
-    fn public_jwk(&self) -> serde_json::Map<String, serde_json::Value> {
+    fn public_jwk(&self) -> Object {
         self.jwk.to_map()
     }
     async fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>> {
@@ -277,21 +273,22 @@ impl<H: Host> McpAuth<H> {
         self.index_dpop_key(identity).await?;
         jwk.check()?;
         let jkt = jwk.thumbprint()?;
-        let mut claims = serde_json::json!({
-            "jti": URL_SAFE_NO_PAD.encode(crate::pkce::random_bytes(18)?),
-            "htm": method.as_str(),
-            "htu": htu(url)?,
-            "iat": self.host.now(),
-        });
+        let jti = URL_SAFE_NO_PAD.encode(crate::pkce::random_bytes(18)?);
+        // members in sorted order (jws() prints them so anyway)
+        let mut claims = Object::new();
         if let Some(t) = access_token {
-            claims["ath"] = ath(t).into();
+            claims.insert("ath", ath(t));
         }
+        claims.insert("htm", method.as_str());
+        claims.insert("htu", htu(url)?);
+        claims.insert("iat", self.host.now());
+        claims.insert("jti", jti);
         if let Some(n) = self.nonces.get(url) {
-            claims["nonce"] = n.into();
+            claims.insert("nonce", n);
         }
-        let mut header = serde_json::Map::new();
-        header.insert("typ".into(), DPOP_TYP.into());
-        header.insert("jwk".into(), jwk.to_map().into());
+        let header = Object::new()
+            .with("jwk", jwk.to_map())
+            .with("typ", DPOP_TYP);
         let signer = HostSigner {
             host: &self.host,
             identity,

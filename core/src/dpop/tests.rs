@@ -275,3 +275,65 @@ fn a_key_whose_login_never_completed_is_indexed_and_logout_removes_it() {
         vec![ID.to_string()]
     );
 }
+
+#[test]
+fn proof_bytes_are_pinned() {
+    // Header (with the nested jwk) and claims in sorted member order, no whitespace, `iat`
+    // an integer: the bytes servers have seen so far.
+    let auth = McpAuth::new(MemHost::new(|_| json(404, &j!({}))));
+    let mut r = json(200, &j!({}));
+    r.headers.push(("DPoP-Nonce".into(), "n-1".into()));
+    auth.nonces.note("https://mcp.example.com/x", &r);
+    let token = AccessToken::new("tok");
+    let (proof, _) = run(auth.dpop_proof(
+        ID,
+        Method::Post,
+        "https://mcp.example.com/mcp?x=1",
+        Some(&token),
+    ))
+    .expect("proof");
+    let (header, claims) = verify(&proof);
+    let text = |i: usize| {
+        String::from_utf8(
+            URL_SAFE_NO_PAD
+                .decode(proof.split('.').nth(i).expect("segment"))
+                .expect("b64"),
+        )
+        .expect("utf-8")
+    };
+    let member = |v: &Value, k: &str| v[k].as_str().expect("a string").to_string();
+    assert_eq!(
+        text(0),
+        format!(
+            r#"{{"alg":"ES256","jwk":{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}},"typ":"dpop+jwt"}}"#,
+            member(&header["jwk"], "x"),
+            member(&header["jwk"], "y")
+        )
+    );
+    assert_eq!(
+        text(1),
+        format!(
+            r#"{{"ath":"{}","htm":"POST","htu":"https://mcp.example.com/mcp","iat":1000,"jti":"{}","nonce":"n-1"}}"#,
+            ath(&token),
+            member(&claims, "jti")
+        )
+    );
+    // without token and nonce
+    let (proof, _) =
+        run(auth.dpop_proof("https://b.example", Method::Get, "https://b.example/", None))
+            .expect("proof");
+    let claims = part(&proof, 1);
+    let text = String::from_utf8(
+        URL_SAFE_NO_PAD
+            .decode(proof.split('.').nth(1).expect("segment"))
+            .expect("b64"),
+    )
+    .expect("utf-8");
+    assert_eq!(
+        text,
+        format!(
+            r#"{{"htm":"GET","htu":"https://b.example/","iat":1000,"jti":"{}"}}"#,
+            member(&claims, "jti")
+        )
+    );
+}

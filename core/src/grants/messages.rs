@@ -5,6 +5,7 @@
 use crate::error::{Error, Result};
 use crate::host::{HttpRequest, HttpResponse};
 use crate::jose::{jws, Alg, SigningKey};
+use crate::json::Object;
 use crate::metadata::AuthServerMetadata;
 use crate::oauth::client_form_request;
 use crate::records::{ClientAuthMethod, ClientRecord};
@@ -12,7 +13,6 @@ use crate::secret::Assertion;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::Deserialize;
-use serde_json::{json, Map};
 
 pub const CLIENT_CREDENTIALS: &str = "client_credentials";
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -33,16 +33,15 @@ pub async fn client_assertion(
     now: u64,
 ) -> Result<String> {
     let jti = URL_SAFE_NO_PAD.encode(crate::pkce::random_bytes(24)?);
-    let claims = json!({
-        "iss": client_id,
-        "sub": client_id,
-        "aud": issuer,
-        "iat": now,
-        "exp": now.saturating_add(CLIENT_ASSERTION_LIFETIME),
-        "jti": jti,
-    });
-    let mut header = Map::new();
-    header.insert("typ".into(), "JWT".into());
+    // members in sorted order (jws() prints them so anyway)
+    let claims = Object::new()
+        .with("aud", issuer)
+        .with("exp", now.saturating_add(CLIENT_ASSERTION_LIFETIME))
+        .with("iat", now)
+        .with("iss", client_id)
+        .with("jti", jti)
+        .with("sub", client_id);
+    let header = Object::new().with("typ", "JWT");
     jws(header, &claims, key).await
 }
 

@@ -347,3 +347,40 @@ fn an_unreadable_assertion_says_where_it_was_looked_for() {
     assert_eq!(e.code(), "assertion");
     assert!(e.to_string().contains("the file `/var/run/token`"), "{e}");
 }
+
+#[test]
+fn client_assertion_bytes_are_pinned() {
+    // Header and claims in sorted member order, no whitespace, integer times: the bytes
+    // authorization servers have seen so far.
+    let text = |token: &str, i: usize| {
+        String::from_utf8(
+            URL_SAFE_NO_PAD
+                .decode(token.split('.').nth(i).expect("segment"))
+                .expect("b64"),
+        )
+        .expect("utf-8")
+    };
+    for (pem, alg) in [
+        (
+            include_str!("../../../tests/vectors/keys/es256.pem"),
+            "ES256",
+        ),
+        (
+            include_str!("../../../tests/vectors/keys/rs256.pem"),
+            "RS256",
+        ),
+    ] {
+        let key = crate::jose::SigningKey::parse(pem).expect("key");
+        let token = run(client_assertion(&key, "svc \"1\"", AS, 1_700_000_000)).expect("signed");
+        assert_eq!(text(&token, 0), format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#));
+        let claims: serde_json::Value =
+            serde_json::from_str(&text(&token, 1)).expect("claims JSON");
+        let jti = claims["jti"].as_str().expect("jti");
+        assert_eq!(
+            text(&token, 1),
+            format!(
+                r#"{{"aud":"{AS}","exp":1700000060,"iat":1700000000,"iss":"svc \"1\"","jti":"{jti}","sub":"svc \"1\""}}"#
+            )
+        );
+    }
+}
