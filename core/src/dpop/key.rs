@@ -102,7 +102,7 @@ pub async fn save_record<H: Host + ?Sized>(
     identity: &str,
     record: &DpopKeyRecord,
 ) -> Result<(), HostError> {
-    let text = serde_json::to_string(record)
+    let text = crate::json::to_string(record)
         .map_err(|e| HostError::Storage(format!("cannot encode the DPoP key record: {e}")))?;
     host.save(&key_name(identity), &text).await
 }
@@ -111,7 +111,7 @@ async fn read<H: Host + ?Sized>(host: &H, name: &str) -> Result<Option<DpopKeyRe
     let Some(text) = host.load(name).await? else {
         return Ok(None);
     };
-    let rec: DpopKeyRecord = serde_json::from_slice(text.as_bytes()).map_err(|e| {
+    let rec: DpopKeyRecord = crate::json::from_slice(text.as_bytes()).map_err(|e| {
         HostError::Storage(format!(
             "the DPoP key record `{name}` is unreadable ({e}); clear the identity and log in again"
         ))

@@ -173,7 +173,7 @@ pub fn is_as_nonce_challenge(resp: &HttpResponse) -> bool {
     }
     resp.status == 400
         && resp.header(NONCE_HEADER).is_some()
-        && serde_json::from_slice::<E>(&resp.body)
+        && crate::json::from_slice::<E>(&resp.body)
             .ok()
             .and_then(|e| e.error)
             .as_deref()

@@ -126,7 +126,7 @@ pub fn parse_exchange_response(resp: &HttpResponse, party: &str) -> Result<Asser
         return Err(refused(party, resp));
     }
     let invalid = |what: &str| Error::InvalidTokenResponse(format!("{party}: {what}"));
-    let raw: RawExchange = serde_json::from_slice(&resp.body)
+    let raw: RawExchange = crate::json::from_slice(&resp.body)
         .map_err(|e| invalid(&format!("the token exchange answer is not JSON ({e})")))?;
     match raw.issued_token_type.as_deref() {
         Some(TOKEN_TYPE_ID_JAG) => {}
