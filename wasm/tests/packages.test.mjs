@@ -18,8 +18,10 @@ import { ROOT } from "./helpers.mjs";
 // (+3.3 KB) and core's size cuts (−6.1 KB): 265.5 KiB web as counted here (build.sh 264.0 KiB);
 // Then build.sh's own changes (wasm-opt without the passes that cost gzip bytes, the web glue
 // minified by esbuild, source paths remapped): 250.4 KiB web as counted here (build.sh 249.4 KiB);
-// ceiling that + ~4 % while the size work of issue 11 lands in steps.
-const GZIP_CEILING = 261 * 1024;
+// Then core's JSON through the platform's `JSON` (serde_json out of the wasm build): 219.0 KiB
+// web, 221.8 KiB node as counted here (build.sh's web line 246.0 → 217.5 KiB). Ceiling: the
+// larger + ~3 % while the size work of issue 11 lands in steps.
+const GZIP_CEILING = 228 * 1024;
 
 for (const kind of ["web", "node"]) {
   const dir = path.join(ROOT, "wasm/pkg", kind);

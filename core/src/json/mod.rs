@@ -463,14 +463,14 @@ impl fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
-/// Reads a typed document from JSON text: [`parse`], then [`from_json`]. The same path on
+/// Reads a typed document from JSON text: [`parse()`], then [`from_json`]. The same path on
 /// every platform, so a document reads the same in the CLI and the browser.
 pub fn from_slice<T: serde::de::DeserializeOwned>(text: &[u8]) -> Result<T, DecodeError> {
     let tree = parse(text).map_err(|_| DecodeError::Syntax)?;
     from_json(&tree).map_err(|e| DecodeError::Type(e.0))
 }
 
-/// Writes a typed value as compact JSON text: [`to_json`], then [`print`].
+/// Writes a typed value as compact JSON text: [`to_json`], then [`print()`].
 pub fn to_string<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, BridgeError> {
     Ok(print(&to_json(value)?))
 }
