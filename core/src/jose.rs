@@ -89,12 +89,12 @@ pub async fn jws<S: JwsSigner + ?Sized>(
 /// that order (they used to be sorted maps), and servers see the same bytes whichever way an
 /// object was built.
 pub(crate) fn sorted(object: Object) -> Object {
-    let mut members: Vec<(String, Json)> = object
+    let mut members: Object = object
         .into_iter()
         .map(|(k, v)| (k, sorted_value(v)))
         .collect();
-    members.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    members.into_iter().collect()
+    members.sort_keys();
+    members
 }
 
 fn sorted_value(value: Json) -> Json {

@@ -112,6 +112,12 @@ impl Object {
         self.0.is_empty()
     }
 
+    /// Puts the members in the byte order of their keys (the order serde_json's map wrote,
+    /// which signed and sent bytes keep). Keys are unique, so the sort need not be stable.
+    pub fn sort_keys(&mut self) {
+        self.0.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    }
+
     /// Required string member.
     pub fn str(&self, key: &str) -> Result<&str, JsonError> {
         self.get(key)

@@ -38,10 +38,9 @@ pub fn initialize_params(version: &str) -> Object {
 }
 
 /// `o`'s members in key order (the order the bodies have always been sent in).
-fn sorted(o: Object) -> Object {
-    let mut members: Vec<(String, Json)> = o.into_iter().collect();
-    members.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    members.into_iter().collect()
+fn sorted(mut o: Object) -> Object {
+    o.sort_keys();
+    o
 }
 
 /// A JSON-RPC body: a request with `id`, or a notification without.
