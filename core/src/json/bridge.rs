@@ -26,12 +26,15 @@ impl fmt::Display for BridgeError {
 
 impl std::error::Error for BridgeError {}
 
-/// Names what was found without its value when it is a number (see the module text).
+/// Names what was found; a number without its value (see the module text), a string as
+/// printable text of at most 60 characters.
 fn found(unexp: &Unexpected<'_>) -> String {
     match unexp {
         Unexpected::Bool(b) => format!("boolean `{b}`"),
         Unexpected::Unsigned(_) | Unexpected::Signed(_) | Unexpected::Float(_) => "number".into(),
-        Unexpected::Str(s) => format!("string {s:?}"),
+        // the document's own text, made safe to show and bounded (not `{:?}`: its escaping
+        // would link Unicode tables into the wasm build)
+        Unexpected::Str(s) => format!("string \"{}\"", crate::text::printable(s, 60)),
         Unexpected::Unit | Unexpected::Option => "null".into(),
         Unexpected::Seq => "array".into(),
         Unexpected::Map => "object".into(),

@@ -694,5 +694,11 @@ mod tests {
             "unknown variant `other`, expected one of `plain`, `tagged`, `wrapped`"
         );
         assert!(from_slice::<(u8, u8)>(b"[1,2,3]").is_err());
+        // a string value is shown printable and bounded
+        let long = format!("\"\\u001b[2J{}\"", "x".repeat(100));
+        assert_eq!(
+            from_slice::<u64>(long.as_bytes()).unwrap_err().to_string(),
+            format!("invalid type: string \"{}…\", expected u64", "x".repeat(60))
+        );
     }
 }
