@@ -1,6 +1,7 @@
 //! The platform's `JSON`, registered with core at start-up (`mcp_auth_core::json::Platform`):
 //! this build links no JSON parser. Text is read by `JSON.parse` and walked into core's tree;
-//! a tree is printed member by member in its own order, each string by `JSON.stringify`.
+//! a tree is printed member by member in its own order, each string that needs an escape by
+//! `JSON.stringify`.
 //!
 //! The walk keeps core's rules (the same as serde_json's on the CLI): the text must be UTF-8,
 //! numbers finite (`JSON.parse("1e400")` gives `Infinity`: refused), strings without lone
@@ -14,25 +15,34 @@ use std::fmt::Write;
 use wasm_bindgen::{JsCast, JsValue};
 
 fn parse(text: &[u8]) -> Option<Json> {
-    let text = std::str::from_utf8(text).ok()?;
-    let value = js_sys::JSON::parse(text).ok()?;
-    tree_of(&value, 0)
+    let utf8 = std::str::from_utf8(text).ok()?;
+    let value = js_sys::JSON::parse(utf8).ok()?;
+    tree_of(&value, 0, may_hold_surrogate_escape(text))
+}
+
+/// Whether the text may spell a surrogate code unit (`\uD800`–`\uDFFF`): UTF-8 text cannot
+/// hold one otherwise, so without such an escape no string needs the (slow) lone-surrogate
+/// check. Conservative: an escaped backslash before `ud…` also counts.
+fn may_hold_surrogate_escape(text: &[u8]) -> bool {
+    text.windows(3)
+        .any(|w| w[0] == b'\\' && w[1] == b'u' && w[2].eq_ignore_ascii_case(&b'd'))
 }
 
 /// A value `JSON.parse` made, inside `depth` arrays or objects, as core's tree; `None` where
-/// core's rules refuse it.
-fn tree_of(value: &JsValue, depth: usize) -> Option<Json> {
-    if value.is_null() {
-        return Some(Json::Null);
-    }
-    if let Some(b) = value.as_bool() {
-        return Some(Json::Bool(b));
+/// core's rules refuse it. Written for few calls into JS per value (each is a crossing): the
+/// common kinds first, an object's keys and values as two arrays.
+fn tree_of(value: &JsValue, depth: usize, surrogates: bool) -> Option<Json> {
+    if let Some(s) = string_of(value, surrogates) {
+        return s.map(Json::String);
     }
     if let Some(n) = value.as_f64() {
         return n.is_finite().then_some(Json::Number(n));
     }
-    if value.is_string() {
-        return string_of(value.unchecked_ref()).map(Json::String);
+    if let Some(b) = value.as_bool() {
+        return Some(Json::Bool(b));
+    }
+    if value.is_null() {
+        return Some(Json::Null);
     }
     // `depth` containers enclose this one
     if depth >= MAX_NESTING {
@@ -42,22 +52,29 @@ fn tree_of(value: &JsValue, depth: usize) -> Option<Json> {
         let array: &Array = value.unchecked_ref();
         return array
             .iter()
-            .map(|item| tree_of(&item, depth + 1))
+            .map(|item| tree_of(&item, depth + 1, surrogates))
             .collect::<Option<Vec<_>>>()
             .map(Json::Array);
     }
+    let target: &js_sys::Object = value.unchecked_ref();
+    let (keys, values) = (js_sys::Object::keys(target), js_sys::Object::values(target));
     let mut object = Object::new();
-    for entry in js_sys::Object::entries(value.unchecked_ref()).iter() {
-        let entry: Array = entry.unchecked_into();
-        let key = string_of(entry.get(0).unchecked_ref())?;
-        object.insert(key, tree_of(&entry.get(1), depth + 1)?);
+    for (key, item) in keys.iter().zip(values.iter()) {
+        let key = string_of(&key, surrogates)??;
+        object.insert(key, tree_of(&item, depth + 1, surrogates)?);
     }
     Some(Json::Object(object))
 }
 
-/// A JS string as UTF-8; `None` when it holds a lone surrogate (not Unicode text).
-fn string_of(s: &JsString) -> Option<String> {
-    s.is_valid_utf16().then(|| String::from(s))
+/// `None` when `value` is not a string; else the string as UTF-8, or `Some(None)` when it holds
+/// a lone surrogate (not Unicode text), which only a text with a surrogate escape can make
+/// (`surrogates`: then each string is checked, one code unit per call into JS).
+fn string_of(value: &JsValue, surrogates: bool) -> Option<Option<String>> {
+    if !surrogates {
+        return value.as_string().map(Some);
+    }
+    let s: &JsString = value.dyn_ref()?;
+    Some(s.is_valid_utf16().then(|| String::from(s)))
 }
 
 fn print(value: &Json) -> String {
@@ -76,7 +93,7 @@ fn write_value(out: &mut String, value: &Json) {
             let _ = write!(out, "{}", *n as i64);
         }
         Json::Number(n) => write_js(out, &JsValue::from_f64(*n)),
-        Json::String(s) => write_js(out, &JsValue::from_str(s)),
+        Json::String(s) => write_string(out, s),
         Json::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -93,12 +110,26 @@ fn write_value(out: &mut String, value: &Json) {
                 if i > 0 {
                     out.push(',');
                 }
-                write_js(out, &JsValue::from_str(key));
+                write_string(out, key);
                 out.push(':');
                 write_value(out, item);
             }
             out.push('}');
         }
+    }
+}
+
+/// A string as `JSON.stringify` writes it. One without `"`, `\` or a control character is
+/// written as it is, quoted, which is exactly what `JSON.stringify` gives for it (a Rust
+/// string holds no lone surrogate, the only other thing it escapes); any other goes to
+/// `JSON.stringify`.
+fn write_string(out: &mut String, s: &str) {
+    if s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        write_js(out, &JsValue::from_str(s));
+    } else {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
     }
 }
 
