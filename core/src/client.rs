@@ -231,6 +231,8 @@ pub struct McpAuth<H: Host> {
     pub(crate) nonces: crate::dpop::Nonces,
     /// Identities whose DPoP key this process has seen listed in the index.
     pub(crate) dpop_indexed: Mutex<std::collections::HashSet<String>>,
+    /// When this client last looked for stale pending logins (host clock, seconds).
+    pub(crate) pruned_at: Mutex<Option<u64>>,
 }
 
 impl<H: Host> McpAuth<H> {
@@ -242,6 +244,7 @@ impl<H: Host> McpAuth<H> {
             unsaved: Default::default(),
             nonces: Default::default(),
             dpop_indexed: Default::default(),
+            pruned_at: Default::default(),
         }
     }
 

@@ -10,11 +10,25 @@ use crate::records::{pending_key, PendingLogin};
 /// At most this many pending logins are looked at per new login (each is a store read).
 const PRUNE_BATCH: usize = 16;
 
+/// A client looks again at most this often (seconds): a pending login goes stale after
+/// [`PENDING_LOGIN_TTL`], so a minute late costs nothing, and a page or process that starts
+/// many logins does not read the same young ones again for each.
+const PRUNE_EVERY: u64 = 60;
+
 impl<H: Host> McpAuth<H> {
     /// Deletes pending logins older than [`PENDING_LOGIN_TTL`] (a callback for them would be
     /// refused anyway). Unreadable ones are left for `clear` to report, never deleted unseen.
     pub(crate) async fn prune_stale_pending(&self) -> Result<usize> {
         let now = self.host().now();
+        {
+            let Ok(mut last) = self.pruned_at.lock() else {
+                return Ok(0);
+            };
+            if last.is_some_and(|t| now.saturating_sub(t) < PRUNE_EVERY && t <= now) {
+                return Ok(0);
+            }
+            *last = Some(now);
+        }
         let keys: Vec<String> = self
             .index()
             .await?
@@ -124,6 +138,25 @@ mod tests {
         assert!(left.contains(&pending_key(&third.state)));
         let index = run(auth.index()).unwrap();
         assert!(!index.keys.contains(&pending_key(&first.state)));
+    }
+
+    #[test]
+    fn a_client_looks_for_stale_pending_logins_at_most_once_a_minute() {
+        let auth = McpAuth::new(MemHost::new(|_| unreachable!("no request is needed")));
+        let url = "https://mcp.example.com/mcp";
+        let first = run(auth.begin_login(url, &options())).unwrap();
+        let looked = 1000 + PENDING_LOGIN_TTL - 29;
+        auth.host().now.set(looked);
+        run(auth.begin_login(url, &options())).unwrap();
+        // 30 s later the first one is stale, but this client looked 30 s ago
+        auth.host().now.set(looked + 30);
+        run(auth.begin_login(url, &options())).unwrap();
+        assert!(pending_keys(&auth).contains(&pending_key(&first.state)));
+        // a minute after it last looked, it looks again
+        auth.host().now.set(looked + PRUNE_EVERY);
+        run(auth.begin_login(url, &options())).unwrap();
+        assert!(!pending_keys(&auth).contains(&pending_key(&first.state)));
+        assert_eq!(pending_keys(&auth).len(), 3);
     }
 
     #[test]
