@@ -495,34 +495,23 @@ impl ser::SerializeMap for MembersWriter {
     }
 }
 
-impl ser::SerializeStruct for MembersWriter {
-    type Ok = Json;
-    type Error = BridgeError;
-
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), BridgeError> {
-        self.member(key, value)
-    }
-    fn end(self) -> Result<Json, BridgeError> {
-        self.finish()
-    }
+macro_rules! fields_writer {
+    ($($trait:ident),*) => {$(
+        impl ser::$trait for MembersWriter {
+            type Ok = Json;
+            type Error = BridgeError;
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                key: &'static str,
+                value: &T,
+            ) -> Result<(), BridgeError> {
+                self.member(key, value)
+            }
+            fn end(self) -> Result<Json, BridgeError> {
+                self.finish()
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeStructVariant for MembersWriter {
-    type Ok = Json;
-    type Error = BridgeError;
-
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), BridgeError> {
-        self.member(key, value)
-    }
-    fn end(self) -> Result<Json, BridgeError> {
-        self.finish()
-    }
-}
+fields_writer!(SerializeStruct, SerializeStructVariant);

@@ -327,39 +327,22 @@ impl From<f64> for Json {
     }
 }
 
-impl From<u64> for Json {
-    fn from(n: u64) -> Self {
-        Json::Number(n as f64)
-    }
+/// Numbers: integers beyond ±(2^53 − 1) are rounded, as everywhere in the tree.
+macro_rules! number_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Json {
+            fn from(n: $t) -> Self {
+                Json::Number(n as f64)
+            }
+        }
+    )*};
 }
 
-impl From<i64> for Json {
-    fn from(n: i64) -> Self {
-        Json::Number(n as f64)
-    }
-}
-
-impl From<u32> for Json {
-    fn from(n: u32) -> Self {
-        Json::Number(f64::from(n))
-    }
-}
+number_from!(u64, i64, u32, i32, usize);
 
 impl From<&String> for Json {
     fn from(s: &String) -> Self {
         Json::String(s.clone())
-    }
-}
-
-impl From<usize> for Json {
-    fn from(n: usize) -> Self {
-        Json::Number(n as f64)
-    }
-}
-
-impl From<i32> for Json {
-    fn from(n: i32) -> Self {
-        Json::Number(f64::from(n))
     }
 }
 
