@@ -35,7 +35,10 @@ say "cargo build --manifest-path wasm/Cargo.toml --target wasm32-unknown-unknown
 REGISTRY=${CARGO_HOME:-$HOME/.cargo}/registry/src
 REMAP="--remap-path-prefix=$ROOT/= --remap-path-prefix=$REGISTRY/="
 for index in "$REGISTRY"/*/; do [ -d "$index" ] && REMAP="$REMAP --remap-path-prefix=${index%/}/="; done
-RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }$REMAP" \
+# sha2's compact SHA-256 (a loop, not 64 unrolled rounds): the PKCE challenge and the DPoP
+# `ath` hash a few bytes per login or request (wasm/README.md "Size" has the trade measured).
+SHA2='--cfg sha2_backend_soft="compact"'
+RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }$REMAP $SHA2" \
   CARGO_PROFILE_WASM_RELEASE_STRIP=false CARGO_PROFILE_WASM_RELEASE_DEBUG=false \
   CARGO_TARGET_DIR=$TARGET_DIR cargo build -q --manifest-path wasm/Cargo.toml \
   --target wasm32-unknown-unknown --profile wasm-release
