@@ -16,7 +16,7 @@ use crate::secret::ClientSecret;
 use crate::urls::{identity, parse_http_url, require_secure, resource_uri, secure_url};
 use crate::www_authenticate::BearerChallenge;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 /// Refresh this many seconds before the access token expires.
@@ -226,11 +226,11 @@ pub(crate) struct Retry {
 pub struct McpAuth<H: Host> {
     pub(crate) host: H,
     pub(crate) refresh_skew: u64,
-    pub(crate) locks: Mutex<HashMap<String, LocalLock>>,
+    pub(crate) locks: Mutex<BTreeMap<String, LocalLock>>,
     pub(crate) unsaved: crate::unsaved::Unsaved,
     pub(crate) nonces: crate::dpop::Nonces,
     /// Identities whose DPoP key this process has seen listed in the index.
-    pub(crate) dpop_indexed: Mutex<std::collections::HashSet<String>>,
+    pub(crate) dpop_indexed: Mutex<std::collections::BTreeSet<String>>,
     /// When this client last looked for stale pending logins (host clock, seconds).
     pub(crate) pruned_at: Mutex<Option<u64>>,
 }
@@ -240,7 +240,7 @@ impl<H: Host> McpAuth<H> {
         McpAuth {
             host,
             refresh_skew: DEFAULT_REFRESH_SKEW,
-            locks: Mutex::new(HashMap::new()),
+            locks: Mutex::new(BTreeMap::new()),
             unsaved: Default::default(),
             nonces: Default::default(),
             dpop_indexed: Default::default(),

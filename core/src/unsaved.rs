@@ -9,7 +9,7 @@ use crate::client::McpAuth;
 use crate::error::Result;
 use crate::host::Host;
 use crate::records::{encode, TokenRecord};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 type Sink = Box<dyn Fn(&str) + Send + Sync>;
@@ -17,7 +17,7 @@ type Sink = Box<dyn Fn(&str) + Send + Sync>;
 /// The in-process overrides (encoded records by store key) and the warnings not yet taken.
 #[derive(Default)]
 pub(crate) struct Unsaved {
-    records: Mutex<HashMap<String, String>>,
+    records: Mutex<BTreeMap<String, String>>,
     warnings: Mutex<Vec<String>>,
     sink: Option<Sink>,
 }

@@ -16,7 +16,7 @@ use mcp_auth_core::dpop::key::{load_record, save_record, DpopKeyRecord, KEY_RECO
 use mcp_auth_core::secret::DpopPrivateKey;
 use mcp_auth_core::{Host, HostError, PublicJwk};
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
@@ -65,7 +65,7 @@ async fn request_done(req: &IdbRequest) -> Result<JsValue, JsValue> {
 #[derive(Default)]
 pub(crate) struct WebCryptoKeys {
     db: RefCell<Option<IdbDatabase>>,
-    cache: RefCell<HashMap<String, (CryptoKey, PublicJwk)>>,
+    cache: RefCell<BTreeMap<String, (CryptoKey, PublicJwk)>>,
 }
 
 impl WebCryptoKeys {

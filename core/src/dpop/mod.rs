@@ -27,7 +27,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 /// The only proof algorithm mcp-auth signs with.
@@ -203,7 +203,7 @@ pub(crate) fn rs_nonce_challenge(status: u16, headers: &[(String, String)]) -> b
 
 /// The nonces servers handed out, by origin, for the life of the process.
 #[derive(Default)]
-pub(crate) struct Nonces(Mutex<HashMap<String, String>>);
+pub(crate) struct Nonces(Mutex<BTreeMap<String, String>>);
 
 impl Nonces {
     fn origin(url: &str) -> Option<String> {
@@ -246,7 +246,7 @@ impl<H: Host> McpAuth<H> {
     /// Lists the identity's DPoP key in the index (once per process), so that `clear --all`
     /// finds a key whose login never completed.
     async fn index_dpop_key(&self, identity: &str) -> Result<()> {
-        let seen = |set: &std::collections::HashSet<String>| set.contains(identity);
+        let seen = |set: &std::collections::BTreeSet<String>| set.contains(identity);
         if seen(&self.dpop_indexed.lock().unwrap_or_else(|p| p.into_inner())) {
             return Ok(());
         }

@@ -30,7 +30,7 @@ use crate::mcp::headers::{param_values, printable, ParamHeader};
 use crate::mcp::request;
 use crate::mcp::version::{newest_mutual, Era, Protocol, LATEST, VERSIONS};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 /// The legacy revision asked for in `initialize` when falling back.
 pub const LEGACY_DEFAULT: &str = "2025-11-25";
@@ -112,7 +112,7 @@ pub struct Session {
     steps: u32,
     version_retried: bool,
     reinitialized: bool,
-    tools: HashMap<String, Vec<ParamHeader>>,
+    tools: BTreeMap<String, Vec<ParamHeader>>,
     server_info: Option<Json>,
     warnings: Vec<String>,
 }
@@ -132,7 +132,7 @@ impl Session {
             steps: 0,
             version_retried: false,
             reinitialized: false,
-            tools: HashMap::new(),
+            tools: BTreeMap::new(),
             server_info: None,
             warnings: Vec::new(),
         }
