@@ -67,13 +67,15 @@ for kind in web node; do
   size_line ".wasm before wasm-opt" "$out/before.wasm"
   size_line ".wasm + JS glue before wasm-opt" "$out/before.wasm" "$out/mcp_auth.js"
   rm "$out/before.wasm"
-  # -Oz without three of its passes: the figure that counts is the gzip size, and measured on
+  # -Oz without four of its passes: the figure that counts is the gzip size, and measured on
   # this build (issue 11) `reorder-functions` (functions sorted by call count, which scatters
-  # related code) costs ~9 KB gzip, `inlining-optimizing` ~9 KB and `local-cse` ~0.8 KB, each
-  # while saving raw bytes. --low-memory-unused: Rust's wasm32 puts the stack first and its data
-  # above 1 MiB, so the low 1 KiB is never addressed and constant offsets fold into loads/stores.
+  # related code) costs ~9 KB gzip, `inlining-optimizing` ~9 KB, `local-cse` ~0.8 KB and
+  # `merge-similar-functions` ~0.5 KB, each while saving raw bytes. --low-memory-unused: Rust's
+  # wasm32 puts the stack first and its data above 1 MiB, so the low 1 KiB is never addressed
+  # and constant offsets fold into loads/stores.
   "$WASM_OPT" -Oz --skip-pass=reorder-functions --skip-pass=inlining-optimizing \
-    --skip-pass=local-cse --low-memory-unused $FEATURES --strip-debug --strip-producers \
+    --skip-pass=local-cse --skip-pass=merge-similar-functions --low-memory-unused $FEATURES \
+    --strip-debug --strip-producers \
     "$out/mcp_auth_bg.wasm" -o "$out/mcp_auth_bg.wasm.opt"
   mv "$out/mcp_auth_bg.wasm.opt" "$out/mcp_auth_bg.wasm"
   size_line ".wasm after wasm-opt -Oz" "$out/mcp_auth_bg.wasm"
