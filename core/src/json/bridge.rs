@@ -54,6 +54,29 @@ impl de::Error for BridgeError {
     fn invalid_value(unexp: Unexpected<'_>, exp: &dyn de::Expected) -> Self {
         BridgeError(format!("invalid value: {}, expected {exp}", found(&unexp)))
     }
+    // serde's texts, with the document's own string made printable and bounded
+    fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
+        unknown("variant", variant, expected)
+    }
+    fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
+        unknown("field", field, expected)
+    }
+}
+
+fn unknown(what: &str, name: &str, expected: &[&str]) -> BridgeError {
+    let name = crate::text::printable(name, 60);
+    let names = |list: &[&str]| {
+        list.iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    BridgeError(match expected {
+        [] => format!("unknown {what} `{name}`, there are no {what}s"),
+        [one] => format!("unknown {what} `{name}`, expected `{one}`"),
+        [a, b] => format!("unknown {what} `{name}`, expected `{a}` or `{b}`"),
+        list => format!("unknown {what} `{name}`, expected one of {}", names(list)),
+    })
 }
 
 impl ser::Error for BridgeError {

@@ -677,6 +677,13 @@ mod tests {
             "unknown variant `other`, expected one of `plain`, `tagged`, `wrapped`"
         );
         assert!(from_slice::<(u8, u8)>(b"[1,2,3]").is_err());
+        // a server's unknown variant too
+        assert_eq!(
+            from_slice::<Kind>(b"\"\\u001b]8;;x\\u0007evil\"")
+                .unwrap_err()
+                .to_string(),
+            "unknown variant `evil`, expected one of `plain`, `tagged`, `wrapped`"
+        );
         // a string value is shown printable and bounded
         let long = format!("\"\\u001b[2J{}\"", "x".repeat(100));
         assert_eq!(
