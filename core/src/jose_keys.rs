@@ -3,7 +3,7 @@
 //! elsewhere (the wasm build: WebCrypto) leave the feature out and get the stub in
 //! `jose_nokeys.rs`, so none of this code or its crates reach them.
 
-use super::{jwk_thumbprint, key_error, member, shown, sorted, Alg, JwsSigner};
+use super::{jwk_thumbprint, key_error, member, shown, Alg, JwsSigner};
 use crate::error::{Error, Result};
 use crate::json::{self, Json, Object};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -241,10 +241,11 @@ impl SigningKey {
         let Inner::Es256(key) = &self.inner else {
             return None;
         };
-        let jwk = self
+        let mut jwk = self
             .public_jwk()
             .with("d", URL_SAFE_NO_PAD.encode(key.to_bytes()));
-        Some(sorted(jwk))
+        jwk.sort_keys();
+        Some(jwk)
     }
 
     /// The RFC 7638 thumbprint of this key's public JWK.

@@ -10,7 +10,7 @@
 //! in ascending order, so such members of a parsed object come before the others.
 
 use js_sys::{Array, JsString};
-use mcp_auth_core::json::{self, Json, Object, MAX_NESTING, MAX_SAFE};
+use mcp_auth_core::json::{self, Json, Object, MAX_NESTING};
 use std::fmt::Write;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -88,11 +88,13 @@ fn write_value(out: &mut String, value: &Json) {
         Json::Null => out.push_str("null"),
         Json::Bool(true) => out.push_str("true"),
         Json::Bool(false) => out.push_str("false"),
-        // `-0` prints `0`, as natively
-        Json::Number(n) if n.fract() == 0.0 && n.abs() <= MAX_SAFE => {
-            let _ = write!(out, "{}", *n as i64);
-        }
-        Json::Number(n) => write_js(out, &JsValue::from_f64(*n)),
+        // the integers core prints without a fraction (`-0` as `0`), as natively
+        Json::Number(n) => match value.as_i64() {
+            Some(i) => {
+                let _ = write!(out, "{i}");
+            }
+            None => write_js(out, &JsValue::from_f64(*n)),
+        },
         Json::String(s) => write_string(out, s),
         Json::Array(items) => {
             out.push('[');

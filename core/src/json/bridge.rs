@@ -9,22 +9,10 @@
 //! `f64`. Errors carry serde's usual texts; a number is named "number" (never its digits, which
 //! would link float formatting into the wasm build).
 
-use super::{Json, Object};
+use super::{Json, JsonError, Object};
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Unexpected, Visitor};
 use serde::ser::{self, Serialize};
 use std::fmt;
-
-/// A typed read or write of the tree failed: serde's message (a missing or mistyped field).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BridgeError(pub String);
-
-impl fmt::Display for BridgeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for BridgeError {}
 
 /// Names what was found; a number without its value (see the module text), a string as
 /// printable text of at most 60 characters.
@@ -44,15 +32,15 @@ fn found(unexp: &Unexpected<'_>) -> String {
     }
 }
 
-impl de::Error for BridgeError {
+impl de::Error for JsonError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        BridgeError(msg.to_string())
+        JsonError(msg.to_string())
     }
     fn invalid_type(unexp: Unexpected<'_>, exp: &dyn de::Expected) -> Self {
-        BridgeError(format!("invalid type: {}, expected {exp}", found(&unexp)))
+        JsonError(format!("invalid type: {}, expected {exp}", found(&unexp)))
     }
     fn invalid_value(unexp: Unexpected<'_>, exp: &dyn de::Expected) -> Self {
-        BridgeError(format!("invalid value: {}, expected {exp}", found(&unexp)))
+        JsonError(format!("invalid value: {}, expected {exp}", found(&unexp)))
     }
     // serde's texts, with the document's own string made printable and bounded
     fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
@@ -63,7 +51,7 @@ impl de::Error for BridgeError {
     }
 }
 
-fn unknown(what: &str, name: &str, expected: &[&str]) -> BridgeError {
+fn unknown(what: &str, name: &str, expected: &[&str]) -> JsonError {
     let name = crate::text::printable(name, 60);
     let names = |list: &[&str]| {
         list.iter()
@@ -71,7 +59,7 @@ fn unknown(what: &str, name: &str, expected: &[&str]) -> BridgeError {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    BridgeError(match expected {
+    JsonError(match expected {
         [] => format!("unknown {what} `{name}`, there are no {what}s"),
         [one] => format!("unknown {what} `{name}`, expected `{one}`"),
         [a, b] => format!("unknown {what} `{name}`, expected `{a}` or `{b}`"),
@@ -79,19 +67,19 @@ fn unknown(what: &str, name: &str, expected: &[&str]) -> BridgeError {
     })
 }
 
-impl ser::Error for BridgeError {
+impl ser::Error for JsonError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        BridgeError(msg.to_string())
+        JsonError(msg.to_string())
     }
 }
 
 /// Reads a typed value out of a tree.
-pub fn from_json<T: de::DeserializeOwned>(value: &Json) -> Result<T, BridgeError> {
+pub fn from_json<T: de::DeserializeOwned>(value: &Json) -> Result<T, JsonError> {
     T::deserialize(value)
 }
 
 /// Builds the tree of a typed value (a non-finite float becomes `null`, as in `JSON.stringify`).
-pub fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<Json, BridgeError> {
+pub fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<Json, JsonError> {
     value.serialize(TreeWriter)
 }
 
@@ -107,9 +95,9 @@ fn unexpected(value: &Json) -> Unexpected<'_> {
 }
 
 impl<'de> de::Deserializer<'de> for &'de Json {
-    type Error = BridgeError;
+    type Error = JsonError;
 
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, BridgeError> {
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, JsonError> {
         match self {
             Json::Null => visitor.visit_unit(),
             Json::Bool(b) => visitor.visit_bool(*b),
@@ -133,7 +121,7 @@ impl<'de> de::Deserializer<'de> for &'de Json {
         }
     }
 
-    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, BridgeError> {
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, JsonError> {
         match self {
             Json::Null => visitor.visit_none(),
             _ => visitor.visit_some(self),
@@ -144,7 +132,7 @@ impl<'de> de::Deserializer<'de> for &'de Json {
         self,
         _name: &'static str,
         visitor: V,
-    ) -> Result<V::Value, BridgeError> {
+    ) -> Result<V::Value, JsonError> {
         visitor.visit_newtype_struct(self)
     }
 
@@ -153,7 +141,7 @@ impl<'de> de::Deserializer<'de> for &'de Json {
         _name: &'static str,
         _variants: &'static [&'static str],
         visitor: V,
-    ) -> Result<V::Value, BridgeError> {
+    ) -> Result<V::Value, JsonError> {
         match self {
             Json::String(s) => visitor.visit_enum(s.as_str().into_deserializer()),
             Json::Object(o) if o.len() == 1 => {
@@ -173,12 +161,12 @@ impl<'de> de::Deserializer<'de> for &'de Json {
 struct Items<'a>(std::slice::Iter<'a, Json>);
 
 impl<'de> de::SeqAccess<'de> for Items<'de> {
-    type Error = BridgeError;
+    type Error = JsonError;
 
     fn next_element_seed<T: DeserializeSeed<'de>>(
         &mut self,
         seed: T,
-    ) -> Result<Option<T::Value>, BridgeError> {
+    ) -> Result<Option<T::Value>, JsonError> {
         self.0.next().map(|item| seed.deserialize(item)).transpose()
     }
 
@@ -193,12 +181,12 @@ struct Members<'a> {
 }
 
 impl<'de> de::MapAccess<'de> for Members<'de> {
-    type Error = BridgeError;
+    type Error = JsonError;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
         &mut self,
         seed: K,
-    ) -> Result<Option<K::Value>, BridgeError> {
+    ) -> Result<Option<K::Value>, JsonError> {
         match self.members.next() {
             Some((key, value)) => {
                 self.value = Some(value);
@@ -209,10 +197,7 @@ impl<'de> de::MapAccess<'de> for Members<'de> {
         }
     }
 
-    fn next_value_seed<V: DeserializeSeed<'de>>(
-        &mut self,
-        seed: V,
-    ) -> Result<V::Value, BridgeError> {
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, JsonError> {
         match self.value.take() {
             Some(value) => seed.deserialize(value),
             None => Err(de::Error::custom("a value without its key")),
@@ -231,42 +216,39 @@ struct Variant<'a> {
 }
 
 impl<'de> de::EnumAccess<'de> for Variant<'de> {
-    type Error = BridgeError;
+    type Error = JsonError;
     type Variant = &'de Json;
 
     fn variant_seed<V: DeserializeSeed<'de>>(
         self,
         seed: V,
-    ) -> Result<(V::Value, &'de Json), BridgeError> {
+    ) -> Result<(V::Value, &'de Json), JsonError> {
         let name = seed.deserialize(de::value::BorrowedStrDeserializer::new(self.name))?;
         Ok((name, self.value))
     }
 }
 
 impl<'de> de::VariantAccess<'de> for &'de Json {
-    type Error = BridgeError;
+    type Error = JsonError;
 
-    fn unit_variant(self) -> Result<(), BridgeError> {
+    fn unit_variant(self) -> Result<(), JsonError> {
         de::Deserialize::deserialize(self)
     }
-    fn newtype_variant_seed<T: DeserializeSeed<'de>>(
-        self,
-        seed: T,
-    ) -> Result<T::Value, BridgeError> {
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, JsonError> {
         seed.deserialize(self)
     }
     fn tuple_variant<V: Visitor<'de>>(
         self,
         _len: usize,
         visitor: V,
-    ) -> Result<V::Value, BridgeError> {
+    ) -> Result<V::Value, JsonError> {
         de::Deserializer::deserialize_any(self, visitor)
     }
     fn struct_variant<V: Visitor<'de>>(
         self,
         _fields: &'static [&'static str],
         visitor: V,
-    ) -> Result<V::Value, BridgeError> {
+    ) -> Result<V::Value, JsonError> {
         de::Deserializer::deserialize_any(self, visitor)
     }
 }
@@ -306,7 +288,7 @@ fn wrap(variant: Option<&'static str>, value: Json) -> Json {
 
 impl ser::Serializer for TreeWriter {
     type Ok = Json;
-    type Error = BridgeError;
+    type Error = JsonError;
     type SerializeSeq = ItemsWriter;
     type SerializeTuple = ItemsWriter;
     type SerializeTupleStruct = ItemsWriter;
@@ -315,60 +297,60 @@ impl ser::Serializer for TreeWriter {
     type SerializeStruct = MembersWriter;
     type SerializeStructVariant = MembersWriter;
 
-    fn serialize_bool(self, v: bool) -> Result<Json, BridgeError> {
+    fn serialize_bool(self, v: bool) -> Result<Json, JsonError> {
         Ok(Json::Bool(v))
     }
-    fn serialize_i8(self, v: i8) -> Result<Json, BridgeError> {
+    fn serialize_i8(self, v: i8) -> Result<Json, JsonError> {
         self.serialize_i64(v.into())
     }
-    fn serialize_i16(self, v: i16) -> Result<Json, BridgeError> {
+    fn serialize_i16(self, v: i16) -> Result<Json, JsonError> {
         self.serialize_i64(v.into())
     }
-    fn serialize_i32(self, v: i32) -> Result<Json, BridgeError> {
+    fn serialize_i32(self, v: i32) -> Result<Json, JsonError> {
         self.serialize_i64(v.into())
     }
-    fn serialize_i64(self, v: i64) -> Result<Json, BridgeError> {
+    fn serialize_i64(self, v: i64) -> Result<Json, JsonError> {
         Ok(Json::Number(v as f64))
     }
-    fn serialize_u8(self, v: u8) -> Result<Json, BridgeError> {
+    fn serialize_u8(self, v: u8) -> Result<Json, JsonError> {
         self.serialize_u64(v.into())
     }
-    fn serialize_u16(self, v: u16) -> Result<Json, BridgeError> {
+    fn serialize_u16(self, v: u16) -> Result<Json, JsonError> {
         self.serialize_u64(v.into())
     }
-    fn serialize_u32(self, v: u32) -> Result<Json, BridgeError> {
+    fn serialize_u32(self, v: u32) -> Result<Json, JsonError> {
         self.serialize_u64(v.into())
     }
-    fn serialize_u64(self, v: u64) -> Result<Json, BridgeError> {
+    fn serialize_u64(self, v: u64) -> Result<Json, JsonError> {
         Ok(Json::Number(v as f64))
     }
-    fn serialize_f32(self, v: f32) -> Result<Json, BridgeError> {
+    fn serialize_f32(self, v: f32) -> Result<Json, JsonError> {
         Ok(number(v.into()))
     }
-    fn serialize_f64(self, v: f64) -> Result<Json, BridgeError> {
+    fn serialize_f64(self, v: f64) -> Result<Json, JsonError> {
         Ok(number(v))
     }
-    fn serialize_char(self, v: char) -> Result<Json, BridgeError> {
+    fn serialize_char(self, v: char) -> Result<Json, JsonError> {
         Ok(Json::String(v.to_string()))
     }
-    fn serialize_str(self, v: &str) -> Result<Json, BridgeError> {
+    fn serialize_str(self, v: &str) -> Result<Json, JsonError> {
         Ok(Json::String(v.to_owned()))
     }
-    fn serialize_bytes(self, v: &[u8]) -> Result<Json, BridgeError> {
+    fn serialize_bytes(self, v: &[u8]) -> Result<Json, JsonError> {
         Ok(Json::Array(
             v.iter().map(|b| Json::from(u64::from(*b))).collect(),
         ))
     }
-    fn serialize_none(self) -> Result<Json, BridgeError> {
+    fn serialize_none(self) -> Result<Json, JsonError> {
         Ok(Json::Null)
     }
-    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<Json, BridgeError> {
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<Json, JsonError> {
         value.serialize(self)
     }
-    fn serialize_unit(self) -> Result<Json, BridgeError> {
+    fn serialize_unit(self) -> Result<Json, JsonError> {
         Ok(Json::Null)
     }
-    fn serialize_unit_struct(self, _name: &'static str) -> Result<Json, BridgeError> {
+    fn serialize_unit_struct(self, _name: &'static str) -> Result<Json, JsonError> {
         Ok(Json::Null)
     }
     fn serialize_unit_variant(
@@ -376,14 +358,14 @@ impl ser::Serializer for TreeWriter {
         _name: &'static str,
         _index: u32,
         variant: &'static str,
-    ) -> Result<Json, BridgeError> {
+    ) -> Result<Json, JsonError> {
         Ok(Json::String(variant.to_owned()))
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
         _name: &'static str,
         value: &T,
-    ) -> Result<Json, BridgeError> {
+    ) -> Result<Json, JsonError> {
         value.serialize(self)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
@@ -392,23 +374,23 @@ impl ser::Serializer for TreeWriter {
         _index: u32,
         variant: &'static str,
         value: &T,
-    ) -> Result<Json, BridgeError> {
+    ) -> Result<Json, JsonError> {
         Ok(wrap(Some(variant), value.serialize(self)?))
     }
-    fn serialize_seq(self, len: Option<usize>) -> Result<ItemsWriter, BridgeError> {
+    fn serialize_seq(self, len: Option<usize>) -> Result<ItemsWriter, JsonError> {
         Ok(ItemsWriter {
             items: Vec::with_capacity(len.unwrap_or(0)),
             variant: None,
         })
     }
-    fn serialize_tuple(self, len: usize) -> Result<ItemsWriter, BridgeError> {
+    fn serialize_tuple(self, len: usize) -> Result<ItemsWriter, JsonError> {
         self.serialize_seq(Some(len))
     }
     fn serialize_tuple_struct(
         self,
         _name: &'static str,
         len: usize,
-    ) -> Result<ItemsWriter, BridgeError> {
+    ) -> Result<ItemsWriter, JsonError> {
         self.serialize_seq(Some(len))
     }
     fn serialize_tuple_variant(
@@ -417,13 +399,13 @@ impl ser::Serializer for TreeWriter {
         _index: u32,
         variant: &'static str,
         len: usize,
-    ) -> Result<ItemsWriter, BridgeError> {
+    ) -> Result<ItemsWriter, JsonError> {
         Ok(ItemsWriter {
             items: Vec::with_capacity(len),
             variant: Some(variant),
         })
     }
-    fn serialize_map(self, _len: Option<usize>) -> Result<MembersWriter, BridgeError> {
+    fn serialize_map(self, _len: Option<usize>) -> Result<MembersWriter, JsonError> {
         Ok(MembersWriter {
             object: Object::new(),
             key: None,
@@ -434,7 +416,7 @@ impl ser::Serializer for TreeWriter {
         self,
         _name: &'static str,
         _len: usize,
-    ) -> Result<MembersWriter, BridgeError> {
+    ) -> Result<MembersWriter, JsonError> {
         self.serialize_map(None)
     }
     fn serialize_struct_variant(
@@ -443,7 +425,7 @@ impl ser::Serializer for TreeWriter {
         _index: u32,
         variant: &'static str,
         _len: usize,
-    ) -> Result<MembersWriter, BridgeError> {
+    ) -> Result<MembersWriter, JsonError> {
         Ok(MembersWriter {
             object: Object::new(),
             key: None,
@@ -453,11 +435,11 @@ impl ser::Serializer for TreeWriter {
 }
 
 impl ItemsWriter {
-    fn push<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), BridgeError> {
+    fn push<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), JsonError> {
         self.items.push(value.serialize(TreeWriter)?);
         Ok(())
     }
-    fn finish(self) -> Result<Json, BridgeError> {
+    fn finish(self) -> Result<Json, JsonError> {
         Ok(wrap(self.variant, Json::Array(self.items)))
     }
 }
@@ -466,11 +448,11 @@ macro_rules! items_writer {
     ($($trait:ident :: $method:ident),*) => {$(
         impl ser::$trait for ItemsWriter {
             type Ok = Json;
-            type Error = BridgeError;
-            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), BridgeError> {
+            type Error = JsonError;
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), JsonError> {
                 self.push(value)
             }
-            fn end(self) -> Result<Json, BridgeError> {
+            fn end(self) -> Result<Json, JsonError> {
                 self.finish()
             }
         }
@@ -485,20 +467,20 @@ items_writer!(
 );
 
 impl MembersWriter {
-    fn member<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) -> Result<(), BridgeError> {
+    fn member<T: Serialize + ?Sized>(&mut self, key: &str, value: &T) -> Result<(), JsonError> {
         self.object.insert(key, value.serialize(TreeWriter)?);
         Ok(())
     }
-    fn finish(self) -> Result<Json, BridgeError> {
+    fn finish(self) -> Result<Json, JsonError> {
         Ok(wrap(self.variant, Json::Object(self.object)))
     }
 }
 
 impl ser::SerializeMap for MembersWriter {
     type Ok = Json;
-    type Error = BridgeError;
+    type Error = JsonError;
 
-    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), BridgeError> {
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), JsonError> {
         match key.serialize(TreeWriter)? {
             Json::String(key) => {
                 self.key = Some(key);
@@ -507,13 +489,13 @@ impl ser::SerializeMap for MembersWriter {
             _ => Err(ser::Error::custom("key must be a string")),
         }
     }
-    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), BridgeError> {
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), JsonError> {
         match self.key.take() {
             Some(key) => self.member(&key, value),
             None => Err(ser::Error::custom("a value without its key")),
         }
     }
-    fn end(self) -> Result<Json, BridgeError> {
+    fn end(self) -> Result<Json, JsonError> {
         self.finish()
     }
 }
@@ -522,15 +504,15 @@ macro_rules! fields_writer {
     ($($trait:ident),*) => {$(
         impl ser::$trait for MembersWriter {
             type Ok = Json;
-            type Error = BridgeError;
+            type Error = JsonError;
             fn serialize_field<T: Serialize + ?Sized>(
                 &mut self,
                 key: &'static str,
                 value: &T,
-            ) -> Result<(), BridgeError> {
+            ) -> Result<(), JsonError> {
                 self.member(key, value)
             }
-            fn end(self) -> Result<Json, BridgeError> {
+            fn end(self) -> Result<Json, JsonError> {
                 self.finish()
             }
         }

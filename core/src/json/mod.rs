@@ -19,7 +19,7 @@
 
 mod bridge;
 
-pub use bridge::{from_json, to_json, BridgeError};
+pub use bridge::{from_json, to_json};
 use std::fmt;
 
 /// The largest integer every platform represents exactly and unambiguously (2^53 - 1, JS's
@@ -46,7 +46,8 @@ pub enum Json {
     Object(Object),
 }
 
-/// A member missing or of the wrong type; names the member.
+/// A member missing or of the wrong type; names the member (the typed reads of
+/// [`from_json`] give serde's message).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JsonError(pub String);
 
@@ -223,6 +224,7 @@ impl Json {
     }
 
     /// An integral number in `-(2^53 - 1)..=2^53 - 1`.
+    /// An integer within ±(2^53 − 1); such a number also prints without a fraction.
     pub fn as_i64(&self) -> Option<i64> {
         let n = self.as_f64()?;
         (n.fract() == 0.0 && (-MAX_SAFE..=MAX_SAFE).contains(&n)).then_some(n as i64)
@@ -460,12 +462,12 @@ pub fn from_slice<T: serde::de::DeserializeOwned>(text: &[u8]) -> Result<T, Deco
 }
 
 /// Writes a typed value as compact JSON text: [`to_json`], then [`print()`].
-pub fn to_string<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, BridgeError> {
+pub fn to_string<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, JsonError> {
     Ok(print(&to_json(value)?))
 }
 
 mod serde_impl {
-    use super::{Json, Object, MAX_SAFE};
+    use super::{Json, Object};
     use serde::de::{self, MapAccess, SeqAccess, Visitor};
     use serde::ser::{SerializeMap, SerializeSeq};
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -528,10 +530,10 @@ mod serde_impl {
             match self {
                 Json::Null => s.serialize_unit(),
                 Json::Bool(b) => s.serialize_bool(*b),
-                Json::Number(n) if n.fract() == 0.0 && n.abs() <= MAX_SAFE => {
-                    s.serialize_i64(*n as i64)
-                }
-                Json::Number(n) => s.serialize_f64(*n),
+                Json::Number(n) => match self.as_i64() {
+                    Some(i) => s.serialize_i64(i),
+                    None => s.serialize_f64(*n),
+                },
                 Json::String(t) => s.serialize_str(t),
                 Json::Array(items) => {
                     let mut seq = s.serialize_seq(Some(items.len()))?;
