@@ -43,8 +43,10 @@ pub fn sse_body(events: usize, payload: usize) -> Vec<u8> {
 mod tests {
     #[test]
     fn the_record_fixture_decodes_as_a_token_record() {
-        let record: mcp_auth_core::TokenRecord =
-            serde_json::from_str(&super::token_record_json("https://a.example")).unwrap();
+        let record: mcp_auth_core::TokenRecord = mcp_auth_core::json::from_slice(
+            super::token_record_json("https://a.example").as_bytes(),
+        )
+        .unwrap();
         assert_eq!(record.resource, "https://a.example/mcp");
     }
 

@@ -15,7 +15,6 @@ use crate::records::{
 use crate::secret::ClientSecret;
 use crate::urls::{identity, parse_http_url, require_secure, resource_uri, secure_url};
 use crate::www_authenticate::BearerChallenge;
-use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -118,7 +117,7 @@ pub struct AuthorizationRequest {
 }
 
 /// What a finished login or refresh left in the store (no secrets).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenInfo {
     pub identity: String,
     pub resource: String,
@@ -132,6 +131,18 @@ pub struct TokenInfo {
     /// The access token is DPoP-bound (useless without the identity's key).
     pub dpop_bound: bool,
 }
+
+crate::json_struct!(TokenInfo {
+    identity,
+    resource,
+    issuer,
+    client_id,
+    scope,
+    expires_at,
+    has_refresh_token,
+    flow,
+    dpop_bound,
+});
 
 impl From<&TokenRecord> for TokenInfo {
     fn from(r: &TokenRecord) -> Self {
@@ -157,7 +168,7 @@ pub enum LoginOutcome {
 }
 
 /// One stored token record (an identity and one of its resources), as `status` shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenStatus {
     pub identity: String,
     /// The resource the tokens are for (`None` when nothing is stored).
@@ -176,6 +187,20 @@ pub struct TokenStatus {
     /// Set when the record exists but cannot be read.
     pub problem: Option<String>,
 }
+
+crate::json_struct!(TokenStatus {
+    identity,
+    resource,
+    present,
+    expired,
+    expires_at,
+    scope,
+    issuer,
+    has_refresh_token,
+    flow,
+    dpop_bound,
+    problem,
+});
 
 impl TokenStatus {
     /// Nothing stored (yet): the fields a present record fills in are empty.
@@ -197,7 +222,7 @@ impl TokenStatus {
 }
 
 /// What `logout` did.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LogoutReport {
     pub identity: String,
     /// Token kinds revoked at the authorization server (`refresh_token`, `access_token`).
@@ -206,6 +231,13 @@ pub struct LogoutReport {
     pub revocation_notes: Vec<String>,
     pub deleted_keys: Vec<String>,
 }
+
+crate::json_struct!(LogoutReport {
+    identity,
+    revoked,
+    revocation_notes,
+    deleted_keys,
+});
 
 type LocalLock = Arc<futures_util::lock::Mutex<()>>;
 
@@ -275,8 +307,8 @@ impl<H: Host> McpAuth<H> {
         Ok(self.host.load(key).await?)
     }
 
-    pub(crate) async fn write<T: Serialize>(&self, key: &str, record: &T) -> Result<()> {
-        self.write_text(key, &encode(record)?).await
+    pub(crate) async fn write<T: crate::json::ToJson>(&self, key: &str, record: &T) -> Result<()> {
+        self.write_text(key, &encode(record)).await
     }
 
     async fn write_text(&self, key: &str, text: &str) -> Result<()> {
@@ -308,7 +340,7 @@ impl<H: Host> McpAuth<H> {
         let mut idx = self.index().await?;
         if change(&mut idx) {
             idx.version = RECORD_VERSION;
-            self.host.save(INDEX_KEY, &encode(&idx)?).await?;
+            self.host.save(INDEX_KEY, &encode(&idx)).await?;
         }
         Ok(())
     }

@@ -7,7 +7,6 @@ use crate::error::{Error, Result};
 use crate::metadata::AuthServerMetadata;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use serde::Deserialize;
 
 /// The ChatGPT sign-in issuer.
 pub const DEFAULT_ISSUER: &str = "https://auth.openai.com";
@@ -65,28 +64,38 @@ pub fn auth_options(issuer: &str, originator: &str) -> AuthOptions {
 
 /// What the id_token says about the ChatGPT account (the signature is not checked: the token
 /// came straight from the token endpoint over TLS, and this is only shown to the user).
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ChatGptAccount {
     pub account_id: Option<String>,
     pub plan_type: Option<String>,
     pub email: Option<String>,
 }
 
-#[derive(Deserialize)]
+crate::json_struct!(ChatGptAccount {
+    account_id,
+    plan_type,
+    email,
+});
+
 struct Claims {
-    #[serde(default)]
     email: Option<String>,
-    #[serde(rename = "https://api.openai.com/auth", default)]
     auth: Option<AuthClaim>,
 }
 
-#[derive(Deserialize)]
+crate::json_struct!(Claims {
+    email,
+    auth as "https://api.openai.com/auth",
+});
+
 struct AuthClaim {
-    #[serde(default)]
     chatgpt_account_id: Option<String>,
-    #[serde(default)]
     chatgpt_plan_type: Option<String>,
 }
+
+crate::json_struct!(AuthClaim {
+    chatgpt_account_id,
+    chatgpt_plan_type,
+});
 
 /// Reads the account from an id_token's payload.
 pub fn account_from_id_token(id_token: &str) -> Result<ChatGptAccount> {
@@ -126,27 +135,31 @@ pub struct CodexCliAuth {
     pub has_api_key: bool,
 }
 
-#[derive(Deserialize)]
 struct RawAuthJson {
-    #[serde(rename = "OPENAI_API_KEY", default)]
     api_key: Option<String>,
-    #[serde(default)]
     tokens: Option<RawAuthTokens>,
-    #[serde(default)]
     last_refresh: Option<String>,
 }
 
-#[derive(Deserialize)]
+crate::json_struct!(RawAuthJson {
+    api_key as "OPENAI_API_KEY",
+    tokens,
+    last_refresh,
+});
+
 struct RawAuthTokens {
-    #[serde(default)]
     id_token: Option<String>,
-    #[serde(default)]
     access_token: Option<String>,
-    #[serde(default)]
     refresh_token: Option<String>,
-    #[serde(default)]
     account_id: Option<String>,
 }
+
+crate::json_struct!(RawAuthTokens {
+    id_token,
+    access_token,
+    refresh_token,
+    account_id,
+});
 
 /// Parses a Codex CLI `auth.json`. The account id comes from the file, else the id_token.
 pub fn parse_codex_auth_json(text: &str) -> Result<CodexCliAuth> {

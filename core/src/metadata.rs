@@ -3,46 +3,55 @@
 
 use crate::error::{Error, Result};
 use crate::urls::{discovered_url, parse_http_url, resource_covers};
-use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProtectedResourceMetadata {
     pub resource: String,
-    #[serde(default)]
     pub authorization_servers: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes_supported: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_name: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+crate::json_struct!(ProtectedResourceMetadata {
+    resource,
+    authorization_servers = Default::default,
+    scopes_supported: opt,
+    resource_name: opt,
+});
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AuthServerMetadata {
     pub issuer: String,
     pub authorization_endpoint: String,
     pub token_endpoint: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration_endpoint: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revocation_endpoint: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes_supported: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code_challenge_methods_supported: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_endpoint_auth_methods_supported: Option<Vec<String>>,
     /// The JWS algorithms the token endpoint takes for `private_key_jwt`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_endpoint_auth_signing_alg_values_supported: Option<Vec<String>>,
-    #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
-    #[serde(default)]
     pub client_id_metadata_document_supported: bool,
     /// RFC 9449 §5.1: the proof algorithms the server accepts (DPoP is used when it lists
     /// ES256).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpop_signing_alg_values_supported: Option<Vec<String>>,
 }
+
+crate::json_struct!(AuthServerMetadata {
+    issuer,
+    authorization_endpoint,
+    token_endpoint,
+    registration_endpoint: opt,
+    revocation_endpoint: opt,
+    scopes_supported: opt,
+    code_challenge_methods_supported: opt,
+    token_endpoint_auth_methods_supported: opt,
+    token_endpoint_auth_signing_alg_values_supported: opt,
+    authorization_response_iss_parameter_supported = Default::default,
+    client_id_metadata_document_supported = Default::default,
+    dpop_signing_alg_values_supported: opt,
+});
 
 /// Where to look for protected resource metadata, in order: the URL from the
 /// `WWW-Authenticate` header, then the path-inserted well-known URL, then the root one.

@@ -11,7 +11,6 @@ use crate::secret::{AccessToken, AuthorizationCode, ClientSecret, PkceCodeVerifi
 use crate::text::printable;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use serde::Deserialize;
 use url::form_urlencoded;
 
 const FORM: &str = "application/x-www-form-urlencoded";
@@ -257,7 +256,6 @@ pub fn revocation_request(
     )
 }
 
-#[derive(Deserialize)]
 struct RawTokenResponse {
     access_token: Option<String>,
     token_type: Option<String>,
@@ -267,11 +265,24 @@ struct RawTokenResponse {
     id_token: Option<String>,
 }
 
-#[derive(Deserialize)]
+crate::json_struct!(RawTokenResponse {
+    access_token,
+    token_type,
+    expires_in,
+    refresh_token,
+    scope,
+    id_token,
+});
+
 struct RawError {
     error: Option<String>,
     error_description: Option<String>,
 }
+
+crate::json_struct!(RawError {
+    error,
+    error_description,
+});
 
 /// An error response from a token, registration or revocation endpoint.
 pub fn endpoint_error(resp: &HttpResponse) -> Error {
@@ -481,13 +492,19 @@ pub fn registration_request(
         .header("accept", "application/json")
 }
 
-#[derive(Deserialize)]
 struct RawRegistration {
     client_id: Option<String>,
     client_secret: Option<String>,
     token_endpoint_auth_method: Option<String>,
     redirect_uris: Option<Vec<String>>,
 }
+
+crate::json_struct!(RawRegistration {
+    client_id,
+    client_secret,
+    token_endpoint_auth_method,
+    redirect_uris,
+});
 
 /// Reads a registration response into a client record bound to `issuer`.
 pub fn parse_registration_response(

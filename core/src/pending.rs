@@ -74,7 +74,7 @@ mod tests {
     }
 
     fn options() -> AuthOptions {
-        let meta: AuthServerMetadata = serde_json::from_value(serde_json::json!({
+        let meta: AuthServerMetadata = crate::json::from_value(serde_json::json!({
             "issuer": "https://as.example.com",
             "authorization_endpoint": "https://as.example.com/authorize",
             "token_endpoint": "https://as.example.com/token",

@@ -18,8 +18,6 @@ use crate::error::{Error, Result};
 use crate::json::{self, Json};
 use crate::metadata::{AuthServerMetadata, ProtectedResourceMetadata};
 use crate::secret::{AccessToken, ClientSecret, PkceCodeVerifier, RefreshToken};
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
 /// The version of every record this build writes. Version 2 binds a token record to the
@@ -61,9 +59,8 @@ fn yes() -> bool {
 /// Tokens held for one resource, bound to the authorization server that issued them: refresh
 /// and revocation go to the endpoints recorded here and nowhere else, whatever a later
 /// discovery says.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenRecord {
-    #[serde(default = "default_version")]
     pub version: u32,
     pub identity: String,
     /// The `resource` the tokens were requested for.
@@ -72,44 +69,55 @@ pub struct TokenRecord {
     pub client_id: String,
     pub access_token: AccessToken,
     pub token_type: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<RefreshToken>,
     /// Absolute expiry, seconds since the Unix epoch; `None` when the server gave no lifetime.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<u64>,
     /// The granted scope, space separated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
     pub obtained_at: u64,
     /// An OpenID Connect id_token, when the server sent one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token: Option<AccessToken>,
     /// The token endpoint that issued these tokens (refresh goes here). `None` only for
     /// records migrated from version 1 whose endpoint could not be recovered; the next
     /// refresh then asks the recorded issuer's own metadata.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_endpoint: Option<String>,
     /// The issuer's revocation endpoint when it had one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revocation_endpoint: Option<String>,
     /// Whether the `resource` parameter is sent (off for configured providers and for
     /// servers configured with `send_resource: false`).
-    #[serde(default = "yes")]
     pub send_resource: bool,
     /// The scope the last authorization request asked for (step-up adds to it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_scope: Option<String>,
     /// The grant that obtained these tokens when it was not the browser login
     /// (`client_credentials`, `jwt_bearer`, `token_exchange`): such tokens are renewed by
     /// running that grant again, not by a refresh token.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow: Option<String>,
     /// The RFC 7638 thumbprint of the identity's DPoP key when the token request carried a
     /// proof (RFC 9449): refreshes carry proofs by the same key, and a token whose
     /// `token_type` is `DPoP` goes out only with a proof by it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpop_jkt: Option<String>,
 }
+
+crate::json_struct!(TokenRecord {
+    version = default_version,
+    identity,
+    resource,
+    issuer,
+    client_id,
+    access_token,
+    token_type,
+    refresh_token: opt,
+    expires_at: opt,
+    scope: opt,
+    obtained_at,
+    id_token: opt,
+    token_endpoint: opt,
+    revocation_endpoint: opt,
+    send_resource = yes,
+    requested_scope: opt,
+    flow: opt,
+    dpop_jkt: opt,
+});
 
 /// A refresh never starts earlier than this fraction of the token's lifetime before expiry,
 /// so a short-lived token is refreshed once per lifetime, not before every request.
@@ -168,8 +176,7 @@ impl TokenRecord {
 }
 
 /// How a client authenticates at the token endpoint.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClientAuthMethod {
     None,
     ClientSecretBasic,
@@ -178,6 +185,13 @@ pub enum ClientAuthMethod {
     /// never stored).
     PrivateKeyJwt,
 }
+
+crate::json_enum!(ClientAuthMethod {
+    None = "none",
+    ClientSecretBasic = "client_secret_basic",
+    ClientSecretPost = "client_secret_post",
+    PrivateKeyJwt = "private_key_jwt",
+});
 
 impl ClientAuthMethod {
     pub fn parse(s: &str) -> Option<Self> {
@@ -200,55 +214,72 @@ impl ClientAuthMethod {
 }
 
 /// Where a client identity came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClientSource {
     Configured,
     MetadataDocument,
     Dynamic,
 }
 
+crate::json_enum!(ClientSource {
+    Configured = "configured",
+    MetadataDocument = "metadata_document",
+    Dynamic = "dynamic",
+});
+
 /// A client identity at one issuer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientRecord {
-    #[serde(default = "default_version")]
     pub version: u32,
     pub issuer: String,
     pub client_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<ClientSecret>,
     pub auth_method: ClientAuthMethod,
     pub source: ClientSource,
-    #[serde(default)]
     pub redirect_uris: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registered_at: Option<u64>,
 }
 
+crate::json_struct!(ClientRecord {
+    version = default_version,
+    issuer,
+    client_id,
+    client_secret: opt,
+    auth_method,
+    source,
+    redirect_uris = Default::default,
+    registered_at: opt,
+});
+
 /// What discovery found for a server, cached so a second login skips it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DiscoveryRecord {
-    #[serde(default = "default_version")]
     pub version: u32,
     /// The `resource` value to send (the server's canonical URI, or the covering resource
     /// its metadata names).
     pub resource: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protected_resource: Option<ProtectedResourceMetadata>,
     pub authorization_server: AuthServerMetadata,
     /// Where the authorization server metadata came from (`None`: legacy defaults).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata_url: Option<String>,
     /// Configured rather than discovered: no `resource` parameter is sent.
-    #[serde(default)]
     pub fixed: bool,
     pub fetched_at: u64,
 }
 
+crate::json_struct!(DiscoveryRecord {
+    version = default_version,
+    resource,
+    protected_resource: opt,
+    authorization_server,
+    metadata_url: opt,
+    fixed = Default::default,
+    fetched_at,
+});
+
 /// A login between the authorization redirect and the callback.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PendingLogin {
-    #[serde(default = "default_version")]
     pub version: u32,
     pub state: String,
     pub verifier: PkceCodeVerifier,
@@ -259,35 +290,52 @@ pub struct PendingLogin {
     pub token_endpoint: String,
     pub redirect_uri: String,
     pub client: ClientRecord,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
     /// The issuer's revocation endpoint, recorded with the tokens.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revocation_endpoint: Option<String>,
     /// What discovery found; cached only once the login completes, so an abandoned or
     /// refused login never changes where an existing grant's tokens go.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discovery: Option<DiscoveryRecord>,
     /// RFC 9207: the callback must carry `iss`.
-    #[serde(default)]
     pub iss_required: bool,
     /// No `resource` parameter (a configured provider, or `send_resource: false`).
-    #[serde(default)]
     pub fixed: bool,
     /// The token request carries a DPoP proof (RFC 9449).
-    #[serde(default)]
     pub dpop: bool,
     pub created_at: u64,
 }
 
+crate::json_struct!(PendingLogin {
+    version = default_version,
+    state,
+    verifier,
+    server_url,
+    identity,
+    resource,
+    issuer,
+    token_endpoint,
+    redirect_uri,
+    client,
+    scope: opt,
+    revocation_endpoint: opt,
+    discovery: opt,
+    iss_required = Default::default,
+    fixed = Default::default,
+    dpop = Default::default,
+    created_at,
+});
+
 /// Every key core has written (the store may not be able to list its keys).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Index {
-    #[serde(default = "default_version")]
     pub version: u32,
-    #[serde(default)]
     pub keys: BTreeSet<String>,
 }
+
+crate::json_struct!(Index {
+    version = default_version,
+    keys = Default::default,
+});
 
 impl Index {
     /// The identities that have a DPoP key (each once), with or without tokens.
@@ -350,7 +398,7 @@ impl Index {
 
 /// A stored record type: every one carries the version of the mcp-auth that wrote it, in a
 /// top-level `version` member (1 when absent).
-pub(crate) trait Record: DeserializeOwned {}
+pub(crate) trait Record: json::FromJson {}
 
 macro_rules! records {
     ($($t:ty),*) => {$(
@@ -368,7 +416,7 @@ records!(
 );
 
 /// Reads a stored record: refused, in this order, when it is not JSON, when a newer mcp-auth
-/// wrote it, or with its type's own reason (serde's, naming the member).
+/// wrote it, or with its type's own reason (naming the member).
 pub(crate) fn decode<T: Record>(key: &str, text: &str) -> Result<T> {
     let tree = json::parse(text.as_bytes()).map_err(|_| corrupt(key, "not JSON".into()))?;
     let version = tree.get("version").and_then(Json::as_u64).unwrap_or(1);
@@ -418,8 +466,8 @@ pub fn check_record(key: &str, text: &str) -> Result<()> {
     }
 }
 
-pub(crate) fn encode<T: Serialize>(record: &T) -> Result<String> {
-    json::to_string(record).map_err(|e| Error::Storage(format!("cannot encode a record: {e}")))
+pub(crate) fn encode<T: json::ToJson>(record: &T) -> String {
+    json::to_string(record)
 }
 
 /// Splits a space-separated scope string.
@@ -473,15 +521,18 @@ mod tests {
             reason(check_record(INDEX_KEY, r#"{"version":3,"keys":["a"]}"#)),
             "written by a newer mcp-auth (record version 3); upgrade mcp-auth"
         );
-        // JSON of the wrong shape: serde's reason, no position; numbers named, not shown
+        // JSON of the wrong shape: the member and what it should be, never its value
         assert_eq!(
             reason(check_record(INDEX_KEY, r#"{"version":2,"keys":5}"#)),
-            "invalid type: number, expected a sequence"
+            "member `keys`: expected an array"
         );
         assert_eq!(
-            reason(check_record(INDEX_KEY, "5")),
-            "invalid type: number, expected struct Index"
+            reason(check_record(INDEX_KEY, r#"{"version":2,"keys":["a",5]}"#)),
+            "member `keys`: expected a string"
         );
+        assert_eq!(reason(check_record(INDEX_KEY, "5")), "expected an object");
+        let pending = r#"{"version":2,"client":{"auth_method":"magic"}}"#;
+        assert!(reason(check_record("pending:s", pending)).starts_with("missing member"));
 
         assert!(check_record(INDEX_KEY, r#"{"version":2,"keys":["a"]}"#).is_ok());
     }

@@ -1,15 +1,26 @@
 //! Secrets as newtypes: `Debug` prints a redaction, so a token cannot reach a log by accident.
 //! The value is only reachable through an explicit `secret()` call.
 
-use serde::{Deserialize, Serialize};
 use std::fmt;
 
 macro_rules! secret_type {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
-        #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-        #[serde(transparent)]
+        #[derive(Clone, PartialEq, Eq)]
         pub struct $name(String);
+
+        /// Stored as the bare string.
+        impl $crate::json::FromJson for $name {
+            fn from_json(value: &$crate::json::Json) -> Result<Self, $crate::json::JsonError> {
+                <String as $crate::json::FromJson>::from_json(value).map(Self)
+            }
+        }
+
+        impl $crate::json::ToJson for $name {
+            fn to_json(&self) -> $crate::json::Json {
+                $crate::json::Json::String(self.0.clone())
+            }
+        }
 
         impl $name {
             pub fn new(value: impl Into<String>) -> Self {

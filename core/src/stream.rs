@@ -75,10 +75,7 @@ mod tests {
             fixed: false,
             fetched_at: 1000,
         };
-        m.put(
-            &discovery_key(URL),
-            &serde_json::to_value(&disc).expect("encode"),
-        );
+        m.put(&discovery_key(URL), &crate::json::to_value(&disc));
         if with_token {
             m.put(
                 &tokens_key(ID, URL),

@@ -76,7 +76,7 @@ impl<H: Host> McpAuth<H> {
         let Err(second) = self.write(key, record).await else {
             return Ok(());
         };
-        self.unsaved.keep(key, encode(record)?);
+        self.unsaved.keep(key, encode(record));
         self.unsaved.warn(format!(
             "the refreshed tokens for {} could not be saved ({second}; first try: {first}); \
              they are kept in memory until this process ends. The store still holds the \

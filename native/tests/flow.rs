@@ -59,7 +59,7 @@ fn stored(auth: &McpAuth<TestHost>, identity: &str) -> Option<TokenRecord> {
         .store
         .load(&key)
         .unwrap()
-        .map(|t| serde_json::from_str(&t).unwrap())
+        .map(|t| mcp_auth_core::json::from_slice(t.as_bytes()).unwrap())
 }
 
 fn rpc(server: &TestServer, method: &str, params: serde_json::Value) -> HttpRequest {
@@ -491,8 +491,10 @@ async fn registered_clients_with_secret_basic_and_secret_post() {
             .find(|k| k.starts_with("client:"))
             .unwrap()
             .clone();
-        let rec: mcp_auth_core::ClientRecord =
-            serde_json::from_str(&auth.host().store.load(&key).unwrap().unwrap()).unwrap();
+        let rec: mcp_auth_core::ClientRecord = mcp_auth_core::json::from_slice(
+            auth.host().store.load(&key).unwrap().unwrap().as_bytes(),
+        )
+        .unwrap();
         let want = if scenario == Scenario::ClientSecretBasic {
             ClientAuthMethod::ClientSecretBasic
         } else {
@@ -840,12 +842,13 @@ async fn a_stale_registration_is_dropped_and_registration_retried_once() {
     // the server no longer accepts the stored client as it is (say, its secret was rotated)
     let key = format!("client:{}|{}", server.base_url(), server.issuer());
     let mut rec: mcp_auth_core::ClientRecord =
-        serde_json::from_str(&auth.host().store.load(&key).unwrap().unwrap()).unwrap();
+        mcp_auth_core::json::from_slice(auth.host().store.load(&key).unwrap().unwrap().as_bytes())
+            .unwrap();
     rec.auth_method = ClientAuthMethod::ClientSecretPost;
     rec.client_secret = Some(ClientSecret::new("stale"));
     auth.host()
         .store
-        .save(&key, &serde_json::to_string(&rec).unwrap())
+        .save(&key, &mcp_auth_core::json::to_string(&rec))
         .unwrap();
     server.clear_log();
     login(&auth, &server, &AuthOptions::default()).await;
@@ -861,7 +864,8 @@ async fn a_stale_registration_is_dropped_and_registration_retried_once() {
         "{lines:?}"
     );
     let now: mcp_auth_core::ClientRecord =
-        serde_json::from_str(&auth.host().store.load(&key).unwrap().unwrap()).unwrap();
+        mcp_auth_core::json::from_slice(auth.host().store.load(&key).unwrap().unwrap().as_bytes())
+            .unwrap();
     assert_ne!(now.client_id, rec.client_id);
 }
 

@@ -2,7 +2,6 @@
 //! of the few calls web-sys binds without `catch` (a duck-typed `fetch` response may lack them).
 
 use js_sys::Reflect;
-use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
@@ -73,11 +72,11 @@ pub(crate) fn opt_bool(target: &JsValue, name: &str) -> Result<Option<bool>, JsV
         .ok_or_else(|| crate::coded_error(&format!("option `{name}` must be a boolean"), "invalid"))
 }
 
-/// A plain JS object (not a `Map`) from a serialisable value, through JSON.
-pub(crate) fn to_js_object<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
-    let text = mcp_auth_core::json::to_string(value)
-        .map_err(|e| crate::coded_error(&format!("cannot encode the result: {e}"), "invalid"))?;
-    js_sys::JSON::parse(&text)
+/// A plain JS object (not a `Map`) from a value core writes as JSON.
+pub(crate) fn to_js_object<T: mcp_auth_core::json::ToJson + ?Sized>(
+    value: &T,
+) -> Result<JsValue, JsValue> {
+    js_sys::JSON::parse(&mcp_auth_core::json::to_string(value))
 }
 
 /// A readable message from a thrown JS value (an `Error`'s message and its `cause`).

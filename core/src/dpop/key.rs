@@ -8,7 +8,6 @@ use crate::host::{Host, HostError};
 use crate::jose::{Alg, SigningKey};
 use crate::json::{self, Json};
 use crate::secret::DpopPrivateKey;
-use serde::{Deserialize, Serialize};
 
 /// The version of the key record this build writes.
 pub const KEY_RECORD_VERSION: u32 = 1;
@@ -20,7 +19,7 @@ pub fn key_name(identity: &str) -> String {
 
 /// A software DPoP key as it is stored: the private scalar (`d`, base64url) and the public
 /// JWK. `Debug` redacts the private part.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug)]
 pub struct DpopKeyRecord {
     pub version: u32,
     pub alg: String,
@@ -28,6 +27,14 @@ pub struct DpopKeyRecord {
     pub d: DpopPrivateKey,
     pub created_at: u64,
 }
+
+crate::json_struct!(DpopKeyRecord {
+    version,
+    alg,
+    jwk,
+    d,
+    created_at,
+});
 
 impl DpopKeyRecord {
     /// A new random key.
@@ -102,8 +109,7 @@ pub async fn save_record<H: Host + ?Sized>(
     identity: &str,
     record: &DpopKeyRecord,
 ) -> Result<(), HostError> {
-    let text = crate::json::to_string(record)
-        .map_err(|e| HostError::Storage(format!("cannot encode the DPoP key record: {e}")))?;
+    let text = crate::json::to_string(record);
     host.save(&key_name(identity), &text).await
 }
 

@@ -25,7 +25,6 @@ use crate::secret::AccessToken;
 use crate::urls::parse_http_url;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -36,8 +35,7 @@ pub const DPOP_ALG: &str = "ES256";
 pub const DPOP_TYP: &str = "dpop+jwt";
 
 /// Whether to use DPoP with a server (`dpop:` in the configuration).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum DpopMode {
     /// When the authorization server advertises ES256 proofs (the default).
     #[default]
@@ -47,6 +45,12 @@ pub enum DpopMode {
     /// Never (tokens are plain bearer tokens).
     Off,
 }
+
+crate::json_enum!(DpopMode {
+    Auto = "auto",
+    Required = "required",
+    Off = "off",
+});
 
 impl DpopMode {
     pub fn parse(s: &str) -> Option<Self> {
@@ -86,13 +90,15 @@ pub fn use_dpop(mode: DpopMode, meta: &AuthServerMetadata) -> Result<bool> {
 }
 
 /// The public half of a P-256 key, as a JWK (RFC 7517/7518).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PublicJwk {
     pub kty: String,
     pub crv: String,
     pub x: String,
     pub y: String,
 }
+
+crate::json_struct!(PublicJwk { kty, crv, x, y });
 
 impl PublicJwk {
     /// The members as a JSON object (what a JWS header carries), in sorted order.
@@ -167,10 +173,11 @@ const NONCE_HEADER: &str = "dpop-nonce";
 /// Whether a token endpoint answer asks for (another) nonce: 400 `use_dpop_nonce` with a
 /// `DPoP-Nonce` header (RFC 9449 §8).
 pub fn is_as_nonce_challenge(resp: &HttpResponse) -> bool {
-    #[derive(Deserialize)]
     struct E {
         error: Option<String>,
     }
+
+    crate::json_struct!(E { error });
     resp.status == 400
         && resp.header(NONCE_HEADER).is_some()
         && crate::json::from_slice::<E>(&resp.body)

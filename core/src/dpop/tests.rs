@@ -21,7 +21,7 @@ fn part(jwt: &str, i: usize) -> Value {
 fn verify(jwt: &str) -> (Value, Value) {
     let header = part(jwt, 0);
     let claims = part(jwt, 1);
-    let jwk: PublicJwk = serde_json::from_value(header["jwk"].clone()).expect("jwk");
+    let jwk: PublicJwk = crate::json::from_value(header["jwk"].clone()).expect("jwk");
     let mut sec1 = vec![4u8];
     sec1.extend(URL_SAFE_NO_PAD.decode(&jwk.x).expect("x"));
     sec1.extend(URL_SAFE_NO_PAD.decode(&jwk.y).expect("y"));
@@ -85,10 +85,10 @@ fn a_proof_is_signed_by_the_stored_key_and_names_the_request() {
     // the key record is in the store, its private half redacted from Debug
     let stored = auth.host().get(&key::key_name(ID)).expect("key record");
     assert_eq!(stored["jwk"], header["jwk"]);
-    let rec: key::DpopKeyRecord = serde_json::from_value(stored).expect("record");
+    let rec: key::DpopKeyRecord = crate::json::from_value(stored).expect("record");
     assert!(!format!("{rec:?}").contains(rec.d.secret()));
     // thumbprint by RFC 7638: the required members, sorted, no whitespace
-    let jwk: PublicJwk = serde_json::from_value(header["jwk"].clone()).unwrap();
+    let jwk: PublicJwk = crate::json::from_value(header["jwk"].clone()).unwrap();
     assert_eq!(jwk.thumbprint().unwrap(), jkt);
     let canonical = format!(
         r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,

@@ -12,7 +12,6 @@ use crate::records::{ClientAuthMethod, ClientRecord};
 use crate::secret::Assertion;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use serde::Deserialize;
 
 pub const CLIENT_CREDENTIALS: &str = "client_credentials";
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -113,11 +112,15 @@ pub fn exchange_params<'a>(p: &'a ExchangeParams<'a>) -> Vec<(&'a str, &'a str)>
     params
 }
 
-#[derive(Deserialize)]
 struct RawExchange {
     access_token: Option<String>,
     issued_token_type: Option<String>,
 }
+
+crate::json_struct!(RawExchange {
+    access_token,
+    issued_token_type,
+});
 
 /// Reads the identity provider's answer: an ID-JAG in `access_token`, with
 /// `issued_token_type` saying so (`token_type` is `N_A` and not checked).

@@ -15,12 +15,12 @@
 //! Text ↔ tree is never hand-written: natively it goes through serde_json (serde's data model,
 //! its nesting limit), in the wasm build through the platform's `JSON.parse`/`JSON.stringify`
 //! ([`Platform`]). Typed documents go text → tree → struct on every platform ([`from_slice`],
-//! [`to_string`], the serde bridge).
+//! [`to_string`], [`FromJson`] and [`ToJson`]).
 
-mod bridge;
+pub mod typed;
 
-pub use bridge::{from_json, to_json};
 use std::fmt;
+pub use typed::{FromJson, ToJson};
 
 /// The largest integer every platform represents exactly and unambiguously (2^53 - 1, JS's
 /// `Number.MAX_SAFE_INTEGER`): 2^53 + 1 parses to 2^53, so 2^53 itself is refused.
@@ -46,8 +46,7 @@ pub enum Json {
     Object(Object),
 }
 
-/// A member missing or of the wrong type; names the member (the typed reads of
-/// [`from_json`] give serde's message).
+/// A member missing or of the wrong type; names the path to the member.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JsonError(pub String);
 
@@ -183,12 +182,10 @@ impl Object {
     }
 }
 
-fn missing(key: &str) -> JsonError {
-    JsonError(format!("missing member `{key}`"))
-}
+use typed::missing;
 
 fn wrong(key: &str, what: &str) -> JsonError {
-    JsonError(format!("member `{key}` is not {what}"))
+    typed::within(key, typed::expected(what))
 }
 
 impl Json {
@@ -439,7 +436,7 @@ pub fn print(value: &Json) -> String {
 pub enum DecodeError {
     /// The text is not JSON.
     Syntax,
-    /// JSON, but not the expected shape: serde's message (names the member).
+    /// JSON, but not the expected shape (names the member).
     Type(String),
 }
 
@@ -456,16 +453,40 @@ impl std::error::Error for DecodeError {}
 
 /// Reads a typed document from JSON text: [`parse()`], then [`from_json`]. The same path on
 /// every platform, so a document reads the same in the CLI and the browser.
-pub fn from_slice<T: serde::de::DeserializeOwned>(text: &[u8]) -> Result<T, DecodeError> {
+pub fn from_slice<T: FromJson>(text: &[u8]) -> Result<T, DecodeError> {
     let tree = parse(text).map_err(|_| DecodeError::Syntax)?;
     from_json(&tree).map_err(|e| DecodeError::Type(e.0))
 }
 
-/// Writes a typed value as compact JSON text: [`to_json`], then [`print()`].
-pub fn to_string<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, JsonError> {
-    Ok(print(&to_json(value)?))
+/// Reads a typed value out of a tree.
+pub fn from_json<T: FromJson>(value: &Json) -> Result<T, JsonError> {
+    T::from_json(value)
 }
 
+/// Builds the tree of a typed value.
+pub fn to_json<T: ToJson + ?Sized>(value: &T) -> Json {
+    value.to_json()
+}
+
+/// Writes a typed value as compact JSON text: [`to_json`], then [`print()`].
+pub fn to_string<T: ToJson + ?Sized>(value: &T) -> String {
+    print(&value.to_json())
+}
+
+/// Tests: a typed value from a serde_json value.
+#[cfg(test)]
+pub(crate) fn from_value<T: FromJson>(value: serde_json::Value) -> Result<T, DecodeError> {
+    from_slice(value.to_string().as_bytes())
+}
+
+/// Tests: a typed value as a serde_json value.
+#[cfg(test)]
+pub(crate) fn to_value<T: ToJson + ?Sized>(value: &T) -> serde_json::Value {
+    serde_json::from_str(&to_string(value)).unwrap_or_default()
+}
+
+/// serde's data model for the tree, for serde_json's text natively (the wasm build has no serde).
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod serde_impl {
     use super::{Json, Object};
     use serde::de::{self, MapAccess, SeqAccess, Visitor};
@@ -608,89 +629,149 @@ mod tests {
         );
         assert_eq!(
             o.opt_u64("expires_in").unwrap_err().to_string(),
-            "member `expires_in` is not a non-negative integer"
+            "member `expires_in`: expected a non-negative integer"
         );
         assert!(o.strs("scopes").is_err());
         assert_eq!(o.opt_str("nope"), Ok(None));
     }
 
-    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-    #[serde(rename_all = "snake_case")]
+    #[derive(Clone, Copy, Debug, PartialEq)]
     enum Kind {
         Plain,
-        Tagged { level: u8 },
-        Wrapped(String),
+        Tagged,
     }
 
-    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    crate::json_enum!(Kind {
+        Plain = "plain",
+        Tagged = "tagged",
+    });
+
+    fn two() -> u32 {
+        2
+    }
+
+    #[derive(Debug, PartialEq)]
     struct Doc {
         name: String,
         expires_at: u64,
-        delta: i64,
-        ratio: f64,
+        level: u32,
         note: Option<String>,
-        #[serde(default)]
+        hidden: Option<String>,
         scopes: Vec<String>,
         kinds: Vec<Kind>,
         extra: Json,
+        renamed: bool,
+    }
+
+    crate::json_struct!(Doc {
+        name,
+        expires_at,
+        level = two,
+        note,
+        hidden: opt,
+        scopes = Default::default,
+        kinds,
+        extra,
+        renamed as "Re-Named" = Default::default,
+    });
+
+    fn doc() -> Doc {
+        Doc {
+            name: "a".into(),
+            expires_at: u64::MAX,
+            level: 7,
+            note: None,
+            hidden: None,
+            scopes: vec!["x".into()],
+            kinds: vec![Kind::Plain, Kind::Tagged],
+            extra: Object::new().with("z", 1u64).with("a", true).into(),
+            renamed: true,
+        }
     }
 
     #[test]
     fn typed_documents_round_trip_in_field_order() {
-        let doc = Doc {
-            name: "a".into(),
-            expires_at: u64::MAX,
-            delta: -5,
-            ratio: 0.25,
-            note: None,
-            scopes: vec!["x".into()],
-            kinds: vec![
-                Kind::Plain,
-                Kind::Tagged { level: 2 },
-                Kind::Wrapped("w".into()),
-            ],
-            extra: Object::new().with("z", 1u64).with("a", true).into(),
-        };
-        let text = to_string(&doc).unwrap();
+        let text = to_string(&doc());
         assert_eq!(
             text,
-            r#"{"name":"a","expires_at":1.8446744073709552e+19,"delta":-5,"ratio":0.25,"note":null,"scopes":["x"],"kinds":["plain",{"tagged":{"level":2}},{"wrapped":"w"}],"extra":{"z":1,"a":true}}"#
+            r#"{"name":"a","expires_at":1.8446744073709552e+19,"level":7,"note":null,"scopes":["x"],"kinds":["plain","tagged"],"extra":{"z":1,"a":true},"Re-Named":true}"#
         );
         // u64::MAX is written rounded to 2^64 and read back saturated: the far future stays.
-        assert_eq!(from_slice::<Doc>(text.as_bytes()), Ok(doc));
+        assert_eq!(from_slice::<Doc>(text.as_bytes()), Ok(doc()));
+        let mut some = doc();
+        some.hidden = Some("h".into());
+        assert!(to_string(&some).contains(r#""note":null,"hidden":"h","scopes""#));
+        assert_eq!(from_slice::<Doc>(to_string(&some).as_bytes()), Ok(some));
+    }
+
+    #[test]
+    fn absent_members_take_their_defaults_and_null_is_not_absent() {
+        let min = br#"{"name":"a","expires_at":1,"kinds":[],"extra":null,"unknown":[1]}"#;
+        let d = from_slice::<Doc>(min).unwrap();
+        assert_eq!((d.level, d.note, d.hidden), (2, None, None));
+        assert!(d.scopes.is_empty() && !d.renamed);
+        assert_eq!(d.extra, Json::Null);
+        let null_default = br#"{"name":"a","expires_at":1,"kinds":[],"extra":1,"scopes":null}"#;
+        assert_eq!(
+            from_slice::<Doc>(null_default).unwrap_err().to_string(),
+            "member `scopes`: expected an array"
+        );
+        let null_option = br#"{"name":"a","expires_at":1,"kinds":[],"extra":1,"note":null}"#;
+        assert_eq!(from_slice::<Doc>(null_option).unwrap().note, None);
     }
 
     #[test]
     fn typed_errors_name_the_member_never_the_number() {
         let missing = from_slice::<Doc>(br#"{"name":"a"}"#).unwrap_err();
-        assert_eq!(missing.to_string(), "missing field `expires_at`");
+        assert_eq!(missing.to_string(), "missing member `expires_at`");
         let mistyped = from_slice::<Doc>(br#"{"name":12.5}"#).unwrap_err();
         assert_eq!(
             mistyped,
-            DecodeError::Type("invalid type: number, expected a string".into())
+            DecodeError::Type("member `name`: expected a string".into())
         );
-        let negative = from_slice::<u64>(b"-3").unwrap_err();
-        assert_eq!(negative.to_string(), "invalid value: number, expected u64");
-        let fraction = from_slice::<u64>(b"3.5").unwrap_err();
-        assert_eq!(fraction.to_string(), "invalid type: number, expected u64");
+        let base = r#""name":"a","kinds":[],"extra":1"#;
+        for (value, why) in [
+            ("-3", "expected a non-negative integer"),
+            ("3.5", "expected a non-negative integer"),
+            ("\"3\"", "expected a non-negative integer"),
+        ] {
+            let text = format!("{{{base},\"expires_at\":{value}}}");
+            assert_eq!(
+                from_slice::<Doc>(text.as_bytes()).unwrap_err().to_string(),
+                format!("member `expires_at`: {why}")
+            );
+        }
+        let big = format!("{{{base},\"expires_at\":1,\"level\":4294967296}}");
+        assert_eq!(
+            from_slice::<Doc>(big.as_bytes()).unwrap_err().to_string(),
+            "member `level`: expected a 32-bit integer"
+        );
         assert_eq!(from_slice::<u64>(b"{"), Err(DecodeError::Syntax));
         assert_eq!(
-            from_slice::<Kind>(br#""other""#).unwrap_err().to_string(),
-            "unknown variant `other`, expected one of `plain`, `tagged`, `wrapped`"
+            from_slice::<Doc>(b"[1]").unwrap_err().to_string(),
+            "expected an object"
         );
-        assert!(from_slice::<(u8, u8)>(b"[1,2,3]").is_err());
-        // a server's unknown variant too
         assert_eq!(
-            from_slice::<Kind>(b"\"\\u001b]8;;x\\u0007evil\"")
+            from_slice::<Kind>(br#""other""#).unwrap_err().to_string(),
+            "unknown value `other` (expected one of `plain`, `tagged`)"
+        );
+        // a server's unknown value is shown printable and bounded
+        let hostile = format!("\"\\u001b]8;;x\\u0007{}\"", "e".repeat(100));
+        assert_eq!(
+            from_slice::<Kind>(hostile.as_bytes())
                 .unwrap_err()
                 .to_string(),
-            "unknown variant `evil`, expected one of `plain`, `tagged`, `wrapped`"
+            format!(
+                "unknown value `{}…` (expected one of `plain`, `tagged`)",
+                "e".repeat(60)
+            )
         );
-        // a string value is shown printable and bounded
-        let long = format!("\"\\u001b[2J{}\"", "x".repeat(100));
+        let nested = format!("{{{base},\"expires_at\":1,\"kinds\":[\"plain\",7]}}");
         assert_eq!(
-            from_slice::<u64>(long.as_bytes()).unwrap_err().to_string(),
-            format!("invalid type: string \"{}…\", expected u64", "x".repeat(60))
+            from_slice::<Doc>(nested.as_bytes())
+                .unwrap_err()
+                .to_string(),
+            "member `kinds`: expected a string"
         );
     }
 }

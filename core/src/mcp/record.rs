@@ -3,7 +3,6 @@
 
 use super::session::Chosen;
 use super::version::Era;
-use serde::{Deserialize, Serialize};
 
 /// The format version of [`ProtocolRecord`].
 pub const PROTOCOL_RECORD_VERSION: u32 = 1;
@@ -13,7 +12,7 @@ pub fn protocol_key(resource: &str) -> String {
     format!("protocol:{resource}")
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProtocolRecord {
     pub version: u32,
     pub resource: String,
@@ -22,6 +21,14 @@ pub struct ProtocolRecord {
     /// Seconds since the Unix epoch.
     pub chosen_at: u64,
 }
+
+crate::json_struct!(ProtocolRecord {
+    version,
+    resource,
+    era,
+    protocol_version,
+    chosen_at,
+});
 
 impl ProtocolRecord {
     pub fn chosen(&self) -> Option<Chosen> {

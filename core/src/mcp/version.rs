@@ -1,6 +1,5 @@
 //! The protocol revisions this client speaks, and which era each belongs to.
 
-use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
@@ -17,8 +16,7 @@ pub const VERSIONS: [&str; 5] = [
 ];
 
 /// How a revision is spoken over HTTP.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Era {
     /// 2026-07-28 and later: stateless, request metadata on every request.
     Modern,
@@ -27,6 +25,12 @@ pub enum Era {
     /// 2024-11-05: an event stream from GET plus POSTs to the endpoint it names.
     HttpSse,
 }
+
+crate::json_enum!(Era {
+    Modern = "modern",
+    Legacy = "legacy",
+    HttpSse = "http_sse",
+});
 
 impl Era {
     /// The era of a revision this client speaks; `None` for any other string.

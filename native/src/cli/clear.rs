@@ -84,7 +84,7 @@ pub(super) async fn run(
         reports.push(report);
     }
     if ctx.json {
-        return print_json(&reports);
+        return print_json(&mcp_auth_core::json::to_json(&reports));
     }
     Ok(())
 }

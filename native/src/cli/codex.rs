@@ -154,7 +154,7 @@ pub(super) async fn clear(ctx: &Ctx, yes: bool) -> CliResult {
     }
     let report = auth.logout(&url, true).await?;
     if ctx.json {
-        return print_json(&report);
+        return print_json(&mcp_auth_core::json::to_json(&report));
     }
     if report.deleted_keys.iter().any(|k| k.starts_with("tokens:")) {
         outln!("Removed the Codex sign-in from {}.", store_name(kind))?;

@@ -29,7 +29,6 @@ use crate::mcp::answer::{self, RpcError, UNSUPPORTED_VERSION};
 use crate::mcp::headers::{param_values, printable, ParamHeader};
 use crate::mcp::request;
 use crate::mcp::version::{newest_mutual, Era, Protocol, LATEST, VERSIONS};
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The legacy revision asked for in `initialize` when falling back.
@@ -38,11 +37,13 @@ pub const LEGACY_DEFAULT: &str = "2025-11-25";
 const MAX_STEPS: u32 = 8;
 
 /// What the session settled on for a server.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Chosen {
     pub era: Era,
     pub version: String,
 }
+
+crate::json_struct!(Chosen { era, version });
 
 /// What the caller does next.
 #[derive(Debug)]
