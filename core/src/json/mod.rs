@@ -65,8 +65,11 @@ impl Object {
 
     /// Sets `key`: replaces the value in place when present, else appends.
     pub fn insert(&mut self, key: impl Into<String>, value: impl Into<Json>) {
-        let key = key.into();
-        let value = value.into();
+        self.set(key.into(), value.into());
+    }
+
+    /// [`Object::insert`] after the conversions (once, not per argument type).
+    fn set(&mut self, key: String, value: Json) {
         match self.0.iter_mut().find(|(k, _)| *k == key) {
             Some(slot) => slot.1 = value,
             None => self.0.push((key, value)),
