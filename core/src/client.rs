@@ -13,9 +13,9 @@ use crate::records::{
     TokenRecord, INDEX_KEY, RECORD_VERSION,
 };
 use crate::secret::ClientSecret;
+use crate::sorted::{SortedMap, SortedSet};
 use crate::urls::{identity, parse_http_url, require_secure, resource_uri, secure_url};
 use crate::www_authenticate::BearerChallenge;
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 /// Refresh this many seconds before the access token expires.
@@ -258,11 +258,11 @@ pub(crate) struct Retry {
 pub struct McpAuth<H: Host> {
     pub(crate) host: H,
     pub(crate) refresh_skew: u64,
-    pub(crate) locks: Mutex<BTreeMap<String, LocalLock>>,
+    pub(crate) locks: Mutex<SortedMap<LocalLock>>,
     pub(crate) unsaved: crate::unsaved::Unsaved,
     pub(crate) nonces: crate::dpop::Nonces,
     /// Identities whose DPoP key this process has seen listed in the index.
-    pub(crate) dpop_indexed: Mutex<std::collections::BTreeSet<String>>,
+    pub(crate) dpop_indexed: Mutex<SortedSet>,
     /// When this client last looked for stale pending logins (host clock, seconds).
     pub(crate) pruned_at: Mutex<Option<u64>>,
 }
@@ -272,7 +272,7 @@ impl<H: Host> McpAuth<H> {
         McpAuth {
             host,
             refresh_skew: DEFAULT_REFRESH_SKEW,
-            locks: Mutex::new(BTreeMap::new()),
+            locks: Mutex::new(SortedMap::new()),
             unsaved: Default::default(),
             nonces: Default::default(),
             dpop_indexed: Default::default(),
@@ -356,7 +356,8 @@ impl<H: Host> McpAuth<H> {
 
     pub(crate) fn local_lock(&self, name: &str) -> LocalLock {
         let mut map = self.locks.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(name.to_string()).or_default().clone()
+        map.or_insert(name.to_string(), LocalLock::default())
+            .clone()
     }
 
     // ---- client identity ----

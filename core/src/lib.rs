@@ -25,6 +25,7 @@ pub mod platform_url;
 pub mod records;
 mod request;
 pub mod secret;
+pub mod sorted;
 pub mod stream;
 #[cfg(test)]
 mod test_host;

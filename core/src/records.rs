@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::json::{self, Json};
 use crate::metadata::{AuthServerMetadata, ProtectedResourceMetadata};
 use crate::secret::{AccessToken, ClientSecret, PkceCodeVerifier, RefreshToken};
-use std::collections::BTreeSet;
+use crate::sorted::SortedSet;
 
 /// The version of every record this build writes. Version 2 binds a token record to the
 /// endpoints it came from and stores tokens per resource.
@@ -329,7 +329,7 @@ crate::json_struct!(PendingLogin {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Index {
     pub version: u32,
-    pub keys: BTreeSet<String>,
+    pub keys: SortedSet,
 }
 
 crate::json_struct!(Index {
@@ -535,6 +535,23 @@ mod tests {
         assert!(reason(check_record("pending:s", pending)).starts_with("missing member"));
 
         assert!(check_record(INDEX_KEY, r#"{"version":2,"keys":["a"]}"#).is_ok());
+    }
+
+    #[test]
+    fn the_index_is_written_as_a_sorted_array_of_unique_keys() {
+        let text = r#"{"version":2,"keys":["tokens:b","client:a","tokens:b","dpop:c"]}"#;
+        let mut idx: Index = decode(INDEX_KEY, text).expect("an index");
+        assert_eq!(idx.keys.len(), 3, "a duplicate is read once");
+        assert!(idx.keys.insert("pending:s".into()));
+        assert!(idx.keys.remove("tokens:b"));
+        assert_eq!(
+            encode(&idx),
+            r#"{"version":2,"keys":["client:a","dpop:c","pending:s"]}"#
+        );
+        // absent keys: an empty index, written with an empty array
+        let empty: Index = decode(INDEX_KEY, r#"{"version":2}"#).expect("an index");
+        assert!(empty.keys.is_empty());
+        assert_eq!(encode(&empty), r#"{"version":2,"keys":[]}"#);
     }
 
     #[test]

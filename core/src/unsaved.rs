@@ -9,7 +9,7 @@ use crate::client::McpAuth;
 use crate::error::Result;
 use crate::host::Host;
 use crate::records::{encode, TokenRecord};
-use std::collections::BTreeMap;
+use crate::sorted::SortedMap;
 use std::sync::Mutex;
 
 type Sink = Box<dyn Fn(&str) + Send + Sync>;
@@ -17,7 +17,7 @@ type Sink = Box<dyn Fn(&str) + Send + Sync>;
 /// The in-process overrides (encoded records by store key) and the warnings not yet taken.
 #[derive(Default)]
 pub(crate) struct Unsaved {
-    records: Mutex<BTreeMap<String, String>>,
+    records: Mutex<SortedMap<String>>,
     warnings: Mutex<Vec<String>>,
     sink: Option<Sink>,
 }

@@ -1,7 +1,7 @@
 //! `WWW-Authenticate` parsing by RFC 9110 §11.6.1: several challenges in one header,
 //! auth-params with token or quoted-string values (with `\` escapes), and token68.
 
-use std::collections::BTreeMap;
+use crate::sorted::SortedMap;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Challenge {
@@ -9,7 +9,7 @@ pub struct Challenge {
     pub scheme: String,
     pub token68: Option<String>,
     /// Parameters by lower-cased name (the first occurrence wins).
-    pub params: BTreeMap<String, String>,
+    pub params: SortedMap<String>,
 }
 
 impl Challenge {
@@ -172,7 +172,7 @@ fn parse_into(value: &str, out: &mut Vec<Challenge>) {
             } else {
                 c.token().to_string()
             };
-            ch.params.entry(name.to_ascii_lowercase()).or_insert(val);
+            ch.params.or_insert(name.to_ascii_lowercase(), val);
         }
         out.push(ch);
     }
@@ -221,6 +221,20 @@ mod tests {
         let both = bearer([r#"DPoP scope="a", Bearer scope="b""#]).expect("a challenge");
         assert_eq!(both.scope.as_deref(), Some("b"));
         assert!(bearer(["Basic realm=\"x\""]).is_none());
+    }
+
+    #[test]
+    fn the_first_of_duplicate_parameters_wins() {
+        let ch = parse_challenges([r#"Bearer scope="a", Realm=r, SCOPE=b, scope="c", realm=x"#]);
+        assert_eq!(ch[0].param("scope"), Some("a"));
+        assert_eq!(ch[0].param("realm"), Some("r"));
+        assert_eq!(ch[0].param("error"), None);
+        let names: Vec<&str> = ch[0].params.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            names,
+            ["realm", "scope"],
+            "lower-cased, once each, in order"
+        );
     }
 
     #[test]

@@ -14,9 +14,9 @@ use crate::js::{message_of, set};
 use js_sys::{Array, Function, Object, Promise, Uint8Array};
 use mcp_auth_core::dpop::key::{load_record, save_record, DpopKeyRecord, KEY_RECORD_VERSION};
 use mcp_auth_core::secret::DpopPrivateKey;
+use mcp_auth_core::sorted::SortedMap;
 use mcp_auth_core::{Host, HostError, PublicJwk};
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
@@ -65,7 +65,7 @@ async fn request_done(req: &IdbRequest) -> Result<JsValue, JsValue> {
 #[derive(Default)]
 pub(crate) struct WebCryptoKeys {
     db: RefCell<Option<IdbDatabase>>,
-    cache: RefCell<BTreeMap<String, (CryptoKey, PublicJwk)>>,
+    cache: RefCell<SortedMap<(CryptoKey, PublicJwk)>>,
 }
 
 impl WebCryptoKeys {

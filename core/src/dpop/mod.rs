@@ -22,11 +22,11 @@ use crate::jose::{self, Alg, JwsSigner};
 use crate::json::Object;
 use crate::metadata::AuthServerMetadata;
 use crate::secret::AccessToken;
+use crate::sorted::{SortedMap, SortedSet};
 use crate::urls::parse_http_url;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 /// The only proof algorithm mcp-auth signs with.
@@ -210,7 +210,7 @@ pub(crate) fn rs_nonce_challenge(status: u16, headers: &[(String, String)]) -> b
 
 /// The nonces servers handed out, by origin, for the life of the process.
 #[derive(Default)]
-pub(crate) struct Nonces(Mutex<BTreeMap<String, String>>);
+pub(crate) struct Nonces(Mutex<SortedMap<String>>);
 
 impl Nonces {
     fn origin(url: &str) -> Option<String> {
@@ -253,7 +253,7 @@ impl<H: Host> McpAuth<H> {
     /// Lists the identity's DPoP key in the index (once per process), so that `clear --all`
     /// finds a key whose login never completed.
     async fn index_dpop_key(&self, identity: &str) -> Result<()> {
-        let seen = |set: &std::collections::BTreeSet<String>| set.contains(identity);
+        let seen = |set: &SortedSet| set.contains(identity);
         if seen(&self.dpop_indexed.lock().unwrap_or_else(|p| p.into_inner())) {
             return Ok(());
         }

@@ -19,7 +19,7 @@
 //! server's string is shown only as an unknown enum value, printable and bounded).
 
 use super::{Json, JsonError, Object};
-use std::collections::{BTreeMap, BTreeSet};
+use crate::sorted::{SortedMap, SortedSet};
 
 /// A value read out of a JSON tree.
 pub trait FromJson: Sized {
@@ -201,27 +201,25 @@ impl<T: ToJson> ToJson for Vec<T> {
     }
 }
 
-impl FromJson for BTreeSet<String> {
+/// An array of strings, each kept once.
+impl FromJson for SortedSet {
     fn from_json(value: &Json) -> Result<Self, JsonError> {
-        let mut set = BTreeSet::new();
-        for item in Vec::<String>::from_json(value)? {
-            set.insert(item);
-        }
-        Ok(set)
+        Ok(Vec::<String>::from_json(value)?.into_iter().collect())
     }
 }
 
-impl ToJson for BTreeSet<String> {
+/// An array of the members, in order.
+impl ToJson for SortedSet {
     fn to_json(&self) -> Json {
         Json::Array(self.iter().map(|s| s.to_json()).collect())
     }
 }
 
 /// An object with the map's keys in order.
-impl<V: ToJson> ToJson for BTreeMap<String, V> {
+impl<V: ToJson> ToJson for SortedMap<V> {
     fn to_json(&self) -> Json {
         let mut o = Object::new();
-        for (k, v) in self {
+        for (k, v) in self.iter() {
             put(&mut o, k, v.to_json());
         }
         Json::Object(o)

@@ -29,7 +29,7 @@ use crate::mcp::answer::{self, RpcError, UNSUPPORTED_VERSION};
 use crate::mcp::headers::{param_values, printable, ParamHeader};
 use crate::mcp::request;
 use crate::mcp::version::{newest_mutual, Era, Protocol, LATEST, VERSIONS};
-use std::collections::BTreeMap;
+use crate::sorted::SortedMap;
 
 /// The legacy revision asked for in `initialize` when falling back.
 pub const LEGACY_DEFAULT: &str = "2025-11-25";
@@ -113,7 +113,7 @@ pub struct Session {
     steps: u32,
     version_retried: bool,
     reinitialized: bool,
-    tools: BTreeMap<String, Vec<ParamHeader>>,
+    tools: SortedMap<Vec<ParamHeader>>,
     server_info: Option<Json>,
     warnings: Vec<String>,
 }
@@ -133,7 +133,7 @@ impl Session {
             steps: 0,
             version_retried: false,
             reinitialized: false,
-            tools: BTreeMap::new(),
+            tools: SortedMap::new(),
             server_info: None,
             warnings: Vec::new(),
         }

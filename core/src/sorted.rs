@@ -1,0 +1,265 @@
+//! [`SortedMap`] and [`SortedSet`]: string-keyed collections kept in a vector sorted by key.
+//!
+//! They stand in for `BTreeMap<String, _>` and `BTreeSet<String>` (issue 11): the B-tree's
+//! code is some 30 KB of the wasm build, these are a binary search over a `Vec`. Iteration is
+//! in the same byte order of keys as the B-tree's, and a lookup or an insert costs one binary
+//! search (plus moving the tail of the vector on insert), so a hostile header with many
+//! parameters costs no quadratic number of comparisons. Meant for the few entries core keeps
+//! (locks, nonces, challenge parameters, the keys of the index).
+
+use std::fmt;
+
+/// A map from strings to `V`, iterated in key order.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SortedMap<V>(Vec<(String, V)>);
+
+impl<V> SortedMap<V> {
+    pub const fn new() -> Self {
+        SortedMap(Vec::new())
+    }
+
+    /// `Ok(index)` of `key`, else `Err(index)` where it would go.
+    fn find(&self, key: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| k.as_str().cmp(key))
+    }
+
+    pub fn get(&self, key: &str) -> Option<&V> {
+        let at = self.find(key).ok()?;
+        Some(&self.0[at].1)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.find(key).is_ok()
+    }
+
+    /// Sets `key` to `value`; returns the value it replaces, if any.
+    pub fn insert(&mut self, key: String, value: V) -> Option<V> {
+        match self.find(&key) {
+            Ok(at) => Some(std::mem::replace(&mut self.0[at].1, value)),
+            Err(at) => {
+                self.0.insert(at, (key, value));
+                None
+            }
+        }
+    }
+
+    /// The value of `key`, after setting it to `value` if it had none (the first value
+    /// set wins).
+    pub fn or_insert(&mut self, key: String, value: V) -> &mut V {
+        let at = match self.find(&key) {
+            Ok(at) => at,
+            Err(at) => {
+                self.0.insert(at, (key, value));
+                at
+            }
+        };
+        &mut self.0[at].1
+    }
+
+    pub fn remove(&mut self, key: &str) -> Option<V> {
+        let at = self.find(key).ok()?;
+        Some(self.0.remove(at).1)
+    }
+
+    /// The entries in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &V)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<V> Default for SortedMap<V> {
+    fn default() -> Self {
+        SortedMap::new()
+    }
+}
+
+/// Formatted as a map, as `BTreeMap`'s is.
+impl<V: fmt::Debug> fmt::Debug for SortedMap<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+/// A set of strings, iterated in order.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SortedSet(SortedMap<()>);
+
+impl SortedSet {
+    pub const fn new() -> Self {
+        SortedSet(SortedMap::new())
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.0.contains_key(key)
+    }
+
+    /// Adds `key`; true when it was not there yet.
+    pub fn insert(&mut self, key: String) -> bool {
+        self.0.insert(key, ()).is_none()
+    }
+
+    /// Takes `key` out; true when it was there.
+    pub fn remove(&mut self, key: &str) -> bool {
+        self.0.remove(key).is_some()
+    }
+
+    /// The members in order.
+    pub fn iter(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(k, _)| k)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Formatted as a set, as `BTreeSet`'s is.
+impl fmt::Debug for SortedSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+/// Duplicates are kept once. Sorted input (as the index is written) only ever appends.
+impl FromIterator<String> for SortedSet {
+    fn from_iter<I: IntoIterator<Item = String>>(items: I) -> Self {
+        let mut set = SortedSet::new();
+        for item in items {
+            set.insert(item);
+        }
+        set
+    }
+}
+
+/// The members in order.
+impl IntoIterator for SortedSet {
+    type Item = String;
+    type IntoIter = std::iter::Map<std::vec::IntoIter<(String, ())>, fn((String, ())) -> String>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        (self.0).0.into_iter().map(|(k, ())| k)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, u32)]) -> SortedMap<u32> {
+        let mut m = SortedMap::new();
+        for (k, v) in pairs {
+            m.insert(k.to_string(), *v);
+        }
+        m
+    }
+
+    fn keys<V>(m: &SortedMap<V>) -> Vec<&str> {
+        m.iter().map(|(k, _)| k.as_str()).collect()
+    }
+
+    #[test]
+    fn iterates_in_the_byte_order_of_keys_whatever_the_order_of_inserts() {
+        let inserts = [
+            ("m", 1),
+            ("b", 2),
+            ("z", 3),
+            ("B", 4),
+            ("", 5),
+            ("ba", 6),
+            ("\u{e9}", 7),
+            ("a", 8),
+        ];
+        let m = map(&inserts);
+        let mut want: Vec<&str> = inserts.iter().map(|(k, _)| *k).collect();
+        want.sort_unstable();
+        assert_eq!(keys(&m), want);
+        assert_eq!(keys(&m), ["", "B", "a", "b", "ba", "m", "z", "\u{e9}"]);
+        // the same order as the B-tree it replaces
+        let btree: std::collections::BTreeMap<String, u32> =
+            inserts.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+        let pairs: Vec<(&String, &u32)> = m.iter().collect();
+        assert_eq!(pairs, btree.iter().collect::<Vec<_>>());
+        assert_eq!(m.len(), 8);
+        assert_eq!(format!("{m:?}"), format!("{btree:?}"));
+    }
+
+    #[test]
+    fn insert_replaces_and_or_insert_keeps_the_first_value() {
+        let mut m = map(&[("k", 1), ("j", 2)]);
+        assert_eq!(m.insert("k".into(), 10), Some(1));
+        assert_eq!(m.get("k"), Some(&10));
+        assert_eq!(m.insert("l".into(), 3), None);
+        assert_eq!(m.len(), 3);
+
+        assert_eq!(*m.or_insert("k".into(), 99), 10, "the first value stays");
+        assert_eq!(m.get("k"), Some(&10));
+        *m.or_insert("a".into(), 4) += 1;
+        assert_eq!(m.get("a"), Some(&5), "an absent key takes the value");
+        assert_eq!(keys(&m), ["a", "j", "k", "l"]);
+    }
+
+    #[test]
+    fn remove_and_lookups_of_absent_keys() {
+        let mut m = map(&[("b", 1), ("d", 2), ("f", 3)]);
+        for absent in ["", "a", "c", "e", "g", "B", "bb"] {
+            assert_eq!(m.get(absent), None, "{absent}");
+            assert!(!m.contains_key(absent), "{absent}");
+            assert_eq!(m.remove(absent), None, "{absent}");
+        }
+        assert_eq!(m.len(), 3);
+        assert_eq!(m.remove("d"), Some(2));
+        assert_eq!(m.remove("d"), None, "removed once");
+        assert!(!m.contains_key("d"));
+        assert_eq!(keys(&m), ["b", "f"]);
+        assert_eq!(m.remove("b"), Some(1));
+        assert_eq!(m.remove("f"), Some(3));
+        assert!(m.is_empty());
+        assert_eq!(m.get("b"), None);
+    }
+
+    #[test]
+    fn a_set_keeps_each_member_once_in_order() {
+        let mut s: SortedSet = ["c", "a", "b", "a", "c"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        assert_eq!(s.len(), 3);
+        assert_eq!(s.iter().collect::<Vec<_>>(), ["a", "b", "c"]);
+        assert!(!s.insert("b".into()), "already there");
+        assert!(s.insert("0".into()));
+        assert!(s.contains("0") && s.contains("c") && !s.contains("d"));
+        assert!(s.remove("a"));
+        assert!(!s.remove("a"), "removed once");
+        assert_eq!(format!("{s:?}"), r#"{"0", "b", "c"}"#);
+        assert_eq!(s.into_iter().collect::<Vec<_>>(), ["0", "b", "c"]);
+    }
+
+    #[test]
+    fn many_keys_stay_sorted_and_findable() {
+        // descending inserts: every one goes to the front
+        let mut m = SortedMap::new();
+        for i in (0..500u32).rev() {
+            assert_eq!(m.insert(format!("{i:04}"), i), None);
+        }
+        assert!(m
+            .iter()
+            .zip(0..)
+            .all(|((k, v), i)| *v == i && *k == format!("{i:04}")));
+        for i in 0..500u32 {
+            assert_eq!(m.get(&format!("{i:04}")), Some(&i));
+        }
+        assert_eq!(m.get("0500"), None);
+    }
+}
