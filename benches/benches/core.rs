@@ -70,6 +70,21 @@ fn server_answers(c: &mut Criterion) {
         })
     });
     group.finish();
+    // a hostile server's answer: one flat object of 50,000 members (about 600 KB) where the
+    // reader expects a few; each member must cost no scan of the ones before it
+    let wide = format!(
+        "{{{}}}",
+        (0..50_000)
+            .map(|i| format!("\"member-{i}\":0"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let mut group = c.benchmark_group("JSON");
+    group.sample_size(10);
+    group.bench_function("an object of 50,000 members", |b| {
+        b.iter(|| mcp_auth_core::json::parse(black_box(wide.as_bytes())).expect("JSON"))
+    });
+    group.finish();
 }
 
 criterion_group!(benches, login_request, server_answers);

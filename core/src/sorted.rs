@@ -61,6 +61,24 @@ impl<V> SortedMap<V> {
         Some(self.0.remove(at).1)
     }
 
+    /// Adds many entries at once, a later value for a key replacing an earlier one (as a
+    /// sequence of [`SortedMap::insert`]s would), in O(n log n): entries from a server (a
+    /// tool list) can come in any order, and inserting them one by one in reverse order
+    /// would move the whole vector each time.
+    pub fn extend(&mut self, entries: Vec<(String, V)>) {
+        if entries.is_empty() {
+            return;
+        }
+        let mut slots: Vec<Option<(String, V)>> = std::mem::take(&mut self.0)
+            .into_iter()
+            .chain(entries)
+            .map(Some)
+            .collect();
+        let keys: Vec<&str> = slots.iter().flatten().map(|(k, _)| k.as_str()).collect();
+        let order = order_by_key(&keys);
+        self.0 = order.into_iter().filter_map(|i| slots[i].take()).collect();
+    }
+
     /// The entries in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&String, &V)> {
         self.0.iter().map(|(k, v)| (k, v))
@@ -73,6 +91,24 @@ impl<V> SortedMap<V> {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+}
+
+/// The positions of `keys` in key order, one per distinct key: the last position of a key
+/// that occurs more than once. Not generic over the values; and it sorts with `[String]`'s
+/// `sort_unstable`, which core already uses elsewhere: each further instance of the sort costs
+/// the wasm build about 3 KB gzip (measured on `extend`'s first version, which sorted
+/// positions by key).
+fn order_by_key(keys: &[&str]) -> Vec<usize> {
+    let mut distinct: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let mut last = vec![0; distinct.len()];
+    for (at, key) in keys.iter().enumerate() {
+        if let Ok(slot) = distinct.binary_search_by(|d| d.as_str().cmp(key)) {
+            last[slot] = at;
+        }
+    }
+    last
 }
 
 impl<V> Default for SortedMap<V> {
@@ -132,7 +168,9 @@ impl fmt::Debug for SortedSet {
     }
 }
 
-/// Duplicates are kept once. Sorted input (as the index is written) only ever appends.
+/// Duplicates are kept once. Sorted input (as the index is written) only appends; input in
+/// another order costs a move of the tail per member (fine for core's own records; a server's
+/// entries go through [`SortedMap::extend`]).
 impl FromIterator<String> for SortedSet {
     fn from_iter<I: IntoIterator<Item = String>>(items: I) -> Self {
         let mut set = SortedSet::new();
@@ -244,6 +282,42 @@ mod tests {
         assert!(!s.remove("a"), "removed once");
         assert_eq!(format!("{s:?}"), r#"{"0", "b", "c"}"#);
         assert_eq!(s.into_iter().collect::<Vec<_>>(), ["0", "b", "c"]);
+    }
+
+    #[test]
+    fn extend_sorts_once_and_the_last_value_of_a_key_wins() {
+        let mut m = map(&[("k", 1), ("c", 2)]);
+        m.extend(vec![
+            ("z".into(), 3),
+            ("k".into(), 4),
+            ("a".into(), 5),
+            ("z".into(), 6),
+            ("c".into(), 7),
+            ("c".into(), 8),
+        ]);
+        let pairs: Vec<(&str, u32)> = m.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        assert_eq!(pairs, [("a", 5), ("c", 8), ("k", 4), ("z", 6)]);
+        // the same as inserting one by one
+        let mut one_by_one = map(&[("k", 1), ("c", 2)]);
+        for (k, v) in [("z", 3), ("k", 4), ("a", 5), ("z", 6), ("c", 7), ("c", 8)] {
+            one_by_one.insert(k.into(), v);
+        }
+        assert!(m == one_by_one);
+        m.extend(Vec::new());
+        assert_eq!(m.len(), 4);
+        // many, in reverse order
+        let mut big = SortedMap::new();
+        big.extend(
+            (0..50_000u32)
+                .rev()
+                .map(|i| (format!("{i:05}"), i))
+                .collect(),
+        );
+        assert_eq!(big.len(), 50_000);
+        assert!(big
+            .iter()
+            .zip(0..)
+            .all(|((k, v), i)| *v == i && *k == format!("{i:05}")));
     }
 
     #[test]

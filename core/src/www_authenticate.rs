@@ -118,6 +118,10 @@ pub fn parse_challenges<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<Ch
     out
 }
 
+/// The most parameters kept of one challenge (real ones have a handful); later ones, in
+/// header order, are ignored.
+pub const MAX_PARAMS: usize = 32;
+
 fn parse_into(value: &str, out: &mut Vec<Challenge>) {
     let mut c = Cursor {
         s: value.as_bytes(),
@@ -172,7 +176,11 @@ fn parse_into(value: &str, out: &mut Vec<Challenge>) {
             } else {
                 c.token().to_string()
             };
-            ch.params.or_insert(name.to_ascii_lowercase(), val);
+            // a server's header is hostile: past the cap its parameters are read, not kept
+            // (each kept one costs a sorted insert)
+            if ch.params.len() < MAX_PARAMS {
+                ch.params.or_insert(name.to_ascii_lowercase(), val);
+            }
         }
         out.push(ch);
     }
@@ -235,6 +243,27 @@ mod tests {
             ["realm", "scope"],
             "lower-cased, once each, in order"
         );
+    }
+
+    #[test]
+    fn a_challenge_keeps_at_most_max_params_parameters_in_header_order() {
+        // descending names: each kept one would go to the front of the sorted parameters
+        let many: Vec<String> = (0..20_000).rev().map(|i| format!("p{i:05}=v")).collect();
+        let header = format!("Bearer {}, DPoP algs=\"ES256\"", many.join(", "));
+        let ch = parse_challenges([header.as_str()]);
+        assert_eq!(
+            ch.len(),
+            2,
+            "the challenge after the long one is still read"
+        );
+        assert_eq!(ch[0].params.len(), MAX_PARAMS);
+        assert_eq!(
+            ch[0].param("p19999"),
+            Some("v"),
+            "the first in the header is kept"
+        );
+        assert_eq!(ch[0].param("p00000"), None, "the last is not");
+        assert_eq!(ch[1].param("algs"), Some("ES256"));
     }
 
     #[test]

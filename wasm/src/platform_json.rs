@@ -58,12 +58,14 @@ fn tree_of(value: &JsValue, depth: usize, surrogates: bool) -> Option<Json> {
     }
     let target: &js_sys::Object = value.unchecked_ref();
     let (keys, values) = (js_sys::Object::keys(target), js_sys::Object::values(target));
-    let mut object = Object::new();
+    // a JS object's own keys are distinct: the members are taken as they come (a hostile
+    // document's million members cost no scan each)
+    let mut members = Vec::with_capacity(keys.length() as usize);
     for (key, item) in keys.iter().zip(values.iter()) {
         let key = string_of(&key, surrogates)??;
-        object.insert(key, tree_of(&item, depth + 1, surrogates)?);
+        members.push((key, tree_of(&item, depth + 1, surrogates)?));
     }
-    Some(Json::Object(object))
+    Some(Json::Object(Object::from_distinct(members)))
 }
 
 /// `None` when `value` is not a string; else the string as UTF-8, or `Some(None)` when it holds

@@ -76,6 +76,12 @@ impl Object {
         }
     }
 
+    /// An object of members whose keys are already distinct (a platform parser's object, or
+    /// one deduplicated by its reader); unlike repeated [`Object::insert`], no scan per member.
+    pub fn from_distinct(members: Vec<(String, Json)>) -> Self {
+        Object(members)
+    }
+
     /// Builder form of [`Object::insert`].
     pub fn with(mut self, key: impl Into<String>, value: impl Into<Json>) -> Self {
         self.insert(key, value);
@@ -541,11 +547,20 @@ mod serde_impl {
             Ok(Json::Array(items))
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
-            let mut object = Object::new();
+            // a hostile document may hold a million members: where each key went is looked up
+            // in a hash map, not by a scan of the members so far
+            let mut members: Vec<(String, Json)> = Vec::new();
+            let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
             while let Some((k, v)) = map.next_entry::<String, Json>()? {
-                object.insert(k, v);
+                match at.get(&k) {
+                    Some(&i) => members[i].1 = v,
+                    None => {
+                        at.insert(k.clone(), members.len());
+                        members.push((k, v));
+                    }
+                }
             }
-            Ok(Json::Object(object))
+            Ok(Json::Object(Object::from_distinct(members)))
         }
     }
 
@@ -587,6 +602,23 @@ mod tests {
         let j = parse(br#"{"b":1,"a":2,"b":3,"__proto__":{"x":null}}"#).unwrap();
         assert_eq!(print(&j), r#"{"b":3,"a":2,"__proto__":{"x":null}}"#);
         assert!(j.get("__proto__").unwrap().get("x").unwrap().is_null());
+    }
+
+    #[test]
+    fn many_members_with_duplicates_keep_first_places_and_last_values() {
+        let text = format!(
+            "{{{}}}",
+            (0..30_000)
+                .map(|i| format!("\"k{}\":{i}", i % 1000))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let j = parse(text.as_bytes()).unwrap();
+        let o = j.as_object().unwrap();
+        assert_eq!(o.len(), 1000);
+        assert_eq!(o.keys().next(), Some("k0"));
+        assert_eq!(o.u64("k0"), Ok(29_000));
+        assert_eq!(o.u64("k999"), Ok(29_999));
     }
 
     #[test]

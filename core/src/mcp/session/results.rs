@@ -24,13 +24,14 @@ impl Session {
             "tools/list" if matches!(self.state, State::Modern(_)) => {
                 if let Some(tools) = result.get_mut("tools").and_then(Json::as_array_mut) {
                     let mut warnings = Vec::new();
-                    let cache = &mut self.tools;
+                    // the server's order, added at once (a later tool of the same name wins)
+                    let mut found = Vec::new();
                     tools.retain(|t| {
                         let name = t.get("name").and_then(Json::as_str).unwrap_or("");
                         let schema = t.get("inputSchema").unwrap_or(&Json::Null);
                         match headers::param_headers(schema) {
                             Ok(hs) => {
-                                cache.insert(name.to_string(), hs);
+                                found.push((name.to_string(), hs));
                                 true
                             }
                             Err(why) => {
@@ -42,6 +43,7 @@ impl Session {
                             }
                         }
                     });
+                    self.tools.extend(found);
                     self.warnings.extend(warnings);
                 }
             }
