@@ -176,8 +176,10 @@ impl TokenRecord {
 }
 
 /// How a client authenticates at the token endpoint.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ClientAuthMethod {
+    /// (The default only stands in while a record that fails to read is read.)
+    #[default]
     None,
     ClientSecretBasic,
     ClientSecretPost,
@@ -214,10 +216,12 @@ impl ClientAuthMethod {
 }
 
 /// Where a client identity came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ClientSource {
     Configured,
     MetadataDocument,
+    /// (The default only stands in while a record that fails to read is read.)
+    #[default]
     Dynamic,
 }
 
@@ -228,7 +232,7 @@ crate::json_enum!(ClientSource {
 });
 
 /// A client identity at one issuer.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ClientRecord {
     pub version: u32,
     pub issuer: String,

@@ -90,7 +90,7 @@ pub fn use_dpop(mode: DpopMode, meta: &AuthServerMetadata) -> Result<bool> {
 }
 
 /// The public half of a P-256 key, as a JWK (RFC 7517/7518).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PublicJwk {
     pub kty: String,
     pub crv: String,

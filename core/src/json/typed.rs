@@ -71,6 +71,16 @@ pub fn member_or<T: FromJson>(o: &Object, key: &str, default: fn() -> T) -> Resu
     }
 }
 
+/// A member's value, or its type's default after noting the first error: a document's reader
+/// reads every member and then fails with the first error, so that it has no early return
+/// for each member (each would drop the members read before it: most of a reader's code).
+pub fn keep<T: Default>(read: Result<T, JsonError>, first: &mut Option<JsonError>) -> T {
+    read.unwrap_or_else(|e| {
+        first.get_or_insert(e);
+        T::default()
+    })
+}
+
 /// Appends member `key` (a document's writer: its keys are distinct by construction).
 pub fn put(o: &mut Object, key: &str, value: Json) {
     o.0.push((key.to_owned(), value));
@@ -226,7 +236,9 @@ impl<V: ToJson> ToJson for SortedMap<V> {
     }
 }
 
-/// [`FromJson`] and [`ToJson`] for a struct, member by member, in declaration order:
+/// [`FromJson`] and [`ToJson`] for a struct, member by member, in declaration order. Each
+/// member's type implements `Default`: a failed member's default stands in while the rest are
+/// read, and the read then fails with the first member's error ([`keep`]).
 ///
 /// ```ignore
 /// json_struct!(TokenRecord {
@@ -245,9 +257,17 @@ macro_rules! json_struct {
                 value: &$crate::json::Json,
             ) -> ::std::result::Result<Self, $crate::json::JsonError> {
                 let _o = $crate::json::typed::object(value)?;
-                Ok(Self {
-                    $($field: $crate::json_struct!(@read _o, $crate::json_struct!(@key $field $($key)?) $(, $default)?)?,)*
-                })
+                let mut _first = None;
+                let read = Self {
+                    $($field: $crate::json::typed::keep(
+                        $crate::json_struct!(@read _o, $crate::json_struct!(@key $field $($key)?) $(, $default)?),
+                        &mut _first,
+                    ),)*
+                };
+                match _first {
+                    None => Ok(read),
+                    Some(e) => Err(e),
+                }
             }
         }
 

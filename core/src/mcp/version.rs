@@ -16,9 +16,11 @@ pub const VERSIONS: [&str; 5] = [
 ];
 
 /// How a revision is spoken over HTTP.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Era {
-    /// 2026-07-28 and later: stateless, request metadata on every request.
+    /// 2026-07-28 and later: stateless, request metadata on every request. (Also the
+    /// default, which only stands in while a record that fails to read is read.)
+    #[default]
     Modern,
     /// 2025-03-26 to 2025-11-25: Streamable HTTP with `initialize` and a session id.
     Legacy,
