@@ -541,7 +541,7 @@ pub fn parse_registration_response(
         .filter(|s| !s.is_empty())
         .map(ClientSecret::new);
     let auth_method = match raw.token_endpoint_auth_method.as_deref() {
-        Some(m) => ClientAuthMethod::parse(m)
+        Some(m) => ClientAuthMethod::from_name(m)
             .ok_or_else(|| fail(format!("unsupported token_endpoint_auth_method `{m}`")))?,
         // RFC 7591 §2: the default is client_secret_basic, which only makes sense with a secret
         None if secret.is_some() => ClientAuthMethod::ClientSecretBasic,

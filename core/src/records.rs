@@ -195,26 +195,6 @@ crate::json_enum!(ClientAuthMethod {
     PrivateKeyJwt = "private_key_jwt",
 });
 
-impl ClientAuthMethod {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "none" => Some(Self::None),
-            "client_secret_basic" => Some(Self::ClientSecretBasic),
-            "client_secret_post" => Some(Self::ClientSecretPost),
-            "private_key_jwt" => Some(Self::PrivateKeyJwt),
-            _ => None,
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::None => "none",
-            Self::ClientSecretBasic => "client_secret_basic",
-            Self::ClientSecretPost => "client_secret_post",
-            Self::PrivateKeyJwt => "private_key_jwt",
-        }
-    }
-}
-
 /// Where a client identity came from.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ClientSource {

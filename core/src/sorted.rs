@@ -3,9 +3,9 @@
 //! They stand in for `BTreeMap<String, _>` and `BTreeSet<String>` (issue 11): the B-tree's
 //! code is some 30 KB of the wasm build, these are a binary search over a `Vec`. Iteration is
 //! in the same byte order of keys as the B-tree's, and a lookup or an insert costs one binary
-//! search (plus moving the tail of the vector on insert), so a hostile header with many
-//! parameters costs no quadratic number of comparisons. Meant for the few entries core keeps
-//! (locks, nonces, challenge parameters, the keys of the index).
+//! search plus moving the tail of the vector. Meant for the few entries core keeps (locks,
+//! nonces, challenge parameters, the keys of the index); many entries from a server go in
+//! with one sort ([`SortedMap::extend`]), or are capped (a challenge's parameters).
 
 use std::fmt;
 

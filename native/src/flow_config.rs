@@ -146,7 +146,7 @@ impl RawFlow {
         };
         let client_auth = match self.client_auth.as_deref() {
             None => None,
-            Some(m) => Some(ClientAuthMethod::parse(m).ok_or_else(|| {
+            Some(m) => Some(ClientAuthMethod::from_name(m).ok_or_else(|| {
                 format!("`client_auth: {m}` is not known; use client_secret_basic, client_secret_post, private_key_jwt or none")
             })?),
         };

@@ -165,7 +165,7 @@ impl Inner {
         }
         o.client_auth_method = match opt_str(options, "clientAuthMethod")? {
             None => None,
-            Some(m) => Some(ClientAuthMethod::parse(&m).ok_or_else(|| {
+            Some(m) => Some(ClientAuthMethod::from_name(&m).ok_or_else(|| {
                 invalid(format!(
                     "clientAuthMethod `{m}` is not none, client_secret_basic, client_secret_post or private_key_jwt"
                 ))

@@ -53,21 +53,9 @@ crate::json_enum!(DpopMode {
 });
 
 impl DpopMode {
+    /// A configured mode: its name, in any case, surrounding spaces ignored.
     pub fn parse(s: &str) -> Option<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "auto" => Some(Self::Auto),
-            "required" => Some(Self::Required),
-            "off" => Some(Self::Off),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Auto => "auto",
-            Self::Required => "required",
-            Self::Off => "off",
-        }
+        Self::from_name(&s.trim().to_ascii_lowercase())
     }
 }
 

@@ -5,7 +5,8 @@
 //! Rules, the same on every platform:
 //! - numbers are `f64` (what `JSON.parse` gives); an integer read ([`Json::as_u64`],
 //!   [`Json::as_i64`]) accepts only integral values within ±(2^53 - 1), so an integer the browser
-//!   would round is refused on the CLI too;
+//!   would round is refused on the CLI too (a typed document's `u64` member saturates instead,
+//!   see [`typed`]: a far-future time read back stays the largest time);
 //! - objects keep document order; a duplicate key keeps the last value, at the place of the
 //!   first occurrence (`JSON.parse` keeps the last value);
 //! - `__proto__` is a plain key;
@@ -229,7 +230,6 @@ impl Json {
         (n.fract() == 0.0 && (0.0..=MAX_SAFE).contains(&n)).then_some(n as u64)
     }
 
-    /// An integral number in `-(2^53 - 1)..=2^53 - 1`.
     /// An integer within ±(2^53 − 1); such a number also prints without a fraction.
     pub fn as_i64(&self) -> Option<i64> {
         let n = self.as_f64()?;

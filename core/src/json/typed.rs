@@ -86,17 +86,13 @@ pub fn put(o: &mut Object, key: &str, value: Json) {
     o.0.push((key.to_owned(), value));
 }
 
-/// A string value that must be one of `names`.
-pub fn one_of<'a>(value: &'a Json, names: &[&str]) -> Result<(&'a str, usize), JsonError> {
-    let s = value.as_str().ok_or_else(|| expected("a string"))?;
-    match names.iter().position(|n| *n == s) {
-        Some(at) => Ok((s, at)),
-        None => Err(JsonError(format!(
-            "unknown value `{}` (expected one of `{}`)",
-            crate::text::printable(s, 60),
-            names.join("`, `")
-        ))),
-    }
+/// A string value that is not one of an enum's `names` (the value printable and bounded).
+pub fn unknown_value(value: &str, names: &[&str]) -> JsonError {
+    JsonError(format!(
+        "unknown value `{}` (expected one of `{}`)",
+        crate::text::printable(value, 60),
+        names.join("`, `")
+    ))
 }
 
 impl FromJson for Json {
@@ -293,24 +289,43 @@ macro_rules! json_struct {
     };
 }
 
-/// [`FromJson`] and [`ToJson`] for an enum of unit variants written as strings:
+/// The names of an enum of unit variants, written once: `as_str` and `from_name` for the
+/// enum, and [`FromJson`] and [`ToJson`] writing it as its name:
 /// `json_enum!(Era { Modern = "modern", Legacy = "legacy" })`.
 #[macro_export]
 #[doc(hidden)]
 macro_rules! json_enum {
     ($ty:ident { $($variant:ident = $name:literal),* $(,)? }) => {
+        impl $ty {
+            /// The variant's name (as written in JSON and in configuration).
+            pub fn as_str(self) -> &'static str {
+                match self { $($ty::$variant => $name,)* }
+            }
+
+            /// The variant with exactly this name.
+            pub fn from_name(name: &str) -> ::std::option::Option<Self> {
+                match name {
+                    $($name => Some($ty::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+
         impl $crate::json::FromJson for $ty {
             fn from_json(
                 value: &$crate::json::Json,
             ) -> ::std::result::Result<Self, $crate::json::JsonError> {
-                const ALL: &[$ty] = &[$($ty::$variant),*];
-                $crate::json::typed::one_of(value, &[$($name),*]).map(|(_, at)| ALL[at])
+                let name = value
+                    .as_str()
+                    .ok_or_else(|| $crate::json::typed::expected("a string"))?;
+                Self::from_name(name)
+                    .ok_or_else(|| $crate::json::typed::unknown_value(name, &[$($name),*]))
             }
         }
 
         impl $crate::json::ToJson for $ty {
             fn to_json(&self) -> $crate::json::Json {
-                $crate::json::Json::String(match self { $($ty::$variant => $name,)* }.into())
+                $crate::json::Json::from(self.as_str())
             }
         }
     };
