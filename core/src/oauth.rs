@@ -11,7 +11,6 @@ use crate::secret::{AccessToken, AuthorizationCode, ClientSecret, PkceCodeVerifi
 use crate::text::printable;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use url::form_urlencoded;
 
 const FORM: &str = "application/x-www-form-urlencoded";
 
@@ -31,24 +30,22 @@ pub struct AuthorizationParams<'a> {
 pub fn authorization_url(p: &AuthorizationParams<'_>) -> Result<String> {
     let mut url = platform_url::parse(p.authorization_endpoint)
         .map_err(|e| Error::invalid_url(p.authorization_endpoint, e))?;
-    {
-        let mut q = url.query_pairs_mut();
-        q.append_pair("response_type", "code")
-            .append_pair("client_id", p.client_id)
-            .append_pair("redirect_uri", p.redirect_uri)
-            .append_pair("state", p.state)
-            .append_pair("code_challenge", p.code_challenge)
-            .append_pair("code_challenge_method", "S256");
-        if let Some(r) = p.resource {
-            q.append_pair("resource", r);
-        }
-        if let Some(s) = p.scope {
-            q.append_pair("scope", s);
-        }
-        for (k, v) in p.extra {
-            q.append_pair(k, v);
-        }
+    let mut pairs = vec![
+        ("response_type", "code"),
+        ("client_id", p.client_id),
+        ("redirect_uri", p.redirect_uri),
+        ("state", p.state),
+        ("code_challenge", p.code_challenge),
+        ("code_challenge_method", "S256"),
+    ];
+    if let Some(r) = p.resource {
+        pairs.push(("resource", r));
     }
+    if let Some(s) = p.scope {
+        pairs.push(("scope", s));
+    }
+    pairs.extend(p.extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    platform_url::append_query_pairs(&mut url, pairs);
     Ok(url.into())
 }
 

@@ -2,7 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::platform_url;
-use url::{Host as UrlHost, Url};
+use crate::platform_url::{Host as UrlHost, Url};
 
 /// Parses a URL that core will talk to: http(s) only, with a host.
 pub fn parse_http_url(input: &str) -> Result<Url> {
@@ -99,10 +99,8 @@ pub fn identity(server_url: &str) -> Result<String> {
 /// with lower-case scheme and host, no default port, no fragment, no userinfo, and without a
 /// trailing slash.
 pub fn resource_uri(server_url: &str) -> Result<String> {
-    let mut url = parse_http_url(server_url)?;
-    url.set_fragment(None);
-    let _ = url.set_username("");
-    let _ = url.set_password(None);
+    // the origin carries no userinfo, and the fragment is left out below
+    let url = parse_http_url(server_url)?;
     let path = url.path().trim_end_matches('/').to_string();
     let mut out = url.origin().ascii_serialization();
     out.push_str(&path);

@@ -1,8 +1,8 @@
-//! The platform's WHATWG `URL`, registered with core at start-up: this build's `url` has no
-//! Unicode IDNA tables (`idna_adapter` 1.0.0, see Cargo.toml), so core asks `URL` for the
-//! ASCII serialisation of inputs that need IDNA (`mcp_auth_core::platform_url`). Browsers,
-//! workers and Node ≥ 18 all have a global `URL`.
+//! The platform's WHATWG `URL`, registered with core at start-up as its URL parser: this
+//! build links no URL parser of its own (`mcp_auth_core::platform_url`). Browsers, workers and
+//! Node ≥ 18 all have a global `URL`, implementing the standard the CLI's `url` crate does.
 
+use mcp_auth_core::platform_url::{set_parser, Parts};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
@@ -18,19 +18,37 @@ extern "C" {
 
     #[wasm_bindgen(method, getter)]
     fn href(this: &WhatwgUrl) -> String;
+    #[wasm_bindgen(method, getter)]
+    fn protocol(this: &WhatwgUrl) -> String;
+    #[wasm_bindgen(method, getter)]
+    fn hostname(this: &WhatwgUrl) -> String;
+    #[wasm_bindgen(method, getter)]
+    fn port(this: &WhatwgUrl) -> String;
+    #[wasm_bindgen(method, getter)]
+    fn pathname(this: &WhatwgUrl) -> String;
+    #[wasm_bindgen(method, getter)]
+    fn origin(this: &WhatwgUrl) -> String;
 }
 
-/// `new URL(input, base).href`, or `None` when `URL` throws (an invalid URL or host).
-fn normalise(input: &str, base: Option<&str>) -> Option<String> {
+/// `new URL(input, base)`'s getters, or `None` when `URL` throws (an invalid URL or host).
+fn parse(input: &str, base: Option<&str>) -> Option<Parts> {
     let url = match base {
         Some(base) => WhatwgUrl::new_with_base(input, base),
         None => WhatwgUrl::new(input),
-    };
-    url.ok().map(|u| u.href())
+    }
+    .ok()?;
+    Some(Parts {
+        href: url.href(),
+        protocol: url.protocol(),
+        hostname: url.hostname(),
+        port: url.port(),
+        pathname: url.pathname(),
+        origin: url.origin(),
+    })
 }
 
 /// Called once from the module's start function.
 pub(crate) fn register() {
     // false only when already registered: nothing to do then.
-    let _ = mcp_auth_core::platform_url::set_normaliser(normalise);
+    let _ = set_parser(parse);
 }

@@ -1,0 +1,563 @@
+//! The wasm build's [`Url`]: the platform's WHATWG `URL` parses, core keeps what it answered.
+//!
+//! Browsers, workers and Node ≥ 18 implement the URL Standard, as the `url` crate does for
+//! native builds; the shell registers a [`UrlParser`] that runs `new URL(input, base)` and
+//! returns its getters ([`Parts`]). Nothing here parses a URL: the parts are read off the
+//! platform's answer, and the query and fragment are found in its serialisation, where `?`
+//! and `#` only ever stand as delimiters (every component before them percent-encodes both).
+//!
+//! One check is added: some platforms (Chromium) copy an ASCII host's punycode (`xn--`) labels
+//! through unvalidated, while UTS #46 only accepts such a label when its Unicode form is
+//! valid. Each `xn--` label is decoded (table-free) and the Unicode host given to the
+//! platform, which must encode it back to the same host.
+//!
+//! Compiled natively for its tests, which use the `url` crate as the platform.
+
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::OnceLock;
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
+
+/// What the platform's `URL` made of an input: its getters, unchanged.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Parts {
+    pub href: String,
+    /// With its `:` (`"https:"`).
+    pub protocol: String,
+    /// `[…]` around an IPv6 address.
+    pub hostname: String,
+    /// Empty for the scheme's default port or none.
+    pub port: String,
+    pub pathname: String,
+    /// `"null"` for an opaque origin.
+    pub origin: String,
+}
+
+/// `(input, base)` → the getters of `new URL(input, base)`, or `None` when the platform
+/// refuses the URL.
+pub type UrlParser = fn(&str, Option<&str>) -> Option<Parts>;
+
+static PARSER: OnceLock<UrlParser> = OnceLock::new();
+
+/// Registers the platform's URL parser for the rest of the process (the wasm shell does it
+/// at start-up). Returns false, changing nothing, when one is already registered.
+pub fn set_parser(parser: UrlParser) -> bool {
+    PARSER.set(parser).is_ok()
+}
+
+/// Why a URL was refused. The platform says only that it refused one, so the reason is
+/// `url`'s for the two cases that can be told from outside, and a general one otherwise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParseError {
+    /// No scheme: a relative reference where an absolute URL was needed.
+    RelativeUrlWithoutBase,
+    /// A host IDNA refuses.
+    IdnaError,
+    /// Anything else the URL Standard refuses (a bad port, host or IP address).
+    Invalid,
+    /// No parser was registered.
+    NoParser,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ParseError::RelativeUrlWithoutBase => "relative URL without a base",
+            ParseError::IdnaError => "invalid international domain name",
+            ParseError::Invalid => "not a valid URL by the URL Standard",
+            ParseError::NoParser => "no URL parser is registered",
+        })
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// A URL's host, as `url::Host` has it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Host<S> {
+    Domain(S),
+    Ipv4(Ipv4Addr),
+    Ipv6(Ipv6Addr),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum HostKind {
+    None,
+    Domain,
+    Ipv4(Ipv4Addr),
+    Ipv6(Ipv6Addr),
+}
+
+/// A URL the platform parsed: the subset of `url::Url`'s API core uses, with its meaning.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Url {
+    href: String,
+    scheme: String,
+    hostname: String,
+    host: HostKind,
+    port: Option<u16>,
+    path: String,
+    /// `None` for an opaque origin.
+    origin: Option<String>,
+}
+
+/// A URL's origin; two opaque origins are never the same one (as with `url::Origin`).
+#[derive(Clone, Debug)]
+pub struct Origin(Option<String>);
+
+impl Origin {
+    /// `scheme://host[:port]`, or `null` for an opaque origin.
+    pub fn ascii_serialization(&self) -> String {
+        self.0.clone().unwrap_or_else(|| "null".to_string())
+    }
+}
+
+impl PartialEq for Origin {
+    fn eq(&self, other: &Self) -> bool {
+        matches!((&self.0, &other.0), (Some(a), Some(b)) if a == b)
+    }
+}
+
+/// The URL Standard's special schemes, whose hosts are domains or IP addresses.
+fn is_special(scheme: &str) -> bool {
+    matches!(scheme, "http" | "https" | "ws" | "wss" | "ftp" | "file")
+}
+
+/// The URL Standard's forbidden domain code points, and anything not ASCII: a special URL's
+/// domain never holds one. Chromium escapes some instead of refusing the URL (`mcp%20example.com`
+/// for a space), which the standard and the native build refuse.
+fn forbidden_in_domain(b: u8) -> bool {
+    !b.is_ascii() || b <= b' ' || b == 0x7f || b"#%/:<>?@[\\]^|".contains(&b)
+}
+
+/// The WHATWG query and fragment percent-encode sets (what `url`'s setters use).
+const QUERY: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'#').add(b'<').add(b'>');
+const SPECIAL_QUERY: &AsciiSet = &QUERY.add(b'\'');
+const FRAGMENT: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'<').add(b'>').add(b'`');
+
+impl Url {
+    /// Parses an absolute URL with the registered parser.
+    pub fn parse(input: &str) -> Result<Url, ParseError> {
+        parse_with(PARSER.get().copied(), input, None)
+    }
+
+    /// Resolves `input` against this URL.
+    pub fn join(&self, input: &str) -> Result<Url, ParseError> {
+        parse_with(PARSER.get().copied(), input, Some(&self.href))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.href
+    }
+
+    pub fn scheme(&self) -> &str {
+        &self.scheme
+    }
+
+    pub fn host(&self) -> Option<Host<&str>> {
+        match self.host {
+            HostKind::None => None,
+            HostKind::Domain => Some(Host::Domain(&self.hostname)),
+            HostKind::Ipv4(ip) => Some(Host::Ipv4(ip)),
+            HostKind::Ipv6(ip) => Some(Host::Ipv6(ip)),
+        }
+    }
+
+    /// The host as serialised (`[…]` around IPv6).
+    pub fn host_str(&self) -> Option<&str> {
+        (self.host != HostKind::None).then_some(self.hostname.as_str())
+    }
+
+    pub fn domain(&self) -> Option<&str> {
+        (self.host == HostKind::Domain).then_some(self.hostname.as_str())
+    }
+
+    /// The port, `None` when it is the scheme's default or absent.
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    pub fn origin(&self) -> Origin {
+        Origin(self.origin.clone())
+    }
+
+    /// Where the fragment's `#` and the query's `?` stand in the serialisation.
+    fn delimiters(&self) -> (Option<usize>, Option<usize>) {
+        let hash = self.href.find('#');
+        let question = self.href[..hash.unwrap_or(self.href.len())].find('?');
+        (question, hash)
+    }
+
+    /// The query without its `?` (`Some("")` for a bare `?`).
+    pub fn query(&self) -> Option<&str> {
+        let (question, hash) = self.delimiters();
+        question.map(|q| &self.href[q + 1..hash.unwrap_or(self.href.len())])
+    }
+
+    /// The fragment without its `#` (`Some("")` for a bare `#`).
+    pub fn fragment(&self) -> Option<&str> {
+        self.delimiters().1.map(|h| &self.href[h + 1..])
+    }
+
+    /// The query's name/value pairs, `application/x-www-form-urlencoded` decoded.
+    pub fn query_pairs(&self) -> form_urlencoded::Parse<'_> {
+        form_urlencoded::parse(self.query().unwrap_or_default().as_bytes())
+    }
+
+    /// Replaces the query (percent-encoding it as the URL Standard's setter does) or removes
+    /// it with its `?`. The host, port and path stay as they are.
+    pub fn set_query(&mut self, query: Option<&str>) {
+        let (question, hash) = self.delimiters();
+        let end = question.or(hash).unwrap_or(self.href.len());
+        let mut href = self.href[..end].to_string();
+        if let Some(q) = query {
+            let set = if is_special(&self.scheme) {
+                SPECIAL_QUERY
+            } else {
+                QUERY
+            };
+            href.push('?');
+            href.extend(utf8_percent_encode(q, set));
+        }
+        if let Some(h) = hash {
+            href.push_str(&self.href[h..]);
+        }
+        self.href = href;
+    }
+
+    /// Replaces the fragment (percent-encoded as the setter does) or removes it with its `#`.
+    pub fn set_fragment(&mut self, fragment: Option<&str>) {
+        if let Some(h) = self.delimiters().1 {
+            self.href.truncate(h);
+        }
+        if let Some(f) = fragment {
+            self.href.push('#');
+            self.href.extend(utf8_percent_encode(f, FRAGMENT));
+        }
+    }
+
+    /// A URL from the platform's getters, refused when they do not hold together.
+    fn from_parts(p: Parts) -> Result<Url, ParseError> {
+        let scheme = p.protocol.strip_suffix(':').ok_or(ParseError::Invalid)?;
+        let host = match p.hostname.strip_prefix('[') {
+            _ if p.hostname.is_empty() => HostKind::None,
+            Some(inner) => {
+                let ip = inner.strip_suffix(']').and_then(|s| s.parse().ok());
+                HostKind::Ipv6(ip.ok_or(ParseError::Invalid)?)
+            }
+            None if is_special(scheme) => match p.hostname.parse() {
+                Ok(ip) => HostKind::Ipv4(ip),
+                Err(_) if p.hostname.bytes().any(forbidden_in_domain) => {
+                    return Err(ParseError::Invalid)
+                }
+                Err(_) => HostKind::Domain,
+            },
+            None => HostKind::Domain,
+        };
+        let port = match p.port.as_str() {
+            "" => None,
+            s => Some(s.parse().map_err(|_| ParseError::Invalid)?),
+        };
+        Ok(Url {
+            scheme: scheme.to_string(),
+            host,
+            port,
+            origin: (p.origin != "null").then_some(p.origin),
+            href: p.href,
+            hostname: p.hostname,
+            path: p.pathname,
+        })
+    }
+}
+
+impl fmt::Display for Url {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.href)
+    }
+}
+
+impl fmt::Debug for Url {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Url").field(&self.href).finish()
+    }
+}
+
+impl From<Url> for String {
+    fn from(url: Url) -> String {
+        url.href
+    }
+}
+
+fn parse_with(
+    parser: Option<UrlParser>,
+    input: &str,
+    base: Option<&str>,
+) -> Result<Url, ParseError> {
+    let parser = parser.ok_or(ParseError::NoParser)?;
+    let Some(parts) = parser(input, base) else {
+        return Err(refused(parser, input, base));
+    };
+    let url = Url::from_parts(parts)?;
+    punycode_checked(parser, url)
+}
+
+/// The reason for a refusal: no scheme when the input parses against a base (and none was
+/// given), an IDNA error when it has a host that needed IDNA, else the general one.
+fn refused(parser: UrlParser, input: &str, base: Option<&str>) -> ParseError {
+    if base.is_none() && parser(input, Some("http://h/")).is_some() {
+        ParseError::RelativeUrlWithoutBase
+    } else if !input.is_ascii() || has_punycode(input) {
+        ParseError::IdnaError
+    } else {
+        ParseError::Invalid
+    }
+}
+
+fn has_punycode(s: &str) -> bool {
+    s.as_bytes()
+        .windows(4)
+        .any(|w| w.eq_ignore_ascii_case(b"xn--"))
+}
+
+/// The platform's answer, refused when a punycode label of its host does not survive the
+/// round trip through Unicode (see the module docs).
+fn punycode_checked(parser: UrlParser, url: Url) -> Result<Url, ParseError> {
+    let Some(host) = url.domain() else {
+        return Ok(url);
+    };
+    let is_punycode = |l: &str| l.len() >= 4 && l[..4].eq_ignore_ascii_case("xn--");
+    if !host.split('.').any(is_punycode) {
+        return Ok(url);
+    }
+    let mut unicode = Vec::new();
+    for label in host.split('.') {
+        if is_punycode(label) {
+            unicode
+                .push(idna::punycode::decode_to_string(&label[4..]).ok_or(ParseError::IdnaError)?);
+        } else {
+            unicode.push(label.to_string());
+        }
+    }
+    let again = parser(&format!("http://{}/", unicode.join(".")), None);
+    match again {
+        Some(p) if p.hostname == host => Ok(url),
+        _ => Err(ParseError::IdnaError),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `url` crate as the platform: it implements the same standard.
+    fn platform(input: &str, base: Option<&str>) -> Option<Parts> {
+        let url = match base {
+            Some(b) => url::Url::parse(b).ok()?.join(input),
+            None => url::Url::parse(input),
+        }
+        .ok()?;
+        Some(Parts {
+            href: url.as_str().to_string(),
+            protocol: format!("{}:", url.scheme()),
+            hostname: url.host_str().unwrap_or_default().to_string(),
+            port: url.port().map(|p| p.to_string()).unwrap_or_default(),
+            pathname: url.path().to_string(),
+            origin: url.origin().ascii_serialization(),
+        })
+    }
+
+    /// Like Chromium: copies ASCII (punycode) hosts through unvalidated, knows one Unicode
+    /// name and refuses the rest.
+    fn lenient(input: &str, base: Option<&str>) -> Option<Parts> {
+        if input.is_ascii() {
+            return platform(&input.replace("xn--", "ascii--"), base).map(|mut p| {
+                p.href = p.href.replace("ascii--", "xn--");
+                p.hostname = p.hostname.replace("ascii--", "xn--");
+                p.origin = p.origin.replace("ascii--", "xn--");
+                p
+            });
+        }
+        input
+            .contains("bücher.example")
+            .then(|| platform(&input.replace("bücher", "xn--bcher-kva"), base))
+            .flatten()
+    }
+
+    fn parse(input: &str) -> Result<Url, ParseError> {
+        parse_with(Some(platform), input, None)
+    }
+
+    /// Every accessor agrees with `url`'s own, on URLs of every shape core meets.
+    #[test]
+    fn answers_as_the_url_crate_does() {
+        let inputs = [
+            "https://example.com",
+            "https://Example.COM:443/a/b/?x=1&y=%20z#frag",
+            "https://user:pw@example.com:8443/p?",
+            "https://example.com/p#",
+            "https://example.com/p?#",
+            "http://127.0.0.1:8080/mcp",
+            "http://[::1]:3000/x?a=b",
+            "http://[::ffff:127.0.0.1]/",
+            "http://0x7f.1/",
+            "http://localhost./cb?code=a%2Bb&state=s+t",
+            "https://bücher.example/mcp",
+            "https://ex.com/a?q=it's a \"test\"#f g",
+            "web+app://host/path?q#f",
+            "custom:opaque/path?q",
+            "mailto:someone@example.com",
+            "file:///etc/passwd",
+            "blob:https://example.com/uuid",
+            "ws://example.com:80/",
+            "data:text/plain,hi#x",
+        ];
+        for input in inputs {
+            let want = url::Url::parse(input).unwrap();
+            let got = parse(input).unwrap();
+            assert_eq!(got.as_str(), want.as_str(), "{input}");
+            assert_eq!(got.to_string(), want.to_string(), "{input}");
+            assert_eq!(got.scheme(), want.scheme(), "{input}");
+            assert_eq!(got.host_str(), want.host_str(), "{input}");
+            assert_eq!(got.domain(), want.domain(), "{input}");
+            assert_eq!(got.port(), want.port(), "{input}");
+            assert_eq!(got.path(), want.path(), "{input}");
+            assert_eq!(got.query(), want.query(), "{input}");
+            assert_eq!(got.fragment(), want.fragment(), "{input}");
+            assert!(got.query_pairs().eq(want.query_pairs()), "{input}");
+            assert_eq!(
+                got.origin().ascii_serialization(),
+                want.origin().ascii_serialization(),
+                "{input}"
+            );
+            let host = match want.host() {
+                None => None,
+                Some(url::Host::Domain(d)) => Some(Host::Domain(d)),
+                Some(url::Host::Ipv4(ip)) => Some(Host::Ipv4(ip)),
+                Some(url::Host::Ipv6(ip)) => Some(Host::Ipv6(ip)),
+            };
+            assert_eq!(got.host(), host, "{input}");
+            for q in [None, Some(""), Some("a=b&c=d"), Some("x y#'\"<>é")] {
+                let (mut g, mut w) = (got.clone(), want.clone());
+                g.set_query(q);
+                w.set_query(q);
+                assert_eq!(g.as_str(), w.as_str(), "{input} set_query({q:?})");
+                assert_eq!(g.query(), w.query(), "{input} set_query({q:?})");
+            }
+            for f in [None, Some(""), Some("a b`<é>")] {
+                let (mut g, mut w) = (got.clone(), want.clone());
+                g.set_fragment(f);
+                w.set_fragment(f);
+                assert_eq!(g.as_str(), w.as_str(), "{input} set_fragment({f:?})");
+            }
+            for rel in ["/m?x=1", "../up", "?q", "#f", "https://other.example/"] {
+                let (g, w) = (got.join(rel), want.join(rel));
+                if let (Ok(g), Ok(w)) = (&g, &w) {
+                    assert_eq!(g.as_str(), w.as_str(), "{input} join {rel}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn origins_compare_as_url_origins_do() {
+        let a = parse("https://example.com/a").unwrap();
+        let b = parse("https://EXAMPLE.com:443/b?q").unwrap();
+        let c = parse("https://example.com:8443/a").unwrap();
+        assert_eq!(a.origin(), b.origin());
+        assert_ne!(a.origin(), c.origin());
+        // an opaque origin is not even the same as itself
+        let opaque = parse("custom:thing").unwrap();
+        assert_ne!(opaque.origin(), opaque.origin());
+        assert_eq!(opaque.origin().ascii_serialization(), "null");
+    }
+
+    #[test]
+    fn refusals_give_the_reason_url_would_where_one_can_be_told() {
+        assert_eq!(parse("not a url"), Err(ParseError::RelativeUrlWithoutBase));
+        assert_eq!(
+            parse("/bücher/mcp"),
+            Err(ParseError::RelativeUrlWithoutBase)
+        );
+        assert_eq!(parse("::::"), Err(ParseError::RelativeUrlWithoutBase));
+        assert_eq!(parse("https://xn--a.example/"), Err(ParseError::IdnaError));
+        assert_eq!(
+            parse("https://a\u{200d}b.example/"),
+            Err(ParseError::IdnaError)
+        );
+        assert_eq!(
+            parse("https://example.com:65536/"),
+            Err(ParseError::Invalid)
+        );
+        assert_eq!(parse("https://1.2.3.256/"), Err(ParseError::Invalid));
+        assert_eq!(
+            parse_with(None, "https://example.com/", None),
+            Err(ParseError::NoParser)
+        );
+    }
+
+    #[test]
+    fn punycode_labels_must_survive_the_round_trip_through_the_platform() {
+        let p = |s| parse_with(Some(lenient), s, None);
+        let ok = p("https://XN--bcher-kva.example/mcp").unwrap();
+        assert_eq!(ok.as_str(), "https://xn--bcher-kva.example/mcp");
+        assert_eq!(
+            p("https://bücher.example/mcp").unwrap().as_str(),
+            "https://xn--bcher-kva.example/mcp"
+        );
+        // well-formed punycode of U+0080, which the lenient platform copies through
+        assert!(lenient("https://xn--a.example/", None).is_some());
+        assert_eq!(p("https://xn--a.example/"), Err(ParseError::IdnaError));
+        // not punycode at all
+        assert_eq!(p("https://xn--zz-.example/"), Err(ParseError::IdnaError));
+        // punycode of "ü": valid IDNA, but this platform knows only bücher.example
+        assert_eq!(p("https://a.xn--tda.example/"), Err(ParseError::IdnaError));
+    }
+
+    #[test]
+    fn a_domain_with_a_forbidden_code_point_is_refused_whatever_the_platform_says() {
+        // Chromium's answer for `https://mcp example.com/mcp`
+        fn escaping(_: &str, _: Option<&str>) -> Option<Parts> {
+            Some(Parts {
+                href: "https://mcp%20example.com/mcp".into(),
+                protocol: "https:".into(),
+                hostname: "mcp%20example.com".into(),
+                pathname: "/mcp".into(),
+                origin: "https://mcp%20example.com".into(),
+                ..Parts::default()
+            })
+        }
+        assert_eq!(
+            parse_with(Some(escaping), "https://mcp example.com/mcp", None),
+            Err(ParseError::Invalid)
+        );
+        for b in [b'%', b' ', b'|', b'^', 0x7f, 0x01, 0xc3] {
+            assert!(forbidden_in_domain(b), "{b}");
+        }
+        for b in b"az09-._~!$&'()*+,;=\"{}`" {
+            assert!(!forbidden_in_domain(*b), "{b}");
+        }
+    }
+
+    #[test]
+    fn a_platform_that_contradicts_itself_is_refused() {
+        fn odd(_: &str, _: Option<&str>) -> Option<Parts> {
+            Some(Parts {
+                href: "https://[zz]/".into(),
+                protocol: "https:".into(),
+                hostname: "[zz]".into(),
+                pathname: "/".into(),
+                origin: "https://[zz]".into(),
+                ..Parts::default()
+            })
+        }
+        assert_eq!(
+            parse_with(Some(odd), "https://x/", None),
+            Err(ParseError::Invalid)
+        );
+    }
+}
