@@ -69,14 +69,11 @@ impl<V> SortedMap<V> {
         if entries.is_empty() {
             return;
         }
-        let mut slots: Vec<Option<(String, V)>> = std::mem::take(&mut self.0)
+        let all = std::mem::take(&mut self.0)
             .into_iter()
             .chain(entries)
-            .map(Some)
             .collect();
-        let keys: Vec<&str> = slots.iter().flatten().map(|(k, _)| k.as_str()).collect();
-        let order = order_by_key(&keys);
-        self.0 = order.into_iter().filter_map(|i| slots[i].take()).collect();
+        self.0 = by_key(all);
     }
 
     /// The entries in key order.
@@ -91,6 +88,14 @@ impl<V> SortedMap<V> {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+}
+
+/// `entries` in key order, one per distinct key: a key's last value wins.
+pub(crate) fn by_key<V>(entries: Vec<(String, V)>) -> Vec<(String, V)> {
+    let keys: Vec<&str> = entries.iter().map(|(k, _)| k.as_str()).collect();
+    let order = order_by_key(&keys);
+    let mut slots: Vec<Option<(String, V)>> = entries.into_iter().map(Some).collect();
+    order.into_iter().filter_map(|i| slots[i].take()).collect()
 }
 
 /// The positions of `keys` in key order, one per distinct key: the last position of a key

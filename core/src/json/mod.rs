@@ -123,9 +123,10 @@ impl Object {
     }
 
     /// Puts the members in the byte order of their keys (the order serde_json's map wrote,
-    /// which signed and sent bytes keep). Keys are unique, so the sort need not be stable.
+    /// which signed and sent bytes keep). Through `sorted::by_key`, whose one sort (of
+    /// `[String]`) the wasm build links anyway: a sort of the members would be another instance.
     pub fn sort_keys(&mut self) {
-        self.0.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        self.0 = crate::sorted::by_key(std::mem::take(&mut self.0));
     }
 
     /// Required string member.
@@ -619,6 +620,17 @@ mod tests {
         assert_eq!(o.keys().next(), Some("k0"));
         assert_eq!(o.u64("k0"), Ok(29_000));
         assert_eq!(o.u64("k999"), Ok(29_999));
+    }
+
+    #[test]
+    fn sort_keys_orders_members_by_the_bytes_of_their_keys() {
+        let j = parse(r#"{"b":1,"B":2,"é":3,"a":{"z":0,"y":1},"":4,"ab":5}"#.as_bytes()).unwrap();
+        let mut o = j.as_object().unwrap().clone();
+        o.sort_keys();
+        assert_eq!(
+            print(&Json::Object(o)),
+            r#"{"":4,"B":2,"a":{"z":0,"y":1},"ab":5,"b":1,"é":3}"#
+        );
     }
 
     #[test]
