@@ -124,6 +124,10 @@ fn is_special(scheme: &str) -> bool {
     matches!(scheme, "http" | "https" | "ws" | "wss" | "ftp" | "file")
 }
 
+fn without_tabs_or_newlines(s: &str) -> String {
+    s.replace(['\t', '\n', '\r'], "")
+}
+
 /// The URL Standard's forbidden domain code points, and anything not ASCII: a special URL's
 /// domain never holds one. Chromium escapes some instead of refusing the URL (`mcp%20example.com`
 /// for a space), which the standard and the native build refuse.
@@ -209,8 +213,8 @@ impl Url {
         form_urlencoded::parse(self.query().unwrap_or_default().as_bytes())
     }
 
-    /// Replaces the query (percent-encoding it as the URL Standard's setter does) or removes
-    /// it with its `?`. The host, port and path stay as they are.
+    /// Replaces the query (percent-encoding it as the URL Standard's setter does, tabs and
+    /// newlines dropped) or removes it with its `?`. The host, port and path stay as they are.
     pub fn set_query(&mut self, query: Option<&str>) {
         let (question, hash) = self.delimiters();
         let end = question.or(hash).unwrap_or(self.href.len());
@@ -222,22 +226,39 @@ impl Url {
                 QUERY
             };
             href.push('?');
-            href.extend(utf8_percent_encode(q, set));
+            href.extend(utf8_percent_encode(&without_tabs_or_newlines(q), set));
         }
         if let Some(h) = hash {
             href.push_str(&self.href[h..]);
         }
         self.href = href;
+        self.strip_opaque_path_spaces();
     }
 
-    /// Replaces the fragment (percent-encoded as the setter does) or removes it with its `#`.
+    /// Replaces the fragment (percent-encoded as the setter does, tabs and newlines dropped)
+    /// or removes it with its `#`.
     pub fn set_fragment(&mut self, fragment: Option<&str>) {
         if let Some(h) = self.delimiters().1 {
             self.href.truncate(h);
         }
         if let Some(f) = fragment {
             self.href.push('#');
-            self.href.extend(utf8_percent_encode(f, FRAGMENT));
+            self.href
+                .extend(utf8_percent_encode(&without_tabs_or_newlines(f), FRAGMENT));
+        }
+        self.strip_opaque_path_spaces();
+    }
+
+    /// The standard's "potentially strip trailing spaces from an opaque path": with neither a
+    /// query nor a fragment left, an opaque path (`scheme:` not followed by `/`) loses its
+    /// trailing spaces.
+    fn strip_opaque_path_spaces(&mut self) {
+        let opaque = !self.href[self.scheme.len() + 1..].starts_with('/');
+        if opaque && self.delimiters() == (None, None) {
+            let kept = self.href.trim_end_matches(' ').len();
+            self.href.truncate(kept);
+            let kept = self.path.trim_end_matches(' ').len();
+            self.path.truncate(kept);
         }
     }
 
@@ -300,21 +321,43 @@ fn parse_with(
 ) -> Result<Url, ParseError> {
     let parser = parser.ok_or(ParseError::NoParser)?;
     let Some(parts) = parser(input, base) else {
-        return Err(refused(parser, input, base));
+        return Err(refused(input, base));
     };
     let url = Url::from_parts(parts)?;
     punycode_checked(parser, url)
 }
 
-/// The reason for a refusal: no scheme when the input parses against a base (and none was
-/// given), an IDNA error when it has a host that needed IDNA, else the general one.
-fn refused(parser: UrlParser, input: &str, base: Option<&str>) -> ParseError {
-    if base.is_none() && parser(input, Some("http://h/")).is_some() {
-        ParseError::RelativeUrlWithoutBase
-    } else if !input.is_ascii() || has_punycode(input) {
+/// The reason for a refusal, as far as it can be told from outside (it only chooses the
+/// message): no scheme and no base, as `url` says first; an IDNA error when the host part
+/// needed IDNA; else the general one.
+fn refused(input: &str, base: Option<&str>) -> ParseError {
+    let (scheme, rest) = split_scheme(input);
+    if scheme.is_none() && base.is_none() {
+        return ParseError::RelativeUrlWithoutBase;
+    }
+    let rest = rest.trim_start_matches(['/', '\\']);
+    let authority = &rest[..rest.find(['/', '\\', '?', '#']).unwrap_or(rest.len())];
+    if !authority.is_ascii() || has_punycode(authority) {
         ParseError::IdnaError
     } else {
         ParseError::Invalid
+    }
+}
+
+/// `input`'s scheme, if it starts with one (an ASCII letter, then letters, digits, `+`, `-`
+/// or `.`, then `:`; leading spaces and controls ignored), and the rest after the `:`.
+fn split_scheme(input: &str) -> (Option<&str>, &str) {
+    let trimmed = input.trim_start_matches(|c: char| c <= ' ');
+    match trimmed.split_once(':') {
+        Some((scheme, rest))
+            if scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')) =>
+        {
+            (Some(scheme), rest)
+        }
+        _ => (None, trimmed),
     }
 }
 
@@ -327,7 +370,8 @@ fn has_punycode(s: &str) -> bool {
 /// The platform's answer, refused when a punycode label of its host does not survive the
 /// round trip through Unicode (see the module docs).
 fn punycode_checked(parser: UrlParser, url: Url) -> Result<Url, ParseError> {
-    let Some(host) = url.domain() else {
+    // an opaque host (a non-special scheme's) gets no IDNA, natively either
+    let Some(host) = url.domain().filter(|_| is_special(&url.scheme)) else {
         return Ok(url);
     };
     let is_punycode = |l: &str| l.len() >= 4 && l[..4].eq_ignore_ascii_case("xn--");
@@ -415,6 +459,9 @@ mod tests {
             "blob:https://example.com/uuid",
             "ws://example.com:80/",
             "data:text/plain,hi#x",
+            "foo:a ?x",
+            "foo:a #x",
+            "myapp://xn--a.example/cb?state=s&code=c",
         ];
         for input in inputs {
             let want = url::Url::parse(input).unwrap();
@@ -441,18 +488,26 @@ mod tests {
                 Some(url::Host::Ipv6(ip)) => Some(Host::Ipv6(ip)),
             };
             assert_eq!(got.host(), host, "{input}");
-            for q in [None, Some(""), Some("a=b&c=d"), Some("x y#'\"<>é")] {
+            for q in [
+                None,
+                Some(""),
+                Some("a=b&c=d"),
+                Some("x y#'\"<>é"),
+                Some("a\tb\nc\rd"),
+            ] {
                 let (mut g, mut w) = (got.clone(), want.clone());
                 g.set_query(q);
                 w.set_query(q);
                 assert_eq!(g.as_str(), w.as_str(), "{input} set_query({q:?})");
                 assert_eq!(g.query(), w.query(), "{input} set_query({q:?})");
+                assert_eq!(g.path(), w.path(), "{input} set_query({q:?})");
             }
-            for f in [None, Some(""), Some("a b`<é>")] {
+            for f in [None, Some(""), Some("a b`<é>"), Some("a\tb\nc\rd")] {
                 let (mut g, mut w) = (got.clone(), want.clone());
                 g.set_fragment(f);
                 w.set_fragment(f);
                 assert_eq!(g.as_str(), w.as_str(), "{input} set_fragment({f:?})");
+                assert_eq!(g.path(), w.path(), "{input} set_fragment({f:?})");
             }
             for rel in ["/m?x=1", "../up", "?q", "#f", "https://other.example/"] {
                 let (g, w) = (got.join(rel), want.join(rel));
@@ -516,6 +571,11 @@ mod tests {
         assert_eq!(p("https://xn--zz-.example/"), Err(ParseError::IdnaError));
         // punycode of "ü": valid IDNA, but this platform knows only bücher.example
         assert_eq!(p("https://a.xn--tda.example/"), Err(ParseError::IdnaError));
+        // an opaque host (a custom scheme's callback) gets no IDNA, natively either
+        assert_eq!(
+            p("myapp://xn--a.example/cb?code=c").unwrap().as_str(),
+            "myapp://xn--a.example/cb?code=c"
+        );
     }
 
     #[test]
