@@ -2,7 +2,7 @@
 //! build links no URL parser of its own (`mcp_auth_core::platform_url`). Browsers, workers and
 //! Node ≥ 18 all have a global `URL`, implementing the standard the CLI's `url` crate does.
 
-use mcp_auth_core::platform_url::{set_parser, Parts};
+use mcp_auth_core::platform_url::web::{set_parser, Parts};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]

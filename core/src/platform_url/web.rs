@@ -11,7 +11,8 @@
 //! valid. Each `xn--` label is decoded (table-free) and the Unicode host given to the
 //! platform, which must encode it back to the same host.
 //!
-//! Compiled natively for its tests, which use the `url` crate as the platform.
+//! Natively, core's `Url` is `url::Url`; this module is compiled there for its tests, which
+//! use the `url` crate as the platform.
 
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
