@@ -437,6 +437,18 @@ mod tests {
         parse_with(Some(platform), input, None)
     }
 
+    /// A platform's answer for `https://{hostname}{pathname}`, whatever it was asked.
+    fn https_answer(hostname: &str, pathname: &str) -> Parts {
+        Parts {
+            href: format!("https://{hostname}{pathname}"),
+            protocol: "https:".into(),
+            hostname: hostname.into(),
+            pathname: pathname.into(),
+            origin: format!("https://{hostname}"),
+            ..Parts::default()
+        }
+    }
+
     /// Every accessor agrees with `url`'s own, on URLs of every shape core meets.
     #[test]
     fn answers_as_the_url_crate_does() {
@@ -583,14 +595,7 @@ mod tests {
     fn a_domain_with_a_forbidden_code_point_is_refused_whatever_the_platform_says() {
         // Chromium's answer for `https://mcp example.com/mcp`
         fn escaping(_: &str, _: Option<&str>) -> Option<Parts> {
-            Some(Parts {
-                href: "https://mcp%20example.com/mcp".into(),
-                protocol: "https:".into(),
-                hostname: "mcp%20example.com".into(),
-                pathname: "/mcp".into(),
-                origin: "https://mcp%20example.com".into(),
-                ..Parts::default()
-            })
+            Some(https_answer("mcp%20example.com", "/mcp"))
         }
         assert_eq!(
             parse_with(Some(escaping), "https://mcp example.com/mcp", None),
@@ -607,14 +612,7 @@ mod tests {
     #[test]
     fn a_platform_that_contradicts_itself_is_refused() {
         fn odd(_: &str, _: Option<&str>) -> Option<Parts> {
-            Some(Parts {
-                href: "https://[zz]/".into(),
-                protocol: "https:".into(),
-                hostname: "[zz]".into(),
-                pathname: "/".into(),
-                origin: "https://[zz]".into(),
-                ..Parts::default()
-            })
+            Some(https_answer("[zz]", "/"))
         }
         assert_eq!(
             parse_with(Some(odd), "https://x/", None),
