@@ -315,7 +315,7 @@ impl<H: Host> McpAuth<H> {
         self.host.save(key, text).await?;
         self.unsaved.forget(key);
         if key != INDEX_KEY {
-            self.update_index(|idx| idx.keys.insert(key.to_string()))
+            self.update_index(&|idx| idx.keys.insert(key.to_string()))
                 .await?;
         }
         Ok(())
@@ -324,13 +324,13 @@ impl<H: Host> McpAuth<H> {
     pub(crate) async fn delete(&self, key: &str) -> Result<()> {
         self.host.remove(key).await?;
         self.unsaved.forget(key);
-        self.update_index(|idx| idx.keys.remove(key)).await
+        self.update_index(&|idx| idx.keys.remove(key)).await
     }
 
     /// Read-modify-write of the index under the host's lock, so parallel processes do not
     /// lose each other's keys. Rewriting a key the index already lists (every refresh) takes
     /// no lock at all, so the refresh critical section never holds two locks.
-    pub(crate) async fn update_index(&self, change: impl Fn(&mut Index) -> bool) -> Result<()> {
+    pub(crate) async fn update_index(&self, change: &dyn Fn(&mut Index) -> bool) -> Result<()> {
         if !change(&mut self.index().await?) {
             return Ok(());
         }

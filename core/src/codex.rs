@@ -5,8 +5,6 @@
 use crate::client::AuthOptions;
 use crate::error::{Error, Result};
 use crate::metadata::AuthServerMetadata;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 
 /// The ChatGPT sign-in issuer.
 pub const DEFAULT_ISSUER: &str = "https://auth.openai.com";
@@ -103,11 +101,9 @@ pub fn account_from_id_token(id_token: &str) -> Result<ChatGptAccount> {
         .split('.')
         .nth(1)
         .ok_or_else(|| Error::InvalidTokenResponse("the id_token is not a JWT".into()))?;
-    let bytes = URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .map_err(|e| {
-            Error::InvalidTokenResponse(format!("the id_token payload is not base64url ({e})"))
-        })?;
+    let bytes = crate::b64::url_decode(payload.trim_end_matches('=')).ok_or_else(|| {
+        Error::InvalidTokenResponse("the id_token payload is not base64url".into())
+    })?;
     let claims: Claims = crate::json::from_slice(&bytes).map_err(|e| {
         Error::InvalidTokenResponse(format!("the id_token payload is not JSON ({e})"))
     })?;
@@ -196,8 +192,8 @@ mod tests {
     fn jwt(payload: &str) -> String {
         format!(
             "{}.{}.sig",
-            URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256"}"#),
-            URL_SAFE_NO_PAD.encode(payload.as_bytes())
+            crate::b64::url(br#"{"alg":"RS256"}"#),
+            crate::b64::url(payload.as_bytes())
         )
     }
 

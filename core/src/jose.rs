@@ -6,8 +6,6 @@
 //! non-extractable WebCrypto key). [`jws`] builds the token around whichever signs.
 //! Two algorithms are supported: ES256 (P-256, SHA-256) and RS256 (RSASSA-PKCS1-v1_5, SHA-256).
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
 use std::fmt;
 
@@ -75,12 +73,12 @@ pub async fn jws<S: JwsSigner + ?Sized>(
     let header = header.with("alg", signer.alg().as_str());
     let header = json::print(&Json::Object(sorted(header)));
     let claims = json::print(&Json::Object(sorted(claims.clone())));
-    let mut token = URL_SAFE_NO_PAD.encode(header);
+    let mut token = crate::b64::url(header);
     token.push('.');
-    token.push_str(&URL_SAFE_NO_PAD.encode(claims));
+    token.push_str(&crate::b64::url(claims));
     let signature = signer.sign(token.as_bytes()).await?;
     token.push('.');
-    token.push_str(&URL_SAFE_NO_PAD.encode(signature));
+    token.push_str(&crate::b64::url(signature));
     Ok(token)
 }
 
@@ -138,7 +136,7 @@ pub fn jwk_thumbprint(jwk: &Object) -> Result<String> {
         }
     };
     let canonical = json::print(&Json::Object(canonical));
-    Ok(URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes())))
+    Ok(crate::b64::url(Sha256::digest(canonical.as_bytes())))
 }
 
 pub(crate) fn member<'a>(jwk: &'a Object, name: &str) -> Result<&'a str> {

@@ -6,8 +6,6 @@
 use super::{jwk_thumbprint, key_error, member, shown, Alg, JwsSigner};
 use crate::error::{Error, Result};
 use crate::json::{self, Json, Object};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use p256::ecdsa::signature::Signer as _;
 use p256::elliptic_curve::sec1::ToSec1Point as _;
 use pkcs8::der::Decode as _;
@@ -218,7 +216,7 @@ impl SigningKey {
         match &self.inner {
             Inner::Es256(key) => {
                 let point = key.verifying_key().as_affine().to_sec1_point(false);
-                let coordinate = |c: Option<&[u8]>| URL_SAFE_NO_PAD.encode(c.unwrap_or_default());
+                let coordinate = |c: Option<&[u8]>| crate::b64::url(c.unwrap_or_default());
                 Object::new()
                     .with("crv", "P-256")
                     .with("kty", "EC")
@@ -228,9 +226,9 @@ impl SigningKey {
             Inner::Rs256(key) => {
                 let public = key.as_ref().as_ref().as_public_key();
                 Object::new()
-                    .with("e", URL_SAFE_NO_PAD.encode(public.e_bytes()))
+                    .with("e", crate::b64::url(public.e_bytes()))
                     .with("kty", "RSA")
-                    .with("n", URL_SAFE_NO_PAD.encode(public.n_bytes()))
+                    .with("n", crate::b64::url(public.n_bytes()))
             }
         }
     }
@@ -241,9 +239,7 @@ impl SigningKey {
         let Inner::Es256(key) = &self.inner else {
             return None;
         };
-        let mut jwk = self
-            .public_jwk()
-            .with("d", URL_SAFE_NO_PAD.encode(key.to_bytes()));
+        let mut jwk = self.public_jwk().with("d", crate::b64::url(key.to_bytes()));
         jwk.sort_keys();
         Some(jwk)
     }
@@ -341,7 +337,6 @@ fn unsupported_curve(crv: &str) -> Error {
 }
 
 fn b64_member(jwk: &Object, name: &str) -> Result<Vec<u8>> {
-    URL_SAFE_NO_PAD
-        .decode(member(jwk, name)?)
-        .map_err(|_| key_error(format!("the JWK's `{name}` is not base64url")))
+    crate::b64::url_decode(member(jwk, name)?)
+        .ok_or_else(|| key_error(format!("the JWK's `{name}` is not base64url")))
 }

@@ -25,7 +25,7 @@ fn public(json: &str) -> Object {
 }
 
 fn b64(part: &str) -> Vec<u8> {
-    URL_SAFE_NO_PAD.decode(part).unwrap()
+    crate::b64::url_decode(part).unwrap()
 }
 
 /// Verifies a compact JWS with the crates' verifying keys, built from the public JWK.
@@ -270,7 +270,7 @@ fn jwk_bytes_are_pinned() {
 #[test]
 fn ec_thumbprint_is_pinned() {
     let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{ES256_X}","y":"{ES256_Y}"}}"#);
-    let expected = URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()));
+    let expected = crate::b64::url(Sha256::digest(canonical.as_bytes()));
     let key = SigningKey::parse(ES256_JWK).unwrap();
     assert_eq!(key.thumbprint().unwrap(), expected);
     assert_eq!(expected, PINNED_ES256_THUMBPRINT);

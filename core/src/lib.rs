@@ -7,6 +7,7 @@
 //! native CLI, the wasm build) implement [`Host`]: HTTP, storage, the browser, the clock.
 //! Nothing here touches a socket, a runtime, a keyring or a file.
 
+pub mod b64;
 pub mod client;
 pub mod codex;
 mod discover;

@@ -9,8 +9,6 @@ use crate::platform_url;
 use crate::records::{ClientAuthMethod, ClientRecord, ClientSource, TokenRecord};
 use crate::secret::{AccessToken, AuthorizationCode, ClientSecret, PkceCodeVerifier, RefreshToken};
 use crate::text::printable;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 
 const FORM: &str = "application/x-www-form-urlencoded";
 
@@ -190,7 +188,7 @@ pub fn client_form_request(
         ClientAuthMethod::ClientSecretBasic => {
             // RFC 6749 §2.3.1: both parts form-urlencoded before base64
             let pair = format!("{}:{}", form_encode(&client.client_id), form_encode(secret));
-            basic = Some(format!("Basic {}", STANDARD.encode(pair)));
+            basic = Some(format!("Basic {}", crate::b64::standard(pair)));
         }
     }
     let mut req = HttpRequest::post(endpoint, FORM, body.finish().into_bytes())
@@ -730,7 +728,10 @@ mod tests {
         };
         let req = client_form_request("https://as/token", &client, &[("grant_type", "x")]);
         // RFC 6749 §2.3.1: form-urlencode both parts, then base64
-        let expected = format!("Basic {}", STANDARD.encode("id%3Awith+space:p%40ss%2Fword"));
+        let expected = format!(
+            "Basic {}",
+            crate::b64::standard("id%3Awith+space:p%40ss%2Fword")
+        );
         assert_eq!(req.header_value("authorization"), Some(expected.as_str()));
         assert_eq!(
             String::from_utf8(req.body.clone().unwrap()).unwrap(),

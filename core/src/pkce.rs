@@ -2,8 +2,6 @@
 
 use crate::error::{Error, Result};
 use crate::secret::PkceCodeVerifier;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use sha2::{Digest, Sha256};
 
 /// `n` random bytes from the operating system (or the JS crypto API on wasm).
@@ -16,14 +14,12 @@ pub fn random_bytes(n: usize) -> Result<Vec<u8>> {
 
 /// A fresh verifier: 64 characters of base64url (all unreserved), 384 random bits.
 pub fn new_verifier() -> Result<PkceCodeVerifier> {
-    Ok(PkceCodeVerifier::new(
-        URL_SAFE_NO_PAD.encode(random_bytes(48)?),
-    ))
+    Ok(PkceCodeVerifier::new(crate::b64::url(random_bytes(48)?)))
 }
 
 /// The S256 challenge: BASE64URL(SHA256(ASCII(verifier))).
 pub fn challenge_s256(verifier: &PkceCodeVerifier) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.secret().as_bytes()))
+    crate::b64::url(Sha256::digest(verifier.secret().as_bytes()))
 }
 
 /// Whether a verifier meets RFC 7636 §4.1: 43 to 128 characters of [A-Za-z0-9-._~].
@@ -35,7 +31,7 @@ pub fn verifier_is_valid(v: &str) -> bool {
 
 /// A fresh `state`: 256 random bits, base64url.
 pub fn new_state() -> Result<String> {
-    Ok(URL_SAFE_NO_PAD.encode(random_bytes(32)?))
+    Ok(crate::b64::url(random_bytes(32)?))
 }
 
 #[cfg(test)]

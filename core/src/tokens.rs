@@ -329,7 +329,7 @@ impl<H: Host> McpAuth<H> {
         match self.host.dpop_forget(&id).await {
             Ok(()) => {
                 let name = crate::dpop::key::key_name(&id);
-                self.update_index(|idx| idx.keys.remove(&name)).await?;
+                self.update_index(&|idx| idx.keys.remove(&name)).await?;
                 self.dpop_indexed
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())

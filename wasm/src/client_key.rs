@@ -4,8 +4,6 @@
 //! a private JWK: a P-256 key signs ES256, an RSA key RS256.
 
 use crate::webcrypto::{settle, sign_usage, subtle};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use js_sys::{Object, Uint8Array};
 use mcp_auth_core::error::{Error, Result};
 use mcp_auth_core::jose::{Alg, HostKey, SigningKey};
@@ -81,9 +79,8 @@ fn read(text: &str) -> Result<(Alg, Material)> {
         ));
     };
     let body: String = body.split_whitespace().collect();
-    let der = STANDARD
-        .decode(body)
-        .map_err(|_| key_error("privateKey: the PEM's base64 is broken"))?;
+    let der = mcp_auth_core::b64::standard_decode(&body)
+        .ok_or_else(|| key_error("privateKey: the PEM's base64 is broken"))?;
     let alg = if contains(&der, OID_EC_PUBLIC_KEY) && contains(&der, OID_P256) {
         Alg::Es256
     } else if contains(&der, OID_RSA) {

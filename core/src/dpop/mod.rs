@@ -24,8 +24,6 @@ use crate::metadata::AuthServerMetadata;
 use crate::secret::AccessToken;
 use crate::sorted::{SortedMap, SortedSet};
 use crate::urls::parse_http_url;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use sha2::{Digest, Sha256};
 use std::sync::Mutex;
 
@@ -105,7 +103,7 @@ impl PublicJwk {
 
     /// Refuses anything but a P-256 public key with coordinates of the right size.
     pub fn check(&self) -> Result<()> {
-        let size = |c: &str| URL_SAFE_NO_PAD.decode(c).map(|b| b.len()).unwrap_or(0);
+        let size = |c: &str| crate::b64::url_decode(c).map(|b| b.len()).unwrap_or(0);
         if self.kty == "EC" && self.crv == "P-256" && size(&self.x) == 32 && size(&self.y) == 32 {
             Ok(())
         } else {
@@ -126,7 +124,7 @@ pub fn htu(url: &str) -> Result<String> {
 
 /// The `ath` claim: base64url(SHA-256(access token)).
 pub fn ath(token: &AccessToken) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(token.secret().as_bytes()))
+    crate::b64::url(Sha256::digest(token.secret().as_bytes()))
 }
 
 /// The identity's key as the host holds it: it signs, core never sees the private key.
@@ -246,7 +244,7 @@ impl<H: Host> McpAuth<H> {
             return Ok(());
         }
         let name = key::key_name(identity);
-        self.update_index(|idx| idx.keys.insert(name.clone()))
+        self.update_index(&|idx| idx.keys.insert(name.clone()))
             .await?;
         self.dpop_indexed
             .lock()
@@ -268,7 +266,7 @@ impl<H: Host> McpAuth<H> {
         self.index_dpop_key(identity).await?;
         jwk.check()?;
         let jkt = jwk.thumbprint()?;
-        let jti = URL_SAFE_NO_PAD.encode(crate::pkce::random_bytes(18)?);
+        let jti = crate::b64::url(crate::pkce::random_bytes(18)?);
         // members in sorted order (jws() prints them so anyway)
         let mut claims = Object::new();
         if let Some(t) = access_token {

@@ -14,7 +14,7 @@ fn run<T>(f: impl std::future::Future<Output = T>) -> T {
 
 fn part(jwt: &str, i: usize) -> Value {
     let seg = jwt.split('.').nth(i).expect("segment");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(seg).expect("b64")).expect("json")
+    serde_json::from_slice(&crate::b64::url_decode(seg).expect("b64")).expect("json")
 }
 
 /// Verifies a proof the way a strict server does, with the key it embeds.
@@ -23,11 +23,11 @@ fn verify(jwt: &str) -> (Value, Value) {
     let claims = part(jwt, 1);
     let jwk: PublicJwk = crate::json::from_value(header["jwk"].clone()).expect("jwk");
     let mut sec1 = vec![4u8];
-    sec1.extend(URL_SAFE_NO_PAD.decode(&jwk.x).expect("x"));
-    sec1.extend(URL_SAFE_NO_PAD.decode(&jwk.y).expect("y"));
+    sec1.extend(crate::b64::url_decode(&jwk.x).expect("x"));
+    sec1.extend(crate::b64::url_decode(&jwk.y).expect("y"));
     let vk = VerifyingKey::from_sec1_bytes(&sec1).expect("point");
     let (input, sig) = jwt.rsplit_once('.').expect("sig");
-    let sig = Signature::from_slice(&URL_SAFE_NO_PAD.decode(sig).expect("b64")).expect("sig");
+    let sig = Signature::from_slice(&crate::b64::url_decode(sig).expect("b64")).expect("sig");
     vk.verify(input.as_bytes(), &sig)
         .expect("signature verifies");
     (header, claims)
@@ -94,10 +94,7 @@ fn a_proof_is_signed_by_the_stored_key_and_names_the_request() {
         r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
         jwk.x, jwk.y
     );
-    assert_eq!(
-        jkt,
-        URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
-    );
+    assert_eq!(jkt, crate::b64::url(Sha256::digest(canonical.as_bytes())));
     // another identity has another key
     let (_, other) =
         run(auth.dpop_proof("https://b.example", Method::Get, "https://b.example/", None))
@@ -295,9 +292,7 @@ fn proof_bytes_are_pinned() {
     let (header, claims) = verify(&proof);
     let text = |i: usize| {
         String::from_utf8(
-            URL_SAFE_NO_PAD
-                .decode(proof.split('.').nth(i).expect("segment"))
-                .expect("b64"),
+            crate::b64::url_decode(proof.split('.').nth(i).expect("segment")).expect("b64"),
         )
         .expect("utf-8")
     };
@@ -324,9 +319,7 @@ fn proof_bytes_are_pinned() {
             .expect("proof");
     let claims = part(&proof, 1);
     let text = String::from_utf8(
-        URL_SAFE_NO_PAD
-            .decode(proof.split('.').nth(1).expect("segment"))
-            .expect("b64"),
+        crate::b64::url_decode(proof.split('.').nth(1).expect("segment")).expect("b64"),
     )
     .expect("utf-8");
     assert_eq!(

@@ -10,8 +10,6 @@ use crate::metadata::AuthServerMetadata;
 use crate::oauth::client_form_request;
 use crate::records::{ClientAuthMethod, ClientRecord};
 use crate::secret::Assertion;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 
 pub const CLIENT_CREDENTIALS: &str = "client_credentials";
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -31,7 +29,7 @@ pub async fn client_assertion(
     issuer: &str,
     now: u64,
 ) -> Result<String> {
-    let jti = URL_SAFE_NO_PAD.encode(crate::pkce::random_bytes(24)?);
+    let jti = crate::b64::url(crate::pkce::random_bytes(24)?);
     // members in sorted order (jws() prints them so anyway)
     let claims = Object::new()
         .with("aud", issuer)

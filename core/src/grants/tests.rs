@@ -4,8 +4,6 @@
 use super::*;
 use crate::host::HttpResponse;
 use crate::test_host::{json, MemHost};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use futures_util::FutureExt;
 use serde_json::json as j;
 use std::cell::Cell;
@@ -172,9 +170,7 @@ fn private_key_jwt_signs_an_assertion_for_the_issuer() {
     );
     let assertion = param(req, "client_assertion").expect("assertion");
     let claims: serde_json::Value = serde_json::from_slice(
-        &URL_SAFE_NO_PAD
-            .decode(assertion.split('.').nth(1).expect("claims"))
-            .expect("b64"),
+        &crate::b64::url_decode(assertion.split('.').nth(1).expect("claims")).expect("b64"),
     )
     .expect("json");
     assert_eq!(claims["iss"], "svc");
@@ -354,9 +350,7 @@ fn client_assertion_bytes_are_pinned() {
     // authorization servers have seen so far.
     let text = |token: &str, i: usize| {
         String::from_utf8(
-            URL_SAFE_NO_PAD
-                .decode(token.split('.').nth(i).expect("segment"))
-                .expect("b64"),
+            crate::b64::url_decode(token.split('.').nth(i).expect("segment")).expect("b64"),
         )
         .expect("utf-8")
     };

@@ -4,8 +4,6 @@
 //! `inputSchema`).
 
 use crate::json::Json;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 
 const SENTINEL_START: &str = "=?base64?";
 const SENTINEL_END: &str = "?=";
@@ -22,7 +20,7 @@ pub fn encode_value(s: &str) -> String {
     if safe && !padded && !looks_encoded {
         s.to_string()
     } else {
-        format!("{SENTINEL_START}{}{SENTINEL_END}", STANDARD.encode(s))
+        format!("{SENTINEL_START}{}{SENTINEL_END}", crate::b64::standard(s))
     }
 }
 

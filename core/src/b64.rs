@@ -1,0 +1,48 @@
+//! Base64 in the two alphabets OAuth and MCP use, through one crate (`base64ct`: strict,
+//! canonical encodings only, and small in the wasm build).
+
+use base64ct::{Base64, Base64UrlUnpadded, Encoding};
+
+/// base64url without padding (PKCE, JWS, JWK members, thumbprints).
+pub fn url(bytes: impl AsRef<[u8]>) -> String {
+    Base64UrlUnpadded::encode_string(bytes.as_ref())
+}
+
+/// Decodes base64url without padding; `None` for anything else (padding, other alphabets,
+/// non-canonical trailing bits).
+pub fn url_decode(text: &str) -> Option<Vec<u8>> {
+    Base64UrlUnpadded::decode_vec(text).ok()
+}
+
+/// Standard base64 with padding (HTTP Basic credentials, MCP header values).
+pub fn standard(bytes: impl AsRef<[u8]>) -> String {
+    Base64::encode_string(bytes.as_ref())
+}
+
+/// Decodes standard base64 with padding; `None` for anything else.
+pub fn standard_decode(text: &str) -> Option<Vec<u8>> {
+    Base64::decode_vec(text).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_refusals() {
+        // RFC 4648 §10 vectors, and the url alphabet's two characters
+        assert_eq!(standard("foob"), "Zm9vYg==");
+        assert_eq!(standard("fooba"), "Zm9vYmE=");
+        assert_eq!(url("foob"), "Zm9vYg");
+        assert_eq!(url([0xfb, 0xff]), "-_8");
+        assert_eq!(standard([0xfb, 0xff]), "+/8=");
+        assert_eq!(url_decode("-_8"), Some(vec![0xfb, 0xff]));
+        assert_eq!(standard_decode("Zm9vYmE="), Some(b"fooba".to_vec()));
+        // padding, the other alphabet, and non-canonical trailing bits are refused
+        assert_eq!(url_decode("Zm9vYg=="), None);
+        assert_eq!(url_decode("+/8"), None);
+        assert_eq!(url_decode("-_9"), None);
+        assert_eq!(standard_decode("Zm9vYmE"), None);
+        assert_eq!(standard_decode("-_8="), None);
+    }
+}
