@@ -155,9 +155,11 @@ pub fn result(method: &str, answer: Json) -> Result<Json> {
 
 /// An error page of a proxy or web server rather than an MCP answer.
 fn looks_like_html(resp: &HttpResponse) -> bool {
-    resp.header("content-type")
-        .is_some_and(|c| c.to_ascii_lowercase().contains("html"))
-        || resp.text().trim_start().starts_with('<')
+    resp.header("content-type").is_some_and(|c| {
+        c.as_bytes()
+            .windows(4)
+            .any(|w| w.eq_ignore_ascii_case(b"html"))
+    }) || resp.text().trim_start().starts_with('<')
 }
 
 /// An HTTP status that is not an answer, in words (with the server's JSON-RPC error when it

@@ -15,6 +15,9 @@ pub const VERSIONS: [&str; 5] = [
     "2024-11-05",
 ];
 
+/// [`VERSIONS`] as error messages list them (one string, not a `join` at run time).
+pub const VERSIONS_LISTED: &str = "2026-07-28, 2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05";
+
 /// How a revision is spoken over HTTP.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Era {
@@ -86,7 +89,7 @@ impl FromStr for Protocol {
                 crate::Error::Invalid(format!(
                     "unknown protocol `{}`: use auto or one of {}",
                     crate::mcp::headers::printable(s, 40),
-                    VERSIONS.join(", ")
+                    VERSIONS_LISTED
                 ))
             })
     }
@@ -101,6 +104,11 @@ pub fn newest_mutual<'a>(supported: impl IntoIterator<Item = &'a str>) -> Option
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_listed_versions_are_versions() {
+        assert_eq!(VERSIONS_LISTED, VERSIONS.join(", "));
+    }
 
     #[test]
     fn eras_and_choices() {

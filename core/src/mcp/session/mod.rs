@@ -28,7 +28,7 @@ use crate::json::Json;
 use crate::mcp::answer::{self, RpcError, UNSUPPORTED_VERSION};
 use crate::mcp::headers::{param_values, printable, ParamHeader};
 use crate::mcp::request;
-use crate::mcp::version::{newest_mutual, Era, Protocol, LATEST, VERSIONS};
+use crate::mcp::version::{newest_mutual, Era, Protocol, LATEST, VERSIONS, VERSIONS_LISTED};
 use crate::sorted::SortedMap;
 
 /// The legacy revision asked for in `initialize` when falling back.
@@ -514,7 +514,7 @@ impl Session {
             }
             _ => Err(Error::ProtocolUnsupported(format!(
                 "{method}: the server speaks {listed}; mcp-auth speaks {}: no version in common",
-                VERSIONS.join(", ")
+                VERSIONS_LISTED
             ))),
         }
     }
@@ -530,7 +530,7 @@ impl Session {
             return Err(Error::ProtocolUnsupported(format!(
                 "initialize: the server answered protocol version `{}`, which mcp-auth does not speak ({})",
                 printable(answered, 40),
-                VERSIONS.join(", ")
+                VERSIONS_LISTED
             )));
         }
         if matches!(self.protocol, Protocol::Fixed(_)) && answered != asked {
