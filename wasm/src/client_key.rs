@@ -22,6 +22,12 @@ const OID_RSA: &[u8] = &[
     0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
 ];
 
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(catch)]
+    fn atob(text: &str) -> std::result::Result<String, wasm_bindgen::JsValue>;
+}
+
 /// What the key text is, once read.
 enum Material {
     Pkcs8(Vec<u8>),
@@ -78,9 +84,13 @@ fn read(text: &str) -> Result<(Alg, Material)> {
              convert an EC or RSA PEM with `openssl pkcs8 -topk8 -nocrypt`",
         ));
     };
-    let body: String = body.split_whitespace().collect();
-    let der = mcp_auth_core::b64::standard_decode(&body)
-        .ok_or_else(|| key_error("privateKey: the PEM's base64 is broken"))?;
+    // the platform's forgiving base64 (whitespace between lines skipped): a binary string,
+    // one code point 0–255 per byte
+    let der: Vec<u8> = atob(body)
+        .map_err(|_| key_error("privateKey: the PEM's base64 is broken"))?
+        .chars()
+        .map(|c| c as u8)
+        .collect();
     let alg = if contains(&der, OID_EC_PUBLIC_KEY) && contains(&der, OID_P256) {
         Alg::Es256
     } else if contains(&der, OID_RSA) {
