@@ -291,11 +291,15 @@ impl<H: Host> McpAuth<H> {
 
     // ---- storage helpers ----
 
-    pub(crate) async fn read<T: crate::records::Record>(&self, key: &str) -> Result<Option<T>> {
-        match self.read_text(key).await? {
+    pub(crate) fn read<'a, T: crate::records::Record + 'a>(
+        &'a self,
+        key: &'a str,
+    ) -> impl std::future::Future<Output = Result<Option<T>>> + 'a {
+        // only the decoding is generic: one state machine for every record type
+        futures_util::FutureExt::map(self.read_text(key), move |text| match text? {
             Some(text) => decode(key, &text).map(Some),
             None => Ok(None),
-        }
+        })
     }
 
     /// The stored text under `key`: a refreshed record the store would not take wins over

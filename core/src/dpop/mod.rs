@@ -25,7 +25,16 @@ use crate::secret::AccessToken;
 use crate::sorted::{SortedMap, SortedSet};
 use crate::urls::parse_http_url;
 use sha2::{Digest, Sha256};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Mutex;
+
+/// A token request being built (for [`BuildRequest`]).
+pub type RequestFuture<'a> = Pin<Box<dyn Future<Output = Result<HttpRequest>> + 'a>>;
+
+/// Builds a token request afresh for each attempt
+/// ([`McpAuth::send_token_request_with`]).
+pub type BuildRequest<'a> = dyn Fn() -> RequestFuture<'a> + 'a;
 
 /// The only proof algorithm mcp-auth signs with.
 pub const DPOP_ALG: &str = "ES256";
@@ -300,23 +309,25 @@ impl<H: Host> McpAuth<H> {
         request: HttpRequest,
         dpop: bool,
     ) -> Result<(HttpResponse, Option<String>)> {
-        self.send_token_request_with(identity, || async { Ok(request.clone()) }, dpop)
-            .await
+        let build = || -> RequestFuture<'_> {
+            let request = request.clone();
+            Box::pin(async move { Ok(request) })
+        };
+        self.send_token_request_with(identity, &build, dpop).await
     }
 
     /// [`Self::send_token_request`] with the request built afresh for each attempt: a
     /// request carrying a one-time credential (a `private_key_jwt` client assertion, whose
     /// `jti` the server has seen) gets a new one for the nonce retry.
-    pub async fn send_token_request_with<F, Fut>(
+    ///
+    /// `build` is a trait object (one instance of this flow in the wasm build, not one per
+    /// caller).
+    pub async fn send_token_request_with<'b>(
         &self,
         identity: &str,
-        build: F,
+        build: &'b BuildRequest<'b>,
         dpop: bool,
-    ) -> Result<(HttpResponse, Option<String>)>
-    where
-        F: Fn() -> Fut,
-        Fut: std::future::Future<Output = Result<HttpRequest>>,
-    {
+    ) -> Result<(HttpResponse, Option<String>)> {
         if !dpop {
             return Ok((self.host.send(build().await?).await?, None));
         }

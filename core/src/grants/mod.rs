@@ -218,17 +218,19 @@ impl<H: Host> McpAuth<H> {
             }
             // with DPoP, the token request carries a proof and the token is bound to the key;
             // a nonce retry is built anew (a client assertion's jti is good for one request)
-            let build = || {
-                token_request(
+            let build = || -> crate::dpop::RequestFuture<'_> {
+                Box::pin(token_request(
                     &meta.token_endpoint,
                     &client,
                     opts.client_key.as_ref(),
                     &meta.issuer,
                     now,
                     &params,
-                )
+                ))
             };
-            let (resp, jkt) = self.send_token_request_with(&identity, build, dpop).await?;
+            let (resp, jkt) = self
+                .send_token_request_with(&identity, &build, dpop)
+                .await?;
             let grant = oauth::parse_token_response(&resp, now, scope.as_deref())
                 .map_err(|e| {
                     let e = with_assertion_clock_hint(e, client.auth_method);
