@@ -24,9 +24,11 @@ import { ROOT } from "./helpers.mjs";
 // (build.sh 213.3 KiB). Fifth session: typed documents without serde, one sorted-vector map
 // instead of six B-trees: 186.5 KiB web, 189.3 KiB node as counted here (build.sh 185.2 KiB).
 // Sixth session: URLs parsed by the platform's `URL` (`url` out of the wasm build), one sort
-// instance: 165.3 KiB web, 168.2 KiB node as counted here (build.sh 164.9 KiB).
+// instance: 165.3 KiB web, 168.2 KiB node as counted here (build.sh 164.9 KiB). Seventh
+// session: base64 through base64ct, fewer generic instances: 160.5 KiB web, 163.3 KiB node as
+// counted here (build.sh 159.3 KiB).
 // Ceiling: the larger + ~3 % while the size work of issue 11 lands in steps.
-const GZIP_CEILING = 175 * 1024;
+const GZIP_CEILING = 168 * 1024;
 
 for (const kind of ["web", "node"]) {
   const dir = path.join(ROOT, "wasm/pkg", kind);
