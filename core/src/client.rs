@@ -353,7 +353,7 @@ impl<H: Host> McpAuth<H> {
     pub async fn index(&self) -> Result<Index> {
         match self.read::<Index>(INDEX_KEY).await {
             Ok(i) => Ok(i.unwrap_or_default()),
-            Err(Error::CorruptRecord { .. }) => Ok(Index::default()),
+            Err(e) if matches!(*e, Error::CorruptRecord { .. }) => Ok(Index::default()),
             Err(e) => Err(e),
         }
     }
@@ -387,10 +387,10 @@ impl<H: Host> McpAuth<H> {
                 meta,
             );
             if method != ClientAuthMethod::None && opts.client_secret.is_none() {
-                return Err(Error::Invalid(format!(
+                return Err(Box::new(Error::Invalid(format!(
                     "client {id} uses {} but no client_secret is configured",
                     method.as_str()
-                )));
+                ))));
             }
             // stored (and so bound to this issuer) only when a login with it completes
             return Ok(ClientRecord {
@@ -428,14 +428,14 @@ impl<H: Host> McpAuth<H> {
             }
         }
         let Some(endpoint) = &meta.registration_endpoint else {
-            return Err(Error::NoClientRegistration {
+            return Err(Box::new(Error::NoClientRegistration {
                 issuer,
                 cimd: if meta.client_id_metadata_document_supported {
                     " (it accepts a client metadata document URL: set client_metadata_url)"
                 } else {
                     ""
                 },
-            });
+            }));
         };
         let resp = self
             .host
@@ -474,7 +474,7 @@ impl<H: Host> McpAuth<H> {
             return if expected == issuer {
                 Ok(())
             } else {
-                Err(refuse(expected))
+                Err(Box::new(refuse(expected)))
             };
         }
         let prefix = format!("client:{identity}|");
@@ -487,7 +487,7 @@ impl<H: Host> McpAuth<H> {
                     && rec.client_id == client_id
                     && rec.issuer != issuer
                 {
-                    return Err(refuse(&rec.issuer));
+                    return Err(Box::new(refuse(&rec.issuer)));
                 }
             }
         }
@@ -683,7 +683,7 @@ impl<H: Host> McpAuth<H> {
         let now = self.host.now();
         if now.saturating_sub(pending.created_at) > PENDING_LOGIN_TTL {
             self.delete(&key).await?;
-            return Err(Error::NoPendingLogin);
+            return Err(Box::new(Error::NoPendingLogin));
         }
         // the pending login is spent by any callback that names it: a denial, an issuer
         // mismatch or a token endpoint error all end it
@@ -793,7 +793,7 @@ impl<H: Host> McpAuth<H> {
                 other => return other.map(LoginOutcome::Completed),
             }
         }
-        Err(Error::Invalid("login failed twice".into()))
+        Err(Box::new(Error::Invalid("login failed twice".into())))
     }
 }
 

@@ -181,6 +181,12 @@ impl From<HostError> for crate::Error {
     }
 }
 
+impl From<HostError> for Box<crate::Error> {
+    fn from(e: HostError) -> Self {
+        Box::new(e.into())
+    }
+}
+
 /// A held lock; dropping it releases the lock.
 pub struct HostLock(#[allow(dead_code)] Option<Box<dyn std::any::Any>>);
 

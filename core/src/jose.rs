@@ -151,8 +151,8 @@ pub(crate) fn shown(name: &str) -> String {
     name
 }
 
-pub(crate) fn key_error(message: String) -> Error {
-    Error::SigningKey(message)
+pub(crate) fn key_error(message: String) -> Box<Error> {
+    Box::new(Error::SigningKey(message))
 }
 
 #[cfg(all(test, feature = "software-keys"))]

@@ -309,7 +309,7 @@ fn from_sec1(der: &[u8]) -> Result<SigningKey> {
     })
 }
 
-fn unsupported_curve_oid(curve: pkcs8::ObjectIdentifier) -> Error {
+fn unsupported_curve_oid(curve: pkcs8::ObjectIdentifier) -> Box<Error> {
     let name = match curve.to_string().as_str() {
         "1.3.132.0.34" => "P-384".to_string(),
         "1.3.132.0.35" => "P-521".to_string(),
@@ -319,7 +319,7 @@ fn unsupported_curve_oid(curve: pkcs8::ObjectIdentifier) -> Error {
     unsupported_curve(&name)
 }
 
-fn unsupported_curve(crv: &str) -> Error {
+fn unsupported_curve(crv: &str) -> Box<Error> {
     let alg = match crv {
         "P-384" => "ES384",
         "P-521" => "ES512",

@@ -106,9 +106,9 @@ pub fn same_issuer(a: &str, b: &str) -> bool {
 impl ProtectedResourceMetadata {
     pub fn parse(body: &[u8], url: &str) -> Result<Self> {
         crate::json::from_slice(body).map_err(|e| {
-            Error::Discovery(format!(
+            Box::new(Error::Discovery(format!(
                 "protected resource metadata at {url} is not valid JSON: {e}"
-            ))
+            )))
         })
     }
 
@@ -117,11 +117,11 @@ impl ProtectedResourceMetadata {
         if resource_covers(&self.resource, server_resource) {
             Ok(())
         } else {
-            Err(Error::ResourceMismatch {
+            Err(Box::new(Error::ResourceMismatch {
                 url: url.to_string(),
                 expected: server_resource.to_string(),
                 found: self.resource.clone(),
-            })
+            }))
         }
     }
 }
@@ -129,9 +129,9 @@ impl ProtectedResourceMetadata {
 impl AuthServerMetadata {
     pub fn parse(body: &[u8], url: &str) -> Result<Self> {
         crate::json::from_slice(body).map_err(|e| {
-            Error::Discovery(format!(
+            Box::new(Error::Discovery(format!(
                 "authorization server metadata at {url} is not usable: {e}"
-            ))
+            )))
         })
     }
 
@@ -148,22 +148,22 @@ impl AuthServerMetadata {
     ) -> Result<()> {
         let server = parse_http_url(server_url)?;
         if !same_issuer(&self.issuer, expected_issuer) {
-            return Err(Error::IssuerMismatch {
+            return Err(Box::new(Error::IssuerMismatch {
                 expected: expected_issuer.to_string(),
                 found: self.issuer.clone(),
-            });
+            }));
         }
         match &self.code_challenge_methods_supported {
             Some(m) if m.iter().any(|x| x == "S256") => {}
             None if assume_s256 => {}
             other => {
-                return Err(Error::PkceUnsupported {
+                return Err(Box::new(Error::PkceUnsupported {
                     issuer: self.issuer.clone(),
                     advertised: match other {
                         Some(m) => format!("[{}]", m.join(", ")),
                         None => "absent".into(),
                     },
-                })
+                }))
             }
         }
         discovered_url(&self.authorization_endpoint, &server)?;

@@ -96,37 +96,39 @@ pub fn validate_callback(
         };
         if slot.is_some() {
             // a repeated parameter is a malformed response (RFC 6749 §3.1)
-            return Err(Error::Invalid(format!(
+            return Err(Box::new(Error::Invalid(format!(
                 "the callback repeats the `{k}` parameter"
-            )));
+            ))));
         }
         *slot = Some(v.into_owned());
     }
     if state.as_deref() != Some(expected_state) {
-        return Err(Error::StateMismatch);
+        return Err(Box::new(Error::StateMismatch));
     }
     match iss {
         Some(i) if !same_issuer(&i, issuer) => {
             // the received value is not shown: it comes from whoever forged the redirect
-            return Err(Error::IssuerParameter(format!("does not match `{issuer}`")));
+            return Err(Box::new(Error::IssuerParameter(format!(
+                "does not match `{issuer}`"
+            ))));
         }
         None if iss_required => {
-            return Err(Error::IssuerParameter(
+            return Err(Box::new(Error::IssuerParameter(
                 "is missing although the authorization server promises to send it".into(),
-            ));
+            )));
         }
         _ => {}
     }
     if let Some(error) = error {
         // whoever sent the redirect wrote these: no control characters reach any host
-        return Err(Error::AuthorizationDenied {
+        return Err(Box::new(Error::AuthorizationDenied {
             error: printable(&error, 100),
             description: description.map(|d| printable(&d, 300)),
-        });
+        }));
     }
     match code {
         Some(c) if !c.is_empty() => Ok(AuthorizationCode::new(c)),
-        _ => Err(Error::MissingCode),
+        _ => Err(Box::new(Error::MissingCode)),
     }
 }
 
@@ -341,7 +343,7 @@ pub fn parse_token_response(
     requested_scope: Option<&str>,
 ) -> Result<TokenGrant> {
     if !resp.is_success() {
-        return Err(endpoint_error(resp));
+        return Err(Box::new(endpoint_error(resp)));
     }
     let raw: RawTokenResponse = crate::json::from_slice(&resp.body)
         .map_err(|e| Error::InvalidTokenResponse(format!("not a JSON object ({e})")))?;
@@ -357,9 +359,9 @@ pub fn parse_token_response(
     } else if token_type.eq_ignore_ascii_case("dpop") {
         "DPoP"
     } else {
-        return Err(Error::InvalidTokenResponse(format!(
+        return Err(Box::new(Error::InvalidTokenResponse(format!(
             "token_type `{token_type}` is neither Bearer nor DPoP"
-        )));
+        ))));
     };
     let expires_in = match raw.expires_in {
         None | Some(Json::Null) => None,
@@ -372,15 +374,15 @@ pub fn parse_token_response(
             Error::InvalidTokenResponse(format!("expires_in `{s}` is not a number"))
         })?),
         Some(other) => {
-            return Err(Error::InvalidTokenResponse(format!(
+            return Err(Box::new(Error::InvalidTokenResponse(format!(
                 "expires_in `{other}` is not a number"
-            )))
+            ))))
         }
     };
     if expires_in.is_some_and(|e| e > MAX_EXPIRES_IN) {
-        return Err(Error::InvalidTokenResponse(
+        return Err(Box::new(Error::InvalidTokenResponse(
             "expires_in is longer than ten years".into(),
-        ));
+        )));
     }
     Ok(TokenGrant {
         access_token: AccessToken::new(access_token),
@@ -417,9 +419,9 @@ impl TokenGrant {
     /// never use such a token (RFC 9449 §5).
     pub fn bind(mut self, dpop_jkt: Option<String>) -> Result<Self> {
         if self.token_type == "DPoP" && dpop_jkt.is_none() {
-            return Err(Error::InvalidTokenResponse(
+            return Err(Box::new(Error::InvalidTokenResponse(
                 "token_type is DPoP, but the request carried no DPoP proof".into(),
-            ));
+            )));
         }
         self.dpop_jkt = dpop_jkt;
         Ok(self)
@@ -513,7 +515,7 @@ pub fn parse_registration_response(
         detail,
     };
     if !resp.is_success() {
-        return Err(match endpoint_error(resp) {
+        return Err(Box::new(match endpoint_error(resp) {
             Error::TokenEndpoint {
                 error,
                 description,
@@ -523,7 +525,7 @@ pub fn parse_registration_response(
                 description.map(|d| format!(": {d}")).unwrap_or_default()
             )),
             other => other,
-        });
+        }));
     }
     let raw: RawRegistration = crate::json::from_slice(&resp.body)
         .map_err(|e| fail(format!("the response is not JSON ({e})")))?;
@@ -543,10 +545,10 @@ pub fn parse_registration_response(
         None => ClientAuthMethod::None,
     };
     if auth_method != ClientAuthMethod::None && secret.is_none() {
-        return Err(fail(format!(
+        return Err(Box::new(fail(format!(
             "the server chose {} but issued no client_secret",
             auth_method.as_str()
-        )));
+        ))));
     }
     Ok(ClientRecord {
         version: crate::records::RECORD_VERSION,
@@ -574,9 +576,9 @@ pub fn check_client_metadata_url(url: &str) -> Result<()> {
         {
             Ok(())
         }
-        _ => Err(Error::InvalidClientMetadataUrl {
+        _ => Err(Box::new(Error::InvalidClientMetadataUrl {
             url: url.to_string(),
-        }),
+        })),
     }
 }
 
@@ -688,12 +690,12 @@ mod tests {
         .err()
         .unwrap();
         assert!(
-            matches!(&err, Error::TokenEndpoint { error, status: 400, .. } if error == "invalid_grant")
+            matches!(&*err, Error::TokenEndpoint { error, status: 400, .. } if error == "invalid_grant")
         );
         let err = parse_token_response(&resp(502, "<html>bad gateway</html>"), 0, None)
             .err()
             .unwrap();
-        assert!(matches!(&err, Error::TokenEndpoint { error, .. } if error == "http_502"));
+        assert!(matches!(&*err, Error::TokenEndpoint { error, .. } if error == "http_502"));
     }
 
     #[test]

@@ -105,7 +105,7 @@ mod tests {
     fn a_failed_browser_step_leaves_no_pending_login_behind() {
         let auth = McpAuth::new(MemHost::new(|_| unreachable!("no request is needed")));
         let err = run(auth.login("https://mcp.example.com/mcp", &options())).unwrap_err();
-        assert!(matches!(err, Error::Browser(_)), "{err:?}");
+        assert!(matches!(*err, Error::Browser(_)), "{err:?}");
         assert!(pending_keys(&auth).is_empty(), "{:?}", pending_keys(&auth));
         let index = run(auth.index()).unwrap();
         assert!(

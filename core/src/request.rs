@@ -78,7 +78,7 @@ impl<H: Host> McpAuth<H> {
         secure_url(&request.url)?;
         let mut record = match self.valid_record_for(server_url, opts).await {
             Ok(r) => Some(r),
-            Err(Error::LoginRequired { .. } | Error::ReauthenticationRequired { .. }) => None,
+            Err(e) if e.needs_login() => None,
             Err(e) => return Err(e),
         };
         let mut refreshed = false;
@@ -93,7 +93,7 @@ impl<H: Host> McpAuth<H> {
                     Ok(()) => {}
                     // the key the token is bound to is gone (cleared, another machine's
                     // store): the token is useless, as if there were none
-                    Err(Error::ReauthenticationRequired { .. }) if !relogged => {
+                    Err(e) if matches!(*e, Error::ReauthenticationRequired { .. }) && !relogged => {
                         record = None;
                         continue;
                     }
@@ -119,25 +119,22 @@ impl<H: Host> McpAuth<H> {
                                 record = Some(new);
                                 continue;
                             }
-                            Err(
-                                Error::ReauthenticationRequired { .. }
-                                | Error::LoginRequired { .. },
-                            ) => {}
+                            Err(e) if e.needs_login() => {}
                             Err(e) => return Err(e),
                         }
                     }
                     if relogged {
-                        return Err(Error::Unauthorized { status: 401 });
+                        return Err(Box::new(Error::Unauthorized { status: 401 }));
                     }
                     // a grant without a browser needs no user: it may always run
                     if !opts.interactive && opts.grant.uses_browser() {
-                        return Err(match record {
+                        return Err(Box::new(match record {
                             None => Error::LoginRequired { identity: id },
                             Some(_) => Error::ReauthenticationRequired { identity: id },
-                        });
+                        }));
                     }
                     if *authorizations >= MAX_AUTHORIZATIONS {
-                        return Err(Error::Unauthorized { status: 401 });
+                        return Err(Box::new(Error::Unauthorized { status: 401 }));
                     }
                     *authorizations += 1;
                     relogged = true;
@@ -166,10 +163,10 @@ impl<H: Host> McpAuth<H> {
                     if *authorizations >= MAX_AUTHORIZATIONS
                         || (!opts.interactive && opts.grant.uses_browser())
                     {
-                        return Err(Error::StepUpExhausted {
+                        return Err(Box::new(Error::StepUpExhausted {
                             attempts: *authorizations,
                             scope: wanted,
-                        });
+                        }));
                     }
                     *authorizations += 1;
                     nonce_retried = false;
@@ -207,11 +204,11 @@ impl<H: Host> McpAuth<H> {
             LoginOutcome::Completed(info) => {
                 self.token_record(server_url)
                     .await?
-                    .ok_or(Error::LoginRequired {
+                    .ok_or(Box::new(Error::LoginRequired {
                         identity: info.identity,
-                    })
+                    }))
             }
-            LoginOutcome::Redirected => Err(Error::Redirected),
+            LoginOutcome::Redirected => Err(Box::new(Error::Redirected)),
         }
     }
 }
@@ -231,9 +228,9 @@ pub(crate) fn check_destination(
     if allowed && secure_url(url).is_ok() {
         Ok(())
     } else {
-        Err(Error::TokenDestination {
+        Err(Box::new(Error::TokenDestination {
             resource: record.resource.clone(),
             url: url.to_string(),
-        })
+        }))
     }
 }

@@ -27,16 +27,15 @@ impl<H: Host> McpAuth<H> {
         };
         let needs_login = match &attempt {
             Ok(r) => rejected.is_some_and(|t| &r.access_token == t),
-            Err(Error::LoginRequired { .. } | Error::ReauthenticationRequired { .. }) => true,
-            Err(_) => false,
+            Err(e) => e.needs_login(),
         };
         if !needs_login {
             return attempt;
         }
         if !opts.interactive {
-            return Err(Error::ReauthenticationRequired {
+            return Err(Box::new(Error::ReauthenticationRequired {
                 identity: server_url.to_string(),
-            });
+            }));
         }
         self.login_and_read(server_url, opts, Retry::default())
             .await

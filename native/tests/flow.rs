@@ -80,7 +80,7 @@ async fn in_session(
     opts: &AuthOptions,
     method: &str,
     params: serde_json::Value,
-) -> Result<HttpResponse, Error> {
+) -> Result<HttpResponse, Box<Error>> {
     let init = rpc(
         server,
         "initialize",
@@ -472,7 +472,7 @@ async fn preregistered_confidential_clients_with_basic_and_post() {
     };
     let err = auth.login(&server.mcp_url(), &opts).await.unwrap_err();
     assert!(
-        matches!(&err, Error::TokenEndpoint { error, .. } if error == "invalid_client"),
+        matches!(&*err, Error::TokenEndpoint { error, .. } if error == "invalid_client"),
         "{err}"
     );
     assert!(!err.to_string().contains("xyzzy"), "{err}");

@@ -41,8 +41,8 @@ struct WebCryptoClientKey {
     imported: RefCell<Option<CryptoKey>>,
 }
 
-fn key_error(message: impl Into<String>) -> Error {
-    Error::SigningKey(message.into())
+fn key_error(message: impl Into<String>) -> Box<Error> {
+    Box::new(Error::SigningKey(message.into()))
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -154,7 +154,7 @@ fn algorithm(alg: Alg, for_import: bool) -> Object {
     a
 }
 
-fn host_error(e: mcp_auth_core::HostError) -> Error {
+fn host_error(e: mcp_auth_core::HostError) -> Box<Error> {
     let (mcp_auth_core::HostError::Network(m)
     | mcp_auth_core::HostError::Storage(m)
     | mcp_auth_core::HostError::Browser(m)) = e;

@@ -73,8 +73,9 @@ fn check_not_panicked() -> Result<(), JsValue> {
 
 /// Core's error as a JS `Error` with a stable `code`. Two messages name the CLI command; in
 /// JS they name the method to call instead.
-pub(crate) fn js_error(e: Error) -> JsValue {
-    let message = match &e {
+pub(crate) fn js_error(e: impl AsRef<Error>) -> JsValue {
+    let e = e.as_ref();
+    let message = match e {
         Error::LoginRequired { identity } => {
             format!("not logged in to {identity}; call login() for this server first")
         }
@@ -111,7 +112,7 @@ fn in_browser() -> bool {
 }
 
 pub(crate) fn invalid(message: impl Into<String>) -> JsValue {
-    js_error(Error::Invalid(message.into()))
+    js_error(Box::new(Error::Invalid(message.into())))
 }
 
 /// The identity tokens are stored under: the normalised origin of the server URL.

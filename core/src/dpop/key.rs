@@ -89,7 +89,7 @@ impl DpopKeyRecord {
     }
 }
 
-fn storage(e: crate::error::Error) -> HostError {
+fn storage(e: Box<crate::error::Error>) -> HostError {
     HostError::Storage(format!("DPoP key: {e}"))
 }
 

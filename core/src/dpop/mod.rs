@@ -74,13 +74,13 @@ pub fn use_dpop(mode: DpopMode, meta: &AuthServerMetadata) -> Result<bool> {
         DpopMode::Off => Ok(false),
         DpopMode::Auto => Ok(supported),
         DpopMode::Required if supported => Ok(true),
-        DpopMode::Required => Err(Error::DpopUnsupported {
+        DpopMode::Required => Err(Box::new(Error::DpopUnsupported {
             issuer: meta.issuer.clone(),
             advertised: match advertised {
                 Some(a) => format!("[{}]", a.join(", ")),
                 None => "absent".into(),
             },
-        }),
+        })),
     }
 }
 
@@ -116,9 +116,9 @@ impl PublicJwk {
         if self.kty == "EC" && self.crv == "P-256" && size(&self.x) == 32 && size(&self.y) == 32 {
             Ok(())
         } else {
-            Err(Error::DpopKey(
+            Err(Box::new(Error::DpopKey(
                 "the host's DPoP key is not a P-256 public key".into(),
-            ))
+            )))
         }
     }
 }
@@ -153,10 +153,10 @@ impl<H: Host> JwsSigner for HostSigner<'_, H> {
     async fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>> {
         let sig = self.host.dpop_sign(self.identity, signing_input).await?;
         if sig.len() != 64 {
-            return Err(Error::DpopKey(format!(
+            return Err(Box::new(Error::DpopKey(format!(
                 "the host's DPoP signature is {} bytes, not the 64 of ES256",
                 sig.len()
-            )));
+            ))));
         }
         Ok(sig)
     }
@@ -373,9 +373,9 @@ impl<H: Host> McpAuth<H> {
             .await?;
         if record.dpop_jkt.as_deref() != Some(jkt.as_str()) {
             // the key the token is bound to is gone (cleared, or another host's store)
-            return Err(Error::ReauthenticationRequired {
+            return Err(Box::new(Error::ReauthenticationRequired {
                 identity: record.resource.clone(),
-            });
+            }));
         }
         req.set_header(
             "authorization",

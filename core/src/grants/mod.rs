@@ -135,9 +135,9 @@ impl<H: Host> McpAuth<H> {
             .await?;
         self.token_record(server_url)
             .await?
-            .ok_or(Error::LoginRequired {
+            .ok_or(Box::new(Error::LoginRequired {
                 identity: info.identity,
-            })
+            }))
     }
 
     /// [`Self::valid_record_for`]'s access token.
@@ -160,9 +160,9 @@ impl<H: Host> McpAuth<H> {
         stale: Option<&AccessToken>,
     ) -> Result<TokenInfo> {
         let Some(flow) = opts.grant.flow_name() else {
-            return Err(Error::Invalid(
+            return Err(Box::new(Error::Invalid(
                 "the browser login is not a grant without a browser".into(),
-            ));
+            )));
         };
         let identity = identity(server_url)?;
         // PKCE plays no part here: an authorization server that does not advertise it is fine
@@ -233,7 +233,7 @@ impl<H: Host> McpAuth<H> {
                 .await?;
             let grant = oauth::parse_token_response(&resp, now, scope.as_deref())
                 .map_err(|e| {
-                    let e = with_assertion_clock_hint(e, client.auth_method);
+                    let e = with_assertion_clock_hint(*e, client.auth_method);
                     into_refused(&format!("{party} ({flow} grant)"), e)
                 })?
                 .bind(jkt)?;
@@ -278,9 +278,9 @@ impl<H: Host> McpAuth<H> {
         flow: &str,
     ) -> Result<ClientRecord> {
         let Some(id) = &opts.client_id else {
-            return Err(Error::Invalid(format!(
+            return Err(Box::new(Error::Invalid(format!(
                 "the {flow} grant needs a client registered with the authorization server: configure client_id (and client_secret or private_key_file)"
-            )));
+            ))));
         };
         self.check_configured_issuer(identity, id, &meta.issuer, opts)
             .await?;
@@ -293,25 +293,25 @@ impl<H: Host> McpAuth<H> {
             ClientAuthMethod::PrivateKeyJwt => match &opts.client_key {
                 Some(key) => check_signing_alg(key, meta)?,
                 None => {
-                    return Err(Error::SigningKey(format!(
+                    return Err(Box::new(Error::SigningKey(format!(
                         "client {id} uses private_key_jwt but no private key is configured (private_key_file)"
-                    )))
+                    ))))
                 }
             },
             ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost
                 if opts.client_secret.is_none() =>
             {
-                return Err(Error::Invalid(format!(
+                return Err(Box::new(Error::Invalid(format!(
                     "client {id} uses {} but no client_secret is configured",
                     method.as_str()
-                )))
+                ))))
             }
             _ => {}
         }
         if method == ClientAuthMethod::None && flow == "client_credentials" {
-            return Err(Error::Invalid(format!(
+            return Err(Box::new(Error::Invalid(format!(
                 "the client_credentials grant needs the client to authenticate: configure client_secret or private_key_file for client {id}"
-            )));
+            ))));
         }
         Ok(ClientRecord {
             version: RECORD_VERSION,
@@ -335,10 +335,10 @@ impl<H: Host> McpAuth<H> {
         })?;
         let trimmed = assertion.secret().trim();
         if trimmed.is_empty() {
-            return Err(Error::Assertion(format!(
+            return Err(Box::new(Error::Assertion(format!(
                 "the {what} from {} is empty",
                 source.describe()
-            )));
+            ))));
         }
         Ok(Assertion::new(trimmed))
     }

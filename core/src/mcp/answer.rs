@@ -80,10 +80,10 @@ pub fn messages(resp: &HttpResponse) -> Result<Vec<Json>> {
             .filter(|e| e.event == "message")
             .map(|e| {
                 crate::json::parse(e.data.as_bytes()).map_err(|_| {
-                    Error::McpProtocol(format!(
+                    Box::new(Error::McpProtocol(format!(
                         "the server sent an event that is not JSON: {}",
                         printable(&e.data, QUOTE)
-                    ))
+                    )))
                 })
             })
             .collect()
@@ -134,22 +134,22 @@ pub fn modern_error(resp: &HttpResponse) -> Option<RpcError> {
 /// complete) is refused: `input_required` needs multi round-trip support this client lacks.
 pub fn result(method: &str, answer: Json) -> Result<Json> {
     if let Some(e) = RpcError::of(&answer) {
-        return Err(e.into_error(method));
+        return Err(Box::new(e.into_error(method)));
     }
     let Some(result) = answer.get("result") else {
-        return Err(Error::McpProtocol(format!(
+        return Err(Box::new(Error::McpProtocol(format!(
             "{method}: the server's answer has neither a result nor an error"
-        )));
+        ))));
     };
     match result.get("resultType").map(|t| t.as_str()) {
         None | Some(Some("complete")) => Ok(result.clone()),
-        Some(Some("input_required")) => Err(Error::InputRequired {
+        Some(Some("input_required")) => Err(Box::new(Error::InputRequired {
             method: method.to_string(),
-        }),
-        Some(other) => Err(Error::McpProtocol(format!(
+        })),
+        Some(other) => Err(Box::new(Error::McpProtocol(format!(
             "{method}: the server answered with an unknown resultType `{}`",
             printable(&other.map(str::to_string).unwrap_or_default(), 60)
-        ))),
+        )))),
     }
 }
 

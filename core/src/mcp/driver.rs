@@ -157,7 +157,7 @@ impl<H: Host> McpAuth<H> {
             conn.stream = matches!(step, Step::ReadStream).then_some(resp.body);
             return Ok(step);
         }
-        Err(Error::Unauthorized { status: 401 })
+        Err(Box::new(Error::Unauthorized { status: 401 }))
     }
 
     async fn remember(&self, conn: &mut McpConnection) {
@@ -200,11 +200,12 @@ impl<H: Host> McpAuth<H> {
             match self.mcp_request(conn, "server/discover", None, opts).await {
                 Ok(r) => Some(r),
                 // a legacy server has no server/discover: what initialize said will do
-                Err(Error::Mcp { code: -32601, .. })
-                    if conn
-                        .session
-                        .chosen()
-                        .is_some_and(|c| c.era != super::Era::Modern) =>
+                Err(e)
+                    if matches!(*e, Error::Mcp { code: -32601, .. })
+                        && conn
+                            .session
+                            .chosen()
+                            .is_some_and(|c| c.era != super::Era::Modern) =>
                 {
                     None
                 }
@@ -253,9 +254,9 @@ impl<H: Host> McpAuth<H> {
                 _ => return Ok(tools),
             }
         }
-        Err(Error::McpProtocol(format!(
+        Err(Box::new(Error::McpProtocol(format!(
             "tools/list: still more pages after {MAX_PAGES}; giving up"
-        )))
+        ))))
     }
 
     /// `tools/call` with `arguments`. A `HeaderMismatch` (the tool's `x-mcp-header`
@@ -275,13 +276,17 @@ impl<H: Host> McpAuth<H> {
             .mcp_request(conn, "tools/call", Some(params.clone()), opts)
             .await
         {
-            Err(Error::Mcp {
-                code: super::answer::HEADER_MISMATCH,
-                ..
-            }) if conn
-                .session
-                .chosen()
-                .is_some_and(|c| c.era == super::Era::Modern) =>
+            Err(e)
+                if matches!(
+                    *e,
+                    Error::Mcp {
+                        code: super::answer::HEADER_MISMATCH,
+                        ..
+                    }
+                ) && conn
+                    .session
+                    .chosen()
+                    .is_some_and(|c| c.era == super::Era::Modern) =>
             {
                 self.mcp_list_tools(conn, opts).await?;
                 self.mcp_request(conn, "tools/call", Some(params), opts)
@@ -303,7 +308,10 @@ impl<H: Host> McpAuth<H> {
         if resp.is_success() || resp.status == 405 || resp.status == 404 {
             Ok(())
         } else {
-            Err(super::answer::http_error("DELETE (end of session)", &resp))
+            Err(Box::new(super::answer::http_error(
+                "DELETE (end of session)",
+                &resp,
+            )))
         }
     }
 }
@@ -317,7 +325,9 @@ async fn next_event_step(conn: &mut McpConnection) -> Result<Step> {
             }
         }
         let Some(stream) = conn.stream.as_mut() else {
-            return Err(Error::McpProtocol("the event stream is not open".into()));
+            return Err(Box::new(Error::McpProtocol(
+                "the event stream is not open".into(),
+            )));
         };
         let chunk = stream.next_chunk().await?.ok_or_else(|| {
             Error::McpProtocol("the server closed the event stream before answering".into())

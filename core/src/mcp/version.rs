@@ -75,7 +75,7 @@ impl fmt::Display for Protocol {
 }
 
 impl FromStr for Protocol {
-    type Err = crate::Error;
+    type Err = Box<crate::Error>;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         if s == "auto" {
@@ -86,11 +86,11 @@ impl FromStr for Protocol {
             .find(|v| **v == s)
             .map(|v| Protocol::Fixed(v))
             .ok_or_else(|| {
-                crate::Error::Invalid(format!(
+                Box::new(crate::Error::Invalid(format!(
                     "unknown protocol `{}`: use auto or one of {}",
                     crate::mcp::headers::printable(s, 40),
                     VERSIONS_LISTED
-                ))
+                )))
             })
     }
 }

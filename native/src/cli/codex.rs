@@ -25,7 +25,7 @@ pub(super) fn codex_auth_json_path() -> Option<PathBuf> {
     store::home_dir().map(|h| h.join(".codex").join("auth.json"))
 }
 
-pub(super) fn read_codex_cli_auth() -> Option<(PathBuf, Result<codex::CodexCliAuth, Error>)> {
+pub(super) fn read_codex_cli_auth() -> Option<(PathBuf, Result<codex::CodexCliAuth, Box<Error>>)> {
     let path = codex_auth_json_path()?;
     let text = std::fs::read_to_string(&path).ok()?;
     Some((path, codex::parse_codex_auth_json(&text)))
@@ -115,7 +115,7 @@ pub(super) async fn plan(ctx: &Ctx) -> CliResult {
             )?;
             return Ok(());
         }
-        Err(Error::LoginRequired { .. } | Error::ReauthenticationRequired { .. }) => {}
+        Err(e) if e.needs_login() => {}
         Err(e) => return Err(e.into()),
     }
     if let Some((path, Ok(a))) = read_codex_cli_auth() {

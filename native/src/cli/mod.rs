@@ -145,7 +145,8 @@ pub enum Command {
 }
 
 fn parse_protocol(s: &str) -> Result<Protocol, String> {
-    s.parse().map_err(|e: mcp_auth_core::Error| e.to_string())
+    s.parse()
+        .map_err(|e: Box<mcp_auth_core::Error>| e.to_string())
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -184,6 +185,12 @@ impl CliError {
 
 impl From<Error> for CliError {
     fn from(e: Error) -> Self {
+        CliError::new(e.to_string())
+    }
+}
+
+impl From<Box<Error>> for CliError {
+    fn from(e: Box<Error>) -> Self {
         CliError::new(e.to_string())
     }
 }

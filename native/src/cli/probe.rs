@@ -50,7 +50,7 @@ pub(super) async fn run(
         (Protocol::Auto, Transport::Sse) => Protocol::Fixed("2024-11-05"),
         (p, _) => p,
     };
-    let named = |e: Error| naming_server(&t.url, e);
+    let named = |e: Box<Error>| naming_server(&t.url, e);
     let mut session = McpClient::connect(&auth, &t.url, protocol, &opts)
         .await
         .map_err(named)?;
@@ -158,8 +158,8 @@ fn value(j: Json) -> Value {
 }
 
 /// An error of the MCP exchange, naming the server when it is the server's answer that failed.
-fn naming_server(url: &str, e: Error) -> CliError {
-    let from_server = matches!(e, Error::McpProtocol(_));
+fn naming_server(url: &str, e: Box<Error>) -> CliError {
+    let from_server = matches!(*e, Error::McpProtocol(_));
     let err = CliError::from(e);
     if from_server && !err.message.contains(url) {
         CliError::new(format!("MCP server {url}: {}", err.message))

@@ -21,17 +21,14 @@ pub(super) async fn run(ctx: &Ctx, target: &str) -> CliResult {
     let opts = auth_options(ctx, &t, &LoginFlags::default())?;
     let auth = auth_with(store, no_login_ui())?;
     let record = auth.valid_record_for(&t.url, &opts).await.map_err(|e| {
-        let mut msg = match (&e, &t.server) {
-            (
-                Error::LoginRequired { .. } | Error::ReauthenticationRequired { .. },
-                Some(server),
-            ) => format!(
+        let mut msg = match (e.needs_login(), &t.server) {
+            (true, Some(server)) => format!(
                 "no usable token for server `{}`: {e}\n(for this server: `mcp-auth login {}`)",
                 server.name, server.name
             ),
             _ => e.to_string(),
         };
-        if in_memory && matches!(e, Error::LoginRequired { .. }) {
+        if in_memory && matches!(*e, Error::LoginRequired { .. }) {
             msg.push_str(
                 "\nTokens are kept in memory here, so no earlier login survives; use a keyring or `persist: file` to keep them between commands.",
             );

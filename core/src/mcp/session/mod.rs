@@ -202,7 +202,9 @@ impl Session {
     /// Begins a request; returns the first step.
     pub fn start(&mut self, method: &str, params: Option<Json>) -> Result<Step> {
         if matches!(self.state, State::Closed) {
-            return Err(Error::McpProtocol("the MCP session is closed".into()));
+            return Err(Box::new(Error::McpProtocol(
+                "the MCP session is closed".into(),
+            )));
         }
         if matches!(
             self.state,
@@ -232,7 +234,9 @@ impl Session {
     /// The step that sends the pending request in the current state.
     fn send_pending(&mut self) -> Result<Step> {
         let Some(p) = self.pending.clone() else {
-            return Err(Error::McpProtocol("no MCP request is pending".into()));
+            return Err(Box::new(Error::McpProtocol(
+                "no MCP request is pending".into(),
+            )));
         };
         match self.state.clone() {
             State::Fresh => self.begin(),
@@ -281,11 +285,13 @@ impl Session {
                     None,
                 )))
             }
-            State::Closed => Err(Error::McpProtocol("the MCP session is closed".into())),
+            State::Closed => Err(Box::new(Error::McpProtocol(
+                "the MCP session is closed".into(),
+            ))),
             State::Initializing(_) | State::StreamOpening | State::StreamInitializing { .. } => {
-                Err(Error::McpProtocol(
+                Err(Box::new(Error::McpProtocol(
                     "the MCP session is still being set up".into(),
-                ))
+                )))
             }
         }
     }
@@ -342,10 +348,10 @@ impl Session {
     fn count_step(&mut self) -> Result<()> {
         self.steps += 1;
         if self.steps > MAX_STEPS {
-            return Err(Error::McpProtocol(format!(
+            return Err(Box::new(Error::McpProtocol(format!(
                 "{}: gave up after {MAX_STEPS} exchanges without an answer",
                 self.method()
-            )));
+            ))));
         }
         Ok(())
     }
@@ -376,11 +382,11 @@ impl Session {
                         .unwrap_or(LEGACY_DEFAULT);
                     return self.enter(v);
                 }
-                Err(answer::http_error(&method, &resp))
+                Err(Box::new(answer::http_error(&method, &resp)))
             }
             (Awaiting::Answer(id), State::Stream { .. }) => {
                 if !resp.is_success() {
-                    return Err(answer::http_error(&method, &resp));
+                    return Err(Box::new(answer::http_error(&method, &resp)));
                 }
                 // usually 202 and the answer comes on the stream; take it if it is here
                 if let Some(a) = answer::messages(&resp)
@@ -425,13 +431,13 @@ impl Session {
                     if self.protocol == Protocol::Auto {
                         return self.enter("2024-11-05");
                     }
-                    return Err(not_spoken("initialize", asked, &resp));
+                    return Err(Box::new(not_spoken("initialize", asked, &resp)));
                 }
-                Err(answer::http_error("initialize", &resp))
+                Err(Box::new(answer::http_error("initialize", &resp)))
             }
             (Awaiting::StreamInitialize(id), State::StreamInitializing { .. }) => {
                 if !resp.is_success() {
-                    return Err(answer::http_error("initialize", &resp));
+                    return Err(Box::new(answer::http_error("initialize", &resp)));
                 }
                 if let Some(a) = answer::messages(&resp)
                     .ok()
@@ -443,14 +449,17 @@ impl Session {
             }
             (Awaiting::Initialized, _) => {
                 if !resp.is_success() {
-                    return Err(answer::http_error("notifications/initialized", &resp));
+                    return Err(Box::new(answer::http_error(
+                        "notifications/initialized",
+                        &resp,
+                    )));
                 }
                 self.awaiting = Awaiting::Nothing;
                 self.send_pending()
             }
-            _ => Err(Error::McpProtocol(
+            _ => Err(Box::new(Error::McpProtocol(
                 "an MCP response arrived that no request was waiting for".into(),
-            )),
+            ))),
         }
     }
 
@@ -479,19 +488,19 @@ impl Session {
             // a modern server that refuses this request: stay modern
             self.state = State::Modern(version);
             self.awaiting = Awaiting::Nothing;
-            return Err(e.into_error(method));
+            return Err(Box::new(e.into_error(method)));
         }
         if matches!(resp.status, 400 | 404 | 405) && self.protocol == Protocol::Auto {
             if matches!(self.state, State::Modern(_)) {
                 // it answered modern requests before: not a legacy server
-                return Err(answer::http_error(method, resp));
+                return Err(Box::new(answer::http_error(method, resp)));
             }
             return self.enter(LEGACY_DEFAULT);
         }
         if matches!(resp.status, 400 | 404 | 405) && matches!(self.state, State::Probing(_)) {
-            return Err(not_spoken(method, version, resp));
+            return Err(Box::new(not_spoken(method, version, resp)));
         }
-        Err(answer::http_error(method, resp))
+        Err(Box::new(answer::http_error(method, resp)))
     }
 
     fn other_version(&mut self, method: &str, asked: &str, e: RpcError) -> Result<Step> {
@@ -502,9 +511,9 @@ impl Session {
             .collect::<Vec<_>>()
             .join(", ");
         if let Protocol::Fixed(v) = self.protocol {
-            return Err(Error::ProtocolUnsupported(format!(
+            return Err(Box::new(Error::ProtocolUnsupported(format!(
                 "{method}: the server does not speak {v} (it lists: {listed}); use --protocol auto"
-            )));
+            ))));
         }
         let pick = newest_mutual(theirs.iter().copied()).filter(|v| *v != asked);
         match pick {
@@ -512,10 +521,10 @@ impl Session {
                 self.version_retried = true;
                 self.enter(v)
             }
-            _ => Err(Error::ProtocolUnsupported(format!(
+            _ => Err(Box::new(Error::ProtocolUnsupported(format!(
                 "{method}: the server speaks {listed}; mcp-auth speaks {}: no version in common",
                 VERSIONS_LISTED
-            ))),
+            )))),
         }
     }
 
@@ -527,17 +536,17 @@ impl Session {
         self.server_info = result.get("serverInfo").cloned();
         let known = Era::of(answered).is_some_and(|e| e != Era::Modern);
         if !known {
-            return Err(Error::ProtocolUnsupported(format!(
+            return Err(Box::new(Error::ProtocolUnsupported(format!(
                 "initialize: the server answered protocol version `{}`, which mcp-auth does not speak ({})",
                 printable(answered, 40),
                 VERSIONS_LISTED
-            )));
+            ))));
         }
         if matches!(self.protocol, Protocol::Fixed(_)) && answered != asked {
-            return Err(Error::ProtocolUnsupported(format!(
+            return Err(Box::new(Error::ProtocolUnsupported(format!(
                 "initialize: asked for {asked}, the server answered {}; use --protocol auto or --protocol {}",
                 answered, answered
-            )));
+            ))));
         }
         Ok(answered.to_string())
     }
