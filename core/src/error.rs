@@ -184,5 +184,5 @@ impl Error {
 /// Core's results carry their error boxed: an [`Error`] is about 40 bytes (its largest cases
 /// hold three strings), and every `?` and every future's state moves it. Boxed, a
 /// `Result<(), Error>` is one pointer. In the wasm build that is −2.3 KB gzip (each byte of
-/// `Error`'s size cost about 90 bytes of code). Match on `*e`, or use [`Error::needs_login`].
+/// `Error`'s size cost about 90 bytes of gzip). Match on `*e`, or use [`Error::needs_login`].
 pub type Result<T, E = Box<Error>> = std::result::Result<T, E>;
