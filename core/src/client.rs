@@ -387,7 +387,7 @@ impl<H: Host> McpAuth<H> {
                 meta,
             );
             if method != ClientAuthMethod::None && opts.client_secret.is_none() {
-                return Err(Box::new(Error::Invalid(format!(
+                return Err(Error::boxed(Error::Invalid(format!(
                     "client {id} uses {} but no client_secret is configured",
                     method.as_str()
                 ))));
@@ -428,7 +428,7 @@ impl<H: Host> McpAuth<H> {
             }
         }
         let Some(endpoint) = &meta.registration_endpoint else {
-            return Err(Box::new(Error::NoClientRegistration {
+            return Err(Error::boxed(Error::NoClientRegistration {
                 issuer,
                 cimd: if meta.client_id_metadata_document_supported {
                     " (it accepts a client metadata document URL: set client_metadata_url)"
@@ -474,7 +474,7 @@ impl<H: Host> McpAuth<H> {
             return if expected == issuer {
                 Ok(())
             } else {
-                Err(Box::new(refuse(expected)))
+                Err(Error::boxed(refuse(expected)))
             };
         }
         let prefix = format!("client:{identity}|");
@@ -487,7 +487,7 @@ impl<H: Host> McpAuth<H> {
                     && rec.client_id == client_id
                     && rec.issuer != issuer
                 {
-                    return Err(Box::new(refuse(&rec.issuer)));
+                    return Err(Error::boxed(refuse(&rec.issuer)));
                 }
             }
         }
@@ -683,7 +683,7 @@ impl<H: Host> McpAuth<H> {
         let now = self.host.now();
         if now.saturating_sub(pending.created_at) > PENDING_LOGIN_TTL {
             self.delete(&key).await?;
-            return Err(Box::new(Error::NoPendingLogin));
+            return Err(Error::boxed(Error::NoPendingLogin));
         }
         // the pending login is spent by any callback that names it: a denial, an issuer
         // mismatch or a token endpoint error all end it
@@ -793,7 +793,7 @@ impl<H: Host> McpAuth<H> {
                 other => return other.map(LoginOutcome::Completed),
             }
         }
-        Err(Box::new(Error::Invalid("login failed twice".into())))
+        Err(Error::boxed(Error::Invalid("login failed twice".into())))
     }
 }
 

@@ -25,7 +25,7 @@ impl<H: Host> McpAuth<H> {
         match resp.status {
             200..=299 => Ok(Some(resp)),
             400..=499 => Ok(None),
-            s => Err(Box::new(Error::Discovery(format!(
+            s => Err(Error::boxed(Error::Discovery(format!(
                 "{url} answered HTTP {s}; try again later"
             )))),
         }
@@ -120,7 +120,7 @@ impl<H: Host> McpAuth<H> {
             Some((m, u)) => (m, Some(u)),
             None if legacy => (AuthServerMetadata::legacy_defaults(&origin), None),
             None => {
-                return Err(Box::new(Error::Discovery(format!(
+                return Err(Error::boxed(Error::Discovery(format!(
                     "no authorization server metadata found for issuer {issuer}"
                 ))))
             }
@@ -162,7 +162,7 @@ impl<H: Host> McpAuth<H> {
         }
         match legacy_origin {
             Some(o) if o == issuer => Ok(AuthServerMetadata::legacy_defaults(o)),
-            _ => Err(Box::new(Error::Discovery(format!(
+            _ => Err(Error::boxed(Error::Discovery(format!(
                 "no authorization server metadata found for issuer {issuer}"
             )))),
         }

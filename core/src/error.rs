@@ -165,6 +165,13 @@ impl Error {
         }
     }
 
+    /// The error boxed, out of line: one allocation call instead of one inlined at every
+    /// place an error is made (smaller wasm build).
+    #[inline(never)]
+    pub fn boxed(self) -> Box<Error> {
+        Box::new(self)
+    }
+
     /// Whether the case is "log in (again)": no token, or a grant that ended.
     pub fn needs_login(&self) -> bool {
         matches!(

@@ -152,7 +152,7 @@ pub(crate) fn shown(name: &str) -> String {
 }
 
 pub(crate) fn key_error(message: String) -> Box<Error> {
-    Box::new(Error::SigningKey(message))
+    Error::boxed(Error::SigningKey(message))
 }
 
 #[cfg(all(test, feature = "software-keys"))]

@@ -106,7 +106,7 @@ pub fn same_issuer(a: &str, b: &str) -> bool {
 impl ProtectedResourceMetadata {
     pub fn parse(body: &[u8], url: &str) -> Result<Self> {
         crate::json::from_slice(body).map_err(|e| {
-            Box::new(Error::Discovery(format!(
+            Error::boxed(Error::Discovery(format!(
                 "protected resource metadata at {url} is not valid JSON: {e}"
             )))
         })
@@ -117,7 +117,7 @@ impl ProtectedResourceMetadata {
         if resource_covers(&self.resource, server_resource) {
             Ok(())
         } else {
-            Err(Box::new(Error::ResourceMismatch {
+            Err(Error::boxed(Error::ResourceMismatch {
                 url: url.to_string(),
                 expected: server_resource.to_string(),
                 found: self.resource.clone(),
@@ -129,7 +129,7 @@ impl ProtectedResourceMetadata {
 impl AuthServerMetadata {
     pub fn parse(body: &[u8], url: &str) -> Result<Self> {
         crate::json::from_slice(body).map_err(|e| {
-            Box::new(Error::Discovery(format!(
+            Error::boxed(Error::Discovery(format!(
                 "authorization server metadata at {url} is not usable: {e}"
             )))
         })
@@ -148,7 +148,7 @@ impl AuthServerMetadata {
     ) -> Result<()> {
         let server = parse_http_url(server_url)?;
         if !same_issuer(&self.issuer, expected_issuer) {
-            return Err(Box::new(Error::IssuerMismatch {
+            return Err(Error::boxed(Error::IssuerMismatch {
                 expected: expected_issuer.to_string(),
                 found: self.issuer.clone(),
             }));
@@ -157,7 +157,7 @@ impl AuthServerMetadata {
             Some(m) if m.iter().any(|x| x == "S256") => {}
             None if assume_s256 => {}
             other => {
-                return Err(Box::new(Error::PkceUnsupported {
+                return Err(Error::boxed(Error::PkceUnsupported {
                     issuer: self.issuer.clone(),
                     advertised: match other {
                         Some(m) => format!("[{}]", m.join(", ")),

@@ -96,24 +96,24 @@ pub fn validate_callback(
         };
         if slot.is_some() {
             // a repeated parameter is a malformed response (RFC 6749 §3.1)
-            return Err(Box::new(Error::Invalid(format!(
+            return Err(Error::boxed(Error::Invalid(format!(
                 "the callback repeats the `{k}` parameter"
             ))));
         }
         *slot = Some(v.into_owned());
     }
     if state.as_deref() != Some(expected_state) {
-        return Err(Box::new(Error::StateMismatch));
+        return Err(Error::boxed(Error::StateMismatch));
     }
     match iss {
         Some(i) if !same_issuer(&i, issuer) => {
             // the received value is not shown: it comes from whoever forged the redirect
-            return Err(Box::new(Error::IssuerParameter(format!(
+            return Err(Error::boxed(Error::IssuerParameter(format!(
                 "does not match `{issuer}`"
             ))));
         }
         None if iss_required => {
-            return Err(Box::new(Error::IssuerParameter(
+            return Err(Error::boxed(Error::IssuerParameter(
                 "is missing although the authorization server promises to send it".into(),
             )));
         }
@@ -121,14 +121,14 @@ pub fn validate_callback(
     }
     if let Some(error) = error {
         // whoever sent the redirect wrote these: no control characters reach any host
-        return Err(Box::new(Error::AuthorizationDenied {
+        return Err(Error::boxed(Error::AuthorizationDenied {
             error: printable(&error, 100),
             description: description.map(|d| printable(&d, 300)),
         }));
     }
     match code {
         Some(c) if !c.is_empty() => Ok(AuthorizationCode::new(c)),
-        _ => Err(Box::new(Error::MissingCode)),
+        _ => Err(Error::boxed(Error::MissingCode)),
     }
 }
 
@@ -343,7 +343,7 @@ pub fn parse_token_response(
     requested_scope: Option<&str>,
 ) -> Result<TokenGrant> {
     if !resp.is_success() {
-        return Err(Box::new(endpoint_error(resp)));
+        return Err(Error::boxed(endpoint_error(resp)));
     }
     let raw: RawTokenResponse = crate::json::from_slice(&resp.body)
         .map_err(|e| Error::InvalidTokenResponse(format!("not a JSON object ({e})")))?;
@@ -359,7 +359,7 @@ pub fn parse_token_response(
     } else if token_type.eq_ignore_ascii_case("dpop") {
         "DPoP"
     } else {
-        return Err(Box::new(Error::InvalidTokenResponse(format!(
+        return Err(Error::boxed(Error::InvalidTokenResponse(format!(
             "token_type `{token_type}` is neither Bearer nor DPoP"
         ))));
     };
@@ -374,13 +374,13 @@ pub fn parse_token_response(
             Error::InvalidTokenResponse(format!("expires_in `{s}` is not a number"))
         })?),
         Some(other) => {
-            return Err(Box::new(Error::InvalidTokenResponse(format!(
+            return Err(Error::boxed(Error::InvalidTokenResponse(format!(
                 "expires_in `{other}` is not a number"
             ))))
         }
     };
     if expires_in.is_some_and(|e| e > MAX_EXPIRES_IN) {
-        return Err(Box::new(Error::InvalidTokenResponse(
+        return Err(Error::boxed(Error::InvalidTokenResponse(
             "expires_in is longer than ten years".into(),
         )));
     }
@@ -419,7 +419,7 @@ impl TokenGrant {
     /// never use such a token (RFC 9449 §5).
     pub fn bind(mut self, dpop_jkt: Option<String>) -> Result<Self> {
         if self.token_type == "DPoP" && dpop_jkt.is_none() {
-            return Err(Box::new(Error::InvalidTokenResponse(
+            return Err(Error::boxed(Error::InvalidTokenResponse(
                 "token_type is DPoP, but the request carried no DPoP proof".into(),
             )));
         }
@@ -545,7 +545,7 @@ pub fn parse_registration_response(
         None => ClientAuthMethod::None,
     };
     if auth_method != ClientAuthMethod::None && secret.is_none() {
-        return Err(Box::new(fail(format!(
+        return Err(Error::boxed(fail(format!(
             "the server chose {} but issued no client_secret",
             auth_method.as_str()
         ))));
@@ -576,7 +576,7 @@ pub fn check_client_metadata_url(url: &str) -> Result<()> {
         {
             Ok(())
         }
-        _ => Err(Box::new(Error::InvalidClientMetadataUrl {
+        _ => Err(Error::boxed(Error::InvalidClientMetadataUrl {
             url: url.to_string(),
         })),
     }

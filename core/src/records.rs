@@ -405,9 +405,9 @@ pub(crate) fn decode<T: Record>(key: &str, text: &str) -> Result<T> {
     let tree = json::parse(text.as_bytes()).map_err(|_| corrupt(key, "not JSON".into()))?;
     let version = tree.get("version").and_then(Json::as_u64).unwrap_or(1);
     if version > u64::from(RECORD_VERSION) {
-        return Err(Box::new(newer(key, version)));
+        return Err(Error::boxed(newer(key, version)));
     }
-    json::from_json(&tree).map_err(|e| Box::new(corrupt(key, e.0)))
+    json::from_json(&tree).map_err(|e| Error::boxed(corrupt(key, e.0)))
 }
 
 #[inline(never)]

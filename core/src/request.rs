@@ -124,7 +124,7 @@ impl<H: Host> McpAuth<H> {
                         }
                     }
                     if relogged {
-                        return Err(Box::new(Error::Unauthorized { status: 401 }));
+                        return Err(Error::boxed(Error::Unauthorized { status: 401 }));
                     }
                     // a grant without a browser needs no user: it may always run
                     if !opts.interactive && opts.grant.uses_browser() {
@@ -134,7 +134,7 @@ impl<H: Host> McpAuth<H> {
                         }));
                     }
                     if *authorizations >= MAX_AUTHORIZATIONS {
-                        return Err(Box::new(Error::Unauthorized { status: 401 }));
+                        return Err(Error::boxed(Error::Unauthorized { status: 401 }));
                     }
                     *authorizations += 1;
                     relogged = true;
@@ -163,7 +163,7 @@ impl<H: Host> McpAuth<H> {
                     if *authorizations >= MAX_AUTHORIZATIONS
                         || (!opts.interactive && opts.grant.uses_browser())
                     {
-                        return Err(Box::new(Error::StepUpExhausted {
+                        return Err(Error::boxed(Error::StepUpExhausted {
                             attempts: *authorizations,
                             scope: wanted,
                         }));
@@ -204,11 +204,11 @@ impl<H: Host> McpAuth<H> {
             LoginOutcome::Completed(info) => {
                 self.token_record(server_url)
                     .await?
-                    .ok_or(Box::new(Error::LoginRequired {
+                    .ok_or(Error::boxed(Error::LoginRequired {
                         identity: info.identity,
                     }))
             }
-            LoginOutcome::Redirected => Err(Box::new(Error::Redirected)),
+            LoginOutcome::Redirected => Err(Error::boxed(Error::Redirected)),
         }
     }
 }
@@ -228,7 +228,7 @@ pub(crate) fn check_destination(
     if allowed && secure_url(url).is_ok() {
         Ok(())
     } else {
-        Err(Box::new(Error::TokenDestination {
+        Err(Error::boxed(Error::TokenDestination {
             resource: record.resource.clone(),
             url: url.to_string(),
         }))

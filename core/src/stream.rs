@@ -33,7 +33,7 @@ impl<H: Host> McpAuth<H> {
             return attempt;
         }
         if !opts.interactive {
-            return Err(Box::new(Error::ReauthenticationRequired {
+            return Err(Error::boxed(Error::ReauthenticationRequired {
                 identity: server_url.to_string(),
             }));
         }

@@ -40,7 +40,7 @@ pub fn require_secure(url: &Url) -> Result<()> {
     if url.scheme() == "https" || (url.scheme() == "http" && is_loopback(url)) {
         Ok(())
     } else {
-        Err(Box::new(Error::InsecureUrl {
+        Err(Error::boxed(Error::InsecureUrl {
             url: url.to_string(),
         }))
     }
@@ -72,7 +72,7 @@ pub fn reaches_this_machine(url: &Url) -> bool {
 pub fn discovered_url(input: &str, server: &Url) -> Result<Url> {
     let url = secure_url(input)?;
     if reaches_this_machine(&url) && !reaches_this_machine(server) {
-        return Err(Box::new(Error::LocalTarget {
+        return Err(Error::boxed(Error::LocalTarget {
             url: url.to_string(),
             server: server.origin().ascii_serialization(),
         }));

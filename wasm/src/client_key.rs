@@ -42,7 +42,7 @@ struct WebCryptoClientKey {
 }
 
 fn key_error(message: impl Into<String>) -> Box<Error> {
-    Box::new(Error::SigningKey(message.into()))
+    Error::boxed(Error::SigningKey(message.into()))
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

@@ -40,7 +40,7 @@ impl Drop for Release {
 
 fn function(target: &JsValue, name: &str, what: &str) -> Result<Function, JsValue> {
     get(target, name).dyn_into::<Function>().map_err(|_| {
-        crate::js_error(Box::new(Error::Invalid(format!(
+        crate::js_error(Error::boxed(Error::Invalid(format!(
             "{what}: `{name}` must be a function"
         ))))
     })
@@ -70,7 +70,7 @@ impl JsHost {
     pub(crate) fn from_options(options: &JsValue) -> Result<JsHost, JsValue> {
         let storage = get(options, "storage");
         if !storage.is_object() {
-            return Err(crate::js_error(Box::new(Error::Invalid(
+            return Err(crate::js_error(Error::boxed(Error::Invalid(
                 "McpAuthClient needs `storage`: an object with get(key), set(key, value) and delete(key)".into(),
             ))));
         }
@@ -85,7 +85,7 @@ impl JsHost {
         let (fetch, fetch_this) = if custom.is_undefined() || custom.is_null() {
             let global = crate::js::global();
             let f = global.fetch().ok_or_else(|| {
-                crate::js_error(Box::new(Error::Invalid(
+                crate::js_error(Error::boxed(Error::Invalid(
                     "this JavaScript environment (no global fetch; pass `fetch` in the options): `fetch` must be a function".into(),
                 )))
             })?;
@@ -106,13 +106,13 @@ impl JsHost {
             None => crate::webcrypto::available(),
             Some("webcrypto") if crate::webcrypto::available() => true,
             Some("webcrypto") => {
-                return Err(crate::js_error(Box::new(Error::Invalid(
+                return Err(crate::js_error(Error::boxed(Error::Invalid(
                     "dpopKeys: \"webcrypto\" needs indexedDB and crypto.subtle, which this environment lacks".into(),
                 ))))
             }
             Some("store") => false,
             Some(other) => {
-                return Err(crate::js_error(Box::new(Error::Invalid(format!(
+                return Err(crate::js_error(Error::boxed(Error::Invalid(format!(
                     "dpopKeys `{other}` is not \"webcrypto\" or \"store\""
                 )))))
             }

@@ -74,7 +74,7 @@ pub fn use_dpop(mode: DpopMode, meta: &AuthServerMetadata) -> Result<bool> {
         DpopMode::Off => Ok(false),
         DpopMode::Auto => Ok(supported),
         DpopMode::Required if supported => Ok(true),
-        DpopMode::Required => Err(Box::new(Error::DpopUnsupported {
+        DpopMode::Required => Err(Error::boxed(Error::DpopUnsupported {
             issuer: meta.issuer.clone(),
             advertised: match advertised {
                 Some(a) => format!("[{}]", a.join(", ")),
@@ -116,7 +116,7 @@ impl PublicJwk {
         if self.kty == "EC" && self.crv == "P-256" && size(&self.x) == 32 && size(&self.y) == 32 {
             Ok(())
         } else {
-            Err(Box::new(Error::DpopKey(
+            Err(Error::boxed(Error::DpopKey(
                 "the host's DPoP key is not a P-256 public key".into(),
             )))
         }
@@ -153,7 +153,7 @@ impl<H: Host> JwsSigner for HostSigner<'_, H> {
     async fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>> {
         let sig = self.host.dpop_sign(self.identity, signing_input).await?;
         if sig.len() != 64 {
-            return Err(Box::new(Error::DpopKey(format!(
+            return Err(Error::boxed(Error::DpopKey(format!(
                 "the host's DPoP signature is {} bytes, not the 64 of ES256",
                 sig.len()
             ))));
@@ -373,7 +373,7 @@ impl<H: Host> McpAuth<H> {
             .await?;
         if record.dpop_jkt.as_deref() != Some(jkt.as_str()) {
             // the key the token is bound to is gone (cleared, or another host's store)
-            return Err(Box::new(Error::ReauthenticationRequired {
+            return Err(Error::boxed(Error::ReauthenticationRequired {
                 identity: record.resource.clone(),
             }));
         }

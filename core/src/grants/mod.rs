@@ -135,7 +135,7 @@ impl<H: Host> McpAuth<H> {
             .await?;
         self.token_record(server_url)
             .await?
-            .ok_or(Box::new(Error::LoginRequired {
+            .ok_or(Error::boxed(Error::LoginRequired {
                 identity: info.identity,
             }))
     }
@@ -160,7 +160,7 @@ impl<H: Host> McpAuth<H> {
         stale: Option<&AccessToken>,
     ) -> Result<TokenInfo> {
         let Some(flow) = opts.grant.flow_name() else {
-            return Err(Box::new(Error::Invalid(
+            return Err(Error::boxed(Error::Invalid(
                 "the browser login is not a grant without a browser".into(),
             )));
         };
@@ -278,7 +278,7 @@ impl<H: Host> McpAuth<H> {
         flow: &str,
     ) -> Result<ClientRecord> {
         let Some(id) = &opts.client_id else {
-            return Err(Box::new(Error::Invalid(format!(
+            return Err(Error::boxed(Error::Invalid(format!(
                 "the {flow} grant needs a client registered with the authorization server: configure client_id (and client_secret or private_key_file)"
             ))));
         };
@@ -293,7 +293,7 @@ impl<H: Host> McpAuth<H> {
             ClientAuthMethod::PrivateKeyJwt => match &opts.client_key {
                 Some(key) => check_signing_alg(key, meta)?,
                 None => {
-                    return Err(Box::new(Error::SigningKey(format!(
+                    return Err(Error::boxed(Error::SigningKey(format!(
                         "client {id} uses private_key_jwt but no private key is configured (private_key_file)"
                     ))))
                 }
@@ -301,7 +301,7 @@ impl<H: Host> McpAuth<H> {
             ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost
                 if opts.client_secret.is_none() =>
             {
-                return Err(Box::new(Error::Invalid(format!(
+                return Err(Error::boxed(Error::Invalid(format!(
                     "client {id} uses {} but no client_secret is configured",
                     method.as_str()
                 ))))
@@ -309,7 +309,7 @@ impl<H: Host> McpAuth<H> {
             _ => {}
         }
         if method == ClientAuthMethod::None && flow == "client_credentials" {
-            return Err(Box::new(Error::Invalid(format!(
+            return Err(Error::boxed(Error::Invalid(format!(
                 "the client_credentials grant needs the client to authenticate: configure client_secret or private_key_file for client {id}"
             ))));
         }
@@ -335,7 +335,7 @@ impl<H: Host> McpAuth<H> {
         })?;
         let trimmed = assertion.secret().trim();
         if trimmed.is_empty() {
-            return Err(Box::new(Error::Assertion(format!(
+            return Err(Error::boxed(Error::Assertion(format!(
                 "the {what} from {} is empty",
                 source.describe()
             ))));

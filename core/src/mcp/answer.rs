@@ -80,7 +80,7 @@ pub fn messages(resp: &HttpResponse) -> Result<Vec<Json>> {
             .filter(|e| e.event == "message")
             .map(|e| {
                 crate::json::parse(e.data.as_bytes()).map_err(|_| {
-                    Box::new(Error::McpProtocol(format!(
+                    Error::boxed(Error::McpProtocol(format!(
                         "the server sent an event that is not JSON: {}",
                         printable(&e.data, QUOTE)
                     )))
@@ -137,16 +137,16 @@ pub fn result(method: &str, answer: Json) -> Result<Json> {
         return Err(Box::new(e.into_error(method)));
     }
     let Some(result) = answer.get("result") else {
-        return Err(Box::new(Error::McpProtocol(format!(
+        return Err(Error::boxed(Error::McpProtocol(format!(
             "{method}: the server's answer has neither a result nor an error"
         ))));
     };
     match result.get("resultType").map(|t| t.as_str()) {
         None | Some(Some("complete")) => Ok(result.clone()),
-        Some(Some("input_required")) => Err(Box::new(Error::InputRequired {
+        Some(Some("input_required")) => Err(Error::boxed(Error::InputRequired {
             method: method.to_string(),
         })),
-        Some(other) => Err(Box::new(Error::McpProtocol(format!(
+        Some(other) => Err(Error::boxed(Error::McpProtocol(format!(
             "{method}: the server answered with an unknown resultType `{}`",
             printable(&other.map(str::to_string).unwrap_or_default(), 60)
         )))),

@@ -157,7 +157,7 @@ impl<H: Host> McpAuth<H> {
             conn.stream = matches!(step, Step::ReadStream).then_some(resp.body);
             return Ok(step);
         }
-        Err(Box::new(Error::Unauthorized { status: 401 }))
+        Err(Error::boxed(Error::Unauthorized { status: 401 }))
     }
 
     async fn remember(&self, conn: &mut McpConnection) {
@@ -254,7 +254,7 @@ impl<H: Host> McpAuth<H> {
                 _ => return Ok(tools),
             }
         }
-        Err(Box::new(Error::McpProtocol(format!(
+        Err(Error::boxed(Error::McpProtocol(format!(
             "tools/list: still more pages after {MAX_PAGES}; giving up"
         ))))
     }
@@ -308,7 +308,7 @@ impl<H: Host> McpAuth<H> {
         if resp.is_success() || resp.status == 405 || resp.status == 404 {
             Ok(())
         } else {
-            Err(Box::new(super::answer::http_error(
+            Err(Error::boxed(super::answer::http_error(
                 "DELETE (end of session)",
                 &resp,
             )))
@@ -325,7 +325,7 @@ async fn next_event_step(conn: &mut McpConnection) -> Result<Step> {
             }
         }
         let Some(stream) = conn.stream.as_mut() else {
-            return Err(Box::new(Error::McpProtocol(
+            return Err(Error::boxed(Error::McpProtocol(
                 "the event stream is not open".into(),
             )));
         };

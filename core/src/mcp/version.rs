@@ -86,7 +86,7 @@ impl FromStr for Protocol {
             .find(|v| **v == s)
             .map(|v| Protocol::Fixed(v))
             .ok_or_else(|| {
-                Box::new(crate::Error::Invalid(format!(
+                crate::Error::boxed(crate::Error::Invalid(format!(
                     "unknown protocol `{}`: use auto or one of {}",
                     crate::mcp::headers::printable(s, 40),
                     VERSIONS_LISTED

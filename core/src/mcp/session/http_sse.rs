@@ -34,7 +34,7 @@ impl Session {
         } else {
             ""
         };
-        Err(Box::new(Error::ProtocolUnsupported(format!(
+        Err(Error::boxed(Error::ProtocolUnsupported(format!(
             "{}: {tried}the HTTP+SSE GET got HTTP {status}{}; is this an MCP server URL?",
             self.url,
             if sse { "" } else { " without an event stream" }
@@ -46,7 +46,7 @@ impl Session {
         match self.awaiting {
             Awaiting::Endpoint => {
                 if event.event != "endpoint" {
-                    return Err(Box::new(Error::McpProtocol(format!(
+                    return Err(Error::boxed(Error::McpProtocol(format!(
                         "the event stream began with `{}`, not the `endpoint` event of the HTTP+SSE transport",
                         printable(&event.event, 40)
                     ))));
@@ -122,13 +122,13 @@ pub fn checked_endpoint(stream_url: &str, data: &str) -> Result<String> {
     let base = platform_url::parse(stream_url).map_err(|e| Error::invalid_url(stream_url, e))?;
     let ep = platform_url::join(&base, data).map_err(|_| refuse("is not a URL"))?;
     if ep.origin() != base.origin() {
-        return Err(Box::new(refuse(&format!(
+        return Err(Error::boxed(refuse(&format!(
             "is not on the server's origin ({})",
             base.origin().ascii_serialization()
         ))));
     }
     if ep.scheme() != "https" && !(ep.scheme() == "http" && is_loopback(&ep)) {
-        return Err(Box::new(refuse("uses plain http off a loopback host")));
+        return Err(Error::boxed(refuse("uses plain http off a loopback host")));
     }
     Ok(ep.to_string())
 }

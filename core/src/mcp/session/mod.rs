@@ -202,7 +202,7 @@ impl Session {
     /// Begins a request; returns the first step.
     pub fn start(&mut self, method: &str, params: Option<Json>) -> Result<Step> {
         if matches!(self.state, State::Closed) {
-            return Err(Box::new(Error::McpProtocol(
+            return Err(Error::boxed(Error::McpProtocol(
                 "the MCP session is closed".into(),
             )));
         }
@@ -234,7 +234,7 @@ impl Session {
     /// The step that sends the pending request in the current state.
     fn send_pending(&mut self) -> Result<Step> {
         let Some(p) = self.pending.clone() else {
-            return Err(Box::new(Error::McpProtocol(
+            return Err(Error::boxed(Error::McpProtocol(
                 "no MCP request is pending".into(),
             )));
         };
@@ -285,11 +285,11 @@ impl Session {
                     None,
                 )))
             }
-            State::Closed => Err(Box::new(Error::McpProtocol(
+            State::Closed => Err(Error::boxed(Error::McpProtocol(
                 "the MCP session is closed".into(),
             ))),
             State::Initializing(_) | State::StreamOpening | State::StreamInitializing { .. } => {
-                Err(Box::new(Error::McpProtocol(
+                Err(Error::boxed(Error::McpProtocol(
                     "the MCP session is still being set up".into(),
                 )))
             }
@@ -348,7 +348,7 @@ impl Session {
     fn count_step(&mut self) -> Result<()> {
         self.steps += 1;
         if self.steps > MAX_STEPS {
-            return Err(Box::new(Error::McpProtocol(format!(
+            return Err(Error::boxed(Error::McpProtocol(format!(
                 "{}: gave up after {MAX_STEPS} exchanges without an answer",
                 self.method()
             ))));
@@ -382,11 +382,11 @@ impl Session {
                         .unwrap_or(LEGACY_DEFAULT);
                     return self.enter(v);
                 }
-                Err(Box::new(answer::http_error(&method, &resp)))
+                Err(Error::boxed(answer::http_error(&method, &resp)))
             }
             (Awaiting::Answer(id), State::Stream { .. }) => {
                 if !resp.is_success() {
-                    return Err(Box::new(answer::http_error(&method, &resp)));
+                    return Err(Error::boxed(answer::http_error(&method, &resp)));
                 }
                 // usually 202 and the answer comes on the stream; take it if it is here
                 if let Some(a) = answer::messages(&resp)
@@ -431,13 +431,13 @@ impl Session {
                     if self.protocol == Protocol::Auto {
                         return self.enter("2024-11-05");
                     }
-                    return Err(Box::new(not_spoken("initialize", asked, &resp)));
+                    return Err(Error::boxed(not_spoken("initialize", asked, &resp)));
                 }
-                Err(Box::new(answer::http_error("initialize", &resp)))
+                Err(Error::boxed(answer::http_error("initialize", &resp)))
             }
             (Awaiting::StreamInitialize(id), State::StreamInitializing { .. }) => {
                 if !resp.is_success() {
-                    return Err(Box::new(answer::http_error("initialize", &resp)));
+                    return Err(Error::boxed(answer::http_error("initialize", &resp)));
                 }
                 if let Some(a) = answer::messages(&resp)
                     .ok()
@@ -449,7 +449,7 @@ impl Session {
             }
             (Awaiting::Initialized, _) => {
                 if !resp.is_success() {
-                    return Err(Box::new(answer::http_error(
+                    return Err(Error::boxed(answer::http_error(
                         "notifications/initialized",
                         &resp,
                     )));
@@ -457,7 +457,7 @@ impl Session {
                 self.awaiting = Awaiting::Nothing;
                 self.send_pending()
             }
-            _ => Err(Box::new(Error::McpProtocol(
+            _ => Err(Error::boxed(Error::McpProtocol(
                 "an MCP response arrived that no request was waiting for".into(),
             ))),
         }
@@ -493,14 +493,14 @@ impl Session {
         if matches!(resp.status, 400 | 404 | 405) && self.protocol == Protocol::Auto {
             if matches!(self.state, State::Modern(_)) {
                 // it answered modern requests before: not a legacy server
-                return Err(Box::new(answer::http_error(method, resp)));
+                return Err(Error::boxed(answer::http_error(method, resp)));
             }
             return self.enter(LEGACY_DEFAULT);
         }
         if matches!(resp.status, 400 | 404 | 405) && matches!(self.state, State::Probing(_)) {
-            return Err(Box::new(not_spoken(method, version, resp)));
+            return Err(Error::boxed(not_spoken(method, version, resp)));
         }
-        Err(Box::new(answer::http_error(method, resp)))
+        Err(Error::boxed(answer::http_error(method, resp)))
     }
 
     fn other_version(&mut self, method: &str, asked: &str, e: RpcError) -> Result<Step> {
@@ -511,7 +511,7 @@ impl Session {
             .collect::<Vec<_>>()
             .join(", ");
         if let Protocol::Fixed(v) = self.protocol {
-            return Err(Box::new(Error::ProtocolUnsupported(format!(
+            return Err(Error::boxed(Error::ProtocolUnsupported(format!(
                 "{method}: the server does not speak {v} (it lists: {listed}); use --protocol auto"
             ))));
         }
@@ -521,7 +521,7 @@ impl Session {
                 self.version_retried = true;
                 self.enter(v)
             }
-            _ => Err(Box::new(Error::ProtocolUnsupported(format!(
+            _ => Err(Error::boxed(Error::ProtocolUnsupported(format!(
                 "{method}: the server speaks {listed}; mcp-auth speaks {}: no version in common",
                 VERSIONS_LISTED
             )))),
@@ -536,14 +536,14 @@ impl Session {
         self.server_info = result.get("serverInfo").cloned();
         let known = Era::of(answered).is_some_and(|e| e != Era::Modern);
         if !known {
-            return Err(Box::new(Error::ProtocolUnsupported(format!(
+            return Err(Error::boxed(Error::ProtocolUnsupported(format!(
                 "initialize: the server answered protocol version `{}`, which mcp-auth does not speak ({})",
                 printable(answered, 40),
                 VERSIONS_LISTED
             ))));
         }
         if matches!(self.protocol, Protocol::Fixed(_)) && answered != asked {
-            return Err(Box::new(Error::ProtocolUnsupported(format!(
+            return Err(Error::boxed(Error::ProtocolUnsupported(format!(
                 "initialize: asked for {asked}, the server answered {}; use --protocol auto or --protocol {}",
                 answered, answered
             ))));
