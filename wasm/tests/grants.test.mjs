@@ -103,6 +103,8 @@ test("private_key_jwt in Node: WebCrypto signs the client assertion (ES256 PEM, 
       [key("es256.public.jwk.json"), undefined, /public JWK/],
       [key("es256.pem"), "RS256", /signs ES256, not the signingAlg RS256/],
       ["not a key", undefined, /PKCS#8 PEM/],
+      // the platform's atob reads the PEM's base64: a character outside it is refused
+      ["-----BEGIN PRIVATE KEY-----\nMIGH*not-base64*\n-----END PRIVATE KEY-----\n", undefined, /base64 is broken/],
     ]) {
       await assert.rejects(
         fresh.c.login(kit.mcp_url, { grant: "client_credentials", clientId: "ec-client", privateKey, signingAlg }),
