@@ -387,10 +387,11 @@ impl<H: Host> McpAuth<H> {
                 meta,
             );
             if method != ClientAuthMethod::None && opts.client_secret.is_none() {
-                return Err(Error::boxed(Error::Invalid(format!(
+                return Err(Error::Invalid(format!(
                     "client {id} uses {} but no client_secret is configured",
                     method.as_str()
-                ))));
+                ))
+                .boxed());
             }
             // stored (and so bound to this issuer) only when a login with it completes
             return Ok(ClientRecord {
@@ -428,14 +429,15 @@ impl<H: Host> McpAuth<H> {
             }
         }
         let Some(endpoint) = &meta.registration_endpoint else {
-            return Err(Error::boxed(Error::NoClientRegistration {
+            return Err(Error::NoClientRegistration {
                 issuer,
                 cimd: if meta.client_id_metadata_document_supported {
                     " (it accepts a client metadata document URL: set client_metadata_url)"
                 } else {
                     ""
                 },
-            }));
+            }
+            .boxed());
         };
         let resp = self
             .host
@@ -474,7 +476,7 @@ impl<H: Host> McpAuth<H> {
             return if expected == issuer {
                 Ok(())
             } else {
-                Err(Error::boxed(refuse(expected)))
+                Err(refuse(expected).boxed())
             };
         }
         let prefix = format!("client:{identity}|");
@@ -487,7 +489,7 @@ impl<H: Host> McpAuth<H> {
                     && rec.client_id == client_id
                     && rec.issuer != issuer
                 {
-                    return Err(Error::boxed(refuse(&rec.issuer)));
+                    return Err(refuse(&rec.issuer).boxed());
                 }
             }
         }
@@ -683,7 +685,7 @@ impl<H: Host> McpAuth<H> {
         let now = self.host.now();
         if now.saturating_sub(pending.created_at) > PENDING_LOGIN_TTL {
             self.delete(&key).await?;
-            return Err(Error::boxed(Error::NoPendingLogin));
+            return Err(Error::NoPendingLogin.boxed());
         }
         // the pending login is spent by any callback that names it: a denial, an issuer
         // mismatch or a token endpoint error all end it
@@ -793,7 +795,7 @@ impl<H: Host> McpAuth<H> {
                 other => return other.map(LoginOutcome::Completed),
             }
         }
-        Err(Error::boxed(Error::Invalid("login failed twice".into())))
+        Err(Error::Invalid("login failed twice".into()).boxed())
     }
 }
 

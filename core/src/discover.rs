@@ -25,9 +25,7 @@ impl<H: Host> McpAuth<H> {
         match resp.status {
             200..=299 => Ok(Some(resp)),
             400..=499 => Ok(None),
-            s => Err(Error::boxed(Error::Discovery(format!(
-                "{url} answered HTTP {s}; try again later"
-            )))),
+            s => Err(Error::Discovery(format!("{url} answered HTTP {s}; try again later")).boxed()),
         }
     }
 
@@ -120,9 +118,10 @@ impl<H: Host> McpAuth<H> {
             Some((m, u)) => (m, Some(u)),
             None if legacy => (AuthServerMetadata::legacy_defaults(&origin), None),
             None => {
-                return Err(Error::boxed(Error::Discovery(format!(
+                return Err(Error::Discovery(format!(
                     "no authorization server metadata found for issuer {issuer}"
-                ))))
+                ))
+                .boxed())
             }
         };
         // Send the resource the metadata names when it covers this server (same origin, path prefix).
@@ -162,9 +161,10 @@ impl<H: Host> McpAuth<H> {
         }
         match legacy_origin {
             Some(o) if o == issuer => Ok(AuthServerMetadata::legacy_defaults(o)),
-            _ => Err(Error::boxed(Error::Discovery(format!(
+            _ => Err(Error::Discovery(format!(
                 "no authorization server metadata found for issuer {issuer}"
-            )))),
+            ))
+            .boxed()),
         }
     }
 }

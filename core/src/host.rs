@@ -183,7 +183,7 @@ impl From<HostError> for crate::Error {
 
 impl From<HostError> for Box<crate::Error> {
     fn from(e: HostError) -> Self {
-        Box::new(e.into())
+        crate::Error::from(e).boxed()
     }
 }
 

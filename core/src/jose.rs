@@ -152,7 +152,7 @@ pub(crate) fn shown(name: &str) -> String {
 }
 
 pub(crate) fn key_error(message: String) -> Box<Error> {
-    Error::boxed(Error::SigningKey(message))
+    Error::SigningKey(message).boxed()
 }
 
 #[cfg(all(test, feature = "software-keys"))]

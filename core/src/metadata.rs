@@ -106,9 +106,10 @@ pub fn same_issuer(a: &str, b: &str) -> bool {
 impl ProtectedResourceMetadata {
     pub fn parse(body: &[u8], url: &str) -> Result<Self> {
         crate::json::from_slice(body).map_err(|e| {
-            Error::boxed(Error::Discovery(format!(
+            Error::Discovery(format!(
                 "protected resource metadata at {url} is not valid JSON: {e}"
-            )))
+            ))
+            .boxed()
         })
     }
 
@@ -117,11 +118,12 @@ impl ProtectedResourceMetadata {
         if resource_covers(&self.resource, server_resource) {
             Ok(())
         } else {
-            Err(Error::boxed(Error::ResourceMismatch {
+            Err(Error::ResourceMismatch {
                 url: url.to_string(),
                 expected: server_resource.to_string(),
                 found: self.resource.clone(),
-            }))
+            }
+            .boxed())
         }
     }
 }
@@ -129,9 +131,10 @@ impl ProtectedResourceMetadata {
 impl AuthServerMetadata {
     pub fn parse(body: &[u8], url: &str) -> Result<Self> {
         crate::json::from_slice(body).map_err(|e| {
-            Error::boxed(Error::Discovery(format!(
+            Error::Discovery(format!(
                 "authorization server metadata at {url} is not usable: {e}"
-            )))
+            ))
+            .boxed()
         })
     }
 
@@ -148,22 +151,24 @@ impl AuthServerMetadata {
     ) -> Result<()> {
         let server = parse_http_url(server_url)?;
         if !same_issuer(&self.issuer, expected_issuer) {
-            return Err(Error::boxed(Error::IssuerMismatch {
+            return Err(Error::IssuerMismatch {
                 expected: expected_issuer.to_string(),
                 found: self.issuer.clone(),
-            }));
+            }
+            .boxed());
         }
         match &self.code_challenge_methods_supported {
             Some(m) if m.iter().any(|x| x == "S256") => {}
             None if assume_s256 => {}
             other => {
-                return Err(Error::boxed(Error::PkceUnsupported {
+                return Err(Error::PkceUnsupported {
                     issuer: self.issuer.clone(),
                     advertised: match other {
                         Some(m) => format!("[{}]", m.join(", ")),
                         None => "absent".into(),
                     },
-                }))
+                }
+                .boxed())
             }
         }
         discovered_url(&self.authorization_endpoint, &server)?;

@@ -96,39 +96,39 @@ pub fn validate_callback(
         };
         if slot.is_some() {
             // a repeated parameter is a malformed response (RFC 6749 §3.1)
-            return Err(Error::boxed(Error::Invalid(format!(
-                "the callback repeats the `{k}` parameter"
-            ))));
+            return Err(
+                Error::Invalid(format!("the callback repeats the `{k}` parameter")).boxed(),
+            );
         }
         *slot = Some(v.into_owned());
     }
     if state.as_deref() != Some(expected_state) {
-        return Err(Error::boxed(Error::StateMismatch));
+        return Err(Error::StateMismatch.boxed());
     }
     match iss {
         Some(i) if !same_issuer(&i, issuer) => {
             // the received value is not shown: it comes from whoever forged the redirect
-            return Err(Error::boxed(Error::IssuerParameter(format!(
-                "does not match `{issuer}`"
-            ))));
+            return Err(Error::IssuerParameter(format!("does not match `{issuer}`")).boxed());
         }
         None if iss_required => {
-            return Err(Error::boxed(Error::IssuerParameter(
+            return Err(Error::IssuerParameter(
                 "is missing although the authorization server promises to send it".into(),
-            )));
+            )
+            .boxed());
         }
         _ => {}
     }
     if let Some(error) = error {
         // whoever sent the redirect wrote these: no control characters reach any host
-        return Err(Error::boxed(Error::AuthorizationDenied {
+        return Err(Error::AuthorizationDenied {
             error: printable(&error, 100),
             description: description.map(|d| printable(&d, 300)),
-        }));
+        }
+        .boxed());
     }
     match code {
         Some(c) if !c.is_empty() => Ok(AuthorizationCode::new(c)),
-        _ => Err(Error::boxed(Error::MissingCode)),
+        _ => Err(Error::MissingCode.boxed()),
     }
 }
 
@@ -343,7 +343,7 @@ pub fn parse_token_response(
     requested_scope: Option<&str>,
 ) -> Result<TokenGrant> {
     if !resp.is_success() {
-        return Err(Error::boxed(endpoint_error(resp)));
+        return Err(endpoint_error(resp).boxed());
     }
     let raw: RawTokenResponse = crate::json::from_slice(&resp.body)
         .map_err(|e| Error::InvalidTokenResponse(format!("not a JSON object ({e})")))?;
@@ -359,9 +359,10 @@ pub fn parse_token_response(
     } else if token_type.eq_ignore_ascii_case("dpop") {
         "DPoP"
     } else {
-        return Err(Error::boxed(Error::InvalidTokenResponse(format!(
+        return Err(Error::InvalidTokenResponse(format!(
             "token_type `{token_type}` is neither Bearer nor DPoP"
-        ))));
+        ))
+        .boxed());
     };
     let expires_in = match raw.expires_in {
         None | Some(Json::Null) => None,
@@ -374,15 +375,16 @@ pub fn parse_token_response(
             Error::InvalidTokenResponse(format!("expires_in `{s}` is not a number"))
         })?),
         Some(other) => {
-            return Err(Error::boxed(Error::InvalidTokenResponse(format!(
+            return Err(Error::InvalidTokenResponse(format!(
                 "expires_in `{other}` is not a number"
-            ))))
+            ))
+            .boxed())
         }
     };
     if expires_in.is_some_and(|e| e > MAX_EXPIRES_IN) {
-        return Err(Error::boxed(Error::InvalidTokenResponse(
-            "expires_in is longer than ten years".into(),
-        )));
+        return Err(
+            Error::InvalidTokenResponse("expires_in is longer than ten years".into()).boxed(),
+        );
     }
     Ok(TokenGrant {
         access_token: AccessToken::new(access_token),
@@ -419,9 +421,10 @@ impl TokenGrant {
     /// never use such a token (RFC 9449 §5).
     pub fn bind(mut self, dpop_jkt: Option<String>) -> Result<Self> {
         if self.token_type == "DPoP" && dpop_jkt.is_none() {
-            return Err(Error::boxed(Error::InvalidTokenResponse(
+            return Err(Error::InvalidTokenResponse(
                 "token_type is DPoP, but the request carried no DPoP proof".into(),
-            )));
+            )
+            .boxed());
         }
         self.dpop_jkt = dpop_jkt;
         Ok(self)
@@ -515,7 +518,7 @@ pub fn parse_registration_response(
         detail,
     };
     if !resp.is_success() {
-        return Err(Box::new(match endpoint_error(resp) {
+        return Err(match endpoint_error(resp) {
             Error::TokenEndpoint {
                 error,
                 description,
@@ -525,7 +528,8 @@ pub fn parse_registration_response(
                 description.map(|d| format!(": {d}")).unwrap_or_default()
             )),
             other => other,
-        }));
+        }
+        .boxed());
     }
     let raw: RawRegistration = crate::json::from_slice(&resp.body)
         .map_err(|e| fail(format!("the response is not JSON ({e})")))?;
@@ -545,10 +549,11 @@ pub fn parse_registration_response(
         None => ClientAuthMethod::None,
     };
     if auth_method != ClientAuthMethod::None && secret.is_none() {
-        return Err(Error::boxed(fail(format!(
+        return Err(fail(format!(
             "the server chose {} but issued no client_secret",
             auth_method.as_str()
-        ))));
+        ))
+        .boxed());
     }
     Ok(ClientRecord {
         version: crate::records::RECORD_VERSION,
@@ -576,9 +581,10 @@ pub fn check_client_metadata_url(url: &str) -> Result<()> {
         {
             Ok(())
         }
-        _ => Err(Error::boxed(Error::InvalidClientMetadataUrl {
+        _ => Err(Error::InvalidClientMetadataUrl {
             url: url.to_string(),
-        })),
+        }
+        .boxed()),
     }
 }
 

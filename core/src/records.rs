@@ -405,9 +405,9 @@ pub(crate) fn decode<T: Record>(key: &str, text: &str) -> Result<T> {
     let tree = json::parse(text.as_bytes()).map_err(|_| corrupt(key, "not JSON".into()))?;
     let version = tree.get("version").and_then(Json::as_u64).unwrap_or(1);
     if version > u64::from(RECORD_VERSION) {
-        return Err(Error::boxed(newer(key, version)));
+        return Err(newer(key, version).boxed());
     }
-    json::from_json(&tree).map_err(|e| Error::boxed(corrupt(key, e.0)))
+    json::from_json(&tree).map_err(|e| corrupt(key, e.0).boxed())
 }
 
 #[inline(never)]

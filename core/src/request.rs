@@ -124,17 +124,18 @@ impl<H: Host> McpAuth<H> {
                         }
                     }
                     if relogged {
-                        return Err(Error::boxed(Error::Unauthorized { status: 401 }));
+                        return Err(Error::Unauthorized { status: 401 }.boxed());
                     }
                     // a grant without a browser needs no user: it may always run
                     if !opts.interactive && opts.grant.uses_browser() {
-                        return Err(Box::new(match record {
+                        return Err(match record {
                             None => Error::LoginRequired { identity: id },
                             Some(_) => Error::ReauthenticationRequired { identity: id },
-                        }));
+                        }
+                        .boxed());
                     }
                     if *authorizations >= MAX_AUTHORIZATIONS {
-                        return Err(Error::boxed(Error::Unauthorized { status: 401 }));
+                        return Err(Error::Unauthorized { status: 401 }.boxed());
                     }
                     *authorizations += 1;
                     relogged = true;
@@ -163,10 +164,11 @@ impl<H: Host> McpAuth<H> {
                     if *authorizations >= MAX_AUTHORIZATIONS
                         || (!opts.interactive && opts.grant.uses_browser())
                     {
-                        return Err(Error::boxed(Error::StepUpExhausted {
+                        return Err(Error::StepUpExhausted {
                             attempts: *authorizations,
                             scope: wanted,
-                        }));
+                        }
+                        .boxed());
                     }
                     *authorizations += 1;
                     nonce_retried = false;
@@ -201,14 +203,13 @@ impl<H: Host> McpAuth<H> {
         retry: Retry,
     ) -> Result<TokenRecord> {
         match self.login_inner(server_url, opts, retry).await? {
-            LoginOutcome::Completed(info) => {
-                self.token_record(server_url)
-                    .await?
-                    .ok_or(Error::boxed(Error::LoginRequired {
-                        identity: info.identity,
-                    }))
-            }
-            LoginOutcome::Redirected => Err(Error::boxed(Error::Redirected)),
+            LoginOutcome::Completed(info) => self.token_record(server_url).await?.ok_or(
+                Error::LoginRequired {
+                    identity: info.identity,
+                }
+                .boxed(),
+            ),
+            LoginOutcome::Redirected => Err(Error::Redirected.boxed()),
         }
     }
 }
@@ -228,9 +229,10 @@ pub(crate) fn check_destination(
     if allowed && secure_url(url).is_ok() {
         Ok(())
     } else {
-        Err(Error::boxed(Error::TokenDestination {
+        Err(Error::TokenDestination {
             resource: record.resource.clone(),
             url: url.to_string(),
-        }))
+        }
+        .boxed())
     }
 }

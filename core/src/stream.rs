@@ -33,9 +33,10 @@ impl<H: Host> McpAuth<H> {
             return attempt;
         }
         if !opts.interactive {
-            return Err(Error::boxed(Error::ReauthenticationRequired {
+            return Err(Error::ReauthenticationRequired {
                 identity: server_url.to_string(),
-            }));
+            }
+            .boxed());
         }
         self.login_and_read(server_url, opts, Retry::default())
             .await

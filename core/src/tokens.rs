@@ -164,7 +164,7 @@ impl<H: Host> McpAuth<H> {
             _ => {}
         }
         let Some(refresh_token) = record.refresh_token.clone() else {
-            return Err(Error::boxed(relogin()));
+            return Err(relogin().boxed());
         };
         let token_endpoint = match &record.token_endpoint {
             Some(e) => e.clone(),
@@ -188,7 +188,7 @@ impl<H: Host> McpAuth<H> {
         let dpop = record.dpop_jkt.is_some();
         if let Some(jkt) = &record.dpop_jkt {
             if &self.host.dpop_key(&record.identity).await?.thumbprint()? != jkt {
-                return Err(Error::boxed(relogin()));
+                return Err(relogin().boxed());
             }
         }
         let (resp, jkt) = self.send_token_request(&record.identity, req, dpop).await?;
@@ -225,7 +225,7 @@ impl<H: Host> McpAuth<H> {
                 if is_oauth_error(&e, "invalid_client") && client.source == ClientSource::Dynamic {
                     *stale_client = Some(client_key(&record.identity, &record.issuer));
                 }
-                Err(Error::boxed(relogin()))
+                Err(relogin().boxed())
             }
             Err(e) => Err(e), // network errors and 5xx keep the stored tokens
         }

@@ -10,14 +10,13 @@ pub fn parse_http_url(input: &str) -> Result<Url> {
     match url.scheme() {
         "http" | "https" => {}
         other => {
-            return Err(Box::new(Error::invalid_url(
-                input,
-                format!("scheme `{other}` is not http or https"),
-            )))
+            return Err(
+                Error::invalid_url(input, format!("scheme `{other}` is not http or https")).boxed(),
+            )
         }
     }
     if url.host().is_none() {
-        return Err(Box::new(Error::invalid_url(input, "it has no host")));
+        return Err(Error::invalid_url(input, "it has no host").boxed());
     }
     Ok(url)
 }
@@ -40,9 +39,10 @@ pub fn require_secure(url: &Url) -> Result<()> {
     if url.scheme() == "https" || (url.scheme() == "http" && is_loopback(url)) {
         Ok(())
     } else {
-        Err(Error::boxed(Error::InsecureUrl {
+        Err(Error::InsecureUrl {
             url: url.to_string(),
-        }))
+        }
+        .boxed())
     }
 }
 
@@ -72,10 +72,11 @@ pub fn reaches_this_machine(url: &Url) -> bool {
 pub fn discovered_url(input: &str, server: &Url) -> Result<Url> {
     let url = secure_url(input)?;
     if reaches_this_machine(&url) && !reaches_this_machine(server) {
-        return Err(Error::boxed(Error::LocalTarget {
+        return Err(Error::LocalTarget {
             url: url.to_string(),
             server: server.origin().ascii_serialization(),
-        }));
+        }
+        .boxed());
     }
     Ok(url)
 }

@@ -42,7 +42,7 @@ struct WebCryptoClientKey {
 }
 
 fn key_error(message: impl Into<String>) -> Box<Error> {
-    Error::boxed(Error::SigningKey(message.into()))
+    Error::SigningKey(message.into()).boxed()
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

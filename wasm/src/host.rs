@@ -40,9 +40,7 @@ impl Drop for Release {
 
 fn function(target: &JsValue, name: &str, what: &str) -> Result<Function, JsValue> {
     get(target, name).dyn_into::<Function>().map_err(|_| {
-        crate::js_error(Error::boxed(Error::Invalid(format!(
-            "{what}: `{name}` must be a function"
-        ))))
+        crate::js_error(Error::Invalid(format!("{what}: `{name}` must be a function")).boxed())
     })
 }
 
@@ -70,9 +68,9 @@ impl JsHost {
     pub(crate) fn from_options(options: &JsValue) -> Result<JsHost, JsValue> {
         let storage = get(options, "storage");
         if !storage.is_object() {
-            return Err(crate::js_error(Error::boxed(Error::Invalid(
+            return Err(crate::js_error(Error::Invalid(
                 "McpAuthClient needs `storage`: an object with get(key), set(key, value) and delete(key)".into(),
-            ))));
+            ).boxed()));
         }
         let what = "storage";
         let redirect = get(options, "redirect");
@@ -85,9 +83,9 @@ impl JsHost {
         let (fetch, fetch_this) = if custom.is_undefined() || custom.is_null() {
             let global = crate::js::global();
             let f = global.fetch().ok_or_else(|| {
-                crate::js_error(Error::boxed(Error::Invalid(
+                crate::js_error(Error::Invalid(
                     "this JavaScript environment (no global fetch; pass `fetch` in the options): `fetch` must be a function".into(),
-                )))
+                ).boxed())
             })?;
             (f, global.into())
         } else {
@@ -106,15 +104,15 @@ impl JsHost {
             None => crate::webcrypto::available(),
             Some("webcrypto") if crate::webcrypto::available() => true,
             Some("webcrypto") => {
-                return Err(crate::js_error(Error::boxed(Error::Invalid(
+                return Err(crate::js_error(Error::Invalid(
                     "dpopKeys: \"webcrypto\" needs indexedDB and crypto.subtle, which this environment lacks".into(),
-                ))))
+                ).boxed()))
             }
             Some("store") => false,
             Some(other) => {
-                return Err(crate::js_error(Error::boxed(Error::Invalid(format!(
+                return Err(crate::js_error(Error::Invalid(format!(
                     "dpopKeys `{other}` is not \"webcrypto\" or \"store\""
-                )))))
+                )).boxed()))
             }
         };
         Ok(JsHost {

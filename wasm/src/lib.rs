@@ -112,7 +112,7 @@ fn in_browser() -> bool {
 }
 
 pub(crate) fn invalid(message: impl Into<String>) -> JsValue {
-    js_error(Error::boxed(Error::Invalid(message.into())))
+    js_error(Error::Invalid(message.into()).boxed())
 }
 
 /// The identity tokens are stored under: the normalised origin of the server URL.

@@ -74,13 +74,14 @@ pub fn use_dpop(mode: DpopMode, meta: &AuthServerMetadata) -> Result<bool> {
         DpopMode::Off => Ok(false),
         DpopMode::Auto => Ok(supported),
         DpopMode::Required if supported => Ok(true),
-        DpopMode::Required => Err(Error::boxed(Error::DpopUnsupported {
+        DpopMode::Required => Err(Error::DpopUnsupported {
             issuer: meta.issuer.clone(),
             advertised: match advertised {
                 Some(a) => format!("[{}]", a.join(", ")),
                 None => "absent".into(),
             },
-        })),
+        }
+        .boxed()),
     }
 }
 
@@ -116,9 +117,7 @@ impl PublicJwk {
         if self.kty == "EC" && self.crv == "P-256" && size(&self.x) == 32 && size(&self.y) == 32 {
             Ok(())
         } else {
-            Err(Error::boxed(Error::DpopKey(
-                "the host's DPoP key is not a P-256 public key".into(),
-            )))
+            Err(Error::DpopKey("the host's DPoP key is not a P-256 public key".into()).boxed())
         }
     }
 }
@@ -153,10 +152,11 @@ impl<H: Host> JwsSigner for HostSigner<'_, H> {
     async fn sign(&self, signing_input: &[u8]) -> Result<Vec<u8>> {
         let sig = self.host.dpop_sign(self.identity, signing_input).await?;
         if sig.len() != 64 {
-            return Err(Error::boxed(Error::DpopKey(format!(
+            return Err(Error::DpopKey(format!(
                 "the host's DPoP signature is {} bytes, not the 64 of ES256",
                 sig.len()
-            ))));
+            ))
+            .boxed());
         }
         Ok(sig)
     }
@@ -373,9 +373,10 @@ impl<H: Host> McpAuth<H> {
             .await?;
         if record.dpop_jkt.as_deref() != Some(jkt.as_str()) {
             // the key the token is bound to is gone (cleared, or another host's store)
-            return Err(Error::boxed(Error::ReauthenticationRequired {
+            return Err(Error::ReauthenticationRequired {
                 identity: record.resource.clone(),
-            }));
+            }
+            .boxed());
         }
         req.set_header(
             "authorization",

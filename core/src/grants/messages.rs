@@ -52,11 +52,11 @@ pub fn check_signing_alg(key: &SigningKey, meta: &AuthServerMetadata) -> Result<
     if list.iter().any(|a| a == alg.as_str()) {
         return Ok(());
     }
-    Err(Error::boxed(Error::SigningKey(format!(
+    Err(Error::SigningKey(format!(
         "the authorization server `{}` takes only [{}] for private_key_jwt, and the key signs {alg}; configure a key of one of those algorithms",
         meta.issuer,
         list.join(", ")
-    ))))
+    )).boxed())
 }
 
 /// A form POST to `endpoint` with `params`, the client authenticated as its record says
@@ -124,7 +124,7 @@ crate::json_struct!(RawExchange {
 /// `issued_token_type` saying so (`token_type` is `N_A` and not checked).
 pub fn parse_exchange_response(resp: &HttpResponse, party: &str) -> Result<Assertion> {
     if !resp.is_success() {
-        return Err(Error::boxed(refused(party, resp)));
+        return Err(refused(party, resp).boxed());
     }
     let invalid = |what: &str| Error::InvalidTokenResponse(format!("{party}: {what}"));
     let raw: RawExchange = crate::json::from_slice(&resp.body)
@@ -132,17 +132,18 @@ pub fn parse_exchange_response(resp: &HttpResponse, party: &str) -> Result<Asser
     match raw.issued_token_type.as_deref() {
         Some(TOKEN_TYPE_ID_JAG) => {}
         Some(other) => {
-            return Err(Error::boxed(invalid(&format!(
+            return Err(invalid(&format!(
                 "it issued a `{}`, not an ID-JAG ({TOKEN_TYPE_ID_JAG})",
                 crate::text::printable(other, 80)
-            ))))
+            ))
+            .boxed())
         }
-        None => return Err(Error::boxed(invalid("the answer has no issued_token_type"))),
+        None => return Err(invalid("the answer has no issued_token_type").boxed()),
     }
     raw.access_token
         .filter(|t| !t.is_empty())
         .map(Assertion::new)
-        .ok_or_else(|| Error::boxed(invalid("the answer has no access_token (the ID-JAG)")))
+        .ok_or_else(|| invalid("the answer has no access_token (the ID-JAG)").boxed())
 }
 
 /// The error of a refused grant, naming who refused it.

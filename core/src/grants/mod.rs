@@ -133,11 +133,12 @@ impl<H: Host> McpAuth<H> {
                 stale.as_ref().map(|r| &r.access_token),
             )
             .await?;
-        self.token_record(server_url)
-            .await?
-            .ok_or(Error::boxed(Error::LoginRequired {
+        self.token_record(server_url).await?.ok_or(
+            Error::LoginRequired {
                 identity: info.identity,
-            }))
+            }
+            .boxed(),
+        )
     }
 
     /// [`Self::valid_record_for`]'s access token.
@@ -160,9 +161,10 @@ impl<H: Host> McpAuth<H> {
         stale: Option<&AccessToken>,
     ) -> Result<TokenInfo> {
         let Some(flow) = opts.grant.flow_name() else {
-            return Err(Error::boxed(Error::Invalid(
+            return Err(Error::Invalid(
                 "the browser login is not a grant without a browser".into(),
-            )));
+            )
+            .boxed());
         };
         let identity = identity(server_url)?;
         // PKCE plays no part here: an authorization server that does not advertise it is fine
@@ -278,9 +280,9 @@ impl<H: Host> McpAuth<H> {
         flow: &str,
     ) -> Result<ClientRecord> {
         let Some(id) = &opts.client_id else {
-            return Err(Error::boxed(Error::Invalid(format!(
+            return Err(Error::Invalid(format!(
                 "the {flow} grant needs a client registered with the authorization server: configure client_id (and client_secret or private_key_file)"
-            ))));
+            )).boxed());
         };
         self.check_configured_issuer(identity, id, &meta.issuer, opts)
             .await?;
@@ -293,25 +295,25 @@ impl<H: Host> McpAuth<H> {
             ClientAuthMethod::PrivateKeyJwt => match &opts.client_key {
                 Some(key) => check_signing_alg(key, meta)?,
                 None => {
-                    return Err(Error::boxed(Error::SigningKey(format!(
+                    return Err(Error::SigningKey(format!(
                         "client {id} uses private_key_jwt but no private key is configured (private_key_file)"
-                    ))))
+                    )).boxed())
                 }
             },
             ClientAuthMethod::ClientSecretBasic | ClientAuthMethod::ClientSecretPost
                 if opts.client_secret.is_none() =>
             {
-                return Err(Error::boxed(Error::Invalid(format!(
+                return Err(Error::Invalid(format!(
                     "client {id} uses {} but no client_secret is configured",
                     method.as_str()
-                ))))
+                )).boxed())
             }
             _ => {}
         }
         if method == ClientAuthMethod::None && flow == "client_credentials" {
-            return Err(Error::boxed(Error::Invalid(format!(
+            return Err(Error::Invalid(format!(
                 "the client_credentials grant needs the client to authenticate: configure client_secret or private_key_file for client {id}"
-            ))));
+            )).boxed());
         }
         Ok(ClientRecord {
             version: RECORD_VERSION,
@@ -335,10 +337,11 @@ impl<H: Host> McpAuth<H> {
         })?;
         let trimmed = assertion.secret().trim();
         if trimmed.is_empty() {
-            return Err(Error::boxed(Error::Assertion(format!(
+            return Err(Error::Assertion(format!(
                 "the {what} from {} is empty",
                 source.describe()
-            ))));
+            ))
+            .boxed());
         }
         Ok(Assertion::new(trimmed))
     }

@@ -80,10 +80,11 @@ pub fn messages(resp: &HttpResponse) -> Result<Vec<Json>> {
             .filter(|e| e.event == "message")
             .map(|e| {
                 crate::json::parse(e.data.as_bytes()).map_err(|_| {
-                    Error::boxed(Error::McpProtocol(format!(
+                    Error::McpProtocol(format!(
                         "the server sent an event that is not JSON: {}",
                         printable(&e.data, QUOTE)
-                    )))
+                    ))
+                    .boxed()
                 })
             })
             .collect()
@@ -134,22 +135,25 @@ pub fn modern_error(resp: &HttpResponse) -> Option<RpcError> {
 /// complete) is refused: `input_required` needs multi round-trip support this client lacks.
 pub fn result(method: &str, answer: Json) -> Result<Json> {
     if let Some(e) = RpcError::of(&answer) {
-        return Err(Box::new(e.into_error(method)));
+        return Err(e.into_error(method).boxed());
     }
     let Some(result) = answer.get("result") else {
-        return Err(Error::boxed(Error::McpProtocol(format!(
+        return Err(Error::McpProtocol(format!(
             "{method}: the server's answer has neither a result nor an error"
-        ))));
+        ))
+        .boxed());
     };
     match result.get("resultType").map(|t| t.as_str()) {
         None | Some(Some("complete")) => Ok(result.clone()),
-        Some(Some("input_required")) => Err(Error::boxed(Error::InputRequired {
+        Some(Some("input_required")) => Err(Error::InputRequired {
             method: method.to_string(),
-        })),
-        Some(other) => Err(Error::boxed(Error::McpProtocol(format!(
+        }
+        .boxed()),
+        Some(other) => Err(Error::McpProtocol(format!(
             "{method}: the server answered with an unknown resultType `{}`",
             printable(&other.map(str::to_string).unwrap_or_default(), 60)
-        )))),
+        ))
+        .boxed()),
     }
 }
 

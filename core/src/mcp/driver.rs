@@ -157,7 +157,7 @@ impl<H: Host> McpAuth<H> {
             conn.stream = matches!(step, Step::ReadStream).then_some(resp.body);
             return Ok(step);
         }
-        Err(Error::boxed(Error::Unauthorized { status: 401 }))
+        Err(Error::Unauthorized { status: 401 }.boxed())
     }
 
     async fn remember(&self, conn: &mut McpConnection) {
@@ -254,9 +254,10 @@ impl<H: Host> McpAuth<H> {
                 _ => return Ok(tools),
             }
         }
-        Err(Error::boxed(Error::McpProtocol(format!(
+        Err(Error::McpProtocol(format!(
             "tools/list: still more pages after {MAX_PAGES}; giving up"
-        ))))
+        ))
+        .boxed())
     }
 
     /// `tools/call` with `arguments`. A `HeaderMismatch` (the tool's `x-mcp-header`
@@ -308,10 +309,7 @@ impl<H: Host> McpAuth<H> {
         if resp.is_success() || resp.status == 405 || resp.status == 404 {
             Ok(())
         } else {
-            Err(Error::boxed(super::answer::http_error(
-                "DELETE (end of session)",
-                &resp,
-            )))
+            Err(super::answer::http_error("DELETE (end of session)", &resp).boxed())
         }
     }
 }
@@ -325,9 +323,7 @@ async fn next_event_step(conn: &mut McpConnection) -> Result<Step> {
             }
         }
         let Some(stream) = conn.stream.as_mut() else {
-            return Err(Error::boxed(Error::McpProtocol(
-                "the event stream is not open".into(),
-            )));
+            return Err(Error::McpProtocol("the event stream is not open".into()).boxed());
         };
         let chunk = stream.next_chunk().await?.ok_or_else(|| {
             Error::McpProtocol("the server closed the event stream before answering".into())

@@ -86,11 +86,12 @@ impl FromStr for Protocol {
             .find(|v| **v == s)
             .map(|v| Protocol::Fixed(v))
             .ok_or_else(|| {
-                crate::Error::boxed(crate::Error::Invalid(format!(
+                crate::Error::Invalid(format!(
                     "unknown protocol `{}`: use auto or one of {}",
                     crate::mcp::headers::printable(s, 40),
                     VERSIONS_LISTED
-                )))
+                ))
+                .boxed()
             })
     }
 }

@@ -34,11 +34,12 @@ impl Session {
         } else {
             ""
         };
-        Err(Error::boxed(Error::ProtocolUnsupported(format!(
+        Err(Error::ProtocolUnsupported(format!(
             "{}: {tried}the HTTP+SSE GET got HTTP {status}{}; is this an MCP server URL?",
             self.url,
             if sse { "" } else { " without an event stream" }
-        ))))
+        ))
+        .boxed())
     }
 
     /// Reads one event of the HTTP+SSE stream. `None`: keep reading.
@@ -46,10 +47,10 @@ impl Session {
         match self.awaiting {
             Awaiting::Endpoint => {
                 if event.event != "endpoint" {
-                    return Err(Error::boxed(Error::McpProtocol(format!(
+                    return Err(Error::McpProtocol(format!(
                         "the event stream began with `{}`, not the `endpoint` event of the HTTP+SSE transport",
                         printable(&event.event, 40)
-                    ))));
+                    )).boxed());
                 }
                 let endpoint = checked_endpoint(&self.url, event.data.trim())?;
                 let id = self.id();
@@ -122,13 +123,14 @@ pub fn checked_endpoint(stream_url: &str, data: &str) -> Result<String> {
     let base = platform_url::parse(stream_url).map_err(|e| Error::invalid_url(stream_url, e))?;
     let ep = platform_url::join(&base, data).map_err(|_| refuse("is not a URL"))?;
     if ep.origin() != base.origin() {
-        return Err(Error::boxed(refuse(&format!(
+        return Err(refuse(&format!(
             "is not on the server's origin ({})",
             base.origin().ascii_serialization()
-        ))));
+        ))
+        .boxed());
     }
     if ep.scheme() != "https" && !(ep.scheme() == "http" && is_loopback(&ep)) {
-        return Err(Error::boxed(refuse("uses plain http off a loopback host")));
+        return Err(refuse("uses plain http off a loopback host").boxed());
     }
     Ok(ep.to_string())
 }

@@ -202,9 +202,7 @@ impl Session {
     /// Begins a request; returns the first step.
     pub fn start(&mut self, method: &str, params: Option<Json>) -> Result<Step> {
         if matches!(self.state, State::Closed) {
-            return Err(Error::boxed(Error::McpProtocol(
-                "the MCP session is closed".into(),
-            )));
+            return Err(Error::McpProtocol("the MCP session is closed".into()).boxed());
         }
         if matches!(
             self.state,
@@ -234,9 +232,7 @@ impl Session {
     /// The step that sends the pending request in the current state.
     fn send_pending(&mut self) -> Result<Step> {
         let Some(p) = self.pending.clone() else {
-            return Err(Error::boxed(Error::McpProtocol(
-                "no MCP request is pending".into(),
-            )));
+            return Err(Error::McpProtocol("no MCP request is pending".into()).boxed());
         };
         match self.state.clone() {
             State::Fresh => self.begin(),
@@ -285,13 +281,9 @@ impl Session {
                     None,
                 )))
             }
-            State::Closed => Err(Error::boxed(Error::McpProtocol(
-                "the MCP session is closed".into(),
-            ))),
+            State::Closed => Err(Error::McpProtocol("the MCP session is closed".into()).boxed()),
             State::Initializing(_) | State::StreamOpening | State::StreamInitializing { .. } => {
-                Err(Error::boxed(Error::McpProtocol(
-                    "the MCP session is still being set up".into(),
-                )))
+                Err(Error::McpProtocol("the MCP session is still being set up".into()).boxed())
             }
         }
     }
@@ -348,10 +340,11 @@ impl Session {
     fn count_step(&mut self) -> Result<()> {
         self.steps += 1;
         if self.steps > MAX_STEPS {
-            return Err(Error::boxed(Error::McpProtocol(format!(
+            return Err(Error::McpProtocol(format!(
                 "{}: gave up after {MAX_STEPS} exchanges without an answer",
                 self.method()
-            ))));
+            ))
+            .boxed());
         }
         Ok(())
     }
@@ -382,11 +375,11 @@ impl Session {
                         .unwrap_or(LEGACY_DEFAULT);
                     return self.enter(v);
                 }
-                Err(Error::boxed(answer::http_error(&method, &resp)))
+                Err(answer::http_error(&method, &resp).boxed())
             }
             (Awaiting::Answer(id), State::Stream { .. }) => {
                 if !resp.is_success() {
-                    return Err(Error::boxed(answer::http_error(&method, &resp)));
+                    return Err(answer::http_error(&method, &resp).boxed());
                 }
                 // usually 202 and the answer comes on the stream; take it if it is here
                 if let Some(a) = answer::messages(&resp)
@@ -431,13 +424,13 @@ impl Session {
                     if self.protocol == Protocol::Auto {
                         return self.enter("2024-11-05");
                     }
-                    return Err(Error::boxed(not_spoken("initialize", asked, &resp)));
+                    return Err(not_spoken("initialize", asked, &resp).boxed());
                 }
-                Err(Error::boxed(answer::http_error("initialize", &resp)))
+                Err(answer::http_error("initialize", &resp).boxed())
             }
             (Awaiting::StreamInitialize(id), State::StreamInitializing { .. }) => {
                 if !resp.is_success() {
-                    return Err(Error::boxed(answer::http_error("initialize", &resp)));
+                    return Err(answer::http_error("initialize", &resp).boxed());
                 }
                 if let Some(a) = answer::messages(&resp)
                     .ok()
@@ -449,17 +442,15 @@ impl Session {
             }
             (Awaiting::Initialized, _) => {
                 if !resp.is_success() {
-                    return Err(Error::boxed(answer::http_error(
-                        "notifications/initialized",
-                        &resp,
-                    )));
+                    return Err(answer::http_error("notifications/initialized", &resp).boxed());
                 }
                 self.awaiting = Awaiting::Nothing;
                 self.send_pending()
             }
-            _ => Err(Error::boxed(Error::McpProtocol(
+            _ => Err(Error::McpProtocol(
                 "an MCP response arrived that no request was waiting for".into(),
-            ))),
+            )
+            .boxed()),
         }
     }
 
@@ -488,19 +479,19 @@ impl Session {
             // a modern server that refuses this request: stay modern
             self.state = State::Modern(version);
             self.awaiting = Awaiting::Nothing;
-            return Err(Box::new(e.into_error(method)));
+            return Err(e.into_error(method).boxed());
         }
         if matches!(resp.status, 400 | 404 | 405) && self.protocol == Protocol::Auto {
             if matches!(self.state, State::Modern(_)) {
                 // it answered modern requests before: not a legacy server
-                return Err(Error::boxed(answer::http_error(method, resp)));
+                return Err(answer::http_error(method, resp).boxed());
             }
             return self.enter(LEGACY_DEFAULT);
         }
         if matches!(resp.status, 400 | 404 | 405) && matches!(self.state, State::Probing(_)) {
-            return Err(Error::boxed(not_spoken(method, version, resp)));
+            return Err(not_spoken(method, version, resp).boxed());
         }
-        Err(Error::boxed(answer::http_error(method, resp)))
+        Err(answer::http_error(method, resp).boxed())
     }
 
     fn other_version(&mut self, method: &str, asked: &str, e: RpcError) -> Result<Step> {
@@ -511,9 +502,10 @@ impl Session {
             .collect::<Vec<_>>()
             .join(", ");
         if let Protocol::Fixed(v) = self.protocol {
-            return Err(Error::boxed(Error::ProtocolUnsupported(format!(
+            return Err(Error::ProtocolUnsupported(format!(
                 "{method}: the server does not speak {v} (it lists: {listed}); use --protocol auto"
-            ))));
+            ))
+            .boxed());
         }
         let pick = newest_mutual(theirs.iter().copied()).filter(|v| *v != asked);
         match pick {
@@ -521,10 +513,11 @@ impl Session {
                 self.version_retried = true;
                 self.enter(v)
             }
-            _ => Err(Error::boxed(Error::ProtocolUnsupported(format!(
+            _ => Err(Error::ProtocolUnsupported(format!(
                 "{method}: the server speaks {listed}; mcp-auth speaks {}: no version in common",
                 VERSIONS_LISTED
-            )))),
+            ))
+            .boxed()),
         }
     }
 
@@ -536,17 +529,17 @@ impl Session {
         self.server_info = result.get("serverInfo").cloned();
         let known = Era::of(answered).is_some_and(|e| e != Era::Modern);
         if !known {
-            return Err(Error::boxed(Error::ProtocolUnsupported(format!(
+            return Err(Error::ProtocolUnsupported(format!(
                 "initialize: the server answered protocol version `{}`, which mcp-auth does not speak ({})",
                 printable(answered, 40),
                 VERSIONS_LISTED
-            ))));
+            )).boxed());
         }
         if matches!(self.protocol, Protocol::Fixed(_)) && answered != asked {
-            return Err(Error::boxed(Error::ProtocolUnsupported(format!(
+            return Err(Error::ProtocolUnsupported(format!(
                 "initialize: asked for {asked}, the server answered {}; use --protocol auto or --protocol {}",
                 answered, answered
-            ))));
+            )).boxed());
         }
         Ok(answered.to_string())
     }
