@@ -187,6 +187,25 @@ impl From<HostError> for Box<crate::Error> {
     }
 }
 
+impl From<Box<HostError>> for Box<crate::Error> {
+    fn from(e: Box<HostError>) -> Self {
+        crate::Error::from(*e).boxed()
+    }
+}
+
+impl HostError {
+    /// The error boxed, as [`HostResult`] carries it (out of line: one copy of the boxing).
+    #[inline(never)]
+    pub fn boxed(self) -> Box<HostError> {
+        Box::new(self)
+    }
+}
+
+/// What a host's capabilities answer. The error is boxed so that a result is hardly larger
+/// than its value: every host call's result is moved through core's futures, and in the
+/// wasm build each byte of it costs code (issue 11).
+pub type HostResult<T> = Result<T, Box<HostError>>;
+
 /// A held lock; dropping it releases the lock.
 pub struct HostLock(#[allow(dead_code)] Option<Box<dyn std::any::Any>>);
 
@@ -203,7 +222,7 @@ impl HostLock {
 
 /// The future of one [`ChunkStream::next_chunk`].
 pub type NextChunk<'a> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Option<Vec<u8>>, HostError>> + 'a>>;
+    std::pin::Pin<Box<dyn std::future::Future<Output = HostResult<Option<Vec<u8>>>> + 'a>>;
 
 /// A response body the host hands over piece by piece (a long-lived event stream).
 pub trait ChunkStream {
@@ -236,18 +255,18 @@ impl fmt::Debug for StreamResponse {
 #[allow(async_fn_in_trait)]
 pub trait Host {
     /// Sends one request. Must not follow redirects.
-    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HostError>;
+    async fn send(&self, request: HttpRequest) -> HostResult<HttpResponse>;
     /// Reads the record stored under `key`.
-    async fn load(&self, key: &str) -> Result<Option<String>, HostError>;
+    async fn load(&self, key: &str) -> HostResult<Option<String>>;
     /// Writes the record under `key`, replacing any earlier one.
-    async fn save(&self, key: &str, value: &str) -> Result<(), HostError>;
+    async fn save(&self, key: &str, value: &str) -> HostResult<()>;
     /// Deletes the record under `key`; deleting a missing record is not an error.
-    async fn remove(&self, key: &str) -> Result<(), HostError>;
+    async fn remove(&self, key: &str) -> HostResult<()>;
     /// Holds a lock named `name` across processes (for the refresh critical section and the
     /// index of stored keys). Locks of different names are independent: core may hold one
     /// name while it asks for another (it never asks for the same name twice).
     /// The default guards nothing; core still serialises callers inside one process.
-    async fn lock(&self, name: &str) -> Result<HostLock, HostError> {
+    async fn lock(&self, name: &str) -> HostResult<HostLock> {
         let _ = name;
         Ok(HostLock::none())
     }
@@ -258,7 +277,7 @@ pub trait Host {
         &self,
         authorization_url: &str,
         redirect_uri: &str,
-    ) -> Result<Option<String>, HostError>;
+    ) -> HostResult<Option<String>>;
     /// Seconds since the Unix epoch.
     fn now(&self) -> u64;
     /// Produces an assertion (a workload identity token, an identity provider's ID token)
@@ -282,25 +301,25 @@ pub trait Host {
     /// keep the key and sign with it ([`Host::dpop_sign`]); core never sees the private
     /// key. The default is a software P-256 key kept as a record (`dpop:<identity>`) in
     /// this host's store, so hosts sharing a store share the key.
-    async fn dpop_key(&self, identity: &str) -> Result<crate::dpop::PublicJwk, HostError> {
+    async fn dpop_key(&self, identity: &str) -> HostResult<crate::dpop::PublicJwk> {
         crate::dpop::key::software_public_key(self, identity).await
     }
     /// An ES256 signature (raw r || s, 64 bytes) of `signing_input` with the identity's
     /// DPoP key (the one [`Host::dpop_key`] describes).
-    async fn dpop_sign(&self, identity: &str, signing_input: &[u8]) -> Result<Vec<u8>, HostError> {
+    async fn dpop_sign(&self, identity: &str, signing_input: &[u8]) -> HostResult<Vec<u8>> {
         crate::dpop::key::software_sign(self, identity, signing_input).await
     }
     /// Forgets the identity's DPoP key (logout); forgetting a missing key is not an error.
-    async fn dpop_forget(&self, identity: &str) -> Result<(), HostError> {
+    async fn dpop_forget(&self, identity: &str) -> HostResult<()> {
         self.remove(&crate::dpop::key::key_name(identity)).await
     }
     /// Sends one request and hands back the body as it arrives (the long-lived GET of the
     /// 2024-11-05 HTTP+SSE transport). Hosts that cannot hold a stream open keep the
     /// default, and such servers are then refused with this message.
-    async fn open_stream(&self, request: HttpRequest) -> Result<StreamResponse, HostError> {
+    async fn open_stream(&self, request: HttpRequest) -> HostResult<StreamResponse> {
         let _ = request;
         Err(HostError::Network(
             "this host cannot hold an event stream open, which the 2024-11-05 HTTP+SSE transport needs".into(),
-        ))
+        ).boxed())
     }
 }

@@ -42,7 +42,7 @@ pub use client::{
 pub use dpop::{DpopMode, PublicJwk};
 pub use error::{Error, Result};
 pub use grants::{AssertionSource, EnterpriseGrant, Grant};
-pub use host::{Host, HostError, HostLock, HttpRequest, HttpResponse, Method};
+pub use host::{Host, HostError, HostLock, HostResult, HttpRequest, HttpResponse, Method};
 pub use jose::SigningKey;
 pub use records::{ClientAuthMethod, ClientRecord, TokenRecord};
 pub use secret::{

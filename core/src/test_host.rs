@@ -2,7 +2,7 @@
 //! requests sent, answers from a function of the request, a settable clock. (End-to-end
 //! tests use the real hosts against the testkit.)
 
-use crate::host::{Host, HostError, HttpRequest, HttpResponse};
+use crate::host::{Host, HostError, HostResult, HttpRequest, HttpResponse};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
@@ -49,30 +49,28 @@ pub(crate) fn json(status: u16, body: &serde_json::Value) -> HttpResponse {
 }
 
 impl Host for MemHost {
-    async fn send(&self, r: HttpRequest) -> Result<HttpResponse, HostError> {
+    async fn send(&self, r: HttpRequest) -> HostResult<HttpResponse> {
         let resp = (self.respond)(&r);
         self.sent.borrow_mut().push(r);
         Ok(resp)
     }
-    async fn load(&self, k: &str) -> Result<Option<String>, HostError> {
+    async fn load(&self, k: &str) -> HostResult<Option<String>> {
         Ok(self.map.borrow().get(k).cloned())
     }
-    async fn save(&self, k: &str, v: &str) -> Result<(), HostError> {
+    async fn save(&self, k: &str, v: &str) -> HostResult<()> {
         if self.failing_saves.get() > 0 {
             self.failing_saves.set(self.failing_saves.get() - 1);
-            return Err(HostError::Storage(format!(
-                "the keyring is locked (saving {k})"
-            )));
+            return Err(HostError::Storage(format!("the keyring is locked (saving {k})")).boxed());
         }
         self.map.borrow_mut().insert(k.into(), v.into());
         Ok(())
     }
-    async fn remove(&self, k: &str) -> Result<(), HostError> {
+    async fn remove(&self, k: &str) -> HostResult<()> {
         self.map.borrow_mut().remove(k);
         Ok(())
     }
-    async fn authorize(&self, _: &str, _: &str) -> Result<Option<String>, HostError> {
-        Err(HostError::Browser("no browser in this test".into()))
+    async fn authorize(&self, _: &str, _: &str) -> HostResult<Option<String>> {
+        Err(HostError::Browser("no browser in this test".into()).boxed())
     }
     fn now(&self) -> u64 {
         self.now.get()

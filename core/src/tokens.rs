@@ -337,7 +337,7 @@ impl<H: Host> McpAuth<H> {
             }
             Err(e) => report.revocation_notes.push(format!(
                 "the DPoP key could not be deleted ({})",
-                Error::from(e)
+                Error::from(*e)
             )),
         }
         Ok(report)
@@ -403,7 +403,7 @@ impl<H: Host> McpAuth<H> {
                     }),
                 Err(e) => report
                     .revocation_notes
-                    .push(format!("revoking the {hint} failed: {}", Error::from(e))),
+                    .push(format!("revoking the {hint} failed: {}", Error::from(*e))),
             }
         }
     }

@@ -8,7 +8,7 @@ use crate::cli::out::errln;
 use crate::http::HttpClient;
 use crate::lock;
 use crate::store::Store;
-use mcp_auth_core::{Host, HostError, HostLock, HttpRequest, HttpResponse};
+use mcp_auth_core::{Host, HostError, HostLock, HostResult, HttpRequest, HttpResponse};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -120,8 +120,8 @@ impl NativeHost {
 }
 
 impl Host for NativeHost {
-    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HostError> {
-        self.http.send(request).await
+    async fn send(&self, request: HttpRequest) -> HostResult<HttpResponse> {
+        Ok(self.http.send(request).await?)
     }
 
     async fn assertion(
@@ -134,23 +134,23 @@ impl Host for NativeHost {
     async fn open_stream(
         &self,
         request: HttpRequest,
-    ) -> Result<mcp_auth_core::host::StreamResponse, HostError> {
-        self.http.open_stream(request).await
+    ) -> HostResult<mcp_auth_core::host::StreamResponse> {
+        Ok(self.http.open_stream(request).await?)
     }
 
-    async fn load(&self, key: &str) -> Result<Option<String>, HostError> {
-        self.store.load(key).await
+    async fn load(&self, key: &str) -> HostResult<Option<String>> {
+        Ok(self.store.load(key).await?)
     }
 
-    async fn save(&self, key: &str, value: &str) -> Result<(), HostError> {
-        self.store.save(key, value).await
+    async fn save(&self, key: &str, value: &str) -> HostResult<()> {
+        Ok(self.store.save(key, value).await?)
     }
 
-    async fn remove(&self, key: &str) -> Result<(), HostError> {
-        self.store.remove(key).await
+    async fn remove(&self, key: &str) -> HostResult<()> {
+        Ok(self.store.remove(key).await?)
     }
 
-    async fn lock(&self, name: &str) -> Result<HostLock, HostError> {
+    async fn lock(&self, name: &str) -> HostResult<HostLock> {
         // a shared store needs a lock every host sees; a file lock holds on one machine only
         if let Store::Redis(redis) = &self.store {
             return Ok(HostLock::new(redis.lock(name).await?));
@@ -160,6 +160,24 @@ impl Host for NativeHost {
     }
 
     async fn authorize(
+        &self,
+        authorization_url: &str,
+        redirect_uri: &str,
+    ) -> HostResult<Option<String>> {
+        Ok(self.browser_login(authorization_url, redirect_uri).await?)
+    }
+
+    fn now(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    }
+}
+
+impl NativeHost {
+    /// [`Host::authorize`]: the browser (or a pasted URL) and the callback server.
+    async fn browser_login(
         &self,
         authorization_url: &str,
         redirect_uri: &str,
@@ -213,12 +231,5 @@ impl Host for NativeHost {
         }
         server.close().await;
         result.map(Some)
-    }
-
-    fn now(&self) -> u64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
     }
 }

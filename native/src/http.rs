@@ -289,8 +289,9 @@ impl ChunkStream for Body {
                 Err(_) => Err(HostError::Network(format!(
                     "no event from the server within {} s",
                     STREAM_IDLE_TIMEOUT.as_secs()
-                ))),
-                Ok(Err(e)) => Err(HostError::Network(describe(&self.url, &e))),
+                ))
+                .boxed()),
+                Ok(Err(e)) => Err(HostError::Network(describe(&self.url, &e)).boxed()),
                 Ok(Ok(c)) => Ok(c.map(|b| b.to_vec())),
             }
         })

@@ -11,7 +11,9 @@ use common::{mcp_status_with, CliEnv};
 use mcp_auth::host::{LoginUi, NativeHost};
 use mcp_auth::keyring_batch::KeyringSnapshot;
 use mcp_auth::store::{KeyringStore, Store};
-use mcp_auth_core::{AccessToken, Host, HostError, HostLock, HttpRequest, HttpResponse, McpAuth};
+use mcp_auth_core::{
+    AccessToken, Host, HostError, HostLock, HostResult, HttpRequest, HttpResponse, McpAuth,
+};
 use mcp_auth_testkit::{Scenario, TestServer};
 use std::sync::{Arc, Mutex};
 
@@ -279,7 +281,7 @@ async fn a_locked_keyring_is_named_and_nothing_is_deleted() {
 struct LocksAfterRefresh(NativeHost);
 
 impl Host for LocksAfterRefresh {
-    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HostError> {
+    async fn send(&self, request: HttpRequest) -> HostResult<HttpResponse> {
         let refresh = request
             .body
             .as_deref()
@@ -292,20 +294,20 @@ impl Host for LocksAfterRefresh {
         }
         answer
     }
-    async fn load(&self, key: &str) -> Result<Option<String>, HostError> {
+    async fn load(&self, key: &str) -> HostResult<Option<String>> {
         self.0.load(key).await
     }
-    async fn save(&self, key: &str, value: &str) -> Result<(), HostError> {
+    async fn save(&self, key: &str, value: &str) -> HostResult<()> {
         self.0.save(key, value).await
     }
-    async fn remove(&self, key: &str) -> Result<(), HostError> {
+    async fn remove(&self, key: &str) -> HostResult<()> {
         self.0.remove(key).await
     }
-    async fn lock(&self, name: &str) -> Result<HostLock, HostError> {
+    async fn lock(&self, name: &str) -> HostResult<HostLock> {
         self.0.lock(name).await
     }
-    async fn authorize(&self, _: &str, _: &str) -> Result<Option<String>, HostError> {
-        Err(HostError::Browser("no browser in this test".into()))
+    async fn authorize(&self, _: &str, _: &str) -> HostResult<Option<String>> {
+        Err(HostError::Browser("no browser in this test".into()).boxed())
     }
     fn now(&self) -> u64 {
         self.0.now()

@@ -154,10 +154,11 @@ fn algorithm(alg: Alg, for_import: bool) -> Object {
     a
 }
 
-fn host_error(e: mcp_auth_core::HostError) -> Box<Error> {
+#[allow(clippy::boxed_local)] // `map_err` hands over the host's boxed error
+fn host_error(e: Box<mcp_auth_core::HostError>) -> Box<Error> {
     let (mcp_auth_core::HostError::Network(m)
     | mcp_auth_core::HostError::Storage(m)
-    | mcp_auth_core::HostError::Browser(m)) = e;
+    | mcp_auth_core::HostError::Browser(m)) = *e;
     key_error(format!("privateKey: {m}"))
 }
 

@@ -8,7 +8,7 @@ use js_sys::{Array, Function, Promise, Uint8Array};
 use mcp_auth_core::host::{
     body_too_large, ChunkStream, NextChunk, StreamResponse, REQUEST_TIMEOUT_SECS,
 };
-use mcp_auth_core::{Error, Host, HostError, HostLock, HttpRequest, HttpResponse};
+use mcp_auth_core::{Error, Host, HostError, HostLock, HostResult, HttpRequest, HttpResponse};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
@@ -129,15 +129,16 @@ impl JsHost {
     }
 }
 
-fn storage_error(op: &str, key: &str, err: &JsValue) -> HostError {
+fn storage_error(op: &str, key: &str, err: &JsValue) -> Box<HostError> {
     HostError::Storage(format!(
         "storage.{op}(\"{key}\") failed: {}",
         message_of(err)
     ))
+    .boxed()
 }
 
 impl Host for JsHost {
-    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HostError> {
+    async fn send(&self, request: HttpRequest) -> HostResult<HttpResponse> {
         let url = request.url.clone();
         let cap = request.max_body;
         let (resp, status, headers) = self.fetch(request, REQUEST_TIMEOUT_SECS).await?;
@@ -150,7 +151,7 @@ impl Host for JsHost {
                 // best effort: stop the download
                 let _ = body.unchecked_into::<Stream>().cancel();
             }
-            return Err(body_too_large(&url, cap));
+            return Err(body_too_large(&url, cap).boxed());
         }
         let Some(body) = resp.body() else {
             // no stream (no body at all, or a `fetch` that does not offer one): the whole
@@ -161,7 +162,7 @@ impl Host for JsHost {
                 .map_err(failed)?;
             let bytes = Uint8Array::new(&buf).to_vec();
             if bytes.len() > cap {
-                return Err(body_too_large(&url, cap));
+                return Err(body_too_large(&url, cap).boxed());
             }
             return Ok(HttpResponse {
                 status,
@@ -175,7 +176,7 @@ impl Host for JsHost {
             if out.len() + chunk.len() > cap {
                 // best effort: stop the download
                 let _ = chunks.reader.cancel();
-                return Err(body_too_large(&url, cap));
+                return Err(body_too_large(&url, cap).boxed());
             }
             out.extend_from_slice(&chunk);
         }
@@ -186,7 +187,7 @@ impl Host for JsHost {
         })
     }
 
-    async fn open_stream(&self, request: HttpRequest) -> Result<StreamResponse, HostError> {
+    async fn open_stream(&self, request: HttpRequest) -> HostResult<StreamResponse> {
         let url = request.url.clone();
         let (resp, status, headers) = self.fetch(request, STREAM_TIMEOUT_SECS).await?;
         let body: JsValue = resp.body().into();
@@ -197,7 +198,7 @@ impl Host for JsHost {
         })
     }
 
-    async fn load(&self, key: &str) -> Result<Option<String>, HostError> {
+    async fn load(&self, key: &str) -> HostResult<Option<String>> {
         let v = self
             .get
             .call1(&self.storage, &JsValue::from_str(key))
@@ -210,10 +211,11 @@ impl Host for JsHost {
             HostError::Storage(format!(
                 "storage.get(\"{key}\") returned a value that is not a string"
             ))
+            .boxed()
         })
     }
 
-    async fn save(&self, key: &str, value: &str) -> Result<(), HostError> {
+    async fn save(&self, key: &str, value: &str) -> HostResult<()> {
         let v = self
             .set
             .call2(
@@ -226,7 +228,7 @@ impl Host for JsHost {
         Ok(())
     }
 
-    async fn remove(&self, key: &str) -> Result<(), HostError> {
+    async fn remove(&self, key: &str) -> HostResult<()> {
         let v = self
             .delete
             .call1(&self.storage, &JsValue::from_str(key))
@@ -237,7 +239,7 @@ impl Host for JsHost {
         Ok(())
     }
 
-    async fn dpop_key(&self, identity: &str) -> Result<mcp_auth_core::PublicJwk, HostError> {
+    async fn dpop_key(&self, identity: &str) -> HostResult<mcp_auth_core::PublicJwk> {
         match &self.webcrypto {
             Some(keys) => {
                 let name = mcp_auth_core::dpop::key::key_name(identity);
@@ -247,7 +249,7 @@ impl Host for JsHost {
         }
     }
 
-    async fn dpop_sign(&self, identity: &str, signing_input: &[u8]) -> Result<Vec<u8>, HostError> {
+    async fn dpop_sign(&self, identity: &str, signing_input: &[u8]) -> HostResult<Vec<u8>> {
         match &self.webcrypto {
             Some(keys) => {
                 let name = mcp_auth_core::dpop::key::key_name(identity);
@@ -258,7 +260,7 @@ impl Host for JsHost {
         }
     }
 
-    async fn dpop_forget(&self, identity: &str) -> Result<(), HostError> {
+    async fn dpop_forget(&self, identity: &str) -> HostResult<()> {
         match &self.webcrypto {
             Some(keys) => keys.forget(identity).await,
             None => {
@@ -268,7 +270,7 @@ impl Host for JsHost {
         }
     }
 
-    async fn lock(&self, name: &str) -> Result<HostLock, HostError> {
+    async fn lock(&self, name: &str) -> HostResult<HostLock> {
         let Some(lock) = &self.lock else {
             return Ok(HostLock::none());
         };
@@ -290,11 +292,11 @@ impl Host for JsHost {
         &self,
         authorization_url: &str,
         redirect_uri: &str,
-    ) -> Result<Option<String>, HostError> {
+    ) -> HostResult<Option<String>> {
         let Some(redirect) = &self.redirect else {
             return Err(HostError::Browser(
                 "no `redirect` function was given to McpAuthClient; pass one, or use beginLogin() and completeLogin()".into(),
-            ));
+            ).boxed());
         };
         let failed = |e: &JsValue| {
             HostError::Browser(format!("the redirect function failed: {}", message_of(e)))
@@ -314,6 +316,7 @@ impl Host for JsHost {
             HostError::Browser(
                 "the redirect function must return the callback URL (a string) or undefined".into(),
             )
+            .boxed()
         })
     }
 
@@ -332,7 +335,7 @@ struct JsChunks {
 }
 
 impl JsChunks {
-    fn new(body: &JsValue, url: String) -> Result<JsChunks, HostError> {
+    fn new(body: &JsValue, url: String) -> HostResult<JsChunks> {
         let reader = body
             .unchecked_ref::<Stream>()
             .reader()
@@ -356,12 +359,13 @@ impl ChunkStream for JsChunks {
     }
 }
 
-fn fetch_failed(url: &str, e: &JsValue) -> HostError {
+fn fetch_failed(url: &str, e: &JsValue) -> Box<HostError> {
     HostError::Network(format!(
         "the request to {} failed: {}",
         without_query(url),
         message_of(e)
     ))
+    .boxed()
 }
 
 impl JsHost {
@@ -372,7 +376,7 @@ impl JsHost {
         &self,
         request: HttpRequest,
         timeout_secs: u64,
-    ) -> Result<(Response, u16, Vec<(String, String)>), HostError> {
+    ) -> HostResult<(Response, u16, Vec<(String, String)>)> {
         let url = request.url.clone();
         let failed = |e: JsValue| fetch_failed(&url, &e);
         let init = RequestInit::new();
@@ -399,7 +403,7 @@ impl JsHost {
             .map_err(|e| {
                 let mut err = failed(e);
                 if page_redirect_uri().is_some() {
-                    if let HostError::Network(m) = &mut err {
+                    if let HostError::Network(m) = &mut *err {
                         m.push_str(" (in a browser this is also what a missing CORS header looks like: the server must allow this origin)");
                     }
                 }
@@ -410,7 +414,8 @@ impl JsHost {
             return Err(HostError::Network(format!(
                 "{} answered with a redirect, which mcp-auth does not follow; use the final URL",
                 without_query(&url)
-            )));
+            ))
+            .boxed());
         }
         let status = resp.status();
         let mut out_headers = Vec::new();

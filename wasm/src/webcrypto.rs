@@ -15,7 +15,7 @@ use js_sys::{Array, Function, Object, Promise, Uint8Array};
 use mcp_auth_core::dpop::key::{load_record, save_record, DpopKeyRecord, KEY_RECORD_VERSION};
 use mcp_auth_core::secret::DpopPrivateKey;
 use mcp_auth_core::sorted::SortedMap;
-use mcp_auth_core::{Host, HostError, PublicJwk};
+use mcp_auth_core::{Host, HostError, HostResult, PublicJwk};
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -27,8 +27,8 @@ use web_sys::{
 const DB_NAME: &str = "mcp-auth-dpop";
 const STORE: &str = "keys";
 
-fn fail(what: &str, e: &JsValue) -> HostError {
-    HostError::Storage(format!("DPoP key ({what}): {}", message_of(e)))
+fn fail(what: &str, e: &JsValue) -> Box<HostError> {
+    HostError::Storage(format!("DPoP key ({what}): {}", message_of(e))).boxed()
 }
 
 fn idb() -> Option<IdbFactory> {
@@ -69,7 +69,7 @@ pub(crate) struct WebCryptoKeys {
 }
 
 impl WebCryptoKeys {
-    async fn db(&self) -> Result<IdbDatabase, HostError> {
+    async fn db(&self) -> HostResult<IdbDatabase> {
         if let Some(db) = self.db.borrow().clone() {
             return Ok(db);
         }
@@ -94,14 +94,14 @@ impl WebCryptoKeys {
         Ok(db)
     }
 
-    async fn store(&self, mode: IdbTransactionMode) -> Result<IdbObjectStore, HostError> {
+    async fn store(&self, mode: IdbTransactionMode) -> HostResult<IdbObjectStore> {
         let db = self.db().await?;
         db.transaction_with_str_and_mode(STORE, mode)
             .and_then(|tx| tx.object_store(STORE))
             .map_err(|e| fail("transaction", &e))
     }
 
-    async fn read(&self, identity: &str) -> Result<Option<(CryptoKey, PublicJwk)>, HostError> {
+    async fn read(&self, identity: &str) -> HostResult<Option<(CryptoKey, PublicJwk)>> {
         if let Some(hit) = self.cache.borrow().get(identity) {
             return Ok(Some(hit.clone()));
         }
@@ -121,7 +121,7 @@ impl WebCryptoKeys {
     }
 
     /// A new non-extractable key pair, stored under the identity.
-    async fn create(&self, identity: &str) -> Result<(CryptoKey, PublicJwk), HostError> {
+    async fn create(&self, identity: &str) -> HostResult<(CryptoKey, PublicJwk)> {
         let pair = generate(false).await?;
         // the public half is always exportable; only it leaves WebCrypto
         let jwk = jwk_of(&export_jwk(&pair.get_public_key()).await?)?;
@@ -150,10 +150,10 @@ impl WebCryptoKeys {
         &self,
         identity: &str,
         lock: F,
-    ) -> Result<(CryptoKey, PublicJwk), HostError>
+    ) -> HostResult<(CryptoKey, PublicJwk)>
     where
         F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = Result<mcp_auth_core::HostLock, HostError>>,
+        Fut: std::future::Future<Output = HostResult<mcp_auth_core::HostLock>>,
     {
         if let Some(k) = self.read(identity).await? {
             return Ok(k);
@@ -165,7 +165,7 @@ impl WebCryptoKeys {
         self.create(identity).await
     }
 
-    pub(crate) async fn forget(&self, identity: &str) -> Result<(), HostError> {
+    pub(crate) async fn forget(&self, identity: &str) -> HostResult<()> {
         self.cache.borrow_mut().remove(identity);
         let store = self.store(IdbTransactionMode::Readwrite).await?;
         let req = store
@@ -176,16 +176,16 @@ impl WebCryptoKeys {
     }
 }
 
-pub(crate) fn subtle() -> Result<SubtleCrypto, HostError> {
+pub(crate) fn subtle() -> HostResult<SubtleCrypto> {
     match crate::js::global().crypto() {
         Some(c) if c.subtle().is_object() => Ok(c.subtle()),
         _ => Err(HostError::Storage(
             "DPoP needs WebCrypto (globalThis.crypto.subtle), which this JavaScript environment lacks (Node 19 or later has it)".into(),
-        )),
+        ).boxed()),
     }
 }
 
-pub(crate) async fn settle(what: &str, v: Result<Promise, JsValue>) -> Result<JsValue, HostError> {
+pub(crate) async fn settle(what: &str, v: Result<Promise, JsValue>) -> HostResult<JsValue> {
     let v = v.map_err(|e| fail(what, &e))?;
     JsFuture::from(v).await.map_err(|e| fail(what, &e))
 }
@@ -199,19 +199,19 @@ pub(crate) fn sign_usage() -> JsValue {
 }
 
 /// A new ECDSA P-256 key pair.
-async fn generate(extractable: bool) -> Result<CryptoKeyPair, HostError> {
+async fn generate(extractable: bool) -> HostResult<CryptoKeyPair> {
     let r = subtle()?.generate_key_with_object(&ecdsa_p256(), extractable, &sign_usage());
     Ok(settle("generateKey", r).await?.unchecked_into())
 }
 
-async fn export_jwk(key: &CryptoKey) -> Result<JsonWebKey, HostError> {
+async fn export_jwk(key: &CryptoKey) -> HostResult<JsonWebKey> {
     Ok(settle("exportKey", subtle()?.export_key("jwk", key))
         .await?
         .unchecked_into())
 }
 
 /// An ES256 signature (WebCrypto's ECDSA output is the raw r || s JWS wants).
-pub(crate) async fn sign(key: &CryptoKey, input: &[u8]) -> Result<Vec<u8>, HostError> {
+pub(crate) async fn sign(key: &CryptoKey, input: &[u8]) -> HostResult<Vec<u8>> {
     let alg = EcdsaParams::new("ECDSA", &"SHA-256".into());
     let sig = settle(
         "sign",
@@ -223,10 +223,7 @@ pub(crate) async fn sign(key: &CryptoKey, input: &[u8]) -> Result<Vec<u8>, HostE
 
 /// The identity's key record in the host's store (the CLI's format), created through
 /// WebCrypto under the host's lock when there is none.
-pub(crate) async fn store_key<H: Host>(
-    host: &H,
-    identity: &str,
-) -> Result<DpopKeyRecord, HostError> {
+pub(crate) async fn store_key<H: Host>(host: &H, identity: &str) -> HostResult<DpopKeyRecord> {
     if let Some(rec) = load_record(host, identity).await? {
         return Ok(rec);
     }
@@ -240,7 +237,7 @@ pub(crate) async fn store_key<H: Host>(
     let private = export_jwk(&pair.get_private_key()).await?;
     let d = private
         .get_d()
-        .ok_or_else(|| HostError::Storage("DPoP key: WebCrypto exported no `d`".into()))?;
+        .ok_or_else(|| HostError::Storage("DPoP key: WebCrypto exported no `d`".into()).boxed())?;
     let rec = DpopKeyRecord {
         version: KEY_RECORD_VERSION,
         alg: mcp_auth_core::dpop::DPOP_ALG.into(),
@@ -257,7 +254,7 @@ pub(crate) async fn store_sign<H: Host>(
     host: &H,
     identity: &str,
     input: &[u8],
-) -> Result<Vec<u8>, HostError> {
+) -> HostResult<Vec<u8>> {
     let rec = store_key(host, identity).await?;
     let jwk = JsonWebKey::new(&rec.jwk.kty);
     jwk.set_crv(&rec.jwk.crv);
@@ -269,7 +266,7 @@ pub(crate) async fn store_sign<H: Host>(
     sign(&key, input).await
 }
 
-fn jwk_of(v: &JsonWebKey) -> Result<PublicJwk, HostError> {
+fn jwk_of(v: &JsonWebKey) -> HostResult<PublicJwk> {
     let jwk = PublicJwk {
         kty: if v.is_object() {
             v.get_kty()

@@ -4,7 +4,7 @@
 //! host overrides this with a non-extractable WebCrypto key.
 
 use super::PublicJwk;
-use crate::host::{Host, HostError};
+use crate::host::{Host, HostError, HostResult};
 use crate::jose::{Alg, SigningKey};
 use crate::json::{self, Json};
 use crate::secret::DpopPrivateKey;
@@ -38,18 +38,20 @@ crate::json_struct!(DpopKeyRecord {
 
 impl DpopKeyRecord {
     /// A new random key.
-    pub fn generate(now: u64) -> Result<Self, HostError> {
+    pub fn generate(now: u64) -> HostResult<Self> {
         let key = SigningKey::generate_es256().map_err(storage)?;
         let private = key
             .private_jwk()
-            .ok_or_else(|| HostError::Storage("cannot create a DPoP key".into()))?;
+            .ok_or_else(|| HostError::Storage("cannot create a DPoP key".into()).boxed())?;
         let public = key.public_jwk();
         let member = |name: &str| {
             public
                 .get(name)
                 .and_then(Json::as_str)
                 .map(str::to_string)
-                .ok_or_else(|| HostError::Storage(format!("cannot create a DPoP key: no `{name}`")))
+                .ok_or_else(|| {
+                    HostError::Storage(format!("cannot create a DPoP key: no `{name}`")).boxed()
+                })
         };
         let jwk = PublicJwk {
             kty: member("kty")?,
@@ -60,7 +62,7 @@ impl DpopKeyRecord {
         let d = private
             .get("d")
             .and_then(Json::as_str)
-            .ok_or_else(|| HostError::Storage("cannot create a DPoP key".into()))?;
+            .ok_or_else(|| HostError::Storage("cannot create a DPoP key".into()).boxed())?;
         Ok(DpopKeyRecord {
             version: KEY_RECORD_VERSION,
             alg: super::DPOP_ALG.into(),
@@ -71,7 +73,7 @@ impl DpopKeyRecord {
     }
 
     /// The key in memory (its public half checked against the private one).
-    pub fn signing_key(&self, name: &str) -> Result<SigningKey, HostError> {
+    pub fn signing_key(&self, name: &str) -> HostResult<SigningKey> {
         let jwk = self.jwk.to_map().with("d", self.d.secret());
         let text = json::print(&Json::Object(jwk));
         SigningKey::from_jwk(&text)
@@ -80,17 +82,18 @@ impl DpopKeyRecord {
                 HostError::Storage(format!(
                     "the DPoP key record `{name}` is unusable ({e}); clear the identity and log in again"
                 ))
+                .boxed()
             })
     }
 
     /// An ES256 signature (raw r || s, 64 bytes, as JWS wants it).
-    pub fn sign(&self, name: &str, input: &[u8]) -> Result<Vec<u8>, HostError> {
+    pub fn sign(&self, name: &str, input: &[u8]) -> HostResult<Vec<u8>> {
         self.signing_key(name)?.sign_now(input).map_err(storage)
     }
 }
 
-fn storage(e: Box<crate::error::Error>) -> HostError {
-    HostError::Storage(format!("DPoP key: {e}"))
+fn storage(e: Box<crate::error::Error>) -> Box<HostError> {
+    HostError::Storage(format!("DPoP key: {e}")).boxed()
 }
 
 /// The identity's key record as stored (`None`: no key yet). Hosts that sign with the
@@ -99,7 +102,7 @@ fn storage(e: Box<crate::error::Error>) -> HostError {
 pub async fn load_record<H: Host + ?Sized>(
     host: &H,
     identity: &str,
-) -> Result<Option<DpopKeyRecord>, HostError> {
+) -> HostResult<Option<DpopKeyRecord>> {
     read(host, &key_name(identity)).await
 }
 
@@ -108,12 +111,12 @@ pub async fn save_record<H: Host + ?Sized>(
     host: &H,
     identity: &str,
     record: &DpopKeyRecord,
-) -> Result<(), HostError> {
+) -> HostResult<()> {
     let text = crate::json::to_string(record);
     host.save(&key_name(identity), &text).await
 }
 
-async fn read<H: Host + ?Sized>(host: &H, name: &str) -> Result<Option<DpopKeyRecord>, HostError> {
+async fn read<H: Host + ?Sized>(host: &H, name: &str) -> HostResult<Option<DpopKeyRecord>> {
     let Some(text) = host.load(name).await? else {
         return Ok(None);
     };
@@ -121,11 +124,13 @@ async fn read<H: Host + ?Sized>(host: &H, name: &str) -> Result<Option<DpopKeyRe
         HostError::Storage(format!(
             "the DPoP key record `{name}` is unreadable ({e}); clear the identity and log in again"
         ))
+        .boxed()
     })?;
     if rec.version > KEY_RECORD_VERSION {
         return Err(HostError::Storage(format!(
             "the DPoP key record `{name}` was written by a newer mcp-auth; upgrade mcp-auth"
-        )));
+        ))
+        .boxed());
     }
     Ok(Some(rec))
 }
@@ -135,7 +140,7 @@ async fn read<H: Host + ?Sized>(host: &H, name: &str) -> Result<Option<DpopKeyRe
 pub async fn load_or_create<H: Host + ?Sized>(
     host: &H,
     identity: &str,
-) -> Result<DpopKeyRecord, HostError> {
+) -> HostResult<DpopKeyRecord> {
     let name = key_name(identity);
     if let Some(rec) = read(host, &name).await? {
         return Ok(rec);
@@ -153,7 +158,7 @@ pub async fn load_or_create<H: Host + ?Sized>(
 pub async fn software_public_key<H: Host + ?Sized>(
     host: &H,
     identity: &str,
-) -> Result<PublicJwk, HostError> {
+) -> HostResult<PublicJwk> {
     Ok(load_or_create(host, identity).await?.jwk)
 }
 
@@ -162,7 +167,7 @@ pub async fn software_sign<H: Host + ?Sized>(
     host: &H,
     identity: &str,
     input: &[u8],
-) -> Result<Vec<u8>, HostError> {
+) -> HostResult<Vec<u8>> {
     load_or_create(host, identity)
         .await?
         .sign(&key_name(identity), input)

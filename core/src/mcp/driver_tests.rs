@@ -2,7 +2,7 @@
 //! chunks, and the remembered revision used on the next connection.
 
 use super::*;
-use crate::host::{HostError, HttpResponse, StreamResponse};
+use crate::host::{HostError, HostResult, HttpResponse, StreamResponse};
 use crate::mcp::record::ProtocolRecord;
 use crate::records::tokens_key;
 use futures_util::FutureExt;
@@ -34,7 +34,7 @@ impl ChunkStream for Chunks {
 }
 
 impl Host for OldServer {
-    async fn send(&self, r: HttpRequest) -> std::result::Result<HttpResponse, HostError> {
+    async fn send(&self, r: HttpRequest) -> HostResult<HttpResponse> {
         let body: Value = r
             .body
             .as_deref()
@@ -74,7 +74,7 @@ impl Host for OldServer {
             body: b"Accepted".to_vec(),
         })
     }
-    async fn open_stream(&self, r: HttpRequest) -> std::result::Result<StreamResponse, HostError> {
+    async fn open_stream(&self, r: HttpRequest) -> HostResult<StreamResponse> {
         self.sent.borrow_mut().push((r.url.clone(), "GET".into()));
         assert_eq!(r.header_value("authorization"), Some("Bearer tok"));
         self.stream
@@ -86,19 +86,19 @@ impl Host for OldServer {
             body: Box::new(Chunks(self.stream.clone())),
         })
     }
-    async fn load(&self, k: &str) -> std::result::Result<Option<String>, HostError> {
+    async fn load(&self, k: &str) -> HostResult<Option<String>> {
         Ok(self.map.borrow().get(k).cloned())
     }
-    async fn save(&self, k: &str, v: &str) -> std::result::Result<(), HostError> {
+    async fn save(&self, k: &str, v: &str) -> HostResult<()> {
         self.map.borrow_mut().insert(k.into(), v.into());
         Ok(())
     }
-    async fn remove(&self, k: &str) -> std::result::Result<(), HostError> {
+    async fn remove(&self, k: &str) -> HostResult<()> {
         self.map.borrow_mut().remove(k);
         Ok(())
     }
-    async fn authorize(&self, _: &str, _: &str) -> std::result::Result<Option<String>, HostError> {
-        Err(HostError::Browser("no browser in this test".into()))
+    async fn authorize(&self, _: &str, _: &str) -> HostResult<Option<String>> {
+        Err(HostError::Browser("no browser in this test".into()).boxed())
     }
     fn now(&self) -> u64 {
         1000
@@ -213,7 +213,7 @@ struct ModernServer {
 }
 
 impl Host for ModernServer {
-    async fn send(&self, r: HttpRequest) -> std::result::Result<HttpResponse, HostError> {
+    async fn send(&self, r: HttpRequest) -> HostResult<HttpResponse> {
         let body: Value =
             serde_json::from_slice(r.body.as_deref().unwrap_or_default()).unwrap_or(Value::Null);
         let method = body["method"].as_str().unwrap_or("").to_string();
@@ -242,19 +242,19 @@ impl Host for ModernServer {
             body: a.to_string().into_bytes(),
         })
     }
-    async fn load(&self, k: &str) -> std::result::Result<Option<String>, HostError> {
+    async fn load(&self, k: &str) -> HostResult<Option<String>> {
         Ok(self.map.borrow().get(k).cloned())
     }
-    async fn save(&self, k: &str, v: &str) -> std::result::Result<(), HostError> {
+    async fn save(&self, k: &str, v: &str) -> HostResult<()> {
         self.map.borrow_mut().insert(k.into(), v.into());
         Ok(())
     }
-    async fn remove(&self, k: &str) -> std::result::Result<(), HostError> {
+    async fn remove(&self, k: &str) -> HostResult<()> {
         self.map.borrow_mut().remove(k);
         Ok(())
     }
-    async fn authorize(&self, _: &str, _: &str) -> std::result::Result<Option<String>, HostError> {
-        Err(HostError::Browser("no browser in this test".into()))
+    async fn authorize(&self, _: &str, _: &str) -> HostResult<Option<String>> {
+        Err(HostError::Browser("no browser in this test".into()).boxed())
     }
     fn now(&self) -> u64 {
         1000

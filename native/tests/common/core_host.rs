@@ -6,7 +6,7 @@
 use mcp_auth::http::HttpClient;
 use mcp_auth::store::MemoryStore;
 use mcp_auth_core::host::StreamResponse;
-use mcp_auth_core::{Host, HostError, HttpRequest, HttpResponse, McpAuth};
+use mcp_auth_core::{Host, HostError, HostResult, HttpRequest, HttpResponse, McpAuth};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -56,19 +56,19 @@ impl TestHost {
 }
 
 impl Host for TestHost {
-    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HostError> {
-        self.http.send(request).await
+    async fn send(&self, request: HttpRequest) -> HostResult<HttpResponse> {
+        Ok(self.http.send(request).await?)
     }
-    async fn load(&self, key: &str) -> Result<Option<String>, HostError> {
-        self.store.load(key)
+    async fn load(&self, key: &str) -> HostResult<Option<String>> {
+        Ok(self.store.load(key)?)
     }
-    async fn save(&self, key: &str, value: &str) -> Result<(), HostError> {
-        self.store.save(key, value)
+    async fn save(&self, key: &str, value: &str) -> HostResult<()> {
+        Ok(self.store.save(key, value)?)
     }
-    async fn remove(&self, key: &str) -> Result<(), HostError> {
-        self.store.remove(key)
+    async fn remove(&self, key: &str) -> HostResult<()> {
+        Ok(self.store.remove(key)?)
     }
-    async fn authorize(&self, url: &str, _redirect_uri: &str) -> Result<Option<String>, HostError> {
+    async fn authorize(&self, url: &str, _redirect_uri: &str) -> HostResult<Option<String>> {
         self.authorization_urls
             .lock()
             .unwrap()
@@ -77,14 +77,14 @@ impl Host for TestHost {
             Browser::Approve => mcp_auth_testkit::browse(url)
                 .await
                 .map(Some)
-                .map_err(HostError::Browser),
-            Browser::Refuse => Err(HostError::Browser(
-                "this test must not reach the browser".into(),
-            )),
+                .map_err(|e| HostError::Browser(e).boxed()),
+            Browser::Refuse => {
+                Err(HostError::Browser("this test must not reach the browser".into()).boxed())
+            }
         }
     }
-    async fn open_stream(&self, request: HttpRequest) -> Result<StreamResponse, HostError> {
-        self.http.open_stream(request).await
+    async fn open_stream(&self, request: HttpRequest) -> HostResult<StreamResponse> {
+        Ok(self.http.open_stream(request).await?)
     }
     fn now(&self) -> u64 {
         let now = std::time::SystemTime::now()
