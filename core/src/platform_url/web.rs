@@ -175,8 +175,8 @@ fn ipv6_of(text: &str) -> Option<Ipv6Addr> {
         }
         Some(at) => {
             let mut tail = [0u16; 8];
-            n = read_pieces(&text[..at], &mut pieces)?;
-            let m = read_pieces(&text[at + 2..], &mut tail)?;
+            n = read_pieces(text.get(..at)?, &mut pieces)?;
+            let m = read_pieces(text.get(at + 2..)?, &mut tail)?;
             if n + m > 7 {
                 return None;
             }
@@ -260,22 +260,29 @@ impl Url {
         Origin(self.origin.clone())
     }
 
-    /// Where the fragment's `#` and the query's `?` stand in the serialisation.
-    fn delimiters(&self) -> (Option<usize>, Option<usize>) {
-        let hash = self.href.find('#');
-        let question = self.href[..hash.unwrap_or(self.href.len())].find('?');
-        (question, hash)
+    /// The serialisation cut at its delimiters: what stands before the query, the query
+    /// without its `?`, the fragment without its `#` (`Some("")` for a bare `?` or `#`). Cut
+    /// with `split_once`, not by index, so that the build links no `str` slicing panic (with
+    /// the `char` and range `Debug` code its message needs).
+    fn pieces(&self) -> (&str, Option<&str>, Option<&str>) {
+        let (before_hash, fragment) = match self.href.split_once('#') {
+            Some((b, f)) => (b, Some(f)),
+            None => (self.href.as_str(), None),
+        };
+        match before_hash.split_once('?') {
+            Some((b, q)) => (b, Some(q), fragment),
+            None => (before_hash, None, fragment),
+        }
     }
 
     /// The query without its `?` (`Some("")` for a bare `?`).
     pub fn query(&self) -> Option<&str> {
-        let (question, hash) = self.delimiters();
-        question.map(|q| &self.href[q + 1..hash.unwrap_or(self.href.len())])
+        self.pieces().1
     }
 
     /// The fragment without its `#` (`Some("")` for a bare `#`).
     pub fn fragment(&self) -> Option<&str> {
-        self.delimiters().1.map(|h| &self.href[h + 1..])
+        self.pieces().2
     }
 
     /// The query's name/value pairs, `application/x-www-form-urlencoded` decoded.
@@ -286,9 +293,8 @@ impl Url {
     /// Replaces the query (percent-encoding it as the URL Standard's setter does, tabs and
     /// newlines dropped) or removes it with its `?`. The host, port and path stay as they are.
     pub fn set_query(&mut self, query: Option<&str>) {
-        let (question, hash) = self.delimiters();
-        let end = question.or(hash).unwrap_or(self.href.len());
-        let mut href = self.href[..end].to_string();
+        let (before, _, fragment) = self.pieces();
+        let mut href = before.to_string();
         if let Some(q) = query {
             let set = if is_special(&self.scheme) {
                 SPECIAL_QUERY
@@ -298,8 +304,9 @@ impl Url {
             href.push('?');
             href.extend(utf8_percent_encode(&without_tabs_or_newlines(q), set));
         }
-        if let Some(h) = hash {
-            href.push_str(&self.href[h..]);
+        if let Some(f) = fragment {
+            href.push('#');
+            href.push_str(f);
         }
         self.href = href;
         self.strip_opaque_path_spaces();
@@ -308,7 +315,7 @@ impl Url {
     /// Replaces the fragment (percent-encoded as the setter does, tabs and newlines dropped)
     /// or removes it with its `#`.
     pub fn set_fragment(&mut self, fragment: Option<&str>) {
-        if let Some(h) = self.delimiters().1 {
+        if let Some(h) = self.href.find('#') {
             self.href.truncate(h);
         }
         if let Some(f) = fragment {
@@ -323,8 +330,11 @@ impl Url {
     /// query nor a fragment left, an opaque path (`scheme:` not followed by `/`) loses its
     /// trailing spaces.
     fn strip_opaque_path_spaces(&mut self) {
-        let opaque = !self.href[self.scheme.len() + 1..].starts_with('/');
-        if opaque && self.delimiters() == (None, None) {
+        let opaque = !self
+            .href
+            .split_once(':')
+            .is_some_and(|(_, r)| r.starts_with('/'));
+        if opaque && matches!(self.pieces(), (_, None, None)) {
             let kept = self.href.trim_end_matches(' ').len();
             self.href.truncate(kept);
             let kept = self.path.trim_end_matches(' ').len();
@@ -406,7 +416,7 @@ fn refused(input: &str, base: Option<&str>) -> ParseError {
         return ParseError::RelativeUrlWithoutBase;
     }
     let rest = rest.trim_start_matches(['/', '\\']);
-    let authority = &rest[..rest.find(['/', '\\', '?', '#']).unwrap_or(rest.len())];
+    let authority = rest.split(['/', '\\', '?', '#']).next().unwrap_or_default();
     if !authority.is_ascii() || has_punycode(authority) {
         ParseError::IdnaError
     } else {
@@ -437,6 +447,14 @@ fn has_punycode(s: &str) -> bool {
         .any(|w| w.eq_ignore_ascii_case(b"xn--"))
 }
 
+/// A label's part after its `xn--` (in any case), when it has one.
+fn encoded(label: &str) -> Option<&str> {
+    label
+        .get(..4)?
+        .eq_ignore_ascii_case("xn--")
+        .then(|| label.get(4..))?
+}
+
 /// The platform's answer, refused when a punycode label of its host does not survive the
 /// round trip through Unicode (see the module docs).
 fn punycode_checked(parser: UrlParser, url: Url) -> Result<Url, ParseError> {
@@ -444,14 +462,13 @@ fn punycode_checked(parser: UrlParser, url: Url) -> Result<Url, ParseError> {
     let Some(host) = url.domain().filter(|_| is_special(&url.scheme)) else {
         return Ok(url);
     };
-    let is_punycode = |l: &str| l.len() >= 4 && l[..4].eq_ignore_ascii_case("xn--");
-    if !host.split('.').any(is_punycode) {
+    if !host.split('.').any(|l| encoded(l).is_some()) {
         return Ok(url);
     }
     let mut unicode = Vec::new();
     for label in host.split('.') {
-        if is_punycode(label) {
-            unicode.push(punycode_decode(&label[4..]).ok_or(ParseError::IdnaError)?);
+        if let Some(encoded) = encoded(label) {
+            unicode.push(punycode_decode(encoded).ok_or(ParseError::IdnaError)?);
         } else {
             unicode.push(label.to_string());
         }
@@ -474,8 +491,8 @@ fn punycode_decode(input: &str) -> Option<String> {
     const T_MAX: u32 = 26;
     // the basic code points stand before the last delimiter; one at the very start is not
     // a delimiter but the first digit (which fails: `-` is no digit)
-    let (basic, deltas) = match input.rfind('-') {
-        Some(at) if at > 0 => (&input[..at], &input[at + 1..]),
+    let (basic, deltas) = match input.rsplit_once('-') {
+        Some((basic, deltas)) if !basic.is_empty() => (basic, deltas),
         _ => ("", input),
     };
     if !basic.is_ascii() {
