@@ -42,9 +42,28 @@ fn opt_s(v: &Option<String>) -> JsValue {
     v.as_deref().map_or(JsValue::NULL, JsValue::from_str)
 }
 
+/// Header values from JS: an array of strings, read here rather than by wasm-bindgen's
+/// `Vec<String>` conversion (which links its own vector glue, about 1 KB gzip).
+fn strings(values: &Array) -> Result<Vec<String>, JsValue> {
+    let read = if Array::is_array(values) {
+        values.iter().map(|v| v.as_string()).collect()
+    } else {
+        None
+    };
+    read.ok_or_else(|| crate::invalid("the header values must be an array of strings"))
+}
+
+/// Strings as a JS array (see [`strings`]).
+fn string_array(values: Vec<String>) -> Array {
+    values.iter().map(|v| JsValue::from_str(v)).collect()
+}
+
 /// Every challenge in the `WWW-Authenticate` header values (RFC 9110 §11.6.1).
 #[wasm_bindgen(js_name = parseWwwAuthenticate)]
-pub fn parse_www_authenticate(headers: Vec<String>) -> ChallengeList {
+pub fn parse_www_authenticate(
+    #[wasm_bindgen(unchecked_param_type = "string[]")] headers: Array,
+) -> Result<ChallengeList, JsValue> {
+    let headers = strings(&headers)?;
     let parsed = parse_challenges(headers.iter().map(String::as_str));
     let list: Array = parsed
         .iter()
@@ -58,12 +77,15 @@ pub fn parse_www_authenticate(headers: Vec<String>) -> ChallengeList {
             ])
         })
         .collect();
-    list.unchecked_into()
+    Ok(list.unchecked_into())
 }
 
 /// What the MCP client takes from the Bearer challenge, or `null` when there is none.
 #[wasm_bindgen(js_name = bearerChallenge)]
-pub fn bearer_challenge(headers: Vec<String>) -> BearerChallengeJs {
+pub fn bearer_challenge(
+    #[wasm_bindgen(unchecked_param_type = "string[]")] headers: Array,
+) -> Result<BearerChallengeJs, JsValue> {
+    let headers = strings(&headers)?;
     let out = match bearer(headers.iter().map(String::as_str)) {
         None => JsValue::NULL,
         Some(b) => object(&[
@@ -73,22 +95,26 @@ pub fn bearer_challenge(headers: Vec<String>) -> BearerChallengeJs {
             ("errorDescription", opt_s(&b.error_description)),
         ]),
     };
-    out.unchecked_into()
+    Ok(out.unchecked_into())
 }
 
 /// The protected resource metadata URLs to try, in order (RFC 9728).
-#[wasm_bindgen(js_name = protectedResourceMetadataUrls)]
+#[wasm_bindgen(js_name = protectedResourceMetadataUrls, unchecked_return_type = "string[]")]
 pub fn prm_urls(
     #[wasm_bindgen(js_name = serverUrl)] server_url: &str,
     #[wasm_bindgen(js_name = headerUrl)] header_url: Option<String>,
-) -> Result<Vec<String>, JsValue> {
-    protected_resource_metadata_urls(server_url, header_url.as_deref()).map_err(js_error)
+) -> Result<Array, JsValue> {
+    protected_resource_metadata_urls(server_url, header_url.as_deref())
+        .map(string_array)
+        .map_err(js_error)
 }
 
 /// The authorization server metadata URLs to try, in order (RFC 8414, OpenID Connect).
-#[wasm_bindgen(js_name = authorizationServerMetadataUrls)]
-pub fn as_urls(issuer: &str) -> Result<Vec<String>, JsValue> {
-    authorization_server_metadata_urls(issuer).map_err(js_error)
+#[wasm_bindgen(js_name = authorizationServerMetadataUrls, unchecked_return_type = "string[]")]
+pub fn as_urls(issuer: &str) -> Result<Array, JsValue> {
+    authorization_server_metadata_urls(issuer)
+        .map(string_array)
+        .map_err(js_error)
 }
 
 /// Checks a callback URL against the expected state and issuer (RFC 9207) and returns the

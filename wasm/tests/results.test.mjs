@@ -76,4 +76,10 @@ test("challenge parameters are own properties, a `__proto__` parameter too", () 
   assert.deepEqual(Object.keys(b), ["resourceMetadata", "scope", "error", "errorDescription"]);
   assert.equal(b.scope, "a b");
   assert.equal(b.resourceMetadata, null);
+  // header values are an array of strings: anything else is refused, not read as no header
+  for (const bad of ["Bearer scope=\"a\"", ["Bearer", 1], { length: 1, 0: "Bearer" }, undefined]) {
+    for (const f of [pkg.parseWwwAuthenticate, pkg.bearerChallenge]) {
+      assert.throws(() => f(bad), (e) => e.code === "invalid" && /array of strings/.test(e.message), String(bad));
+    }
+  }
 });
