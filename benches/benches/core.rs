@@ -85,6 +85,25 @@ fn server_answers(c: &mut Criterion) {
         b.iter(|| mcp_auth_core::json::parse(black_box(wide.as_bytes())).expect("JSON"))
     });
     group.finish();
+    // a server's 50,000 tools joining the session's cache: one sort of their names
+    let tools: Vec<(String, u32)> = (0..50_000u32)
+        .map(|i| {
+            (
+                format!("tool-{}", i.wrapping_mul(2_654_435_761) % 50_000),
+                i,
+            )
+        })
+        .collect();
+    let mut group = c.benchmark_group("sorted");
+    group.sample_size(10);
+    group.bench_function("50,000 keys into a SortedMap", |b| {
+        b.iter(|| {
+            let mut map = mcp_auth_core::sorted::SortedMap::new();
+            map.extend(black_box(tools.clone()));
+            map
+        })
+    });
+    group.finish();
 }
 
 criterion_group!(benches, login_request, server_answers);

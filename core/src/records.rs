@@ -339,7 +339,7 @@ impl Index {
             .filter_map(|k| k.strip_prefix("tokens:"))
             .map(|rest| rest.split_once('|').map_or(rest, |(id, _)| id).to_string())
             .collect();
-        out.sort_unstable();
+        crate::sorted::sort_strings(&mut out);
         out.dedup();
         out
     }

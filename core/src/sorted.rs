@@ -99,13 +99,12 @@ pub(crate) fn by_key<V>(entries: Vec<(String, V)>) -> Vec<(String, V)> {
 }
 
 /// The positions of `keys` in key order, one per distinct key: the last position of a key
-/// that occurs more than once. Not generic over the values; and it sorts with `[String]`'s
-/// `sort_unstable`, which core already uses elsewhere: each further instance of the sort costs
-/// the wasm build about 3 KB gzip (measured on `extend`'s first version, which sorted
-/// positions by key).
+/// that occurs more than once. Not generic over the values, and it sorts strings with
+/// [`sort_strings`], core's one sort: each further instance of a sort costs the wasm build
+/// about 3 KB gzip (measured on `extend`'s first version, which sorted positions by key).
 fn order_by_key(keys: &[&str]) -> Vec<usize> {
     let mut distinct: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
-    distinct.sort_unstable();
+    sort_strings(&mut distinct);
     distinct.dedup();
     let mut last = vec![0; distinct.len()];
     for (at, key) in keys.iter().enumerate() {
@@ -114,6 +113,38 @@ fn order_by_key(keys: &[&str]) -> Vec<usize> {
         }
     }
     last
+}
+
+/// Sorts strings by their bytes, as `[String]::sort_unstable` does, with a heapsort: core's
+/// every sort goes through here. `std`'s sort (pattern-defeating quicksort with its small-sort
+/// networks and heapsort fallback) is the better sort, but its one instance cost the wasm build
+/// 1,496 B gzip; this keeps O(n log n) at worst for a hostile server's sizes, at 1.6× `std`'s
+/// time on 50,000 keys (`cargo bench -p mcp-auth-benches --bench core -- sorted`).
+pub fn sort_strings(v: &mut [String]) {
+    fn sift(v: &mut [String], mut root: usize, end: usize) {
+        loop {
+            let mut child = 2 * root + 1;
+            if child >= end {
+                return;
+            }
+            if child + 1 < end && v[child] < v[child + 1] {
+                child += 1;
+            }
+            if v[root] >= v[child] {
+                return;
+            }
+            v.swap(root, child);
+            root = child;
+        }
+    }
+    let n = v.len();
+    for start in (0..n / 2).rev() {
+        sift(v, start, n);
+    }
+    for end in (1..n).rev() {
+        v.swap(0, end);
+        sift(v, 0, end);
+    }
 }
 
 impl<V> Default for SortedMap<V> {
@@ -287,6 +318,51 @@ mod tests {
         assert!(!s.remove("a"), "removed once");
         assert_eq!(format!("{s:?}"), r#"{"0", "b", "c"}"#);
         assert_eq!(s.into_iter().collect::<Vec<_>>(), ["0", "b", "c"]);
+    }
+
+    #[test]
+    fn sort_strings_sorts_as_std_does() {
+        let mut seed = 0x0123_4567_89ab_cdef_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let words = [
+            "",
+            "a",
+            "b",
+            "ab",
+            "ba",
+            "é",
+            "e\u{301}",
+            "Z",
+            "zz",
+            "\u{10ffff}",
+        ];
+        for len in (0..64).chain([200, 1_000]) {
+            let mut v: Vec<String> = (0..len)
+                .map(|_| {
+                    let n = next() as usize % 3;
+                    (0..n)
+                        .map(|_| words[next() as usize % words.len()])
+                        .collect()
+                })
+                .collect();
+            let mut want = v.clone();
+            want.sort_unstable();
+            sort_strings(&mut v);
+            assert_eq!(v, want, "{len}");
+        }
+        // already sorted and reversed input
+        let mut v: Vec<String> = (0..100).map(|i| format!("{i:03}")).collect();
+        let want = v.clone();
+        sort_strings(&mut v);
+        assert_eq!(v, want);
+        v.reverse();
+        sort_strings(&mut v);
+        assert_eq!(v, want);
     }
 
     #[test]

@@ -315,7 +315,7 @@ impl<H: Host> McpAuth<H> {
         if forget_client {
             keys.extend(idx.keys_of(&id));
         }
-        keys.sort_unstable();
+        crate::sorted::sort_strings(&mut keys);
         keys.dedup();
         for key in keys {
             let existed = idx.keys.contains(&key) || self.host.load(&key).await?.is_some();

@@ -123,8 +123,8 @@ impl Object {
     }
 
     /// Puts the members in the byte order of their keys (the order serde_json's map wrote,
-    /// which signed and sent bytes keep). Through `sorted::by_key`, whose one sort (of
-    /// `[String]`) the wasm build links anyway: a sort of the members would be another instance.
+    /// which signed and sent bytes keep). Through `sorted::by_key`, which sorts with core's one
+    /// sort (`sorted::sort_strings`): a sort of the members would be another instance.
     pub fn sort_keys(&mut self) {
         self.0 = crate::sorted::by_key(std::mem::take(&mut self.0));
     }
