@@ -27,10 +27,11 @@ import { ROOT } from "./helpers.mjs";
 // instance: 165.3 KiB web, 168.2 KiB node as counted here (build.sh 164.9 KiB). Seventh
 // session: base64 through base64ct, fewer generic instances, the error boxed: 156.8 KiB web,
 // 159.6 KiB node as counted here (build.sh 156.6 KiB). Eighth session: the host's error
-// boxed, no std IP address parsers, core's own punycode decoder, no `str` slicing panic:
-// 147.0 KiB web, 149.8 KiB node as counted here (build.sh 147.0 KiB).
+// boxed, no std IP address parsers, core's own punycode decoder, no `str` slicing panic,
+// the shell's own string arrays, one heapsort: 145.0 KiB web, 147.7 KiB node as counted here
+// (build.sh 145.0 KiB).
 // Ceiling: the larger + ~3 % while the size work of issue 11 lands in steps.
-const GZIP_CEILING = 155 * 1024;
+const GZIP_CEILING = 152 * 1024;
 
 for (const kind of ["web", "node"]) {
   const dir = path.join(ROOT, "wasm/pkg", kind);
