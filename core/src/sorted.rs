@@ -322,13 +322,7 @@ mod tests {
 
     #[test]
     fn sort_strings_sorts_as_std_does() {
-        let mut seed = 0x0123_4567_89ab_cdef_u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::test_host::numbers(0x0123_4567_89ab_cdef_u64);
         let words = [
             "",
             "a",

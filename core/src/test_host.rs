@@ -8,6 +8,17 @@ use std::collections::HashMap;
 
 type Responder = Box<dyn Fn(&HttpRequest) -> HttpResponse>;
 
+/// A reproducible stream of pseudo-random numbers (xorshift64) for tests that compare core's
+/// answers with a reference over many generated inputs.
+pub(crate) fn numbers(mut seed: u64) -> impl FnMut() -> u64 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    }
+}
+
 pub(crate) struct MemHost {
     pub map: RefCell<HashMap<String, String>>,
     pub sent: RefCell<Vec<HttpRequest>>,

@@ -561,13 +561,7 @@ mod tests {
                 "{encoded}"
             );
         }
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::test_host::numbers(0x9e37_79b9_7f4a_7c15_u64);
         let pool = [
             'a',
             'z',
@@ -754,13 +748,7 @@ mod tests {
     /// and on strings of the characters an address is made of.
     #[test]
     fn ip_hosts_read_as_std_reads_them() {
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::test_host::numbers(0x2545_f491_4f6c_dd1d_u64);
         for _ in 0..20_000 {
             let r = next();
             // addresses as written: runs of zero pieces, so that `::` is everywhere
