@@ -447,6 +447,11 @@ fn has_punycode(s: &str) -> bool {
         .any(|w| w.eq_ignore_ascii_case(b"xn--"))
 }
 
+/// The longest punycode (after `xn--`) a label may have: UTS #46 implementations refuse
+/// longer ones (ICU, and `idna` in the native build, after ICU-13727). It also bounds the
+/// decoder's work, which grows with the square of a label's length.
+const PUNYCODE_MAX: usize = 2000;
+
 /// A label's part after its `xn--` (in any case), when it has one.
 fn encoded(label: &str) -> Option<&str> {
     label
@@ -468,6 +473,9 @@ fn punycode_checked(parser: UrlParser, url: Url) -> Result<Url, ParseError> {
     let mut unicode = Vec::new();
     for label in host.split('.') {
         if let Some(encoded) = encoded(label) {
+            if encoded.len() > PUNYCODE_MAX {
+                return Err(ParseError::IdnaError);
+            }
             unicode.push(punycode_decode(encoded).ok_or(ParseError::IdnaError)?);
         } else {
             unicode.push(label.to_string());
@@ -875,6 +883,29 @@ mod tests {
             p("myapp://xn--a.example/cb?code=c").unwrap().as_str(),
             "myapp://xn--a.example/cb?code=c"
         );
+        // punycode longer than UTS #46 takes is refused before it is decoded, as natively;
+        // shorter, it is decoded and comes back the same
+        for (n, accepted) in [(1_000, true), (2_100, false)] {
+            let label = idna::punycode::encode_str(&"ü".repeat(n)).expect("encodable");
+            assert_eq!(label.len() <= PUNYCODE_MAX, accepted, "{n}");
+            let input = format!("https://xn--{label}.example/");
+            assert_eq!(url::Url::parse(&input).is_ok(), accepted, "url, {n}");
+            assert_eq!(parse(&input).is_ok(), accepted, "platform, {n}");
+            // a platform that takes labels of any length, and encodes Unicode ones
+            fn any_length(input: &str, _: Option<&str>) -> Option<Parts> {
+                let host = input.split_once("://")?.1.split('/').next()?;
+                let labels: Vec<String> = host
+                    .split('.')
+                    .map(|l| match l.is_ascii() {
+                        true => Some(l.to_string()),
+                        false => Some(format!("xn--{}", idna::punycode::encode_str(l)?)),
+                    })
+                    .collect::<Option<_>>()?;
+                Some(https_answer(&labels.join("."), "/"))
+            }
+            let got = parse_with(Some(any_length), &input, None);
+            assert_eq!(got.is_ok(), accepted, "any length, {n}");
+        }
     }
 
     #[test]
