@@ -10,7 +10,7 @@ fn s(v: &str) -> JsValue {
     JsValue::from_str(v)
 }
 
-fn opt_s(v: &Option<String>) -> JsValue {
+pub(crate) fn opt_s(v: &Option<String>) -> JsValue {
     v.as_deref().map_or(JsValue::NULL, s)
 }
 
@@ -18,7 +18,8 @@ fn opt_n(v: Option<u64>) -> JsValue {
     v.map_or(JsValue::NULL, |n| JsValue::from_f64(n as f64))
 }
 
-fn strings(list: &[String]) -> JsValue {
+/// Strings as a JS array.
+pub(crate) fn strings(list: &[String]) -> JsValue {
     list.iter().map(|v| s(v)).collect::<Array>().into()
 }
 

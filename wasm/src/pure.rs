@@ -3,7 +3,7 @@
 
 use crate::js::to_js_object;
 use crate::js_error;
-use crate::out::object;
+use crate::out::{object, opt_s, strings};
 use js_sys::{Array, Object};
 use mcp_auth_core::metadata::{
     authorization_server_metadata_urls, protected_resource_metadata_urls,
@@ -38,13 +38,10 @@ pub fn is_valid_pkce_verifier(verifier: &str) -> bool {
     verifier_is_valid(verifier)
 }
 
-fn opt_s(v: &Option<String>) -> JsValue {
-    v.as_deref().map_or(JsValue::NULL, JsValue::from_str)
-}
-
 /// Header values from JS: an array of strings, read here rather than by wasm-bindgen's
-/// `Vec<String>` conversion (which links its own vector glue, about 1 KB gzip).
-fn strings(values: &Array) -> Result<Vec<String>, JsValue> {
+/// `Vec<String>` conversion (which links its own vector glue, about 1 KB gzip; the lists
+/// going out are `out::strings` for the same reason).
+fn header_values(values: &Array) -> Result<Vec<String>, JsValue> {
     let read = if Array::is_array(values) {
         values.iter().map(|v| v.as_string()).collect()
     } else {
@@ -53,17 +50,12 @@ fn strings(values: &Array) -> Result<Vec<String>, JsValue> {
     read.ok_or_else(|| crate::invalid("the header values must be an array of strings"))
 }
 
-/// Strings as a JS array (see [`strings`]).
-fn string_array(values: Vec<String>) -> Array {
-    values.iter().map(|v| JsValue::from_str(v)).collect()
-}
-
 /// Every challenge in the `WWW-Authenticate` header values (RFC 9110 §11.6.1).
 #[wasm_bindgen(js_name = parseWwwAuthenticate)]
 pub fn parse_www_authenticate(
     #[wasm_bindgen(unchecked_param_type = "string[]")] headers: Array,
 ) -> Result<ChallengeList, JsValue> {
-    let headers = strings(&headers)?;
+    let headers = header_values(&headers)?;
     let parsed = parse_challenges(headers.iter().map(String::as_str));
     let list: Array = parsed
         .iter()
@@ -85,7 +77,7 @@ pub fn parse_www_authenticate(
 pub fn bearer_challenge(
     #[wasm_bindgen(unchecked_param_type = "string[]")] headers: Array,
 ) -> Result<BearerChallengeJs, JsValue> {
-    let headers = strings(&headers)?;
+    let headers = header_values(&headers)?;
     let out = match bearer(headers.iter().map(String::as_str)) {
         None => JsValue::NULL,
         Some(b) => object(&[
@@ -103,17 +95,17 @@ pub fn bearer_challenge(
 pub fn prm_urls(
     #[wasm_bindgen(js_name = serverUrl)] server_url: &str,
     #[wasm_bindgen(js_name = headerUrl)] header_url: Option<String>,
-) -> Result<Array, JsValue> {
+) -> Result<JsValue, JsValue> {
     protected_resource_metadata_urls(server_url, header_url.as_deref())
-        .map(string_array)
+        .map(|urls| strings(&urls))
         .map_err(js_error)
 }
 
 /// The authorization server metadata URLs to try, in order (RFC 8414, OpenID Connect).
 #[wasm_bindgen(js_name = authorizationServerMetadataUrls, unchecked_return_type = "string[]")]
-pub fn as_urls(issuer: &str) -> Result<Array, JsValue> {
+pub fn as_urls(issuer: &str) -> Result<JsValue, JsValue> {
     authorization_server_metadata_urls(issuer)
-        .map(string_array)
+        .map(|urls| strings(&urls))
         .map_err(js_error)
 }
 

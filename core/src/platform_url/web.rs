@@ -165,17 +165,13 @@ fn ipv4_of(host: &str) -> Option<Ipv4Addr> {
 /// wrote one makes the URL refused, not misread).
 fn ipv6_of(text: &str) -> Option<Ipv6Addr> {
     let mut pieces = [0u16; 8];
-    let n;
     match text.as_bytes().windows(2).position(|w| w == b"::") {
-        None => {
-            n = read_pieces(text, &mut pieces)?;
-            if n != 8 {
-                return None;
-            }
-        }
+        None if read_pieces(text, &mut pieces)? == 8 => {}
+        None => return None,
         Some(at) => {
+            // the pieces after `::` end the address; the zeros it stands for fill the gap
             let mut tail = [0u16; 8];
-            n = read_pieces(text.get(..at)?, &mut pieces)?;
+            let n = read_pieces(text.get(..at)?, &mut pieces)?;
             let m = read_pieces(text.get(at + 2..)?, &mut tail)?;
             if n + m > 7 {
                 return None;
