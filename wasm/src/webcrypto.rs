@@ -43,22 +43,23 @@ pub(crate) fn available() -> bool {
             .is_some_and(|c| c.subtle().is_object())
 }
 
-/// Resolves with an IndexedDB request's `result`, rejects with its `error`.
+/// Resolves with an IndexedDB request's `result`, rejects with its `error`. The promise's own
+/// `resolve` and `reject` are the request's handlers (they get the event), and the outcome is
+/// read from the request afterwards: no Rust closure per request.
 async fn request_done(req: &IdbRequest) -> Result<JsValue, JsValue> {
     let promise = Promise::new(&mut |resolve: Function, reject: Function| {
-        let r = req.clone();
-        let ok = Closure::once_into_js(move || {
-            let _ = resolve.call1(&JsValue::UNDEFINED, &r.result().unwrap_or_default());
-        });
-        let r = req.clone();
-        let err = Closure::once_into_js(move || {
-            let e: JsValue = r.error().ok().flatten().map(Into::into).unwrap_or_default();
-            let _ = reject.call1(&JsValue::UNDEFINED, &e);
-        });
-        req.set_onsuccess(Some(ok.unchecked_ref()));
-        req.set_onerror(Some(err.unchecked_ref()));
+        req.set_onsuccess(Some(&resolve));
+        req.set_onerror(Some(&reject));
     });
-    JsFuture::from(promise).await
+    match JsFuture::from(promise).await {
+        Ok(_) => req.result(),
+        Err(_) => Err(req
+            .error()
+            .ok()
+            .flatten()
+            .map(Into::into)
+            .unwrap_or_default()),
+    }
 }
 
 /// The keys of one client: IndexedDB opened once, keys read once.

@@ -117,3 +117,35 @@ test("the demo logs in with a non-extractable key, and a copied token is refused
   assert.equal(dpop.as_nonce_challenges, 1, JSON.stringify(dpop));
   assert.deepEqual(pageErrors, [], "no errors on the page");
 });
+
+test("log out deletes the identity's key from IndexedDB, and a new login makes a new one", async () => {
+  const id = new URL(kit.mcp_url).origin;
+  const keyOf = (identity) =>
+    page.evaluate(async (identity) => {
+      const db = await new Promise((ok, ko) => {
+        const r = indexedDB.open("mcp-auth-dpop");
+        r.onsuccess = () => ok(r.result);
+        r.onerror = () => ko(r.error);
+      });
+      const rec = await new Promise((ok, ko) => {
+        const r = db.transaction("keys", "readonly").objectStore("keys").get(identity);
+        r.onsuccess = () => ok(r.result);
+        r.onerror = () => ko(r.error);
+      });
+      db.close();
+      return rec ? rec.jwk.x : null;
+    }, identity);
+  const first = await keyOf(id);
+  assert.equal(typeof first, "string", "the login's key is stored");
+
+  await page.click("#logout");
+  await page.waitForFunction(() => document.getElementById("state").textContent.startsWith("Logged out"));
+  assert.equal(await keyOf(id), null, "the key went with the tokens");
+
+  await page.click("#login");
+  await page.waitForSelector('#tools li[data-tool="whoami"]', { timeout: 20000 });
+  const second = await keyOf(id);
+  assert.equal(typeof second, "string");
+  assert.notEqual(second, first, "a new key for the new login");
+  assert.deepEqual(pageErrors, [], "no errors on the page");
+});
