@@ -239,6 +239,22 @@ crate::json_struct!(LogoutReport {
     deleted_keys,
 });
 
+/// The text stored under a key (see [`McpAuth::stored`]).
+pub(crate) struct Stored<'k> {
+    key: &'k str,
+    text: Option<String>,
+}
+
+impl Stored<'_> {
+    /// The record, `None` when nothing is stored.
+    pub(crate) fn decode<T: crate::records::Record>(self) -> Result<Option<T>> {
+        match self.text {
+            Some(text) => decode(self.key, &text).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
 type LocalLock = Arc<futures_util::lock::Mutex<()>>;
 
 /// Why a login happens, beyond the options: what a 401 or 403 said, and whether cached
@@ -291,14 +307,13 @@ impl<H: Host> McpAuth<H> {
 
     // ---- storage helpers ----
 
-    pub(crate) fn read<'a, T: crate::records::Record + 'a>(
-        &'a self,
-        key: &'a str,
-    ) -> impl std::future::Future<Output = Result<Option<T>>> + 'a {
-        // only the decoding is generic: one state machine for every record type
-        futures_util::FutureExt::map(self.read_text(key), move |text| match text? {
-            Some(text) => decode(key, &text).map(Some),
-            None => Ok(None),
+    /// What is stored under `key`, to be decoded as a record type by [`Stored::decode`]:
+    /// `self.stored(key).await.and_then(Stored::decode::<T>)`. Only the decoding is generic:
+    /// one state machine for every record type, and no future adapter per type.
+    pub(crate) async fn stored<'k>(&self, key: &'k str) -> Result<Stored<'k>> {
+        Ok(Stored {
+            key,
+            text: self.read_text(key).await?,
         })
     }
 
@@ -351,7 +366,11 @@ impl<H: Host> McpAuth<H> {
 
     /// The index of stored keys (an unreadable index is rebuilt empty rather than blocking).
     pub async fn index(&self) -> Result<Index> {
-        match self.read::<Index>(INDEX_KEY).await {
+        match self
+            .stored(INDEX_KEY)
+            .await
+            .and_then(Stored::decode::<Index>)
+        {
             Ok(i) => Ok(i.unwrap_or_default()),
             Err(e) if matches!(*e, Error::CorruptRecord { .. }) => Ok(Index::default()),
             Err(e) => Err(e),
@@ -420,7 +439,11 @@ impl<H: Host> McpAuth<H> {
                 });
             }
         }
-        if let Ok(Some(rec)) = self.read::<ClientRecord>(&key).await {
+        if let Ok(Some(rec)) = self
+            .stored(&key)
+            .await
+            .and_then(Stored::decode::<ClientRecord>)
+        {
             if rec.source == ClientSource::Dynamic
                 && rec.issuer == issuer
                 && rec.redirect_uris.iter().any(|u| u == &opts.redirect_uri)
@@ -484,7 +507,11 @@ impl<H: Host> McpAuth<H> {
             if !key.starts_with(&prefix) {
                 continue;
             }
-            if let Ok(Some(rec)) = self.read::<ClientRecord>(&key).await {
+            if let Ok(Some(rec)) = self
+                .stored(&key)
+                .await
+                .and_then(Stored::decode::<ClientRecord>)
+            {
                 if rec.source == ClientSource::Configured
                     && rec.client_id == client_id
                     && rec.issuer != issuer
@@ -500,8 +527,9 @@ impl<H: Host> McpAuth<H> {
     /// without a matching client (e.g. deleted) is treated as a public client.
     pub(crate) async fn client_for(&self, record: &TokenRecord) -> Result<ClientRecord> {
         match self
-            .read::<ClientRecord>(&client_key(&record.identity, &record.issuer))
-            .await?
+            .stored(&client_key(&record.identity, &record.issuer))
+            .await
+            .and_then(Stored::decode::<ClientRecord>)?
         {
             Some(c) if c.client_id == record.client_id && c.issuer == record.issuer => Ok(c),
             _ => Ok(ClientRecord {
@@ -681,7 +709,11 @@ impl<H: Host> McpAuth<H> {
     pub async fn complete_login(&self, callback_url: &str) -> Result<TokenInfo> {
         let state = oauth::query_param(callback_url, "state").ok_or(Error::StateMismatch)?;
         let key = pending_key(&state);
-        let pending: PendingLogin = self.read(&key).await?.ok_or(Error::StateMismatch)?;
+        let pending: PendingLogin = self
+            .stored(&key)
+            .await
+            .and_then(Stored::decode)?
+            .ok_or(Error::StateMismatch)?;
         let now = self.host.now();
         if now.saturating_sub(pending.created_at) > PENDING_LOGIN_TTL {
             self.delete(&key).await?;

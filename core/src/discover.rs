@@ -6,6 +6,7 @@
 //! tokens go by starting a login the user never finishes.
 
 use crate::client::McpAuth;
+use crate::client::Stored;
 use crate::error::{Error, Result};
 use crate::host::{Host, HttpRequest, HttpResponse};
 use crate::metadata::{
@@ -54,8 +55,9 @@ impl<H: Host> McpAuth<H> {
         let now = self.host.now();
         Ok(
             match self
-                .read::<DiscoveryRecord>(&discovery_key(&resource))
+                .stored(&discovery_key(&resource))
                 .await
+                .and_then(Stored::decode::<DiscoveryRecord>)
             {
                 Ok(Some(rec)) if now.saturating_sub(rec.fetched_at) < max_age => Some(rec),
                 _ => None,

@@ -2,6 +2,7 @@
 //! or a full-page redirect the user never came back from. Each holds a PKCE verifier and
 //! a line in the index; left alone they pile up, and every index write grows with them.
 
+use crate::client::Stored;
 use crate::client::{McpAuth, PENDING_LOGIN_TTL};
 use crate::error::Result;
 use crate::host::Host;
@@ -39,7 +40,11 @@ impl<H: Host> McpAuth<H> {
             .collect();
         let mut pruned = 0;
         for key in keys {
-            let stale = match self.read::<PendingLogin>(&key).await {
+            let stale = match self
+                .stored(&key)
+                .await
+                .and_then(Stored::decode::<PendingLogin>)
+            {
                 Ok(Some(p)) => now.saturating_sub(p.created_at) > PENDING_LOGIN_TTL,
                 // already gone: only the index line is left
                 Ok(None) => true,

@@ -5,7 +5,7 @@
 //! A token record is bound to its issuer and the endpoints it came from: refresh and
 //! revocation go there and nowhere else, whatever a later discovery says.
 
-use crate::client::{is_oauth_error, LogoutReport, McpAuth, TokenStatus};
+use crate::client::{is_oauth_error, LogoutReport, McpAuth, Stored, TokenStatus};
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::oauth::{self, TokenBinding};
@@ -28,7 +28,11 @@ impl<H: Host> McpAuth<H> {
         let wanted = resource_uri(url)?;
         // the common case, without the index: a record for exactly this resource
         let exact = tokens_key(&id, &wanted);
-        if let Some(rec) = self.read::<TokenRecord>(&exact).await? {
+        if let Some(rec) = self
+            .stored(&exact)
+            .await
+            .and_then(Stored::decode::<TokenRecord>)?
+        {
             return Ok(Some((exact, rec)));
         }
         let index = self.index().await?;
@@ -44,7 +48,11 @@ impl<H: Host> McpAuth<H> {
             }
         }
         for (key, _) in covering_first(candidates, |(_, r)| r, &wanted) {
-            if let Some(rec) = self.read::<TokenRecord>(&key).await? {
+            if let Some(rec) = self
+                .stored(&key)
+                .await
+                .and_then(Stored::decode::<TokenRecord>)?
+            {
                 return Ok(Some((key, rec)));
             }
         }
@@ -57,13 +65,18 @@ impl<H: Host> McpAuth<H> {
     /// is dropped: the tokens, refresh token and scope carry over.
     pub(crate) async fn migrate_v1(&self, id: &str) -> Result<Option<TokenRecord>> {
         let old_key = legacy_tokens_key(id);
-        let Some(mut rec) = self.read::<TokenRecord>(&old_key).await? else {
+        let Some(mut rec) = self
+            .stored(&old_key)
+            .await
+            .and_then(Stored::decode::<TokenRecord>)?
+        else {
             return Ok(None);
         };
         if rec.token_endpoint.is_none() {
             if let Ok(Some(disc)) = self
-                .read::<DiscoveryRecord>(&crate::records::discovery_key(&rec.resource))
+                .stored(&crate::records::discovery_key(&rec.resource))
                 .await
+                .and_then(Stored::decode::<DiscoveryRecord>)
             {
                 if disc.authorization_server.issuer == rec.issuer {
                     rec.token_endpoint = Some(disc.authorization_server.token_endpoint.clone());
@@ -76,7 +89,12 @@ impl<H: Host> McpAuth<H> {
         let new_key = tokens_key(id, &rec.resource);
         // a newer record for that resource wins; the old one is only removed once the new
         // key holds a record
-        if self.read::<TokenRecord>(&new_key).await?.is_none() {
+        if self
+            .stored(&new_key)
+            .await
+            .and_then(Stored::decode::<TokenRecord>)?
+            .is_none()
+        {
             self.write(&new_key, &rec).await?;
         }
         self.delete(&old_key).await?;
@@ -154,9 +172,13 @@ impl<H: Host> McpAuth<H> {
         let relogin = || Error::ReauthenticationRequired {
             identity: stale.resource.clone(),
         };
-        let record: TokenRecord = self.read(&key).await?.ok_or_else(|| Error::LoginRequired {
-            identity: stale.resource.clone(),
-        })?;
+        let record: TokenRecord = self
+            .stored(&key)
+            .await
+            .and_then(Stored::decode)?
+            .ok_or_else(|| Error::LoginRequired {
+                identity: stale.resource.clone(),
+            })?;
         let now = self.host.now();
         match failed {
             Some(f) if &record.access_token != f => return Ok(record),
@@ -272,7 +294,11 @@ impl<H: Host> McpAuth<H> {
             id.to_string(),
             crate::records::parse_tokens_key(key).map(|(_, r)| r.to_string()),
         );
-        match self.read::<TokenRecord>(key).await {
+        match self
+            .stored(key)
+            .await
+            .and_then(Stored::decode::<TokenRecord>)
+        {
             Ok(Some(r)) => {
                 st.present = true;
                 st.dpop_bound = r.is_dpop_bound();
@@ -304,7 +330,11 @@ impl<H: Host> McpAuth<H> {
         let mut keys: Vec<String> = idx.token_keys_of(&id).into_iter().map(|(k, _)| k).collect();
         keys.push(legacy_tokens_key(&id));
         for key in &keys {
-            match self.read::<TokenRecord>(key).await {
+            match self
+                .stored(key)
+                .await
+                .and_then(Stored::decode::<TokenRecord>)
+            {
                 Ok(Some(record)) => self.revoke(&record, &mut report).await,
                 Ok(None) => {}
                 Err(e) => report.revocation_notes.push(format!(

@@ -18,6 +18,7 @@ pub use messages::{
     JWT_BEARER, TOKEN_EXCHANGE, TOKEN_TYPE_ID_JAG, TOKEN_TYPE_ID_TOKEN,
 };
 
+use crate::client::Stored;
 use crate::client::{AuthOptions, McpAuth, Retry, TokenInfo};
 use crate::error::{Error, Result};
 use crate::host::Host;
@@ -187,7 +188,11 @@ impl<H: Host> McpAuth<H> {
             let _host = self.host.lock(&lock_name).await?;
             let now = self.host.now();
             if let Some(stale) = stale {
-                if let Ok(Some(current)) = self.read::<TokenRecord>(&key).await {
+                if let Ok(Some(current)) = self
+                    .stored(&key)
+                    .await
+                    .and_then(Stored::decode::<TokenRecord>)
+                {
                     if &current.access_token != stale
                         && !current.refresh_due(now, self.refresh_skew)
                     {

@@ -7,6 +7,7 @@ use super::record::{protocol_key, ProtocolRecord, PROTOCOL_RECORD_VERSION};
 use super::session::{Chosen, Session, Step};
 use super::sse::{Event, SseParser};
 use super::version::Protocol;
+use crate::client::Stored;
 use crate::client::{AuthOptions, McpAuth};
 use crate::error::{Error, Result};
 use crate::host::{ChunkStream, Host, HttpRequest};
@@ -64,8 +65,9 @@ impl<H: Host> McpAuth<H> {
         let resource = resource_uri(server_url)?;
         let saved = match protocol {
             Protocol::Auto => self
-                .read::<ProtocolRecord>(&protocol_key(&resource))
+                .stored(&protocol_key(&resource))
                 .await
+                .and_then(Stored::decode::<ProtocolRecord>)
                 .ok()
                 .flatten()
                 .filter(|r| r.resource == resource)

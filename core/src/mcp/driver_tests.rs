@@ -161,9 +161,10 @@ fn http_sse_end_to_end_and_remembered() {
         ]
     );
     let rec: ProtocolRecord = auth
-        .read(&protocol_key(URL))
+        .stored(&protocol_key(URL))
         .now_or_never()
         .expect("ready")
+        .and_then(crate::client::Stored::decode)
         .expect("readable")
         .expect("written");
     assert_eq!(rec.protocol_version, "2024-11-05");
