@@ -7,9 +7,24 @@ use sha2::{Digest, Sha256};
 /// `n` random bytes from the operating system (or the JS crypto API on wasm).
 pub fn random_bytes(n: usize) -> Result<Vec<u8>> {
     let mut buf = vec![0u8; n];
-    getrandom::fill(&mut buf)
-        .map_err(|e| Error::Invalid(format!("no secure random source: {e}")))?;
+    getrandom::fill(&mut buf).map_err(random_failed)?;
     Ok(buf)
+}
+
+/// getrandom's own description of the failure (the OS error) natively. In the wasm build its
+/// one source is the platform's `crypto.getRandomValues`, named instead: getrandom's error
+/// texts and its integer formatting stay out of the package.
+#[cfg(not(target_arch = "wasm32"))]
+fn random_failed(e: getrandom::Error) -> Error {
+    Error::Invalid(format!("no secure random source: {e}"))
+}
+
+#[cfg(target_arch = "wasm32")]
+fn random_failed(_: getrandom::Error) -> Error {
+    Error::Invalid(
+        "no secure random source: this JavaScript environment's crypto.getRandomValues is missing or failed"
+            .into(),
+    )
 }
 
 /// A fresh verifier: 64 characters of base64url (all unreserved), 384 random bits.
