@@ -326,12 +326,18 @@ impl<H: Host> McpAuth<H> {
         Ok(self.host.load(key).await?)
     }
 
-    pub(crate) async fn write<T: crate::json::ToJson>(&self, key: &str, record: &T) -> Result<()> {
-        self.write_text(key, &encode(record)).await
+    /// Stores `record` under `key`. Only the encoding is generic: the record is encoded before
+    /// the (one) future is made, so each record type adds no state machine.
+    pub(crate) fn write<'a, T: crate::json::ToJson>(
+        &'a self,
+        key: &'a str,
+        record: &T,
+    ) -> impl std::future::Future<Output = Result<()>> + 'a {
+        self.write_text(key, encode(record))
     }
 
-    async fn write_text(&self, key: &str, text: &str) -> Result<()> {
-        self.host.save(key, text).await?;
+    async fn write_text(&self, key: &str, text: String) -> Result<()> {
+        self.host.save(key, &text).await?;
         self.unsaved.forget(key);
         if key != INDEX_KEY {
             self.update_index(&|idx| idx.keys.insert(key.to_string()))
