@@ -692,7 +692,7 @@ impl<H: Host> McpAuth<H> {
         offline: bool,
     ) -> Option<String> {
         if let Some(s) = opts.scope.as_deref().filter(|s| !s.trim().is_empty()) {
-            return join_scopes([s]);
+            return join_scopes(&[s]);
         }
         let base = challenge.and_then(|c| c.scope.clone()).or_else(|| {
             disc.protected_resource
@@ -706,7 +706,10 @@ impl<H: Host> McpAuth<H> {
             .supports_scope("offline_access")
             .then_some("offline_access")
             .filter(|_| offline);
-        join_scopes([base.as_str()].into_iter().chain(offline))
+        match offline {
+            Some(o) => join_scopes(&[&base, o]),
+            None => join_scopes(&[&base]),
+        }
     }
 
     /// Finishes a login from the redirect URL: checks it, exchanges the code, stores the tokens

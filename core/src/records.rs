@@ -463,13 +463,13 @@ pub fn split_scope(scope: Option<&str>) -> Vec<String> {
         .collect()
 }
 
-/// Joins scopes, keeping the first occurrence of each.
-pub fn join_scopes<I: IntoIterator<Item = S>, S: AsRef<str>>(scopes: I) -> Option<String> {
-    let mut seen = Vec::<String>::new();
+/// Joins scopes (each a space-separated list), keeping the first occurrence of each.
+pub fn join_scopes(scopes: &[&str]) -> Option<String> {
+    let mut seen = Vec::<&str>::new();
     for s in scopes {
-        for part in s.as_ref().split_whitespace() {
-            if !seen.iter().any(|x| x == part) {
-                seen.push(part.to_string());
+        for part in s.split_whitespace() {
+            if !seen.contains(&part) {
+                seen.push(part);
             }
         }
     }
@@ -483,6 +483,17 @@ pub fn join_scopes<I: IntoIterator<Item = S>, S: AsRef<str>>(scopes: I) -> Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn join_scopes_keeps_the_first_occurrence_of_each() {
+        assert_eq!(join_scopes(&[]), None);
+        assert_eq!(join_scopes(&["", "  "]), None);
+        assert_eq!(join_scopes(&["read"]).as_deref(), Some("read"));
+        assert_eq!(
+            join_scopes(&[" b  a\tb ", "c a", "offline_access"]).as_deref(),
+            Some("b a c offline_access")
+        );
+    }
 
     fn reason(r: Result<()>) -> String {
         match r.map_err(|e| *e) {

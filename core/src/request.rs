@@ -175,8 +175,8 @@ impl<H: Host> McpAuth<H> {
                     let before = record
                         .as_ref()
                         .and_then(TokenRecord::base_scope)
-                        .map(str::to_string);
-                    let union = join_scopes(before.into_iter().chain([wanted]));
+                        .unwrap_or_default();
+                    let union = join_scopes(&[before, &wanted]);
                     record = Some(
                         self.login_and_read(
                             server_url,
