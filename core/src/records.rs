@@ -402,12 +402,19 @@ records!(
 /// Reads a stored record: refused, in this order, when it is not JSON, when a newer mcp-auth
 /// wrote it, or with its type's own reason (naming the member).
 pub(crate) fn decode<T: Record>(key: &str, text: &str) -> Result<T> {
+    let tree = record_tree(key, text)?;
+    json::from_json(&tree).map_err(|e| corrupt(key, e.0).boxed())
+}
+
+/// [`decode`]'s part that is the same for every record type, out of line.
+#[inline(never)]
+fn record_tree(key: &str, text: &str) -> Result<Json> {
     let tree = json::parse(text.as_bytes()).map_err(|_| corrupt(key, "not JSON".into()))?;
     let version = tree.get("version").and_then(Json::as_u64).unwrap_or(1);
     if version > u64::from(RECORD_VERSION) {
         return Err(newer(key, version).boxed());
     }
-    json::from_json(&tree).map_err(|e| corrupt(key, e.0).boxed())
+    Ok(tree)
 }
 
 #[inline(never)]
