@@ -190,8 +190,12 @@ fn parse_into(value: &str, out: &mut Vec<Challenge>) {
 /// a server that wants DPoP-bound tokens challenges with that scheme, with the same
 /// parameters), if any.
 pub fn bearer<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<BearerChallenge> {
-    let all = parse_challenges(values);
-    let pick = |scheme: &str| all.iter().find(|c| c.scheme == scheme).cloned();
+    bearer_of(&parse_challenges(values))
+}
+
+/// [`bearer`] of parsed challenges (not generic over where the header values come from).
+fn bearer_of(all: &[Challenge]) -> Option<BearerChallenge> {
+    let pick = |scheme: &str| all.iter().find(|c| c.scheme == scheme);
     pick("bearer")
         .or_else(|| pick("dpop"))
         .map(|c| BearerChallenge {
