@@ -241,10 +241,7 @@ impl Host for JsHost {
 
     async fn dpop_key(&self, identity: &str) -> HostResult<mcp_auth_core::PublicJwk> {
         match &self.webcrypto {
-            Some(keys) => {
-                let name = mcp_auth_core::dpop::key::key_name(identity);
-                Ok(keys.key(identity, || self.lock(&name)).await?.1)
-            }
+            Some(keys) => Ok(keys.key(self, identity).await?.1),
             None => Ok(crate::webcrypto::store_key(self, identity).await?.jwk),
         }
     }
@@ -252,8 +249,7 @@ impl Host for JsHost {
     async fn dpop_sign(&self, identity: &str, signing_input: &[u8]) -> HostResult<Vec<u8>> {
         match &self.webcrypto {
             Some(keys) => {
-                let name = mcp_auth_core::dpop::key::key_name(identity);
-                let (key, _) = keys.key(identity, || self.lock(&name)).await?;
+                let (key, _) = keys.key(self, identity).await?;
                 crate::webcrypto::sign(&key, signing_input).await
             }
             None => crate::webcrypto::store_sign(self, identity, signing_input).await,

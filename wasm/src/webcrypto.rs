@@ -145,21 +145,19 @@ impl WebCryptoKeys {
         Ok((private, jwk))
     }
 
-    /// The identity's key, created when there is none. `lock` serialises the creation with
-    /// other tabs (the host's lock, when the page gave one).
-    pub(crate) async fn key<F, Fut>(
+    /// The identity's key, created when there is none, under the host's lock for the key
+    /// (which serialises the creation with other tabs when the page gave a lock).
+    pub(crate) async fn key<H: Host>(
         &self,
+        host: &H,
         identity: &str,
-        lock: F,
-    ) -> HostResult<(CryptoKey, PublicJwk)>
-    where
-        F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = HostResult<mcp_auth_core::HostLock>>,
-    {
+    ) -> HostResult<(CryptoKey, PublicJwk)> {
         if let Some(k) = self.read(identity).await? {
             return Ok(k);
         }
-        let _guard = lock().await?;
+        let _guard = host
+            .lock(&mcp_auth_core::dpop::key::key_name(identity))
+            .await?;
         if let Some(k) = self.read(identity).await? {
             return Ok(k);
         }
