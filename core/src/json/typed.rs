@@ -192,12 +192,12 @@ impl<T: ToJson> ToJson for Option<T> {
 
 impl<T: FromJson> FromJson for Vec<T> {
     fn from_json(value: &Json) -> Result<Self, JsonError> {
-        value
-            .as_array()
-            .ok_or_else(|| expected("an array"))?
-            .iter()
-            .map(T::from_json)
-            .collect()
+        let items = value.as_array().ok_or_else(|| expected("an array"))?;
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            out.push(T::from_json(item)?);
+        }
+        Ok(out)
     }
 }
 
