@@ -50,11 +50,11 @@ fn tree_of(value: &JsValue, depth: usize, surrogates: bool) -> Option<Json> {
     }
     if Array::is_array(value) {
         let array: &Array = value.unchecked_ref();
-        return array
-            .iter()
-            .map(|item| tree_of(&item, depth + 1, surrogates))
-            .collect::<Option<Vec<_>>>()
-            .map(Json::Array);
+        let mut items = Vec::with_capacity(array.length() as usize);
+        for item in array.iter() {
+            items.push(tree_of(&item, depth + 1, surrogates)?);
+        }
+        return Some(Json::Array(items));
     }
     let target: &js_sys::Object = value.unchecked_ref();
     let (keys, values) = (js_sys::Object::keys(target), js_sys::Object::values(target));

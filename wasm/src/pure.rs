@@ -42,12 +42,15 @@ pub fn is_valid_pkce_verifier(verifier: &str) -> bool {
 /// `Vec<String>` conversion (which links its own vector glue, about 1 KB gzip; the lists
 /// going out are `out::strings` for the same reason).
 fn header_values(values: &Array) -> Result<Vec<String>, JsValue> {
-    let read = if Array::is_array(values) {
-        values.iter().map(|v| v.as_string()).collect()
-    } else {
-        None
-    };
-    read.ok_or_else(|| crate::invalid("the header values must be an array of strings"))
+    let wrong = || crate::invalid("the header values must be an array of strings");
+    if !Array::is_array(values) {
+        return Err(wrong());
+    }
+    let mut read = Vec::with_capacity(values.length() as usize);
+    for v in values.iter() {
+        read.push(v.as_string().ok_or_else(wrong)?);
+    }
+    Ok(read)
 }
 
 /// Every challenge in the `WWW-Authenticate` header values (RFC 9110 §11.6.1).
