@@ -75,19 +75,17 @@ pub fn messages(resp: &HttpResponse) -> Result<Vec<Json>> {
                 e.limit
             ))
         })?;
-        events
-            .into_iter()
-            .filter(|e| e.event == "message")
-            .map(|e| {
-                crate::json::parse(e.data.as_bytes()).map_err(|_| {
-                    Error::McpProtocol(format!(
-                        "the server sent an event that is not JSON: {}",
-                        printable(&e.data, QUOTE)
-                    ))
-                    .boxed()
-                })
-            })
-            .collect()
+        let mut messages = Vec::new();
+        for e in events.iter().filter(|e| e.event == "message") {
+            messages.push(crate::json::parse(e.data.as_bytes()).map_err(|_| {
+                Error::McpProtocol(format!(
+                    "the server sent an event that is not JSON: {}",
+                    printable(&e.data, QUOTE)
+                ))
+                .boxed()
+            })?);
+        }
+        Ok(messages)
     } else if resp.body.iter().all(u8::is_ascii_whitespace) {
         Ok(Vec::new())
     } else {
