@@ -324,59 +324,64 @@ crate::json_struct!(Index {
 impl Index {
     /// The identities that have a DPoP key (each once), with or without tokens.
     pub fn dpop_identities(&self) -> Vec<String> {
-        self.keys
-            .iter()
-            .filter_map(|k| k.strip_prefix("dpop:"))
-            .map(str::to_string)
-            .collect()
+        let mut out = Vec::new();
+        for k in self.keys.iter() {
+            if let Some(id) = k.strip_prefix("dpop:") {
+                out.push(id.to_string());
+            }
+        }
+        out
     }
 
     /// The identities that have a token record (each once).
     pub fn identities(&self) -> Vec<String> {
-        let mut out: Vec<String> = self
-            .keys
-            .iter()
-            .filter_map(|k| k.strip_prefix("tokens:"))
-            .map(|rest| rest.split_once('|').map_or(rest, |(id, _)| id).to_string())
-            .collect();
+        let mut out = Vec::new();
+        for k in self.keys.iter() {
+            if let Some(rest) = k.strip_prefix("tokens:") {
+                out.push(rest.split_once('|').map_or(rest, |(id, _)| id).to_string());
+            }
+        }
         crate::sorted::sort_strings(&mut out);
         out.dedup();
         out
     }
     /// The token keys of an identity: `(key, resource)`, version-1 keys with no resource.
     pub fn token_keys_of(&self, identity: &str) -> Vec<(String, Option<String>)> {
-        self.keys
-            .iter()
-            .filter_map(|k| {
-                let rest = k.strip_prefix("tokens:")?;
-                match rest.split_once('|') {
-                    Some((id, res)) if id == identity => Some((k.clone(), Some(res.to_string()))),
-                    None if rest == identity => Some((k.clone(), None)),
-                    _ => None,
-                }
-            })
-            .collect()
+        let mut out = Vec::new();
+        for k in self.keys.iter() {
+            let Some(rest) = k.strip_prefix("tokens:") else {
+                continue;
+            };
+            match rest.split_once('|') {
+                Some((id, res)) if id == identity => out.push((k.clone(), Some(res.to_string()))),
+                None if rest == identity => out.push((k.clone(), None)),
+                _ => {}
+            }
+        }
+        out
     }
     /// Every key that belongs to an identity (tokens, clients, and the cached discovery and
     /// remembered MCP revision of servers on its origin).
     pub fn keys_of(&self, identity: &str) -> Vec<String> {
-        self.keys
-            .iter()
-            .filter(|k| {
-                k.strip_prefix("tokens:")
+        let mut out = Vec::new();
+        for k in self.keys.iter() {
+            let mine = k
+                .strip_prefix("tokens:")
+                .is_some_and(|r| r.split('|').next() == Some(identity))
+                || k.strip_prefix("client:")
                     .is_some_and(|r| r.split('|').next() == Some(identity))
-                    || k.strip_prefix("client:")
-                        .is_some_and(|r| r.split('|').next() == Some(identity))
-                    || k.strip_prefix("discovery:")
-                        .or_else(|| k.strip_prefix("protocol:"))
-                        .is_some_and(|r| {
-                            r == identity
-                                || r.strip_prefix(identity)
-                                    .is_some_and(|rest| rest.starts_with(['/', '?']))
-                        })
-            })
-            .cloned()
-            .collect()
+                || k.strip_prefix("discovery:")
+                    .or_else(|| k.strip_prefix("protocol:"))
+                    .is_some_and(|r| {
+                        r == identity
+                            || r.strip_prefix(identity)
+                                .is_some_and(|rest| rest.starts_with(['/', '?']))
+                    });
+            if mine {
+                out.push(k.clone());
+            }
+        }
+        out
     }
 }
 
