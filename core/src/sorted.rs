@@ -92,10 +92,22 @@ impl<V> SortedMap<V> {
 
 /// `entries` in key order, one per distinct key: a key's last value wins.
 pub(crate) fn by_key<V>(entries: Vec<(String, V)>) -> Vec<(String, V)> {
-    let keys: Vec<&str> = entries.iter().map(|(k, _)| k.as_str()).collect();
+    let mut keys = Vec::with_capacity(entries.len());
+    for (k, _) in &entries {
+        keys.push(k.as_str());
+    }
     let order = order_by_key(&keys);
-    let mut slots: Vec<Option<(String, V)>> = entries.into_iter().map(Some).collect();
-    order.into_iter().filter_map(|i| slots[i].take()).collect()
+    let mut slots = Vec::with_capacity(entries.len());
+    for entry in entries {
+        slots.push(Some(entry));
+    }
+    let mut out = Vec::with_capacity(order.len());
+    for i in order {
+        if let Some(entry) = slots[i].take() {
+            out.push(entry);
+        }
+    }
+    out
 }
 
 /// The positions of `keys` in key order, one per distinct key: the last position of a key

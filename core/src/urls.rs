@@ -139,16 +139,21 @@ pub fn resource_covers(advertised: &str, requested: &str) -> bool {
 /// The items whose resource covers `url`, most specific (longest resource) first: the token
 /// core uses for a URL is the first of these that is stored.
 pub fn covering_first<T>(items: Vec<T>, resource_of: impl Fn(&T) -> &str, url: &str) -> Vec<T> {
-    let out: Vec<T> = items
-        .into_iter()
-        .filter(|i| resource_covers(resource_of(i), url))
-        .collect();
-    let order = longest_first(out.iter().map(|i| resource_of(i).len()).collect());
-    let mut slots: Vec<Option<T>> = out.into_iter().map(Some).collect();
-    order
-        .into_iter()
-        .filter_map(|i| slots.get_mut(i).and_then(Option::take))
-        .collect()
+    let (mut covering, mut lens) = (Vec::new(), Vec::new());
+    for item in items {
+        let resource = resource_of(&item);
+        if resource_covers(resource, url) {
+            lens.push(resource.len());
+            covering.push(Some(item));
+        }
+    }
+    let mut out = Vec::with_capacity(covering.len());
+    for i in longest_first(lens) {
+        if let Some(item) = covering.get_mut(i).and_then(Option::take) {
+            out.push(item);
+        }
+    }
+    out
 }
 
 /// The positions of `lens` from the longest to the shortest, equal lengths in their order.

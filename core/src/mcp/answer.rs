@@ -41,11 +41,15 @@ impl RpcError {
 
     /// The `supported` versions of an `UnsupportedProtocolVersionError`.
     pub fn supported(&self) -> Vec<&str> {
-        self.data
-            .get("supported")
-            .and_then(Json::as_array)
-            .map(|a| a.iter().filter_map(Json::as_str).collect())
-            .unwrap_or_default()
+        let mut out = Vec::new();
+        if let Some(list) = self.data.get("supported").and_then(Json::as_array) {
+            for v in list {
+                if let Some(s) = v.as_str() {
+                    out.push(s);
+                }
+            }
+        }
+        out
     }
 
     pub fn into_error(self, method: &str) -> Error {
@@ -111,9 +115,12 @@ pub fn messages(resp: &HttpResponse) -> Result<Vec<Json>> {
 
 /// The answer to request `id` among messages.
 pub fn answer_to(messages: Vec<Json>, id: u64) -> Option<Json> {
-    messages
-        .into_iter()
-        .find(|m| m.get("id").and_then(Json::as_u64) == Some(id))
+    for m in messages {
+        if m.get("id").and_then(Json::as_u64) == Some(id) {
+            return Some(m);
+        }
+    }
+    None
 }
 
 /// The error a modern server gives with a 4xx: unsupported version, header mismatch,
