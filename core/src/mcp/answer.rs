@@ -115,12 +115,9 @@ pub fn messages(resp: &HttpResponse) -> Result<Vec<Json>> {
 
 /// The answer to request `id` among messages.
 pub fn answer_to(messages: Vec<Json>, id: u64) -> Option<Json> {
-    for m in messages {
-        if m.get("id").and_then(Json::as_u64) == Some(id) {
-            return Some(m);
-        }
-    }
-    None
+    messages
+        .into_iter()
+        .find(|m| m.get("id").and_then(Json::as_u64) == Some(id))
 }
 
 /// The error a modern server gives with a 4xx: unsupported version, header mismatch,
