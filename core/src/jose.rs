@@ -98,7 +98,13 @@ pub(crate) fn sorted(object: Object) -> Object {
 fn sorted_value(value: Json) -> Json {
     match value {
         Json::Object(o) => Json::Object(sorted(o)),
-        Json::Array(items) => Json::Array(items.into_iter().map(sorted_value).collect()),
+        Json::Array(items) => {
+            let mut sorted_items = Vec::with_capacity(items.len());
+            for item in items {
+                sorted_items.push(sorted_value(item));
+            }
+            Json::Array(sorted_items)
+        }
         other => other,
     }
 }

@@ -357,13 +357,21 @@ impl From<&String> for Json {
 
 impl From<Vec<String>> for Json {
     fn from(a: Vec<String>) -> Self {
-        Json::Array(a.into_iter().map(Json::String).collect())
+        let mut items = Vec::with_capacity(a.len());
+        for s in a {
+            items.push(Json::String(s));
+        }
+        Json::Array(items)
     }
 }
 
 impl From<&[&str]> for Json {
     fn from(a: &[&str]) -> Self {
-        Json::Array(a.iter().map(|s| Json::from(*s)).collect())
+        let mut items = Vec::with_capacity(a.len());
+        for s in a {
+            items.push(Json::from(*s));
+        }
+        Json::Array(items)
     }
 }
 

@@ -203,7 +203,11 @@ impl<T: FromJson> FromJson for Vec<T> {
 
 impl<T: ToJson> ToJson for Vec<T> {
     fn to_json(&self) -> Json {
-        Json::Array(self.iter().map(T::to_json).collect())
+        let mut items = Vec::with_capacity(self.len());
+        for item in self {
+            items.push(item.to_json());
+        }
+        Json::Array(items)
     }
 }
 

@@ -97,9 +97,8 @@ impl FromStr for Protocol {
 }
 
 /// The newest revision this client speaks among those a server lists.
-pub fn newest_mutual<'a>(supported: impl IntoIterator<Item = &'a str>) -> Option<&'static str> {
-    let theirs: Vec<&str> = supported.into_iter().collect();
-    VERSIONS.iter().copied().find(|v| theirs.contains(v))
+pub fn newest_mutual(supported: &[&str]) -> Option<&'static str> {
+    VERSIONS.iter().copied().find(|v| supported.contains(v))
 }
 
 #[cfg(test)]
@@ -125,9 +124,9 @@ mod tests {
         let e = "2025-13-01".parse::<Protocol>().unwrap_err();
         assert!(e.to_string().contains("2026-07-28"), "{e}");
         assert_eq!(
-            newest_mutual(["2025-06-18", "2025-11-25", "x"]),
+            newest_mutual(&["2025-06-18", "2025-11-25", "x"]),
             Some("2025-11-25")
         );
-        assert_eq!(newest_mutual(["1900-01-01"]), None);
+        assert_eq!(newest_mutual(&["1900-01-01"]), None);
     }
 }

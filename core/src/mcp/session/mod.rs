@@ -496,18 +496,20 @@ impl Session {
 
     fn other_version(&mut self, method: &str, asked: &str, e: RpcError) -> Result<Step> {
         let theirs = e.supported();
-        let listed = theirs
-            .iter()
-            .map(|v| printable(v, 20))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let mut listed = String::new();
+        for v in &theirs {
+            if !listed.is_empty() {
+                listed.push_str(", ");
+            }
+            listed.push_str(&printable(v, 20));
+        }
         if let Protocol::Fixed(v) = self.protocol {
             return Err(Error::ProtocolUnsupported(format!(
                 "{method}: the server does not speak {v} (it lists: {listed}); use --protocol auto"
             ))
             .boxed());
         }
-        let pick = newest_mutual(theirs.iter().copied()).filter(|v| *v != asked);
+        let pick = newest_mutual(&theirs).filter(|v| *v != asked);
         match pick {
             Some(v) if !self.version_retried => {
                 self.version_retried = true;
