@@ -466,18 +466,22 @@ fn punycode_checked(parser: UrlParser, url: Url) -> Result<Url, ParseError> {
     if !host.split('.').any(|l| encoded(l).is_some()) {
         return Ok(url);
     }
-    let mut unicode = Vec::new();
-    for label in host.split('.') {
+    let mut unicode = String::from("http://");
+    for (i, label) in host.split('.').enumerate() {
+        if i > 0 {
+            unicode.push('.');
+        }
         if let Some(encoded) = encoded(label) {
             if encoded.len() > PUNYCODE_MAX {
                 return Err(ParseError::IdnaError);
             }
-            unicode.push(punycode_decode(encoded).ok_or(ParseError::IdnaError)?);
+            unicode.push_str(&punycode_decode(encoded).ok_or(ParseError::IdnaError)?);
         } else {
-            unicode.push(label.to_string());
+            unicode.push_str(label);
         }
     }
-    let again = parser(&format!("http://{}/", unicode.join(".")), None);
+    unicode.push('/');
+    let again = parser(&unicode, None);
     match again {
         Some(p) if p.hostname == host => Ok(url),
         _ => Err(ParseError::IdnaError),
@@ -502,7 +506,10 @@ fn punycode_decode(input: &str) -> Option<String> {
     if !basic.is_ascii() {
         return None;
     }
-    let mut out: Vec<char> = basic.chars().collect();
+    let mut out = Vec::new();
+    for c in basic.chars() {
+        out.push(c);
+    }
     let (mut n, mut i, mut bias) = (0x80u32, 0u32, 72u32);
     let mut digits = deltas.bytes();
     while digits.len() > 0 {
@@ -539,7 +546,11 @@ fn punycode_decode(input: &str) -> Option<String> {
         out.insert(i as usize, char::from_u32(n)?);
         i += 1;
     }
-    Some(out.into_iter().collect())
+    let mut decoded = String::with_capacity(out.len());
+    for c in out {
+        decoded.push(c);
+    }
+    Some(decoded)
 }
 
 #[cfg(test)]
