@@ -87,10 +87,11 @@ pub async fn jws<S: JwsSigner + ?Sized>(
 /// that order (they used to be sorted maps), and servers see the same bytes whichever way an
 /// object was built.
 pub(crate) fn sorted(object: Object) -> Object {
-    let mut members: Object = object
-        .into_iter()
-        .map(|(k, v)| (k, sorted_value(v)))
-        .collect();
+    let mut members = Vec::with_capacity(object.len());
+    for (k, v) in object {
+        members.push((k, sorted_value(v)));
+    }
+    let mut members = Object::from_distinct(members);
     members.sort_keys();
     members
 }

@@ -327,7 +327,10 @@ impl<H: Host> McpAuth<H> {
             ..Default::default()
         };
         let idx = self.index().await?;
-        let mut keys: Vec<String> = idx.token_keys_of(&id).into_iter().map(|(k, _)| k).collect();
+        let mut keys = Vec::new();
+        for (key, _) in idx.token_keys_of(&id) {
+            keys.push(key);
+        }
         keys.push(legacy_tokens_key(&id));
         for key in &keys {
             match self

@@ -176,10 +176,16 @@ impl Object {
     pub fn strs(&self, key: &str) -> Result<Vec<&str>, JsonError> {
         match self.get(key) {
             None | Some(Json::Null) => Ok(Vec::new()),
-            Some(Json::Array(items)) => items
-                .iter()
-                .map(|i| i.as_str().ok_or_else(|| wrong(key, "an array of strings")))
-                .collect(),
+            Some(Json::Array(items)) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    out.push(
+                        item.as_str()
+                            .ok_or_else(|| wrong(key, "an array of strings"))?,
+                    );
+                }
+                Ok(out)
+            }
             Some(_) => Err(wrong(key, "an array of strings")),
         }
     }

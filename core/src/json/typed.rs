@@ -221,7 +221,11 @@ impl FromJson for SortedSet {
 /// An array of the members, in order.
 impl ToJson for SortedSet {
     fn to_json(&self) -> Json {
-        Json::Array(self.iter().map(|s| s.to_json()).collect())
+        let mut items = Vec::with_capacity(self.len());
+        for s in self.iter() {
+            items.push(Json::from(s.as_str()));
+        }
+        Json::Array(items)
     }
 }
 
