@@ -86,11 +86,11 @@ fn read(text: &str) -> Result<(Alg, Material)> {
     };
     // the platform's forgiving base64 (whitespace between lines skipped): a binary string,
     // one code point 0–255 per byte
-    let der: Vec<u8> = atob(body)
-        .map_err(|_| key_error("privateKey: the PEM's base64 is broken"))?
-        .chars()
-        .map(|c| c as u8)
-        .collect();
+    let binary = atob(body).map_err(|_| key_error("privateKey: the PEM's base64 is broken"))?;
+    let mut der = Vec::with_capacity(binary.len());
+    for c in binary.chars() {
+        der.push(c as u8);
+    }
     let alg = if contains(&der, OID_EC_PUBLIC_KEY) && contains(&der, OID_P256) {
         Alg::Es256
     } else if contains(&der, OID_RSA) {
@@ -114,14 +114,14 @@ pub(crate) fn client_key(text: &str, signing_alg: Option<&str>) -> Result<Signin
             )));
         }
     }
-    let public = match &material {
-        Material::Jwk(jwk) => jwk
-            .iter()
-            .filter(|(k, _)| matches!(*k, "kty" | "crv" | "x" | "y" | "n" | "e"))
-            .map(|(k, v)| (k, v.clone()))
-            .collect(),
-        Material::Pkcs8(_) => json::Object::new(),
-    };
+    let mut public = json::Object::new();
+    if let Material::Jwk(jwk) = &material {
+        for (k, v) in jwk.iter() {
+            if matches!(k, "kty" | "crv" | "x" | "y" | "n" | "e") {
+                public.insert(k, v.clone());
+            }
+        }
+    }
     Ok(SigningKey::held_by_host(WebCryptoClientKey {
         alg,
         material: ClientSecret::new(text.trim()),

@@ -399,7 +399,11 @@ impl McpAuthClient {
         let inner = self.inner.clone();
         spawn(async move {
             let list = inner.auth.status().await.map_err(js_error)?;
-            Ok(list.iter().map(out::token_status).collect::<Array>().into())
+            let array = Array::new();
+            for t in &list {
+                array.push(&out::token_status(t));
+            }
+            Ok(array.into())
         })
         .unchecked_into()
     }

@@ -20,7 +20,11 @@ fn opt_n(v: Option<u64>) -> JsValue {
 
 /// Strings as a JS array.
 pub(crate) fn strings(list: &[String]) -> JsValue {
-    list.iter().map(|v| s(v)).collect::<Array>().into()
+    let array = Array::new();
+    for v in list {
+        array.push(&s(v));
+    }
+    array.into()
 }
 
 /// An object with these fields, in this order.

@@ -60,18 +60,16 @@ pub fn parse_www_authenticate(
 ) -> Result<ChallengeList, JsValue> {
     let headers = header_values(&headers)?;
     let parsed = parse_challenges(headers.iter().map(String::as_str));
-    let list: Array = parsed
-        .iter()
-        .map(|c| {
-            // through JSON.parse: own data properties, a `__proto__` parameter too
-            let params = to_js_object(&c.params).unwrap_or_else(|_| Object::new().into());
-            object(&[
-                ("scheme", JsValue::from_str(&c.scheme)),
-                ("token68", opt_s(&c.token68)),
-                ("params", params),
-            ])
-        })
-        .collect();
+    let list = Array::new();
+    for c in &parsed {
+        // through JSON.parse: own data properties, a `__proto__` parameter too
+        let params = to_js_object(&c.params).unwrap_or_else(|_| Object::new().into());
+        list.push(&object(&[
+            ("scheme", JsValue::from_str(&c.scheme)),
+            ("token68", opt_s(&c.token68)),
+            ("params", params),
+        ]));
+    }
     Ok(list.unchecked_into())
 }
 
