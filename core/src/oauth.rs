@@ -42,7 +42,9 @@ pub fn authorization_url(p: &AuthorizationParams<'_>) -> Result<String> {
     if let Some(s) = p.scope {
         pairs.push(("scope", s));
     }
-    pairs.extend(p.extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    for (k, v) in p.extra {
+        pairs.push((k.as_str(), v.as_str()));
+    }
     platform_url::append_query_pairs(&mut url, pairs);
     Ok(url.into())
 }

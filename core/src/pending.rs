@@ -30,14 +30,15 @@ impl<H: Host> McpAuth<H> {
             }
             *last = Some(now);
         }
-        let keys: Vec<String> = self
-            .index()
-            .await?
-            .keys
-            .into_iter()
-            .filter(|k| k.starts_with("pending:"))
-            .take(PRUNE_BATCH)
-            .collect();
+        let mut keys = Vec::new();
+        for k in self.index().await?.keys {
+            if keys.len() == PRUNE_BATCH {
+                break;
+            }
+            if k.starts_with("pending:") {
+                keys.push(k);
+            }
+        }
         let mut pruned = 0;
         for key in keys {
             let stale = match self

@@ -69,10 +69,8 @@ impl<V> SortedMap<V> {
         if entries.is_empty() {
             return;
         }
-        let all = std::mem::take(&mut self.0)
-            .into_iter()
-            .chain(entries)
-            .collect();
+        let mut all = std::mem::take(&mut self.0);
+        all.extend(entries);
         self.0 = by_key(all);
     }
 

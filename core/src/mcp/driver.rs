@@ -247,7 +247,7 @@ impl<H: Host> McpAuth<H> {
                 .map(|c| Object::new().with("cursor", c).into());
             let page = self.mcp_request(conn, "tools/list", params, opts).await?;
             if let Some(t) = page.get("tools").and_then(Json::as_array) {
-                tools.extend(t.iter().cloned());
+                tools.extend_from_slice(t);
             }
             match page.get("nextCursor").and_then(Json::as_str) {
                 Some(c) if !c.is_empty() && cursor.as_deref() != Some(c) => {
