@@ -103,30 +103,36 @@ fn skip_introduced(c1: char, rest: &mut Peekable<Chars<'_>>) {
     }
 }
 
-/// The visible characters of `s`, escape sequences and control characters gone (`\n` and
-/// `\t` kept when `keep_breaks`).
-fn visible(s: &str, keep_breaks: bool) -> impl Iterator<Item = char> + '_ {
+/// Appends the first `max` visible characters of `s` to `out`, escape sequences and control
+/// characters gone (`\n` and `\t` kept when `keep_breaks`); whether visible ones were left.
+fn push_visible(s: &str, keep_breaks: bool, max: usize, out: &mut String) -> bool {
     let mut rest = s.chars().peekable();
-    std::iter::from_fn(move || loop {
-        let c = rest.next()?;
+    let mut kept = 0;
+    while let Some(c) = rest.next() {
         if c == ESC {
             skip_after_esc(&mut rest);
-        } else if c.is_control() {
-            if keep_breaks && (c == '\n' || c == '\t') {
-                return Some(c);
-            }
-            skip_introduced(c, &mut rest);
-        } else {
-            return Some(c);
+            continue;
         }
-    })
+        if c.is_control() && !(keep_breaks && (c == '\n' || c == '\t')) {
+            skip_introduced(c, &mut rest);
+            continue;
+        }
+        if kept == max {
+            return true;
+        }
+        out.push(c);
+        kept += 1;
+    }
+    false
 }
 
 /// `s` without escape sequences or control characters other than `\n` and `\t` (borrowed
 /// when there are none).
 pub fn terminal_safe(s: &str) -> Cow<'_, str> {
     if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        Cow::Owned(visible(s, true).collect())
+        let mut out = String::with_capacity(s.len());
+        push_visible(s, true, usize::MAX, &mut out);
+        Cow::Owned(out)
     } else {
         Cow::Borrowed(s)
     }
@@ -135,9 +141,8 @@ pub fn terminal_safe(s: &str) -> Cow<'_, str> {
 /// Server text quoted in a one-line message: escape sequences and every control character
 /// dropped (line breaks too), at most `max` characters, `…` when cut.
 pub fn printable(s: &str, max: usize) -> String {
-    let mut kept = visible(s, false);
-    let mut out: String = kept.by_ref().take(max).collect();
-    if kept.next().is_some() {
+    let mut out = String::new();
+    if push_visible(s, false, max, &mut out) {
         out.push('…');
     }
     out
