@@ -17,6 +17,23 @@ before(async () => {
   context = await launchChromium(tmp);
   page = context.pages()[0] ?? (await context.newPage());
   page.on("pageerror", (e) => pageErrors.push(String(e)));
+  // in every page: the stored key record of an identity (undefined when there is none)
+  await page.addInitScript(() => {
+    globalThis.__testDpopKeyRecord = async (identity) => {
+      const db = await new Promise((ok, ko) => {
+        const r = indexedDB.open("mcp-auth-dpop");
+        r.onsuccess = () => ok(r.result);
+        r.onerror = () => ko(r.error);
+      });
+      const rec = await new Promise((ok, ko) => {
+        const r = db.transaction("keys", "readonly").objectStore("keys").get(identity);
+        r.onsuccess = () => ok(r.result);
+        r.onerror = () => ko(r.error);
+      });
+      db.close();
+      return rec;
+    };
+  });
 });
 
 after(async () => {
@@ -43,17 +60,7 @@ test("the demo logs in with a non-extractable key, and a copied token is refused
 
   // the key is in IndexedDB as a CryptoKey the page can sign with but never export
   const probe = await page.evaluate(async (identity) => {
-    const db = await new Promise((ok, ko) => {
-      const r = indexedDB.open("mcp-auth-dpop");
-      r.onsuccess = () => ok(r.result);
-      r.onerror = () => ko(r.error);
-    });
-    const rec = await new Promise((ok, ko) => {
-      const r = db.transaction("keys", "readonly").objectStore("keys").get(identity);
-      r.onsuccess = () => ok(r.result);
-      r.onerror = () => ko(r.error);
-    });
-    db.close();
+    const rec = await globalThis.__testDpopKeyRecord(identity);
     const key = rec.privateKey;
     let exportError = null;
     for (const format of ["jwk", "pkcs8"]) {
@@ -121,20 +128,7 @@ test("the demo logs in with a non-extractable key, and a copied token is refused
 test("log out deletes the identity's key from IndexedDB, and a new login makes a new one", async () => {
   const id = new URL(kit.mcp_url).origin;
   const keyOf = (identity) =>
-    page.evaluate(async (identity) => {
-      const db = await new Promise((ok, ko) => {
-        const r = indexedDB.open("mcp-auth-dpop");
-        r.onsuccess = () => ok(r.result);
-        r.onerror = () => ko(r.error);
-      });
-      const rec = await new Promise((ok, ko) => {
-        const r = db.transaction("keys", "readonly").objectStore("keys").get(identity);
-        r.onsuccess = () => ok(r.result);
-        r.onerror = () => ko(r.error);
-      });
-      db.close();
-      return rec ? rec.jwk.x : null;
-    }, identity);
+    page.evaluate(async (identity) => (await globalThis.__testDpopKeyRecord(identity))?.jwk.x ?? null, identity);
   const first = await keyOf(id);
   assert.equal(typeof first, "string", "the login's key is stored");
 
