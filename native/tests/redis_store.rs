@@ -420,3 +420,18 @@ async fn rediss_verifies_the_server_certificate() {
     let token = env.run(&["token", &server.mcp_url()]).ok().stdout;
     assert_eq!(mcp_status_with(&server.mcp_url(), token.trim()).await, 200);
 }
+
+/// The harness itself: a port another listener took between `free_port` and Redis's bind
+/// (Redis exits; the squatter accepts but is not Redis) sends a first start to another port.
+#[test]
+fn a_test_redis_moves_off_a_taken_port() {
+    let squatter = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind");
+    let taken = squatter.local_addr().expect("addr").port();
+    let redis = RedisServer::start_on(taken, &[], &[]);
+    assert_ne!(redis.port, taken, "started on the squatter's port");
+    let pong: String = redis::cmd("PING")
+        .query(&mut redis.conn())
+        .expect("PING the test redis");
+    assert_eq!(pong, "PONG");
+    drop(squatter);
+}

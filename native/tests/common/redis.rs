@@ -18,6 +18,8 @@ pub struct RedisServer {
     /// TLS only (rediss://): the port speaks TLS with this certificate and key.
     tls: Option<(PathBuf, PathBuf)>,
     child: Option<Child>,
+    /// Whether the port may still change: until the first start succeeds (a restart keeps it).
+    fresh: bool,
 }
 
 fn redis_server_bin() -> PathBuf {
@@ -36,13 +38,19 @@ impl RedisServer {
     }
 
     pub fn start_with(args: &[&str], binds: &[&str]) -> RedisServer {
+        Self::start_on(crate::common::free_port(), args, binds)
+    }
+
+    /// [`RedisServer::start_with`] trying `port` first.
+    pub fn start_on(port: u16, args: &[&str], binds: &[&str]) -> RedisServer {
         let mut s = RedisServer {
             dir: tempfile::tempdir().expect("tempdir"),
-            port: crate::common::free_port(),
+            port,
             args: args.iter().map(|a| a.to_string()).collect(),
             binds: binds.iter().map(|a| a.to_string()).collect(),
             tls: None,
             child: None,
+            fresh: true,
         };
         s.launch();
         s
@@ -56,13 +64,14 @@ impl RedisServer {
             args: Vec::new(),
             binds: Vec::new(),
             tls: Some((cert, key)),
+            fresh: true,
             child: None,
         };
         s.launch();
         s
     }
 
-    fn launch(&mut self) {
+    fn spawn(&mut self) {
         let mut bind = vec!["127.0.0.1".to_string()];
         bind.extend(self.binds.iter().cloned());
         let mut c = Command::new(redis_server_bin());
@@ -103,10 +112,70 @@ impl RedisServer {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         self.child = Some(c.spawn().expect("start redis-server"));
+    }
+
+    /// Starts the server and waits until it answers. A port from `free_port` can be taken by
+    /// another test's listener before Redis binds it: Redis then exits, and the port answers,
+    /// but not as Redis. So readiness is Redis's own answer to `PING` from a live child, and a
+    /// first start that fails moves to another free port.
+    fn launch(&mut self) {
+        for attempt in 1.. {
+            self.spawn();
+            match self.wait_ready() {
+                Ok(()) => {
+                    self.fresh = false;
+                    return;
+                }
+                Err(why) if self.fresh && attempt < 5 => {
+                    self.kill();
+                    eprintln!(
+                        "redis-server on port {}: {why}; trying another port",
+                        self.port
+                    );
+                    self.port = crate::common::free_port();
+                }
+                Err(why) => panic!("redis-server did not start on port {}: {why}", self.port),
+            }
+        }
+    }
+
+    fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
+        loop {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                return Err(format!("it exited ({status})"));
+            }
+            if self.answers() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err("no answer within 20 s".into());
+            }
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Whether Redis answers on the port: `PING` gets `+PONG` (or `-NOAUTH` with a password).
+    /// A TLS-only port is only connected to.
+    fn answers(&self) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut tcp) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        if self.tls.is_some() {
+            return true;
+        }
+        let _ = tcp.set_read_timeout(Some(Duration::from_secs(2)));
+        let mut reply = [0u8; 7];
+        tcp.write_all(b"PING\r\n").is_ok()
+            && tcp.read_exact(&mut reply).is_ok()
+            && (reply.starts_with(b"+PONG") || reply.starts_with(b"-NOAUTH"))
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
         }
     }
 
@@ -151,10 +220,7 @@ impl RedisServer {
 
 impl Drop for RedisServer {
     fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.kill();
     }
 }
 
