@@ -5,8 +5,7 @@
 //! server that names a different authorization server cannot change where an existing grant's
 //! tokens go by starting a login the user never finishes.
 
-use crate::client::McpAuth;
-use crate::client::Stored;
+use crate::client::{McpAuth, Stored};
 use crate::error::{Error, Result};
 use crate::host::{Host, HttpRequest, HttpResponse};
 use crate::metadata::{

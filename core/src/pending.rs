@@ -2,8 +2,7 @@
 //! or a full-page redirect the user never came back from. Each holds a PKCE verifier and
 //! a line in the index; left alone they pile up, and every index write grows with them.
 
-use crate::client::Stored;
-use crate::client::{McpAuth, PENDING_LOGIN_TTL};
+use crate::client::{McpAuth, Stored, PENDING_LOGIN_TTL};
 use crate::error::Result;
 use crate::host::Host;
 use crate::records::{pending_key, PendingLogin};

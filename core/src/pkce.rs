@@ -11,15 +11,16 @@ pub fn random_bytes(n: usize) -> Result<Vec<u8>> {
     Ok(buf)
 }
 
-/// getrandom's own description of the failure (the OS error) natively. In the wasm build its
-/// one source is the platform's `crypto.getRandomValues`, named instead: getrandom's error
-/// texts and its integer formatting stay out of the package.
-#[cfg(not(target_arch = "wasm32"))]
+/// getrandom's own description of the failure (the OS error) natively. In the browser and
+/// Node build (`wasm32-unknown-unknown`) its one source is the platform's
+/// `crypto.getRandomValues`, named instead: getrandom's error texts and its integer
+/// formatting stay out of the package.
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 fn random_failed(e: getrandom::Error) -> Error {
     Error::Invalid(format!("no secure random source: {e}"))
 }
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 fn random_failed(_: getrandom::Error) -> Error {
     Error::Invalid(
         "no secure random source: this JavaScript environment's crypto.getRandomValues is missing or failed"

@@ -468,11 +468,11 @@ pub(crate) fn encode<T: json::ToJson>(record: &T) -> String {
 
 /// Splits a space-separated scope string.
 pub fn split_scope(scope: Option<&str>) -> Vec<String> {
-    scope
-        .unwrap_or("")
-        .split_whitespace()
-        .map(str::to_string)
-        .collect()
+    let mut out = Vec::new();
+    for part in scope.unwrap_or("").split_whitespace() {
+        out.push(part.to_string());
+    }
+    out
 }
 
 /// Joins scopes (each a space-separated list), keeping the first occurrence of each.

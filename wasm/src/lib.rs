@@ -467,15 +467,28 @@ fn http_request(server_url: &str, request: &JsValue) -> Result<HttpRequest, JsVa
     };
     let headers = get(request, "headers");
     if headers.is_object() {
-        let pairs: Box<dyn Iterator<Item = JsValue>> = match js_sys::try_iter(&headers) {
-            Ok(Some(it)) => Box::new(it.filter_map(Result::ok)),
-            _ => Box::new(Object::entries(headers.unchecked_ref::<Object>()).into_iter()),
-        };
-        for pair in pairs {
+        // `[name, value]` pairs: a `Headers`, a `Map` or an array of pairs (iterables), else a
+        // plain object's entries
+        let mut add = |pair: JsValue| {
             let pair: Array = pair.unchecked_into();
             match (pair.get(0).as_string(), pair.get(1).as_string()) {
-                (Some(n), Some(v)) => req.headers.push((n, v)),
-                _ => return Err(invalid("header names and values must be strings")),
+                (Some(n), Some(v)) => {
+                    req.headers.push((n, v));
+                    Ok(())
+                }
+                _ => Err(invalid("header names and values must be strings")),
+            }
+        };
+        match js_sys::try_iter(&headers) {
+            Ok(Some(pairs)) => {
+                for pair in pairs.flatten() {
+                    add(pair)?;
+                }
+            }
+            _ => {
+                for pair in Object::entries(headers.unchecked_ref::<Object>()).iter() {
+                    add(pair)?;
+                }
             }
         }
     }

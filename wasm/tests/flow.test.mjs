@@ -335,3 +335,28 @@ test("a rotated refresh token the storage refuses is kept in memory and reported
   assert.match(warnings[0], /the storage is full/);
   assert.ok(!warnings[0].includes(before.refresh_token), "no secret in the warning");
 });
+
+test("authorizedFetch takes the headers as an object, a Headers, a Map or [name, value] pairs; a non-string is refused", async () => {
+  const storage = memoryStorage();
+  const c = client(storage);
+  await c.login(kit.mcp_url);
+  const { headers, ...rest } = rpc("initialize", INITIALIZE);
+  const forms = {
+    object: headers,
+    Headers: new Headers(headers),
+    Map: new Map(Object.entries(headers)),
+    pairs: Object.entries(headers),
+  };
+  for (const [form, h] of Object.entries(forms)) {
+    const r = await c.authorizedFetch(kit.mcp_url, { ...rest, headers: h });
+    assert.equal(r.status, 200, `${form}: ${r.body}`);
+    assert.equal(JSON.parse(r.body).result?.protocolVersion, "2025-11-25", form);
+  }
+  for (const h of [{ accept: 1 }, new Map([["accept", 1]]), [["accept"]]]) {
+    await assert.rejects(c.authorizedFetch(kit.mcp_url, { ...rest, headers: h }), (e) => {
+      assert.equal(e.code, "invalid");
+      assert.match(e.message, /header names and values must be strings/);
+      return true;
+    });
+  }
+});

@@ -18,8 +18,7 @@ pub use messages::{
     JWT_BEARER, TOKEN_EXCHANGE, TOKEN_TYPE_ID_JAG, TOKEN_TYPE_ID_TOKEN,
 };
 
-use crate::client::Stored;
-use crate::client::{AuthOptions, McpAuth, Retry, TokenInfo};
+use crate::client::{AuthOptions, McpAuth, Retry, Stored, TokenInfo};
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::metadata::AuthServerMetadata;

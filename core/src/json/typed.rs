@@ -214,7 +214,11 @@ impl<T: ToJson> ToJson for Vec<T> {
 /// An array of strings, each kept once.
 impl FromJson for SortedSet {
     fn from_json(value: &Json) -> Result<Self, JsonError> {
-        Ok(Vec::<String>::from_json(value)?.into_iter().collect())
+        let mut set = SortedSet::new();
+        for s in Vec::<String>::from_json(value)? {
+            set.insert(s);
+        }
+        Ok(set)
     }
 }
 

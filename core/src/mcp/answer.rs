@@ -125,12 +125,17 @@ pub fn answer_to(messages: Vec<Json>, id: u64) -> Option<Json> {
 /// an older one). `None` for any other body.
 pub fn modern_error(resp: &HttpResponse) -> Option<RpcError> {
     let msgs = messages(resp).ok()?;
-    msgs.iter().filter_map(RpcError::of).find(|e| {
-        matches!(
-            e.code,
-            HEADER_MISMATCH | MISSING_CAPABILITY | UNSUPPORTED_VERSION | METHOD_NOT_FOUND
-        )
-    })
+    for m in &msgs {
+        if let Some(e) = RpcError::of(m).filter(|e| {
+            matches!(
+                e.code,
+                HEADER_MISMATCH | MISSING_CAPABILITY | UNSUPPORTED_VERSION | METHOD_NOT_FOUND
+            )
+        }) {
+            return Some(e);
+        }
+    }
+    None
 }
 
 /// An answer's `result`, or its error. A `resultType` other than `complete` (absent means

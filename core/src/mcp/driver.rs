@@ -7,8 +7,7 @@ use super::record::{protocol_key, ProtocolRecord, PROTOCOL_RECORD_VERSION};
 use super::session::{Chosen, Session, Step};
 use super::sse::{Event, SseParser};
 use super::version::Protocol;
-use crate::client::Stored;
-use crate::client::{AuthOptions, McpAuth};
+use crate::client::{AuthOptions, McpAuth, Stored};
 use crate::error::{Error, Result};
 use crate::host::{ChunkStream, Host, HttpRequest};
 use crate::json::{Json, Object};
@@ -336,7 +335,9 @@ async fn next_event_step(conn: &mut McpConnection) -> Result<Step> {
                 e.limit
             ))
         })?;
-        conn.queued.extend(events);
+        for event in events {
+            conn.queued.push_back(event);
+        }
     }
 }
 
