@@ -125,9 +125,11 @@ pub fn param_values(headers: &[ParamHeader], arguments: &Json) -> Vec<(String, S
         // integers only within the safe range (a JSON number is an f64 here)
         let text = match v {
             Json::String(s) => s.clone(),
-            Json::Bool(b) => b.to_string(),
+            Json::Bool(b) => (if *b { "true" } else { "false" }).to_string(),
+            // through `Display`, as every other integer core writes (`to_string`'s own fast
+            // path for integers would be one more formatter in the wasm build)
             Json::Number(_) => match v.as_i64() {
-                Some(i) => i.to_string(),
+                Some(i) => format!("{i}"),
                 None => continue,
             },
             _ => continue,
