@@ -14,6 +14,12 @@ pub fn url_decode(text: &str) -> Option<Vec<u8>> {
     Base64UrlUnpadded::decode_vec(text).ok()
 }
 
+/// Decodes base64url without padding into `out`, as [`url_decode`] refuses and accepts; `None`
+/// also when the bytes do not fit in `out`.
+pub fn url_decode_into<'a>(text: &str, out: &'a mut [u8]) -> Option<&'a [u8]> {
+    Base64UrlUnpadded::decode(text, out).ok()
+}
+
 /// Standard base64 with padding (HTTP Basic credentials, MCP header values).
 pub fn standard(bytes: impl AsRef<[u8]>) -> String {
     Base64::encode_string(bytes.as_ref())
@@ -36,5 +42,9 @@ mod tests {
         assert_eq!(url_decode("Zm9vYg=="), None);
         assert_eq!(url_decode("+/8"), None);
         assert_eq!(url_decode("-_9"), None);
+        // into a buffer: what fits, as url_decode; longer or refused input is None
+        assert_eq!(url_decode_into("-_8", &mut [0; 2]), Some(&[0xfb, 0xff][..]));
+        assert_eq!(url_decode_into("-_8", &mut [0; 1]), None);
+        assert_eq!(url_decode_into("-_9", &mut [0; 2]), None);
     }
 }
