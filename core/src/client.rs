@@ -701,15 +701,9 @@ impl<H: Host> McpAuth<H> {
                 .map(|s| s.join(" "))
         });
         let base = base?;
-        let offline = disc
-            .authorization_server
-            .supports_scope("offline_access")
-            .then_some("offline_access")
-            .filter(|_| offline);
-        match offline {
-            Some(o) => join_scopes(&[&base, o]),
-            None => join_scopes(&[&base]),
-        }
+        let offline = offline && disc.authorization_server.supports_scope("offline_access");
+        // an empty list adds nothing
+        join_scopes(&[&base, if offline { "offline_access" } else { "" }])
     }
 
     /// Finishes a login from the redirect URL: checks it, exchanges the code, stores the tokens
