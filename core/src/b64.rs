@@ -1,7 +1,7 @@
 //! Base64 in the two alphabets OAuth and MCP use, through one crate (`base64ct`: strict,
 //! canonical encodings only, and small in the wasm build).
 
-use base64ct::{Base64, Base64UrlUnpadded, Encoding};
+use base64ct::{Base64UrlUnpadded, Encoding};
 
 /// base64url without padding (PKCE, JWS, JWK members, thumbprints).
 pub fn url(bytes: impl AsRef<[u8]>) -> String {
@@ -21,8 +21,23 @@ pub fn url_decode_into<'a>(text: &str, out: &'a mut [u8]) -> Option<&'a [u8]> {
 }
 
 /// Standard base64 with padding (HTTP Basic credentials, MCP header values).
+///
+/// Made from the url alphabet's encoding, as the two alphabets differ only in `-` and `_`
+/// against `+` and `/`, and in padding: one encoder serves both in the wasm build.
 pub fn standard(bytes: impl AsRef<[u8]>) -> String {
-    Base64::encode_string(bytes.as_ref())
+    let url = url(bytes);
+    let mut out = String::with_capacity(url.len() + 2);
+    for c in url.chars() {
+        out.push(match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        });
+    }
+    while out.len() % 4 != 0 {
+        out.push('=');
+    }
+    out
 }
 
 #[cfg(test)]
