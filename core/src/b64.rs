@@ -47,6 +47,8 @@ mod tests {
     #[test]
     fn round_trips_and_refusals() {
         // RFC 4648 §10 vectors, and the url alphabet's two characters
+        assert_eq!(standard(""), "");
+        assert_eq!(standard("foo"), "Zm9v");
         assert_eq!(standard("foob"), "Zm9vYg==");
         assert_eq!(standard("fooba"), "Zm9vYmE=");
         assert_eq!(url("foob"), "Zm9vYg");
