@@ -126,6 +126,17 @@ fn push_visible(s: &str, keep_breaks: bool, max: usize, out: &mut String) -> boo
     false
 }
 
+/// `s` is non-empty and all visible ASCII (0x21–0x7e), as an MCP session id or a DPoP nonce
+/// must be.
+pub(crate) fn is_visible_ascii(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// `s` is non-empty and all ASCII digits.
+pub(crate) fn is_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// `s` without escape sequences or control characters other than `\n` and `\t` (borrowed
 /// when there are none).
 pub fn terminal_safe(s: &str) -> Cow<'_, str> {

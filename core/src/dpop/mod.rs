@@ -237,7 +237,7 @@ impl Nonces {
         };
         let nonce = nonce.trim();
         // a nonce is a non-empty run of visible ASCII (RFC 9449 §8.1); anything else is ignored
-        if nonce.is_empty() || !nonce.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+        if !crate::text::is_visible_ascii(nonce) {
             return;
         }
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());

@@ -137,7 +137,7 @@ impl SseParser {
                 self.has_data = true;
             }
             "id" if !value.contains('\0') => self.last_id = Some(value.to_string()),
-            "retry" if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => {
+            "retry" if crate::text::is_digits(value) => {
                 self.retry = value.parse().ok();
             }
             _ => {}

@@ -147,7 +147,7 @@ fn ipv4_of(host: &str) -> Option<Ipv4Addr> {
     let mut n = 0;
     for part in host.split('.') {
         let slot = octets.get_mut(n)?;
-        let digits = (1..=3).contains(&part.len()) && part.bytes().all(|b| b.is_ascii_digit());
+        let digits = part.len() <= 3 && crate::text::is_digits(part);
         if !digits || (part.len() > 1 && part.starts_with('0')) {
             return None;
         }

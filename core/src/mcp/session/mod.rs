@@ -400,7 +400,7 @@ impl Session {
                     let version = self.accept_initialize(asked, &result)?;
                     let session_id = resp
                         .header("mcp-session-id")
-                        .filter(|s| !s.is_empty() && s.bytes().all(|b| (0x21..=0x7e).contains(&b)))
+                        .filter(|s| crate::text::is_visible_ascii(s))
                         .map(str::to_string);
                     let note = request::legacy(
                         &self.url,
