@@ -10,7 +10,7 @@
 //! (`dpop:<identity>`, the CLI's format, see [`store_key`]), signed with through WebCrypto
 //! too: this build carries no signing code of its own (core without `software-keys`).
 
-use crate::js::{message_of, set};
+use crate::js::{get, message_of, set};
 use js_sys::{Array, Function, Object, Promise, Uint8Array};
 use mcp_auth_core::dpop::key::{load_record, save_record, DpopKeyRecord, KEY_RECORD_VERSION};
 use mcp_auth_core::secret::DpopPrivateKey;
@@ -21,7 +21,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     CryptoKey, CryptoKeyPair, EcKeyGenParams, EcdsaParams, IdbDatabase, IdbFactory, IdbObjectStore,
-    IdbOpenDbRequest, IdbRequest, IdbTransactionMode, JsonWebKey, SubtleCrypto,
+    IdbOpenDbRequest, IdbRequest, IdbTransactionMode, SubtleCrypto,
 };
 
 const DB_NAME: &str = "mcp-auth-dpop";
@@ -114,7 +114,7 @@ impl WebCryptoKeys {
         }
         let rec: CryptoKeyPair = rec.unchecked_into();
         let key = rec.get_private_key();
-        let jwk = jwk_of(&crate::js::get(&rec, "jwk").unchecked_into())?;
+        let jwk = jwk_of(&get(&rec, "jwk"))?;
         self.cache
             .borrow_mut()
             .insert(identity.to_string(), (key.clone(), jwk.clone()));
@@ -129,11 +129,7 @@ impl WebCryptoKeys {
         let rec = Object::new();
         let private = pair.get_private_key();
         set(&rec, "privateKey", &private);
-        let plain = JsonWebKey::new(&jwk.kty);
-        plain.set_crv(&jwk.crv);
-        plain.set_x(&jwk.x);
-        plain.set_y(&jwk.y);
-        set(&rec, "jwk", &plain);
+        set(&rec, "jwk", &js_jwk(&jwk, None));
         let store = self.store(IdbTransactionMode::Readwrite).await?;
         let req = store
             .put_with_key(&rec, &identity.into())
@@ -203,10 +199,8 @@ async fn generate(extractable: bool) -> HostResult<CryptoKeyPair> {
     Ok(settle("generateKey", r).await?.unchecked_into())
 }
 
-async fn export_jwk(key: &CryptoKey) -> HostResult<JsonWebKey> {
-    Ok(settle("exportKey", subtle()?.export_key("jwk", key))
-        .await?
-        .unchecked_into())
+async fn export_jwk(key: &CryptoKey) -> HostResult<JsValue> {
+    settle("exportKey", subtle()?.export_key("jwk", key)).await
 }
 
 /// An ES256 signature (WebCrypto's ECDSA output is the raw r || s JWS wants).
@@ -234,8 +228,8 @@ pub(crate) async fn store_key<H: Host>(host: &H, identity: &str) -> HostResult<D
     }
     let pair = generate(true).await?;
     let private = export_jwk(&pair.get_private_key()).await?;
-    let d = private
-        .get_d()
+    let d = get(&private, "d")
+        .as_string()
         .ok_or_else(|| HostError::Storage("DPoP key: WebCrypto exported no `d`".into()).boxed())?;
     let rec = DpopKeyRecord {
         version: KEY_RECORD_VERSION,
@@ -255,26 +249,38 @@ pub(crate) async fn store_sign<H: Host>(
     input: &[u8],
 ) -> HostResult<Vec<u8>> {
     let rec = store_key(host, identity).await?;
-    let jwk = JsonWebKey::new(&rec.jwk.kty);
-    jwk.set_crv(&rec.jwk.crv);
-    jwk.set_x(&rec.jwk.x);
-    jwk.set_y(&rec.jwk.y);
-    jwk.set_d(rec.d.secret());
+    let jwk = js_jwk(&rec.jwk, Some(rec.d.secret()));
     let r = subtle()?.import_key_with_object("jwk", &jwk, &ecdsa_p256(), false, &sign_usage());
     let key: CryptoKey = settle("importKey", r).await?.unchecked_into();
     sign(&key, input).await
 }
 
-fn jwk_of(v: &JsonWebKey) -> HostResult<PublicJwk> {
+/// A JWK as WebCrypto takes it: the public members, and the private `d` when given.
+fn js_jwk(jwk: &PublicJwk, d: Option<&str>) -> Object {
+    let o = Object::new();
+    for (name, value) in [
+        ("kty", &jwk.kty),
+        ("crv", &jwk.crv),
+        ("x", &jwk.x),
+        ("y", &jwk.y),
+    ] {
+        set(&o, name, &JsValue::from_str(value));
+    }
+    if let Some(d) = d {
+        set(&o, "d", &JsValue::from_str(d));
+    }
+    o
+}
+
+/// The public members of a JWK that WebCrypto exported or the store kept (a missing or
+/// non-string member reads as empty, which the check refuses).
+fn jwk_of(v: &JsValue) -> HostResult<PublicJwk> {
+    let member = |name| get(v, name).as_string().unwrap_or_default();
     let jwk = PublicJwk {
-        kty: if v.is_object() {
-            v.get_kty()
-        } else {
-            String::new()
-        },
-        crv: v.get_crv().unwrap_or_default(),
-        x: v.get_x().unwrap_or_default(),
-        y: v.get_y().unwrap_or_default(),
+        kty: member("kty"),
+        crv: member("crv"),
+        x: member("x"),
+        y: member("y"),
     };
     jwk.check()
         .map_err(|e| HostError::Storage(format!("the stored DPoP key is unusable: {e}")))?;
