@@ -51,9 +51,9 @@ async fn settle(value: JsValue) -> Result<JsValue, JsValue> {
 
 /// The page's URL without query or fragment, in a browser; `None` in Node.
 pub(crate) fn page_redirect_uri() -> Option<String> {
-    let location = crate::js::global().location()?;
-    let origin = location.origin().ok()?;
-    let path = location.pathname().ok()?;
+    let location = get(&crate::js::global(), "location");
+    let origin = get(&location, "origin").as_string()?;
+    let path = get(&location, "pathname").as_string()?;
     origin
         .starts_with("http")
         .then(|| format!("{origin}{path}"))
@@ -82,12 +82,13 @@ impl JsHost {
         let custom = get(options, "fetch");
         let (fetch, fetch_this) = if custom.is_undefined() || custom.is_null() {
             let global = crate::js::global();
-            let f = global.fetch().ok_or_else(|| {
-                crate::js_error(Error::Invalid(
+            let f = get(&global, "fetch");
+            if !f.is_function() {
+                return Err(crate::js_error(Error::Invalid(
                     "this JavaScript environment (no global fetch; pass `fetch` in the options): `fetch` must be a function".into(),
-                ).boxed())
-            })?;
-            (f, global.into())
+                ).boxed()));
+            }
+            (f.unchecked_into(), global)
         } else {
             (
                 function(options, "fetch", "McpAuthClient options")?,

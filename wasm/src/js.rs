@@ -6,17 +6,6 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
 extern "C" {
-    /// `globalThis`, with the properties the shell reads (absent ones are `None`).
-    pub(crate) type Global;
-    #[wasm_bindgen(method, getter)]
-    pub(crate) fn location(this: &Global) -> Option<web_sys::Location>;
-    #[wasm_bindgen(method, getter)]
-    pub(crate) fn fetch(this: &Global) -> Option<js_sys::Function>;
-    #[wasm_bindgen(method, getter, js_name = indexedDB)]
-    pub(crate) fn indexed_db(this: &Global) -> Option<web_sys::IdbFactory>;
-    #[wasm_bindgen(method, getter)]
-    pub(crate) fn crypto(this: &Global) -> Option<web_sys::Crypto>;
-
     /// `AbortSignal.timeout(ms)`; an error where the environment lacks it.
     #[wasm_bindgen(catch, js_namespace = AbortSignal, js_name = timeout)]
     pub(crate) fn abort_timeout(ms: u32) -> Result<web_sys::AbortSignal, JsValue>;
@@ -37,9 +26,10 @@ extern "C" {
     pub(crate) fn cancel(this: &Reader) -> Result<JsValue, JsValue>;
 }
 
-/// The global object.
-pub(crate) fn global() -> Global {
-    js_sys::global().unchecked_into()
+/// The global object (its properties are read with [`get`]: a typed getter is one more
+/// import each).
+pub(crate) fn global() -> JsValue {
+    js_sys::global().into()
 }
 
 pub(crate) fn get(target: &JsValue, name: &str) -> JsValue {

@@ -15,19 +15,6 @@ extern "C" {
 
     #[wasm_bindgen(constructor, js_class = "URL", catch)]
     fn new_with_base(input: &str, base: &str) -> Result<WhatwgUrl, JsValue>;
-
-    #[wasm_bindgen(method, getter)]
-    fn href(this: &WhatwgUrl) -> String;
-    #[wasm_bindgen(method, getter)]
-    fn protocol(this: &WhatwgUrl) -> String;
-    #[wasm_bindgen(method, getter)]
-    fn hostname(this: &WhatwgUrl) -> String;
-    #[wasm_bindgen(method, getter)]
-    fn port(this: &WhatwgUrl) -> String;
-    #[wasm_bindgen(method, getter)]
-    fn pathname(this: &WhatwgUrl) -> String;
-    #[wasm_bindgen(method, getter)]
-    fn origin(this: &WhatwgUrl) -> String;
 }
 
 /// `new URL(input, base)`'s getters, or `None` when `URL` throws (an invalid URL or host).
@@ -37,13 +24,16 @@ fn parse(input: &str, base: Option<&str>) -> Option<Parts> {
         None => WhatwgUrl::new(input),
     }
     .ok()?;
+    // the getters are read through the shell's one property reader: a typed getter would
+    // be one more import each (all six are strings on a `URL`)
+    let part = |name| crate::js::get(&url, name).as_string().unwrap_or_default();
     Some(Parts {
-        href: url.href(),
-        protocol: url.protocol(),
-        hostname: url.hostname(),
-        port: url.port(),
-        pathname: url.pathname(),
-        origin: url.origin(),
+        href: part("href"),
+        protocol: part("protocol"),
+        hostname: part("hostname"),
+        port: part("port"),
+        pathname: part("pathname"),
+        origin: part("origin"),
     })
 }
 

@@ -32,15 +32,19 @@ fn fail(what: &str, e: &JsValue) -> Box<HostError> {
 }
 
 fn idb() -> Option<IdbFactory> {
-    crate::js::global().indexed_db()
+    let factory = get(&crate::js::global(), "indexedDB");
+    factory.is_object().then(|| factory.unchecked_into())
+}
+
+/// `globalThis.crypto.subtle`, where there is one.
+fn platform_subtle() -> Option<SubtleCrypto> {
+    let subtle = get(&get(&crate::js::global(), "crypto"), "subtle");
+    subtle.is_object().then(|| subtle.unchecked_into())
 }
 
 /// Whether this environment has what the browser keys need.
 pub(crate) fn available() -> bool {
-    idb().is_some()
-        && crate::js::global()
-            .crypto()
-            .is_some_and(|c| c.subtle().is_object())
+    idb().is_some() && platform_subtle().is_some()
 }
 
 /// Resolves with an IndexedDB request's `result`, rejects with its `error`. The promise's own
@@ -172,12 +176,11 @@ impl WebCryptoKeys {
 }
 
 pub(crate) fn subtle() -> HostResult<SubtleCrypto> {
-    match crate::js::global().crypto() {
-        Some(c) if c.subtle().is_object() => Ok(c.subtle()),
-        _ => Err(HostError::Storage(
+    platform_subtle().ok_or_else(|| {
+        HostError::Storage(
             "DPoP needs WebCrypto (globalThis.crypto.subtle), which this JavaScript environment lacks (Node 19 or later has it)".into(),
-        ).boxed()),
-    }
+        ).boxed()
+    })
 }
 
 pub(crate) async fn settle(what: &str, v: Result<Promise, JsValue>) -> HostResult<JsValue> {

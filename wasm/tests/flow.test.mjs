@@ -168,6 +168,13 @@ test("full-page redirect: login resolves {redirected}, and a new client finishes
   await assert.rejects(c2.completeLogin(callback), (e) => e.code === "state_mismatch", "a callback is used once");
 });
 
+test("outside a page, a client without redirectUri uses the CLI's default callback address", async () => {
+  const c = new McpAuthClient({ storage: memoryStorage() });
+  const req = await c.beginLogin(kit.mcp_url);
+  assert.equal(req.redirectUri, "http://localhost:3030/callback");
+  assert.equal(new URL(req.authorizationUrl).searchParams.get("redirect_uri"), "http://localhost:3030/callback");
+});
+
 test("storage errors are surfaced: a storage whose set throws makes login reject with code storage", async () => {
   const storage = memoryStorage();
   storage.set = () => {

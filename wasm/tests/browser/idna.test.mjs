@@ -65,3 +65,19 @@ test("the browser build answers the CLI's identity, resource and refusals for ID
     }
   }
 });
+
+test("a client made in a page without redirectUri sends the page's own address (origin and path) as redirect_uri", async () => {
+  await page.goto(`${kit.base_url}/demo/?from=test#frag`);
+  const got = await page.evaluate(async (server) => {
+    const m = await import("/demo/pkg/mcp_auth.js");
+    await m.default();
+    const map = new Map();
+    const storage = { get: (k) => map.get(k) ?? null, set: (k, v) => void map.set(k, v), delete: (k) => void map.delete(k) };
+    const client = new m.McpAuthClient({ storage });
+    const req = await client.beginLogin(server);
+    return { redirectUri: req.redirectUri, sent: new URL(req.authorizationUrl).searchParams.get("redirect_uri") };
+  }, `${kit.base_url}/mcp`);
+  // the query and fragment of the page are not part of it
+  assert.equal(got.redirectUri, `${kit.base_url}/demo/`);
+  assert.equal(got.sent, `${kit.base_url}/demo/`);
+});
