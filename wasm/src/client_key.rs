@@ -3,7 +3,7 @@
 //! build keeps no private key of its own. The key is a PKCS#8 PEM (`BEGIN PRIVATE KEY`) or
 //! a private JWK: a P-256 key signs ES256, an RSA key RS256.
 
-use crate::webcrypto::{settle, sign_usage, subtle};
+use crate::webcrypto::{algorithm, settle, sign_usage, subtle};
 use js_sys::{Object, Uint8Array};
 use mcp_auth_core::error::{Error, Result};
 use mcp_auth_core::jose::{Alg, HostKey, SigningKey};
@@ -128,30 +128,6 @@ pub(crate) fn client_key(text: &str, signing_alg: Option<&str>) -> Result<Signin
         public,
         imported: RefCell::new(None),
     }))
-}
-
-fn algorithm(alg: Alg, for_import: bool) -> Object {
-    let a = Object::new();
-    let set = |k: &str, v: &str| {
-        let _ = js_sys::Reflect::set(&a, &k.into(), &v.into());
-    };
-    match alg {
-        Alg::Es256 => {
-            set("name", "ECDSA");
-            if for_import {
-                set("namedCurve", "P-256");
-            } else {
-                set("hash", "SHA-256");
-            }
-        }
-        Alg::Rs256 => {
-            set("name", "RSASSA-PKCS1-v1_5");
-            if for_import {
-                set("hash", "SHA-256");
-            }
-        }
-    }
-    a
 }
 
 #[allow(clippy::boxed_local)] // `map_err` hands over the host's boxed error

@@ -4,16 +4,14 @@
 //! reader, cancelling it as soon as it passes the request's `max_body`.
 
 use crate::js::{get, message_of, Reader, Stream};
-use js_sys::{Array, Function, Promise, Uint8Array};
+use js_sys::{Array, Function, Object, Promise, Uint8Array};
 use mcp_auth_core::host::{
     body_too_large, ChunkStream, NextChunk, StreamResponse, REQUEST_TIMEOUT_SECS,
 };
 use mcp_auth_core::{Error, Host, HostError, HostLock, HostResult, HttpRequest, HttpResponse};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{
-    Headers, ReadableStreamReadResult, RequestInit, RequestRedirect, Response, ResponseType,
-};
+use web_sys::{Headers, Response};
 
 pub(crate) struct JsHost {
     storage: JsValue,
@@ -148,13 +146,13 @@ impl Host for JsHost {
             .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
             .and_then(|(_, v)| v.trim().parse::<u64>().ok());
         if declared.is_some_and(|n| n > cap as u64) {
-            if let Some(body) = resp.body() {
+            if let Some(body) = body_of(&resp) {
                 // best effort: stop the download
                 let _ = body.unchecked_into::<Stream>().cancel();
             }
             return Err(body_too_large(&url, cap).boxed());
         }
-        let Some(body) = resp.body() else {
+        let Some(body) = body_of(&resp) else {
             // no stream (no body at all, or a `fetch` that does not offer one): the whole
             // body at once, still refused when over the cap
             let failed = |e: JsValue| fetch_failed(&url, &e);
@@ -191,7 +189,7 @@ impl Host for JsHost {
     async fn open_stream(&self, request: HttpRequest) -> HostResult<StreamResponse> {
         let url = request.url.clone();
         let (resp, status, headers) = self.fetch(request, STREAM_TIMEOUT_SECS).await?;
-        let body: JsValue = resp.body().into();
+        let body = get(&resp, "body");
         Ok(StreamResponse {
             status,
             headers,
@@ -346,14 +344,19 @@ impl ChunkStream for JsChunks {
         Box::pin(async move {
             let failed = |e: JsValue| fetch_failed(&self.url, &e);
             let read = self.reader.read().map_err(failed)?;
-            let part: ReadableStreamReadResult =
-                settle(read).await.map_err(failed)?.unchecked_into();
-            if part.get_done() == Some(true) {
+            let part = settle(read).await.map_err(failed)?;
+            if get(&part, "done").as_bool() == Some(true) {
                 return Ok(None);
             }
-            Ok(Some(Uint8Array::new(&part.get_value()).to_vec()))
+            Ok(Some(Uint8Array::new(&get(&part, "value")).to_vec()))
         })
     }
+}
+
+/// A response's body stream; `None` when it has none (or a `fetch` offers none).
+fn body_of(resp: &Response) -> Option<JsValue> {
+    let body = get(resp, "body");
+    (!body.is_undefined() && !body.is_null()).then_some(body)
 }
 
 fn fetch_failed(url: &str, e: &JsValue) -> Box<HostError> {
@@ -376,20 +379,23 @@ impl JsHost {
     ) -> HostResult<(Response, u16, Vec<(String, String)>)> {
         let url = request.url.clone();
         let failed = |e: JsValue| fetch_failed(&url, &e);
-        let init = RequestInit::new();
-        init.set_method(request.method.as_str());
+        // the init's members are set through the shell's one property writer: web-sys's
+        // typed `RequestInit` setters would be one import each
+        let init = Object::new();
+        let put = |name, value: &JsValue| crate::js::set(&init, name, value);
+        put("method", &JsValue::from_str(request.method.as_str()));
         let headers = Headers::new().map_err(failed)?;
         for (name, value) in &request.headers {
             headers.append(name, value).map_err(failed)?;
         }
-        init.set_headers(&headers);
+        put("headers", &headers);
         if let Some(body) = &request.body {
-            init.set_body(&Uint8Array::from(body.as_slice()));
+            put("body", &Uint8Array::from(body.as_slice()));
         }
-        init.set_redirect(RequestRedirect::Manual);
+        put("redirect", &JsValue::from_str("manual"));
         // where the environment has `AbortSignal.timeout` (every current browser, Node 18+)
         if let Ok(signal) = crate::js::abort_timeout((timeout_secs * 1000) as u32) {
-            init.set_signal(Some(&signal));
+            put("signal", &signal);
         }
         let pending = self
             .fetch
@@ -407,7 +413,7 @@ impl JsHost {
                 err
             })?
             .unchecked_into();
-        if resp.type_() == ResponseType::Opaqueredirect {
+        if get(&resp, "type").as_string().as_deref() == Some("opaqueredirect") {
             return Err(HostError::Network(format!(
                 "{} answered with a redirect, which mcp-auth does not follow; use the final URL",
                 without_query(&url)

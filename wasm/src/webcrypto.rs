@@ -13,6 +13,7 @@
 use crate::js::{get, message_of, set};
 use js_sys::{Array, Function, Object, Promise, Uint8Array};
 use mcp_auth_core::dpop::key::{load_record, save_record, DpopKeyRecord, KEY_RECORD_VERSION};
+use mcp_auth_core::jose::Alg;
 use mcp_auth_core::secret::DpopPrivateKey;
 use mcp_auth_core::sorted::SortedMap;
 use mcp_auth_core::{Host, HostError, HostResult, PublicJwk};
@@ -20,8 +21,8 @@ use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    CryptoKey, CryptoKeyPair, EcKeyGenParams, EcdsaParams, IdbDatabase, IdbFactory, IdbObjectStore,
-    IdbOpenDbRequest, IdbRequest, IdbTransactionMode, SubtleCrypto,
+    CryptoKey, IdbDatabase, IdbFactory, IdbObjectStore, IdbOpenDbRequest, IdbTransactionMode,
+    SubtleCrypto,
 };
 
 const DB_NAME: &str = "mcp-auth-dpop";
@@ -50,19 +51,14 @@ pub(crate) fn available() -> bool {
 /// Resolves with an IndexedDB request's `result`, rejects with its `error`. The promise's own
 /// `resolve` and `reject` are the request's handlers (they get the event), and the outcome is
 /// read from the request afterwards: no Rust closure per request.
-async fn request_done(req: &IdbRequest) -> Result<JsValue, JsValue> {
+async fn request_done(req: &JsValue) -> Result<JsValue, JsValue> {
     let promise = Promise::new(&mut |resolve: Function, reject: Function| {
-        req.set_onsuccess(Some(&resolve));
-        req.set_onerror(Some(&reject));
+        set(req, "onsuccess", &resolve);
+        set(req, "onerror", &reject);
     });
     match JsFuture::from(promise).await {
-        Ok(_) => req.result(),
-        Err(_) => Err(req
-            .error()
-            .ok()
-            .flatten()
-            .map(Into::into)
-            .unwrap_or_default()),
+        Ok(_) => Ok(get(req, "result")),
+        Err(_) => Err(get(req, "error")),
     }
 }
 
@@ -84,13 +80,11 @@ impl WebCryptoKeys {
             .map_err(|e| fail("open", &e))?;
         let r = req.clone();
         let upgrade = Closure::once_into_js(move || {
-            if let Ok(db) = r.result() {
-                let _ = db
-                    .unchecked_into::<IdbDatabase>()
-                    .create_object_store(STORE);
-            }
+            let _ = get(&r, "result")
+                .unchecked_into::<IdbDatabase>()
+                .create_object_store(STORE);
         });
-        req.set_onupgradeneeded(Some(upgrade.unchecked_ref()));
+        set(&req, "onupgradeneeded", &upgrade);
         let db: IdbDatabase = request_done(&req)
             .await
             .map_err(|e| fail("open", &e))?
@@ -116,8 +110,7 @@ impl WebCryptoKeys {
         if !rec.is_object() {
             return Ok(None);
         }
-        let rec: CryptoKeyPair = rec.unchecked_into();
-        let key = rec.get_private_key();
+        let key: CryptoKey = get(&rec, "privateKey").unchecked_into();
         let jwk = jwk_of(&get(&rec, "jwk"))?;
         self.cache
             .borrow_mut()
@@ -129,9 +122,9 @@ impl WebCryptoKeys {
     async fn create(&self, identity: &str) -> HostResult<(CryptoKey, PublicJwk)> {
         let pair = generate(false).await?;
         // the public half is always exportable; only it leaves WebCrypto
-        let jwk = jwk_of(&export_jwk(&pair.get_public_key()).await?)?;
+        let jwk = jwk_of(&export_jwk(&get(&pair, "publicKey").unchecked_into()).await?)?;
         let rec = Object::new();
-        let private = pair.get_private_key();
+        let private: CryptoKey = get(&pair, "privateKey").unchecked_into();
         set(&rec, "privateKey", &private);
         set(&rec, "jwk", &js_jwk(&jwk, None));
         let store = self.store(IdbTransactionMode::Readwrite).await?;
@@ -189,7 +182,31 @@ pub(crate) async fn settle(what: &str, v: Result<Promise, JsValue>) -> HostResul
 }
 
 fn ecdsa_p256() -> Object {
-    EcKeyGenParams::new("ECDSA", "P-256").into()
+    algorithm(Alg::Es256, true)
+}
+
+/// WebCrypto's algorithm parameters for `alg`: to import or generate a key (`for_import`),
+/// else to sign.
+pub(crate) fn algorithm(alg: Alg, for_import: bool) -> Object {
+    let a = Object::new();
+    let set = |k: &str, v: &str| set(&a, k, &JsValue::from_str(v));
+    match alg {
+        Alg::Es256 => {
+            set("name", "ECDSA");
+            if for_import {
+                set("namedCurve", "P-256");
+            } else {
+                set("hash", "SHA-256");
+            }
+        }
+        Alg::Rs256 => {
+            set("name", "RSASSA-PKCS1-v1_5");
+            if for_import {
+                set("hash", "SHA-256");
+            }
+        }
+    }
+    a
 }
 
 pub(crate) fn sign_usage() -> JsValue {
@@ -197,9 +214,9 @@ pub(crate) fn sign_usage() -> JsValue {
 }
 
 /// A new ECDSA P-256 key pair.
-async fn generate(extractable: bool) -> HostResult<CryptoKeyPair> {
+async fn generate(extractable: bool) -> HostResult<JsValue> {
     let r = subtle()?.generate_key_with_object(&ecdsa_p256(), extractable, &sign_usage());
-    Ok(settle("generateKey", r).await?.unchecked_into())
+    settle("generateKey", r).await
 }
 
 async fn export_jwk(key: &CryptoKey) -> HostResult<JsValue> {
@@ -208,7 +225,7 @@ async fn export_jwk(key: &CryptoKey) -> HostResult<JsValue> {
 
 /// An ES256 signature (WebCrypto's ECDSA output is the raw r || s JWS wants).
 pub(crate) async fn sign(key: &CryptoKey, input: &[u8]) -> HostResult<Vec<u8>> {
-    let alg = EcdsaParams::new("ECDSA", &"SHA-256".into());
+    let alg = algorithm(Alg::Es256, false);
     let sig = settle(
         "sign",
         subtle()?.sign_with_object_and_u8_array(&alg, key, input),
@@ -230,7 +247,7 @@ pub(crate) async fn store_key<H: Host>(host: &H, identity: &str) -> HostResult<D
         return Ok(rec);
     }
     let pair = generate(true).await?;
-    let private = export_jwk(&pair.get_private_key()).await?;
+    let private = export_jwk(&get(&pair, "privateKey").unchecked_into()).await?;
     let d = get(&private, "d")
         .as_string()
         .ok_or_else(|| HostError::Storage("DPoP key: WebCrypto exported no `d`".into()).boxed())?;

@@ -219,6 +219,23 @@ test("errors carry stable codes and say what to do", async () => {
   await assert.rejects(redirected.login(kit.mcp_url), (e) => e.code === "network" && /answered with a redirect/.test(e.message));
 });
 
+test("a fetch whose responses carry no body stream is read whole, through arrayBuffer", async () => {
+  const urls = [];
+  const c = new McpAuthClient({
+    storage: memoryStorage(),
+    redirect: followingRedirect(),
+    fetch: async (url, init) => {
+      const r = await fetch(url, init);
+      urls.push(url);
+      return { type: r.type, status: r.status, headers: r.headers, arrayBuffer: () => r.arrayBuffer() };
+    },
+  });
+  const info = await c.login(kit.mcp_url);
+  assert.equal(info.identity, identity(kit.mcp_url));
+  assert.ok(urls.some((u) => u.includes("/.well-known/")), urls.join(" "));
+  assert.ok((await c.accessToken(kit.mcp_url)).length > 0);
+});
+
 test("logout revokes at the server and deletes the tokens", async () => {
   const storage = memoryStorage();
   const c = client(storage);
