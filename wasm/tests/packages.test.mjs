@@ -59,6 +59,12 @@ for (const kind of ["web", "node"]) {
     // cuts strings with `split_once`/`get`, and one `&s[a..b]` it cannot prove brings it back.
     assert.ok(!wasm.includes("is not a char boundary"), "the str slicing panic is linked again");
     const glue = readFileSync(path.join(dir, "mcp_auth.js"));
+    // imports and exports carry short names (build.sh, wasm/minify-names.mjs), not
+    // wasm-bindgen's `__wbg_<name>_<16 hex digits>`, in the module and in the glue alike
+    for (const [what, bytes] of [["the .wasm", wasm], ["the glue", glue]]) {
+      const long = bytes.toString("latin1").match(/__wbg_\w*_[0-9a-f]{16}/);
+      assert.equal(long, null, `${what} still names ${long}`);
+    }
     const gz = gzipSync(wasm, { level: 9 }).length + gzipSync(glue, { level: 9 }).length;
     assert.ok(gz < GZIP_CEILING, `gzip size ${gz} B is over the ${GZIP_CEILING} B ceiling`);
   });
