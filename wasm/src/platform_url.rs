@@ -15,6 +15,22 @@ extern "C" {
 
     #[wasm_bindgen(constructor, js_class = "URL", catch)]
     fn new_with_base(input: &str, base: &str) -> Result<WhatwgUrl, JsValue>;
+
+    // Typed getters (one import each), not the shell's `get`: a parse is on every token read,
+    // and `get` makes each property name a new JavaScript string, which measured twice as
+    // slow (3.2 → 6.2 µs a parse; `accessToken` 24.5 → 30.8 µs in Node).
+    #[wasm_bindgen(method, getter)]
+    fn href(this: &WhatwgUrl) -> String;
+    #[wasm_bindgen(method, getter)]
+    fn protocol(this: &WhatwgUrl) -> String;
+    #[wasm_bindgen(method, getter)]
+    fn hostname(this: &WhatwgUrl) -> String;
+    #[wasm_bindgen(method, getter)]
+    fn port(this: &WhatwgUrl) -> String;
+    #[wasm_bindgen(method, getter)]
+    fn pathname(this: &WhatwgUrl) -> String;
+    #[wasm_bindgen(method, getter)]
+    fn origin(this: &WhatwgUrl) -> String;
 }
 
 /// `new URL(input, base)`'s getters, or `None` when `URL` throws (an invalid URL or host).
@@ -24,16 +40,13 @@ fn parse(input: &str, base: Option<&str>) -> Option<Parts> {
         None => WhatwgUrl::new(input),
     }
     .ok()?;
-    // the getters are read through the shell's one property reader: a typed getter would
-    // be one more import each (all six are strings on a `URL`)
-    let part = |name| crate::js::get(&url, name).as_string().unwrap_or_default();
     Some(Parts {
-        href: part("href"),
-        protocol: part("protocol"),
-        hostname: part("hostname"),
-        port: part("port"),
-        pathname: part("pathname"),
-        origin: part("origin"),
+        href: url.href(),
+        protocol: url.protocol(),
+        hostname: url.hostname(),
+        port: url.port(),
+        pathname: url.pathname(),
+        origin: url.origin(),
     })
 }
 
