@@ -34,7 +34,7 @@ pub fn standard(bytes: impl AsRef<[u8]>) -> String {
             c => c,
         });
     }
-    while out.len() % 4 != 0 {
+    while !out.len().is_multiple_of(4) {
         out.push('=');
     }
     out

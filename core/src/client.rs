@@ -698,7 +698,7 @@ impl<H: Host> McpAuth<H> {
             disc.protected_resource
                 .as_ref()
                 .and_then(|p| p.scopes_supported.as_ref())
-                .map(|s| s.join(" "))
+                .map(|s| crate::text::join(s, " "))
         });
         let base = base?;
         let offline = offline && disc.authorization_server.supports_scope("offline_access");

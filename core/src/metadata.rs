@@ -164,7 +164,7 @@ impl AuthServerMetadata {
                 return Err(Error::PkceUnsupported {
                     issuer: self.issuer.clone(),
                     advertised: match other {
-                        Some(m) => format!("[{}]", m.join(", ")),
+                        Some(m) => format!("[{}]", crate::text::join(m, ", ")),
                         None => "absent".into(),
                     },
                 }

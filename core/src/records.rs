@@ -488,7 +488,7 @@ pub fn join_scopes(scopes: &[&str]) -> Option<String> {
     if seen.is_empty() {
         None
     } else {
-        Some(seen.join(" "))
+        Some(crate::text::join(&seen, " "))
     }
 }
 

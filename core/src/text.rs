@@ -126,6 +126,21 @@ fn push_visible(s: &str, keep_breaks: bool, max: usize, out: &mut String) -> boo
     false
 }
 
+/// `parts` joined by `sep`: one short loop per element type, where `[T]::join` links a large
+/// instance per element type (the wasm build).
+pub fn join<S: AsRef<str>>(parts: &[S], sep: &str) -> String {
+    let mut out = String::new();
+    let mut first = true;
+    for part in parts {
+        if !first {
+            out.push_str(sep);
+        }
+        first = false;
+        out.push_str(part.as_ref());
+    }
+    out
+}
+
 /// `s` is non-empty and all visible ASCII (0x21–0x7e), as an MCP session id or a DPoP nonce
 /// must be.
 pub(crate) fn is_visible_ascii(s: &str) -> bool {
@@ -162,6 +177,25 @@ pub fn printable(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn join_puts_the_separator_between_parts_only() {
+        assert_eq!(join::<&str>(&[], ", "), "");
+        assert_eq!(join(&["a"], ", "), "a");
+        assert_eq!(join(&["", "b", ""], ","), ",b,");
+        assert_eq!(join(&["x".to_string(), "y".to_string()], "`, `"), "x`, `y");
+    }
+
+    #[test]
+    fn visible_ascii_and_digits() {
+        assert!(is_visible_ascii("a-Z_~!"));
+        assert!(!is_visible_ascii(""));
+        assert!(!is_visible_ascii("a b"));
+        assert!(!is_visible_ascii("é"));
+        assert!(is_digits("0123"));
+        assert!(!is_digits(""));
+        assert!(!is_digits("12a"));
+    }
 
     #[test]
     fn whole_sequences_go_line_breaks_and_tabs_stay_in_terminal_text() {

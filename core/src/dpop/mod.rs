@@ -77,7 +77,7 @@ pub fn use_dpop(mode: DpopMode, meta: &AuthServerMetadata) -> Result<bool> {
         DpopMode::Required => Err(Error::DpopUnsupported {
             issuer: meta.issuer.clone(),
             advertised: match advertised {
-                Some(a) => format!("[{}]", a.join(", ")),
+                Some(a) => format!("[{}]", crate::text::join(a, ", ")),
                 None => "absent".into(),
             },
         }

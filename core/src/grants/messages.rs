@@ -55,7 +55,7 @@ pub fn check_signing_alg(key: &SigningKey, meta: &AuthServerMetadata) -> Result<
     Err(Error::SigningKey(format!(
         "the authorization server `{}` takes only [{}] for private_key_jwt, and the key signs {alg}; configure a key of one of those algorithms",
         meta.issuer,
-        list.join(", ")
+        crate::text::join(list, ", ")
     )).boxed())
 }
 

@@ -91,7 +91,7 @@ pub fn unknown_value(value: &str, names: &[&str]) -> JsonError {
     JsonError(format!(
         "unknown value `{}` (expected one of `{}`)",
         crate::text::printable(value, 60),
-        names.join("`, `")
+        crate::text::join(names, "`, `")
     ))
 }
 
