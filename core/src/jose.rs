@@ -154,8 +154,7 @@ pub(crate) fn member<'a>(jwk: &'a Object, name: &str) -> Result<&'a str> {
 
 /// Names from a key file shown in an error: short and printable, never key material.
 pub(crate) fn shown(name: &str) -> String {
-    let name: String = name.chars().filter(|c| !c.is_control()).take(40).collect();
-    name
+    crate::text::printable(name, 40)
 }
 
 pub(crate) fn key_error(message: String) -> Box<Error> {

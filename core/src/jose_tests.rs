@@ -315,3 +315,12 @@ fn hostile_jwks_are_refused_without_key_material() {
     assert!(message(SigningKey::from_jwk("{")).contains("not valid JSON"));
     assert!(message(SigningKey::from_jwk("[1]")).contains("not a JSON object"));
 }
+
+#[test]
+fn an_unknown_algorithm_name_is_shown_printable_and_bounded() {
+    let hostile = format!("HS\u{1b}[31m256\u{7}{}", "x".repeat(100));
+    let e = Alg::parse(&hostile).unwrap_err().to_string();
+    assert!(!e.contains('\u{1b}') && !e.contains('\u{7}'), "{e:?}");
+    assert!(e.contains("HS256xxx"), "{e:?}");
+    assert!(e.contains('…') && !e.contains(&"x".repeat(41)), "{e:?}");
+}
