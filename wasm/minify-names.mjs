@@ -54,7 +54,8 @@ const moduleKey = `${JSON.stringify(oldModules[0])}: import0`;
 if (!glue.includes(moduleKey)) fail(`the glue does not return its imports under ${oldModules[0]}`);
 glue = glue.replace(moduleKey, () => `${JSON.stringify(newModule)}: import0`);
 
-// exports: every `wasm.<name>`
+// exports: every `wasm.<name>` (an export reached any other way would keep its old name)
+if (/\bwasm\s*\[/.test(glue)) fail("the glue indexes `wasm[…]`: its exports cannot be renamed by name");
 glue = glue.replace(/\bwasm\.([A-Za-z_$][\w$]*)/g, (whole, name) => {
   if (exports.has(name)) return `wasm.${exports.get(name)}`;
   fail(`the glue reads wasm.${name}, which the module does not export`);
