@@ -32,9 +32,11 @@ import { ROOT } from "./helpers.mjs";
 // (build.sh 145.0 KiB). Ninth session: no code per record type or caller where one copy
 // serves (reads, writes, the browser's DPoP key, the Bearer pick), no closures per IndexedDB
 // request, iterator chains written as loops: 139.8 KiB web, 142.5 KiB node as counted here
-// (build.sh 139.9 KiB).
+// (build.sh 139.9 KiB). Tenth session: short import and export names, the shell's JS objects
+// read and built through one getter and setter, one `join`: 133.5 KiB web, 136.3 KiB node as
+// counted here (build.sh 132.7 KiB).
 // Ceiling: the larger + ~3 % while the size work of issue 11 lands in steps.
-const GZIP_CEILING = 147 * 1024;
+const GZIP_CEILING = 140 * 1024;
 
 for (const kind of ["web", "node"]) {
   const dir = path.join(ROOT, "wasm/pkg", kind);
