@@ -45,18 +45,19 @@ pub fn authorization_url(p: &AuthorizationParams<'_>) -> Result<String> {
     for (k, v) in p.extra {
         pairs.push((k.as_str(), v.as_str()));
     }
-    platform_url::append_query_pairs(&mut url, pairs);
+    platform_url::append_query_pairs(&mut url, &pairs);
     Ok(url.into())
 }
 
 /// The value of a query parameter in a URL (first occurrence).
 pub fn query_param(url: &str, name: &str) -> Option<String> {
     let parsed = platform_url::parse(url).ok()?;
-    let found = parsed
-        .query_pairs()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned());
-    found
+    for (k, v) in platform_url::query_pairs(&parsed) {
+        if k == name {
+            return Some(v);
+        }
+    }
+    None
 }
 
 /// Whether a request that reached the redirect URI is the callback for this authorization
@@ -87,8 +88,8 @@ pub fn validate_callback(
     let mut code = None;
     let mut error = None;
     let mut description = None;
-    for (k, v) in url.query_pairs() {
-        let slot = match k.as_ref() {
+    for (k, v) in platform_url::query_pairs(&url) {
+        let slot = match k.as_str() {
             "state" => &mut state,
             "iss" => &mut iss,
             "code" => &mut code,
@@ -102,7 +103,7 @@ pub fn validate_callback(
                 Error::Invalid(format!("the callback repeats the `{k}` parameter")).boxed(),
             );
         }
-        *slot = Some(v.into_owned());
+        *slot = Some(v);
     }
     if state.as_deref() != Some(expected_state) {
         return Err(Error::StateMismatch.boxed());
@@ -159,8 +160,11 @@ pub fn choose_auth_method(
     }
 }
 
+/// One string form-urlencoded (as a name with an empty value, without the `=`).
 fn form_encode(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+    let mut pair = platform_url::form_serialize(&[(s, "")]);
+    pair.pop();
+    pair
 }
 
 /// A form POST to a token or revocation endpoint, authenticated as the client.
@@ -169,10 +173,7 @@ pub fn client_form_request(
     client: &ClientRecord,
     params: &[(&str, &str)],
 ) -> HttpRequest {
-    let mut body = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in params {
-        body.append_pair(k, v);
-    }
+    let mut body = params.to_vec();
     let secret = client
         .client_secret
         .as_ref()
@@ -183,11 +184,11 @@ pub fn client_form_request(
         // a private_key_jwt client's assertion is added by the caller that holds the key
         // (grants::client_auth_params); without one it is identified like a public client
         ClientAuthMethod::None | ClientAuthMethod::PrivateKeyJwt => {
-            body.append_pair("client_id", &client.client_id);
+            body.push(("client_id", &client.client_id));
         }
         ClientAuthMethod::ClientSecretPost => {
-            body.append_pair("client_id", &client.client_id);
-            body.append_pair("client_secret", secret);
+            body.push(("client_id", &client.client_id));
+            body.push(("client_secret", secret));
         }
         ClientAuthMethod::ClientSecretBasic => {
             // RFC 6749 §2.3.1: both parts form-urlencoded before base64
@@ -195,8 +196,9 @@ pub fn client_form_request(
             basic = Some(format!("Basic {}", crate::b64::standard(pair)));
         }
     }
-    let mut req = HttpRequest::post(endpoint, FORM, body.finish().into_bytes())
-        .header("accept", "application/json");
+    let body = platform_url::form_serialize(&body);
+    let mut req =
+        HttpRequest::post(endpoint, FORM, body.into_bytes()).header("accept", "application/json");
     if let Some(b) = basic {
         req = req.header("authorization", b);
     }

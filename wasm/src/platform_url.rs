@@ -2,7 +2,7 @@
 //! build links no URL parser of its own (`mcp_auth_core::platform_url`). Browsers, workers and
 //! Node ≥ 18 all have a global `URL`, implementing the standard the CLI's `url` crate does.
 
-use mcp_auth_core::platform_url::web::{set_parser, Parts};
+use mcp_auth_core::platform_url::web::{set_form_codec, set_parser, FormCodec, Parts};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
@@ -31,6 +31,23 @@ extern "C" {
     fn pathname(this: &WhatwgUrl) -> String;
     #[wasm_bindgen(method, getter)]
     fn origin(this: &WhatwgUrl) -> String;
+
+    /// `URLSearchParams`: the URL Standard's `application/x-www-form-urlencoded` serializer
+    /// and parser (`form_urlencoded` is the same standard in the CLI).
+    #[wasm_bindgen(js_name = URLSearchParams)]
+    type SearchParams;
+
+    #[wasm_bindgen(constructor, js_class = "URLSearchParams")]
+    fn new() -> SearchParams;
+
+    #[wasm_bindgen(constructor, js_class = "URLSearchParams")]
+    fn parsed(query: &str) -> SearchParams;
+
+    #[wasm_bindgen(method)]
+    fn append(this: &SearchParams, name: &str, value: &str);
+
+    #[wasm_bindgen(method, js_name = toString)]
+    fn serialized(this: &SearchParams) -> String;
 }
 
 /// `new URL(input, base)`'s getters, or `None` when `URL` throws (an invalid URL or host).
@@ -50,8 +67,41 @@ fn parse(input: &str, base: Option<&str>) -> Option<Parts> {
     })
 }
 
+fn form_serialize(pairs: &[(&str, &str)]) -> String {
+    let params = SearchParams::new();
+    for (name, value) in pairs {
+        params.append(name, value);
+    }
+    params.serialized()
+}
+
+fn form_parse(query: &str) -> Vec<(String, String)> {
+    // `URLSearchParams` drops one leading `?` of its input, which in a query is data (the
+    // query of `…/p??a=b` is `?a=b`, a pair named `?a`); a leading `&` only adds an empty
+    // sequence, which the parser skips
+    let mut input = String::with_capacity(query.len() + 1);
+    input.push('&');
+    input.push_str(query);
+    let params = SearchParams::parsed(&input);
+    let mut out = Vec::new();
+    if let Ok(Some(entries)) = js_sys::try_iter(&params) {
+        for entry in entries.flatten() {
+            let entry: js_sys::Array = entry.unchecked_into();
+            if let (Some(name), Some(value)) = (entry.get(0).as_string(), entry.get(1).as_string())
+            {
+                out.push((name, value));
+            }
+        }
+    }
+    out
+}
+
 /// Called once from the module's start function.
 pub(crate) fn register() {
     // false only when already registered: nothing to do then.
     let _ = set_parser(parse);
+    let _ = set_form_codec(FormCodec {
+        serialize: form_serialize,
+        parse: form_parse,
+    });
 }

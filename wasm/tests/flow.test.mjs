@@ -175,6 +175,23 @@ test("outside a page, a client without redirectUri uses the CLI's default callba
   assert.equal(new URL(req.authorizationUrl).searchParams.get("redirect_uri"), "http://localhost:3030/callback");
 });
 
+test("the query is written and read by the URL Standard's form codec, as the CLI's", async () => {
+  // the same case and answer as core's native test (core/src/platform_url.rs): this build's
+  // codec is the platform's URLSearchParams, the CLI's form_urlencoded
+  const c = new McpAuthClient({ storage: memoryStorage() });
+  const req = await c.beginLogin(kit.mcp_url, { extraParams: { "x y": "ä&=+/?#%*~!'()-._ 😀" } });
+  assert.ok(req.authorizationUrl.endsWith("&x+y=%C3%A4%26%3D%2B%2F%3F%23%25*%7E%21%27%28%29-._+%F0%9F%98%80"), req.authorizationUrl);
+  assert.match(req.authorizationUrl, /\?response_type=code&client_id=[^&]+&redirect_uri=http%3A%2F%2Flocalhost%3A3030%2Fcallback&state=/);
+  // a denial: `+` and `%21` decoded in what the error says
+  await assert.rejects(
+    c.completeLogin(`${req.redirectUri}?error=access_denied&error_description=User+said+no%21&state=${req.state}`),
+    (e) => e.code === "authorization_denied" && e.message.includes("`access_denied`: User said no!"),
+  );
+  // in `…??state=…` the first pair is named `?state`: no state, so not this login's callback
+  const again = await c.beginLogin(kit.mcp_url);
+  await assert.rejects(c.completeLogin(`${again.redirectUri}??state=${again.state}&code=abc`), (e) => e.code === "state_mismatch");
+});
+
 test("storage errors are surfaced: a storage whose set throws makes login reject with code storage", async () => {
   const storage = memoryStorage();
   storage.set = () => {

@@ -47,6 +47,42 @@ pub fn set_parser(parser: UrlParser) -> bool {
     PARSER.set(parser).is_ok()
 }
 
+/// The platform's `application/x-www-form-urlencoded` serializer and parser (the URL
+/// Standard's, as `URLSearchParams` has them): `pairs` → text, and a query → its pairs.
+#[derive(Clone, Copy)]
+pub struct FormCodec {
+    pub serialize: fn(&[(&str, &str)]) -> String,
+    pub parse: fn(&str) -> Vec<(String, String)>,
+}
+
+static FORM: OnceLock<FormCodec> = OnceLock::new();
+
+/// Registers the platform's form codec (the wasm shell does it at start-up, with the URL
+/// parser). Returns false, changing nothing, when one is already registered.
+pub fn set_form_codec(codec: FormCodec) -> bool {
+    FORM.set(codec).is_ok()
+}
+
+/// [`FormCodec::serialize`]; empty before a codec is registered (no URL parses then either,
+/// so no request or authorization URL is made). Only the wasm build calls it.
+#[cfg_attr(
+    not(all(target_arch = "wasm32", target_os = "unknown")),
+    allow(dead_code)
+)]
+pub(crate) fn form_serialize(pairs: &[(&str, &str)]) -> String {
+    FORM.get()
+        .map_or_else(String::new, |c| (c.serialize)(pairs))
+}
+
+/// [`FormCodec::parse`]; no pairs before a codec is registered. Only the wasm build calls it.
+#[cfg_attr(
+    not(all(target_arch = "wasm32", target_os = "unknown")),
+    allow(dead_code)
+)]
+pub(crate) fn form_parse(query: &str) -> Vec<(String, String)> {
+    FORM.get().map_or_else(Vec::new, |c| (c.parse)(query))
+}
+
 /// Why a URL was refused. The platform says only that it refused one, so the reason is
 /// `url`'s for the two cases that can be told from outside, and a general one otherwise.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
