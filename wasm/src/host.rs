@@ -4,7 +4,7 @@
 //! reader, cancelling it as soon as it passes the request's `max_body`.
 
 use crate::js::{get, message_of, Reader, Stream};
-use js_sys::{Array, Function, Object, Promise, Uint8Array};
+use js_sys::{Function, Object, Promise, Uint8Array};
 use mcp_auth_core::host::{
     body_too_large, ChunkStream, NextChunk, StreamResponse, REQUEST_TIMEOUT_SECS,
 };
@@ -421,15 +421,7 @@ impl JsHost {
             .boxed());
         }
         let status = resp.status();
-        let mut out_headers = Vec::new();
-        if let Ok(Some(iter)) = js_sys::try_iter(&resp.headers()) {
-            for pair in iter.flatten() {
-                let pair: Array = pair.unchecked_into();
-                if let (Some(n), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
-                    out_headers.push((n, v));
-                }
-            }
-        }
-        Ok((resp, status, out_headers))
+        let headers = crate::js::string_pairs(&resp.headers());
+        Ok((resp, status, headers))
     }
 }

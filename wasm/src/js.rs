@@ -41,6 +41,21 @@ pub(crate) fn set(target: &JsValue, name: &str, value: &JsValue) {
     let _ = Reflect::set(target, &JsValue::from_str(name), value);
 }
 
+/// The `[name, value]` string pairs of a JS iterable (a `Headers`, `URLSearchParams`, a
+/// `Map`'s entries); any other item is skipped.
+pub(crate) fn string_pairs(iterable: &JsValue) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if let Ok(Some(items)) = js_sys::try_iter(iterable) {
+        for pair in items.flatten() {
+            let pair: js_sys::Array = pair.unchecked_into();
+            if let (Some(n), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
+                out.push((n, v));
+            }
+        }
+    }
+    out
+}
+
 /// An optional string property: `undefined`/`null` is `None`, anything but a string an error.
 pub(crate) fn opt_str(target: &JsValue, name: &str) -> Result<Option<String>, JsValue> {
     let v = get(target, name);

@@ -82,18 +82,7 @@ fn form_parse(query: &str) -> Vec<(String, String)> {
     let mut input = String::with_capacity(query.len() + 1);
     input.push('&');
     input.push_str(query);
-    let params = SearchParams::parsed(&input);
-    let mut out = Vec::new();
-    if let Ok(Some(entries)) = js_sys::try_iter(&params) {
-        for entry in entries.flatten() {
-            let entry: js_sys::Array = entry.unchecked_into();
-            if let (Some(name), Some(value)) = (entry.get(0).as_string(), entry.get(1).as_string())
-            {
-                out.push((name, value));
-            }
-        }
-    }
-    out
+    crate::js::string_pairs(&SearchParams::parsed(&input))
 }
 
 /// Called once from the module's start function.

@@ -496,13 +496,11 @@ impl Session {
 
     fn other_version(&mut self, method: &str, asked: &str, e: RpcError) -> Result<Step> {
         let theirs = e.supported();
-        let mut listed = String::new();
+        let mut shown = Vec::with_capacity(theirs.len());
         for v in &theirs {
-            if !listed.is_empty() {
-                listed.push_str(", ");
-            }
-            listed.push_str(&printable(v, 20));
+            shown.push(printable(v, 20));
         }
+        let listed = crate::text::join(&shown, ", ");
         if let Protocol::Fixed(v) = self.protocol {
             return Err(Error::ProtocolUnsupported(format!(
                 "{method}: the server does not speak {v} (it lists: {listed}); use --protocol auto"
