@@ -192,6 +192,24 @@ test("the query is written and read by the URL Standard's form codec, as the CLI
   await assert.rejects(c.completeLogin(`${again.redirectUri}??state=${again.state}&code=abc`), (e) => e.code === "state_mismatch");
 });
 
+test("an authorization endpoint's own query is kept, encoded as the URL Standard's setter does, and the login's pairs follow it", async () => {
+  // the testkit's metadata, with a query added to its authorization endpoint (RFC 6749 §3.1:
+  // the client keeps it); the build's URL re-parses the joined query through the platform
+  const withQuery = async (url, init) => {
+    const res = await fetch(url, init);
+    const meta = await res.clone().json().catch(() => null);
+    if (!meta?.authorization_endpoint) return res;
+    meta.authorization_endpoint += "?tenant=a%20b&quote='q'";
+    return new Response(JSON.stringify(meta), { status: res.status, headers: { "content-type": "application/json" } });
+  };
+  const c = new McpAuthClient({ storage: memoryStorage(), fetch: withQuery });
+  const req = await c.beginLogin(kit.mcp_url, { extraParams: { "#": "# x " } });
+  const at = new URL(req.authorizationUrl);
+  assert.equal(at.hash, "");
+  assert.match(at.search, /^\?tenant=a%20b&quote=%27q%27&response_type=code&client_id=/, req.authorizationUrl);
+  assert.ok(req.authorizationUrl.endsWith("&%23=%23+x+"), req.authorizationUrl);
+});
+
 test("storage errors are surfaced: a storage whose set throws makes login reject with code storage", async () => {
   const storage = memoryStorage();
   storage.set = () => {

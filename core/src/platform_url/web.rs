@@ -18,8 +18,6 @@ use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::OnceLock;
 
-use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
-
 /// What the platform's `URL` made of an input: its getters, unchanged.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Parts {
@@ -161,8 +159,25 @@ fn is_special(scheme: &str) -> bool {
     matches!(scheme, "http" | "https" | "ws" | "wss" | "ftp" | "file")
 }
 
-fn without_tabs_or_newlines(s: &str) -> String {
-    s.replace(['\t', '\n', '\r'], "")
+/// A query or fragment for the platform's parser to percent-encode as the URL Standard's
+/// setters would: tabs and newlines dropped (as both drop them), and the trailing C0 controls
+/// and spaces that are left encoded here, as the parser would strip them from the end of its
+/// input where the setters encode them (every percent-encode set holds them). `#` in a query
+/// is encoded here too, where the parser would take it to start the fragment.
+fn for_reparse(s: &str, query: bool) -> String {
+    let mut out = s.replace(['\t', '\n', '\r'], "");
+    if query {
+        out = out.replace('#', "%23");
+    }
+    let kept = out.trim_end_matches(|c: char| c <= ' ').len();
+    let tail = out.split_off(kept);
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for b in tail.bytes() {
+        out.push('%');
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    out
 }
 
 /// The URL Standard's forbidden domain code points, and anything not ASCII: a special URL's
@@ -236,11 +251,6 @@ fn read_pieces(part: &str, out: &mut [u16; 8]) -> Option<usize> {
     }
     Some(n)
 }
-
-/// The WHATWG query and fragment percent-encode sets (what `url`'s setters use).
-const QUERY: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'#').add(b'<').add(b'>');
-const SPECIAL_QUERY: &AsciiSet = &QUERY.add(b'\'');
-const FRAGMENT: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'<').add(b'>').add(b'`');
 
 impl Url {
     /// Parses an absolute URL with the registered parser.
@@ -322,55 +332,48 @@ impl Url {
         form_urlencoded::parse(self.query().unwrap_or_default().as_bytes())
     }
 
-    /// Replaces the query (percent-encoding it as the URL Standard's setter does, tabs and
+    /// Replaces the query (percent-encoded as the URL Standard's setter does, tabs and
     /// newlines dropped) or removes it with its `?`. The host, port and path stay as they are.
+    /// The platform's parser encodes it ([`for_reparse`]): the wasm build carries no
+    /// percent-encode sets of its own.
     pub fn set_query(&mut self, query: Option<&str>) {
         let (before, _, fragment) = self.pieces();
         let mut href = before.to_string();
         if let Some(q) = query {
-            let set = if is_special(&self.scheme) {
-                SPECIAL_QUERY
-            } else {
-                QUERY
-            };
             href.push('?');
-            href.extend(utf8_percent_encode(&without_tabs_or_newlines(q), set));
+            href.push_str(&for_reparse(q, true));
         }
         if let Some(f) = fragment {
             href.push('#');
             href.push_str(f);
         }
-        self.href = href;
-        self.strip_opaque_path_spaces();
+        self.reparse(href);
     }
 
     /// Replaces the fragment (percent-encoded as the setter does, tabs and newlines dropped)
     /// or removes it with its `#`.
     pub fn set_fragment(&mut self, fragment: Option<&str>) {
-        if let Some(h) = self.href.find('#') {
-            self.href.truncate(h);
+        let mut href = self.pieces().0.to_string();
+        if let Some(q) = self.query() {
+            href.push('?');
+            href.push_str(q);
         }
         if let Some(f) = fragment {
-            self.href.push('#');
-            self.href
-                .extend(utf8_percent_encode(&without_tabs_or_newlines(f), FRAGMENT));
+            href.push('#');
+            href.push_str(&for_reparse(f, false));
         }
-        self.strip_opaque_path_spaces();
+        self.reparse(href);
     }
 
-    /// The standard's "potentially strip trailing spaces from an opaque path": with neither a
-    /// query nor a fragment left, an opaque path (`scheme:` not followed by `/`) loses its
-    /// trailing spaces.
-    fn strip_opaque_path_spaces(&mut self) {
-        let opaque = !self
-            .href
-            .split_once(':')
-            .is_some_and(|(_, r)| r.starts_with('/'));
-        if opaque && matches!(self.pieces(), (_, None, None)) {
-            let kept = self.href.trim_end_matches(' ').len();
-            self.href.truncate(kept);
-            let kept = self.path.trim_end_matches(' ').len();
-            self.path.truncate(kept);
+    /// This URL with `href` in place of its serialisation, which differs from it only in the
+    /// query or fragment: parsed by the platform, which encodes them as its setters would
+    /// (and, with neither left, strips an opaque path's trailing spaces, as they do).
+    /// Were the platform to refuse it (it does not refuse what it serialised itself, with
+    /// an encoded query or fragment), `href` is kept as it is.
+    fn reparse(&mut self, href: String) {
+        match parse_with(PARSER.get().copied(), &href, None) {
+            Ok(url) => *self = url,
+            Err(_) => self.href = href,
         }
     }
 
@@ -715,6 +718,9 @@ mod tests {
     /// Every accessor agrees with `url`'s own, on URLs of every shape core meets.
     #[test]
     fn answers_as_the_url_crate_does() {
+        // the setters and `join` parse through the registered parser: `url`'s (natively, only
+        // this module's tests register one)
+        let _ = set_parser(platform);
         let inputs = [
             "https://example.com",
             "https://Example.COM:443/a/b/?x=1&y=%20z#frag",
@@ -731,6 +737,8 @@ mod tests {
             "web+app://host/path?q#f",
             "custom:opaque/path?q",
             "mailto:someone@example.com",
+            "custom:opaque path  ?q",
+            "custom:opaque path  #f",
             "file:///etc/passwd",
             "blob:https://example.com/uuid",
             "ws://example.com:80/",
@@ -770,6 +778,11 @@ mod tests {
                 Some("a=b&c=d"),
                 Some("x y#'\"<>é"),
                 Some("a\tb\nc\rd"),
+                Some("#a##b#"),
+                Some("trailing  "),
+                Some("controls \u{1}\u{1f}\t \n"),
+                Some(" "),
+                Some("%2 %zz %41"),
             ] {
                 let (mut g, mut w) = (got.clone(), want.clone());
                 g.set_query(q);
@@ -778,7 +791,15 @@ mod tests {
                 assert_eq!(g.query(), w.query(), "{input} set_query({q:?})");
                 assert_eq!(g.path(), w.path(), "{input} set_query({q:?})");
             }
-            for f in [None, Some(""), Some("a b`<é>"), Some("a\tb\nc\rd")] {
+            for f in [
+                None,
+                Some(""),
+                Some("a b`<é>"),
+                Some("a\tb\nc\rd"),
+                Some("#x#?y"),
+                Some("trailing \u{1} \t"),
+                Some(" "),
+            ] {
                 let (mut g, mut w) = (got.clone(), want.clone());
                 g.set_fragment(f);
                 w.set_fragment(f);
