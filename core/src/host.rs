@@ -140,7 +140,7 @@ impl HttpResponse {
     }
 
     pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
+        crate::text::lossy(&self.body)
     }
 }
 

@@ -141,6 +141,29 @@ pub fn join<S: AsRef<str>>(parts: &[S], sep: &str) -> String {
     out
 }
 
+/// `bytes` as UTF-8 text, each invalid sequence (its maximal subpart) replaced by U+FFFD: what
+/// `String::from_utf8_lossy` answers, through `str::from_utf8`, which the build links anyway
+/// (the wasm build then carries no second UTF-8 decoder for this alone).
+pub(crate) fn lossy(mut bytes: &[u8]) -> String {
+    let mut out = String::new();
+    loop {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => {
+                out.push_str(text);
+                return out;
+            }
+            Err(e) => {
+                let (valid, rest) = bytes.split_at(e.valid_up_to());
+                out.push_str(std::str::from_utf8(valid).unwrap_or_default());
+                out.push(char::REPLACEMENT_CHARACTER);
+                bytes = rest
+                    .get(e.error_len().unwrap_or(rest.len())..)
+                    .unwrap_or_default();
+            }
+        }
+    }
+}
+
 /// `s` is non-empty and all visible ASCII (0x21–0x7e), as an MCP session id or a DPoP nonce
 /// must be.
 pub(crate) fn is_visible_ascii(s: &str) -> bool {
@@ -177,6 +200,37 @@ pub fn printable(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The same answers as `String::from_utf8_lossy` on valid text, truncated sequences,
+    /// stray continuation bytes, surrogates, overlong forms and bytes never valid.
+    #[test]
+    fn lossy_answers_as_from_utf8_lossy() {
+        let cases: [&[u8]; 12] = [
+            b"",
+            b"plain",
+            "ä😀 text".as_bytes(),
+            b"\xff",
+            b"a\xc3",
+            b"a\xf0\x9f\x98",
+            b"\x80\x80x",
+            b"\xed\xa0\x80",
+            b"\xc0\xaf",
+            b"\xf4\x90\x80\x80",
+            b"ok\xe2\x82z\xe2\x82\xac\xf8",
+            b"\xef\xbb\xbfbom",
+        ];
+        for bytes in cases {
+            assert_eq!(lossy(bytes), String::from_utf8_lossy(bytes), "{bytes:?}");
+        }
+        let mut next = crate::test_host::numbers(7);
+        for _ in 0..2_000 {
+            let pool = [0x41u8, 0x80, 0xbf, 0xc2, 0xe0, 0xed, 0xf0, 0xf4, 0xff, 0x9f];
+            let bytes: Vec<u8> = (0..next() % 9)
+                .map(|_| pool[next() as usize % pool.len()])
+                .collect();
+            assert_eq!(lossy(&bytes), String::from_utf8_lossy(&bytes), "{bytes:?}");
+        }
+    }
 
     #[test]
     fn join_puts_the_separator_between_parts_only() {

@@ -83,7 +83,7 @@ impl<'a> Cursor<'a> {
         }
         if q == self.s.len() || self.s[q] == b',' {
             self.pos = p;
-            return Some(String::from_utf8_lossy(&self.s[start..p]).into_owned());
+            return Some(crate::text::lossy(&self.s[start..p]));
         }
         None
     }
@@ -94,7 +94,7 @@ impl<'a> Cursor<'a> {
         while let Some(c) = self.peek() {
             self.pos += 1;
             match c {
-                b'"' => return Some(String::from_utf8_lossy(&out).into_owned()),
+                b'"' => return Some(crate::text::lossy(&out)),
                 b'\\' => {
                     if let Some(n) = self.peek() {
                         out.push(n);

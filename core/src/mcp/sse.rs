@@ -119,7 +119,7 @@ impl SseParser {
             self.dispatch(out);
             return;
         }
-        let line = String::from_utf8_lossy(raw);
+        let line = crate::text::lossy(raw);
         if line.starts_with(':') {
             return;
         }
