@@ -538,8 +538,9 @@ fn punycode_decode(input: &str) -> Option<String> {
     const T_MAX: u32 = 26;
     // the basic code points stand before the last delimiter; one at the very start is not
     // a delimiter but the first digit (which fails: `-` is no digit)
-    let (basic, deltas) = match input.rsplit_once('-') {
-        Some((basic, deltas)) if !basic.is_empty() => (basic, deltas),
+    // (found by a byte loop: `rsplit_once` would link `memrchr` for this alone)
+    let (basic, deltas) = match input.bytes().rposition(|b| b == b'-') {
+        Some(at) if at > 0 => (input.get(..at)?, input.get(at + 1..)?),
         _ => ("", input),
     };
     if !basic.is_ascii() {
