@@ -24,6 +24,10 @@ extern "C" {
     pub(crate) fn read(this: &Reader) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, method)]
     pub(crate) fn cancel(this: &Reader) -> Result<JsValue, JsValue>;
+
+    /// `Array.from(iterable)`; an error where the iteration throws.
+    #[wasm_bindgen(catch, js_namespace = Array, js_name = from)]
+    fn array_from(iterable: &JsValue) -> Result<js_sys::Array, JsValue>;
 }
 
 /// The global object (its properties are read with [`get`]: a typed getter is one more
@@ -45,15 +49,24 @@ pub(crate) fn set(target: &JsValue, name: &str, value: &JsValue) {
 /// `Map`'s entries); any other item is skipped.
 pub(crate) fn string_pairs(iterable: &JsValue) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    if let Ok(Some(items)) = js_sys::try_iter(iterable) {
-        for pair in items.flatten() {
-            let pair: js_sys::Array = pair.unchecked_into();
-            if let (Some(n), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
-                out.push((n, v));
-            }
+    for pair in items(iterable).unwrap_or_default() {
+        let pair: js_sys::Array = pair.unchecked_into();
+        if let (Some(n), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
+            out.push((n, v));
         }
     }
     out
+}
+
+/// The items of a JS iterable, `None` when `value` is not one (its `Symbol.iterator` is not a
+/// function) or its iteration throws. Collected by `Array.from` (one import, where
+/// `js_sys::try_iter` links an iterator protocol of its own).
+pub(crate) fn items(value: &JsValue) -> Option<Vec<JsValue>> {
+    let iterator = Reflect::get(value, &js_sys::Symbol::iterator()).ok()?;
+    if !iterator.is_function() {
+        return None;
+    }
+    array_from(value).ok().map(|a| a.to_vec())
 }
 
 /// An optional string property: `undefined`/`null` is `None`, anything but a string an error.

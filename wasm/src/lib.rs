@@ -479,17 +479,10 @@ fn http_request(server_url: &str, request: &JsValue) -> Result<HttpRequest, JsVa
                 _ => Err(invalid("header names and values must be strings")),
             }
         };
-        match js_sys::try_iter(&headers) {
-            Ok(Some(pairs)) => {
-                for pair in pairs.flatten() {
-                    add(pair)?;
-                }
-            }
-            _ => {
-                for pair in Object::entries(headers.unchecked_ref::<Object>()).iter() {
-                    add(pair)?;
-                }
-            }
+        let pairs = crate::js::items(&headers)
+            .unwrap_or_else(|| Object::entries(headers.unchecked_ref::<Object>()).to_vec());
+        for pair in pairs {
+            add(pair)?;
         }
     }
     let body = get(request, "body");
