@@ -375,9 +375,14 @@ pub fn parse_token_response(
                 "expires_in `{n}` is not a whole number of seconds"
             ))
         })?),
-        Some(Json::String(s)) => Some(s.trim().parse::<u64>().map_err(|_| {
-            Error::InvalidTokenResponse(format!("expires_in `{s}` is not a number"))
-        })?),
+        Some(Json::String(s)) => {
+            let digits = s.trim();
+            Some(
+                crate::text::decimal(digits.strip_prefix('+').unwrap_or(digits)).ok_or_else(
+                    || Error::InvalidTokenResponse(format!("expires_in `{s}` is not a number")),
+                )?,
+            )
+        }
         Some(other) => {
             return Err(Error::InvalidTokenResponse(format!(
                 "expires_in `{other}` is not a number"

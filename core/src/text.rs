@@ -175,6 +175,18 @@ pub(crate) fn is_digits(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// `s` as a decimal number: one or more ASCII digits, `None` otherwise or past `u64::MAX`
+/// (what `str::parse::<u64>` answers, without its sign; one short loop where `parse` links
+/// a generic one per integer type).
+pub(crate) fn decimal(s: &str) -> Option<u64> {
+    if !is_digits(s) {
+        return None;
+    }
+    s.bytes().try_fold(0u64, |v, b| {
+        v.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+    })
+}
+
 /// `s` without escape sequences or control characters other than `\n` and `\t` (borrowed
 /// when there are none).
 pub fn terminal_safe(s: &str) -> Cow<'_, str> {
@@ -229,6 +241,35 @@ mod tests {
                 .map(|_| pool[next() as usize % pool.len()])
                 .collect();
             assert_eq!(lossy(&bytes), String::from_utf8_lossy(&bytes), "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn decimal_answers_as_parse_without_a_sign() {
+        for s in [
+            "",
+            "0",
+            "7",
+            "007",
+            "1500",
+            "18446744073709551615",
+            "18446744073709551616",
+            "99999999999999999999",
+            "+5",
+            "-5",
+            " 5",
+            "5 ",
+            "1_000",
+            "0x10",
+            "٣",
+            "1.0",
+        ] {
+            let want = if s.starts_with('+') {
+                None
+            } else {
+                s.parse::<u64>().ok()
+            };
+            assert_eq!(decimal(s), want, "{s:?}");
         }
     }
 

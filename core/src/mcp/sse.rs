@@ -138,7 +138,7 @@ impl SseParser {
             }
             "id" if !value.contains('\0') => self.last_id = Some(value.to_string()),
             "retry" if crate::text::is_digits(value) => {
-                self.retry = value.parse().ok();
+                self.retry = crate::text::decimal(value);
             }
             _ => {}
         }

@@ -198,12 +198,10 @@ fn ipv4_of(host: &str) -> Option<Ipv4Addr> {
     let mut n = 0;
     for part in host.split('.') {
         let slot = octets.get_mut(n)?;
-        let digits = part.len() <= 3 && crate::text::is_digits(part);
-        if !digits || (part.len() > 1 && part.starts_with('0')) {
+        if part.len() > 3 || (part.len() > 1 && part.starts_with('0')) {
             return None;
         }
-        let value = part.bytes().fold(0u32, |v, b| v * 10 + u32::from(b - b'0'));
-        *slot = u8::try_from(value).ok()?;
+        *slot = u8::try_from(crate::text::decimal(part)?).ok()?;
         n += 1;
     }
     (n == 4).then_some(Ipv4Addr::from(octets))
@@ -397,7 +395,11 @@ impl Url {
         };
         let port = match p.port.as_str() {
             "" => None,
-            s => Some(s.parse().map_err(|_| ParseError::Invalid)?),
+            s => Some(
+                crate::text::decimal(s)
+                    .and_then(|p| u16::try_from(p).ok())
+                    .ok_or(ParseError::Invalid)?,
+            ),
         };
         Ok(Url {
             scheme: scheme.to_string(),
