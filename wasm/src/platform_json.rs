@@ -9,7 +9,7 @@
 //! difference is the platform's own: a JS object lists integer-like keys (`"1"`, `"2"`) first,
 //! in ascending order, so such members of a parsed object come before the others.
 
-use js_sys::{Array, JsString};
+use js_sys::Array;
 use mcp_auth_core::json::{self, Json, Object, MAX_NESTING};
 use std::fmt::Write;
 use wasm_bindgen::{JsCast, JsValue};
@@ -70,13 +70,16 @@ fn tree_of(value: &JsValue, depth: usize, surrogates: bool) -> Option<Json> {
 
 /// `None` when `value` is not a string; else the string as UTF-8, or `Some(None)` when it holds
 /// a lone surrogate (not Unicode text), which only a text with a surrogate escape can make
-/// (`surrogates`: then each string is checked, one code unit per call into JS).
+/// (`surrogates`). The conversion to UTF-8 writes U+FFFD for a lone surrogate, so a string
+/// with none is whole; one with a U+FFFD is whole when it converts back to the same JS string.
 fn string_of(value: &JsValue, surrogates: bool) -> Option<Option<String>> {
-    if !surrogates {
-        return value.as_string().map(Some);
+    let s = value.as_string()?;
+    // U+FFFD's UTF-8 bytes, found without `str::contains`, which links a substring search
+    let replaced = || s.as_bytes().windows(3).any(|w| w == "\u{fffd}".as_bytes());
+    if surrogates && replaced() && JsValue::from_str(&s) != *value {
+        return Some(None);
     }
-    let s: &JsString = value.dyn_ref()?;
-    Some(s.is_valid_utf16().then(|| String::from(s)))
+    Some(Some(s))
 }
 
 fn print(value: &Json) -> String {

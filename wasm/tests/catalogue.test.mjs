@@ -170,3 +170,20 @@ test(`${jsRows.length} catalogue rows end in their typed error through the wasm 
   }
   assert.deepEqual(problems, []);
 });
+
+test("a record whose strings hold an escaped surrogate pair and a U+FFFD is read: only a lone surrogate is refused", async () => {
+  for (const [pad, code] of [
+    ['"\\ud83d\\ude00 \ufffd \\ufffd"', null],
+    ['"\\ud800 \ufffd"', "corrupt_record"],
+    ['"\ufffd \\udfff"', "corrupt_record"],
+  ]) {
+    const storage = memoryStorage(new Map(baseline));
+    for (const [k, v] of storage.map) if (k.startsWith("tokens:")) storage.map.set(k, `{"pad":${pad},${v.slice(1)}`);
+    const client = new McpAuthClient({ storage });
+    const got = await client.accessToken(kit.mcp_url).then(
+      (token) => (typeof token === "string" && token.length > 0 ? null : `token ${token}`),
+      (e) => e.code,
+    );
+    assert.equal(got, code, pad);
+  }
+});
