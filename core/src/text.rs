@@ -178,7 +178,7 @@ pub(crate) fn is_digits(s: &str) -> bool {
 /// `s` as a decimal number: one or more ASCII digits, `None` otherwise or past `u64::MAX`
 /// (what `str::parse::<u64>` answers, without its sign; one short loop where `parse` links
 /// a generic one per integer type).
-pub(crate) fn decimal(s: &str) -> Option<u64> {
+pub fn decimal(s: &str) -> Option<u64> {
     if !is_digits(s) {
         return None;
     }

@@ -144,7 +144,7 @@ impl Host for JsHost {
         let declared = headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-            .and_then(|(_, v)| v.trim().parse::<u64>().ok());
+            .and_then(|(_, v)| mcp_auth_core::text::decimal(v.trim()));
         if declared.is_some_and(|n| n > cap as u64) {
             if let Some(body) = body_of(&resp) {
                 // best effort: stop the download
