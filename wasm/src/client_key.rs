@@ -189,7 +189,7 @@ impl HostKey for WebCryptoClientKey {
             )
             .await
             .map_err(host_error)?;
-            Ok(Uint8Array::new(&sig).to_vec())
+            Ok(crate::js::bytes(&Uint8Array::new(&sig)))
         })
     }
 }

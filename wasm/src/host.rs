@@ -159,7 +159,7 @@ impl Host for JsHost {
             let buf = settle(resp.array_buffer().map_err(failed)?.into())
                 .await
                 .map_err(failed)?;
-            let bytes = Uint8Array::new(&buf).to_vec();
+            let bytes = crate::js::bytes(&Uint8Array::new(&buf));
             if bytes.len() > cap {
                 return Err(body_too_large(&url, cap).boxed());
             }
@@ -348,7 +348,9 @@ impl ChunkStream for JsChunks {
             if get(&part, "done").as_bool() == Some(true) {
                 return Ok(None);
             }
-            Ok(Some(Uint8Array::new(&get(&part, "value")).to_vec()))
+            Ok(Some(crate::js::bytes(&Uint8Array::new(&get(
+                &part, "value",
+            )))))
         })
     }
 }

@@ -25,6 +25,11 @@ extern "C" {
     #[wasm_bindgen(catch, method)]
     pub(crate) fn cancel(this: &Reader) -> Result<JsValue, JsValue>;
 
+    /// A `Uint8Array`, for [`bytes`].
+    type Bytes;
+    #[wasm_bindgen(method, js_name = subarray)]
+    fn copied(this: &Bytes) -> Vec<u8>;
+
     /// `Array.from(iterable)`; an error where the iteration throws.
     #[wasm_bindgen(catch, js_namespace = Array, js_name = from)]
     fn array_from(iterable: &JsValue) -> Result<js_sys::Array, JsValue>;
@@ -56,6 +61,13 @@ pub(crate) fn string_pairs(iterable: &JsValue) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// A copy of a `Uint8Array`'s bytes: its `subarray()` (a view) copied in by wasm-bindgen's
+/// glue, where js-sys's `to_vec` asks the array's length twice and links a panic (with its
+/// `Debug` formatting) for a mismatch.
+pub(crate) fn bytes(array: &js_sys::Uint8Array) -> Vec<u8> {
+    array.unchecked_ref::<Bytes>().copied()
 }
 
 /// The items of a JS iterable, `None` when `value` is not one (its `Symbol.iterator` is not a

@@ -489,9 +489,9 @@ fn http_request(server_url: &str, request: &JsValue) -> Result<HttpRequest, JsVa
     if let Some(s) = body.as_string() {
         req.body = Some(s.into_bytes());
     } else if body.is_instance_of::<Uint8Array>() {
-        req.body = Some(body.unchecked_into::<Uint8Array>().to_vec());
+        req.body = Some(crate::js::bytes(body.unchecked_ref::<Uint8Array>()));
     } else if body.is_instance_of::<js_sys::ArrayBuffer>() {
-        req.body = Some(Uint8Array::new(&body).to_vec());
+        req.body = Some(crate::js::bytes(&Uint8Array::new(&body)));
     } else if !body.is_undefined() && !body.is_null() {
         return Err(invalid(
             "the request body must be a string, Uint8Array or ArrayBuffer",

@@ -231,7 +231,7 @@ pub(crate) async fn sign(key: &CryptoKey, input: &[u8]) -> HostResult<Vec<u8>> {
         subtle()?.sign_with_object_and_u8_array(&alg, key, input),
     )
     .await?;
-    Ok(Uint8Array::new(&sig).to_vec())
+    Ok(crate::js::bytes(&Uint8Array::new(&sig)))
 }
 
 /// The identity's key record in the host's store (the CLI's format), created through
