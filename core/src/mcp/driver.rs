@@ -13,7 +13,6 @@ use crate::host::{ChunkStream, Host, HttpRequest};
 use crate::json::{Json, Object};
 use crate::request::Destination;
 use crate::urls::resource_uri;
-use std::collections::VecDeque;
 
 /// How many pages `list_tools` follows.
 pub const MAX_PAGES: usize = 50;
@@ -25,7 +24,8 @@ pub struct McpConnection {
     resource: String,
     stream: Option<Box<dyn ChunkStream>>,
     parser: SseParser,
-    queued: VecDeque<Event>,
+    /// Events read but not yet given to the session, the next one last (taken by `pop`).
+    queued: Vec<Event>,
     saved: Option<Chosen>,
     /// Authorization requests (logins, step-ups) this connection has made: one user
     /// operation over one connection makes at most `MAX_AUTHORIZATIONS` in all.
@@ -78,7 +78,7 @@ impl<H: Host> McpAuth<H> {
             resource,
             stream: None,
             parser: SseParser::new(),
-            queued: VecDeque::new(),
+            queued: Vec::new(),
             saved,
             authorizations: 0,
         })
@@ -318,7 +318,7 @@ impl<H: Host> McpAuth<H> {
 /// Reads the event stream until the session has its next step.
 async fn next_event_step(conn: &mut McpConnection) -> Result<Step> {
     loop {
-        while let Some(ev) = conn.queued.pop_front() {
+        while let Some(ev) = conn.queued.pop() {
             if let Some(step) = conn.session.on_event(ev)? {
                 return Ok(step);
             }
@@ -335,9 +335,9 @@ async fn next_event_step(conn: &mut McpConnection) -> Result<Step> {
                 e.limit
             ))
         })?;
-        for event in events {
-            conn.queued.push_back(event);
-        }
+        // the queue was drained above: the new events go in last first, for `pop`
+        conn.queued = events;
+        conn.queued.reverse();
     }
 }
 
