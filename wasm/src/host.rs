@@ -42,9 +42,10 @@ fn function(target: &JsValue, name: &str, what: &str) -> Result<Function, JsValu
     })
 }
 
-/// Awaits a value that may or may not be a promise (a thenable too: `Promise.resolve`).
-async fn settle(value: JsValue) -> Result<JsValue, JsValue> {
-    JsFuture::from(Promise::resolve(&value)).await
+/// Awaits a value that may or may not be a promise (a thenable too: `Promise.resolve`). A
+/// plain function returning the future: an `async fn` would be one more state machine.
+fn settle(value: JsValue) -> JsFuture {
+    JsFuture::from(Promise::resolve(&value))
 }
 
 /// The page's URL without query or fragment, in a browser; `None` in Node.
