@@ -16,6 +16,7 @@ use crate::secret::ClientSecret;
 use crate::sorted::{SortedMap, SortedSet};
 use crate::urls::{identity, parse_http_url, require_secure, resource_uri, secure_url};
 use crate::www_authenticate::BearerChallenge;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 /// Refresh this many seconds before the access token expires.
@@ -555,12 +556,15 @@ impl<H: Host> McpAuth<H> {
 
     /// Prepares a login: discovery, client, PKCE and state; stores the pending login and returns
     /// the URL to open.
-    pub async fn begin_login(
-        &self,
-        server_url: &str,
-        opts: &AuthOptions,
-    ) -> Result<AuthorizationRequest> {
-        self.begin(server_url, opts, Retry::default()).await
+    ///
+    /// (This and [`McpAuth::login`] return their inner flow's future as it is: an `async fn`
+    /// around it would be one more state machine in the wasm build.)
+    pub fn begin_login<'a>(
+        &'a self,
+        server_url: &'a str,
+        opts: &'a AuthOptions,
+    ) -> impl Future<Output = Result<AuthorizationRequest>> + 'a {
+        self.begin(server_url, opts, Retry::default())
     }
 
     async fn begin(
@@ -789,8 +793,12 @@ impl<H: Host> McpAuth<H> {
 
     /// The whole login: prepare, let the host take the user through the browser, finish.
     /// A stale dynamic registration is dropped and registration retried once.
-    pub async fn login(&self, server_url: &str, opts: &AuthOptions) -> Result<LoginOutcome> {
-        self.login_inner(server_url, opts, Retry::default()).await
+    pub fn login<'a>(
+        &'a self,
+        server_url: &'a str,
+        opts: &'a AuthOptions,
+    ) -> impl Future<Output = Result<LoginOutcome>> + 'a {
+        self.login_inner(server_url, opts, Retry::default())
     }
 
     pub(crate) async fn login_inner(

@@ -332,7 +332,7 @@ impl Url {
 
     /// Replaces the query (percent-encoded as the URL Standard's setter does, tabs and
     /// newlines dropped) or removes it with its `?`. The host, port and path stay as they are.
-    /// The platform's parser encodes it ([`for_reparse`]): the wasm build carries no
+    /// The platform's parser encodes it (`for_reparse`): the wasm build carries no
     /// percent-encode sets of its own.
     pub fn set_query(&mut self, query: Option<&str>) {
         let (before, _, fragment) = self.pieces();
