@@ -8,7 +8,7 @@ use js_sys::{Function, Object, Promise, Uint8Array};
 use mcp_auth_core::host::{
     body_too_large, ChunkStream, NextChunk, StreamResponse, REQUEST_TIMEOUT_SECS,
 };
-use mcp_auth_core::{Error, Host, HostError, HostLock, HostResult, HttpRequest, HttpResponse};
+use mcp_auth_core::{Host, HostError, HostLock, HostResult, HttpRequest, HttpResponse};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Headers, Response};
@@ -37,9 +37,18 @@ impl Drop for Release {
 }
 
 fn function(target: &JsValue, name: &str, what: &str) -> Result<Function, JsValue> {
-    get(target, name).dyn_into::<Function>().map_err(|_| {
-        crate::js_error(Error::Invalid(format!("{what}: `{name}` must be a function")).boxed())
-    })
+    get(target, name)
+        .dyn_into::<Function>()
+        .map_err(|_| crate::invalid(format!("{what}: `{name}` must be a function")))
+}
+
+/// An optional function among the client's options: `undefined` or `null` is `None`.
+fn opt_function(options: &JsValue, name: &str) -> Result<Option<Function>, JsValue> {
+    let v = get(options, name);
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    function(options, name, "McpAuthClient options").map(Some)
 }
 
 /// Awaits a value that may or may not be a promise (a thenable too: `Promise.resolve`). A
@@ -67,52 +76,39 @@ impl JsHost {
     pub(crate) fn from_options(options: &JsValue) -> Result<JsHost, JsValue> {
         let storage = get(options, "storage");
         if !storage.is_object() {
-            return Err(crate::js_error(Error::Invalid(
-                "McpAuthClient needs `storage`: an object with get(key), set(key, value) and delete(key)".into(),
-            ).boxed()));
+            return Err(crate::invalid(
+                "McpAuthClient needs `storage`: an object with get(key), set(key, value) and delete(key)",
+            ));
         }
         let what = "storage";
-        let redirect = get(options, "redirect");
-        let redirect = if redirect.is_undefined() || redirect.is_null() {
-            None
-        } else {
-            Some(function(options, "redirect", "McpAuthClient options")?)
-        };
-        let custom = get(options, "fetch");
-        let (fetch, fetch_this) = if custom.is_undefined() || custom.is_null() {
-            let global = crate::js::global();
-            let f = get(&global, "fetch");
-            if !f.is_function() {
-                return Err(crate::js_error(Error::Invalid(
-                    "this JavaScript environment (no global fetch; pass `fetch` in the options): `fetch` must be a function".into(),
-                ).boxed()));
+        let redirect = opt_function(options, "redirect")?;
+        let (fetch, fetch_this) = match opt_function(options, "fetch")? {
+            Some(custom) => (custom, JsValue::UNDEFINED),
+            None => {
+                let global = crate::js::global();
+                let f = get(&global, "fetch");
+                if !f.is_function() {
+                    return Err(crate::invalid(
+                        "this JavaScript environment (no global fetch; pass `fetch` in the options): `fetch` must be a function",
+                    ));
+                }
+                (f.unchecked_into(), global)
             }
-            (f.unchecked_into(), global)
-        } else {
-            (
-                function(options, "fetch", "McpAuthClient options")?,
-                JsValue::UNDEFINED,
-            )
         };
-        let lock = get(options, "lock");
-        let lock = if lock.is_undefined() || lock.is_null() {
-            None
-        } else {
-            Some(function(options, "lock", "McpAuthClient options")?)
-        };
+        let lock = opt_function(options, "lock")?;
         let webcrypto = match crate::js::opt_str(options, "dpopKeys")?.as_deref() {
             None => crate::webcrypto::available(),
             Some("webcrypto") if crate::webcrypto::available() => true,
             Some("webcrypto") => {
-                return Err(crate::js_error(Error::Invalid(
-                    "dpopKeys: \"webcrypto\" needs indexedDB and crypto.subtle, which this environment lacks".into(),
-                ).boxed()))
+                return Err(crate::invalid(
+                    "dpopKeys: \"webcrypto\" needs indexedDB and crypto.subtle, which this environment lacks",
+                ))
             }
             Some("store") => false,
             Some(other) => {
-                return Err(crate::js_error(Error::Invalid(format!(
+                return Err(crate::invalid(format!(
                     "dpopKeys `{other}` is not \"webcrypto\" or \"store\""
-                )).boxed()))
+                )))
             }
         };
         Ok(JsHost {
