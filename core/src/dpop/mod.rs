@@ -169,18 +169,12 @@ const NONCE_HEADER: &str = "dpop-nonce";
 /// Whether a token endpoint answer asks for (another) nonce: 400 `use_dpop_nonce` with a
 /// `DPoP-Nonce` header (RFC 9449 §8).
 pub fn is_as_nonce_challenge(resp: &HttpResponse) -> bool {
-    struct E {
-        error: Option<String>,
-    }
-
-    crate::json_struct!(E { error });
     resp.status == 400
         && resp.header(NONCE_HEADER).is_some()
-        && crate::json::from_slice::<E>(&resp.body)
+        && crate::json::parse(&resp.body)
             .ok()
-            .and_then(|e| e.error)
-            .as_deref()
-            == Some("use_dpop_nonce")
+            .and_then(|body| body.get("error")?.as_str().map(|e| e == "use_dpop_nonce"))
+            == Some(true)
 }
 
 /// Whether a resource server answer asks for (another) nonce: 401 with a `DPoP` challenge

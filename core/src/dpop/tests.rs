@@ -330,3 +330,36 @@ fn proof_bytes_are_pinned() {
         )
     );
 }
+
+/// The authorization server's nonce challenge: a 400 with a `DPoP-Nonce` header whose body is
+/// a JSON object with `error` the string `use_dpop_nonce`; any other body is not one.
+#[test]
+fn an_as_nonce_challenge_needs_the_error_string_in_a_json_object() {
+    let resp = |status: u16, nonce: bool, body: &str| HttpResponse {
+        status,
+        headers: if nonce {
+            vec![("DPoP-Nonce".to_string(), "n1".to_string())]
+        } else {
+            Vec::new()
+        },
+        body: body.as_bytes().to_vec(),
+    };
+    let challenge = r#"{"error":"use_dpop_nonce","error_description":5}"#;
+    assert!(is_as_nonce_challenge(&resp(400, true, challenge)));
+    assert!(!is_as_nonce_challenge(&resp(400, false, challenge)));
+    assert!(!is_as_nonce_challenge(&resp(401, true, challenge)));
+    for body in [
+        "",
+        "use_dpop_nonce",
+        r#""use_dpop_nonce""#,
+        r#"["use_dpop_nonce"]"#,
+        r#"{"error":["use_dpop_nonce"]}"#,
+        r#"{"error":"invalid_dpop_proof"}"#,
+        r#"{"error":"USE_DPOP_NONCE"}"#,
+        r#"{"error":null}"#,
+        r#"{"err":"use_dpop_nonce"}"#,
+        r#"{"error":"use_dpop_nonce""#,
+    ] {
+        assert!(!is_as_nonce_challenge(&resp(400, true, body)), "{body}");
+    }
+}
