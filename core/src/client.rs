@@ -311,20 +311,13 @@ impl<H: Host> McpAuth<H> {
     /// What is stored under `key`, to be decoded as a record type by [`Stored::decode`]:
     /// `self.stored(key).await.and_then(Stored::decode::<T>)`. Only the decoding is generic:
     /// one state machine for every record type, and no future adapter per type.
+    /// A refreshed record the store would not take wins over the store (see `unsaved`).
     pub(crate) async fn stored<'k>(&self, key: &'k str) -> Result<Stored<'k>> {
-        Ok(Stored {
-            key,
-            text: self.read_text(key).await?,
-        })
-    }
-
-    /// The stored text under `key`: a refreshed record the store would not take wins over
-    /// the store (see `unsaved`).
-    async fn read_text(&self, key: &str) -> Result<Option<String>> {
-        if let Some(text) = self.unsaved.get(key) {
-            return Ok(Some(text));
-        }
-        Ok(self.host.load(key).await?)
+        let text = match self.unsaved.get(key) {
+            Some(text) => Some(text),
+            None => self.host.load(key).await?,
+        };
+        Ok(Stored { key, text })
     }
 
     /// Stores `record` under `key`. Only the encoding is generic: the record is encoded before
