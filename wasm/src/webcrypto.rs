@@ -70,31 +70,31 @@ pub(crate) struct WebCryptoKeys {
 }
 
 impl WebCryptoKeys {
-    async fn db(&self) -> HostResult<IdbDatabase> {
-        if let Some(db) = self.db.borrow().clone() {
-            return Ok(db);
-        }
-        let idb = idb().ok_or_else(|| fail("open", &"no indexedDB".into()))?;
-        let req: IdbOpenDbRequest = idb
-            .open_with_u32(DB_NAME, 1)
-            .map_err(|e| fail("open", &e))?;
-        let r = req.clone();
-        let upgrade = Closure::once_into_js(move || {
-            let _ = get(&r, "result")
-                .unchecked_into::<IdbDatabase>()
-                .create_object_store(STORE);
-        });
-        set(&req, "onupgradeneeded", &upgrade);
-        let db: IdbDatabase = request_done(&req)
-            .await
-            .map_err(|e| fail("open", &e))?
-            .unchecked_into();
-        *self.db.borrow_mut() = Some(db.clone());
-        Ok(db)
-    }
-
+    /// The key store, in a transaction of `mode`; the database is opened once.
     async fn store(&self, mode: IdbTransactionMode) -> HostResult<IdbObjectStore> {
-        let db = self.db().await?;
+        let cached = self.db.borrow().clone();
+        let db = match cached {
+            Some(db) => db,
+            None => {
+                let idb = idb().ok_or_else(|| fail("open", &"no indexedDB".into()))?;
+                let req: IdbOpenDbRequest = idb
+                    .open_with_u32(DB_NAME, 1)
+                    .map_err(|e| fail("open", &e))?;
+                let r = req.clone();
+                let upgrade = Closure::once_into_js(move || {
+                    let _ = get(&r, "result")
+                        .unchecked_into::<IdbDatabase>()
+                        .create_object_store(STORE);
+                });
+                set(&req, "onupgradeneeded", &upgrade);
+                let db: IdbDatabase = request_done(&req)
+                    .await
+                    .map_err(|e| fail("open", &e))?
+                    .unchecked_into();
+                *self.db.borrow_mut() = Some(db.clone());
+                db
+            }
+        };
         db.transaction_with_str_and_mode(STORE, mode)
             .and_then(|tx| tx.object_store(STORE))
             .map_err(|e| fail("transaction", &e))
