@@ -40,7 +40,7 @@ pub(crate) fn append_query_pairs(url: &mut Url, pairs: &[(&str, &str)]) {
 /// `pairs` in `application/x-www-form-urlencoded` syntax (the URL Standard's serializer: `+`
 /// for a space, `%XX` for every byte but ASCII letters, digits and `*-._`). Natively by
 /// `form_urlencoded`; the wasm build by the platform's `URLSearchParams`, which implements
-/// the same standard (registered by the shell with the URL parser, `web::set_form_codec`).
+/// the same standard (registered by the shell with the URL parser, `web::set_platform`).
 pub(crate) fn form_serialize(pairs: &[(&str, &str)]) -> String {
     #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
     {

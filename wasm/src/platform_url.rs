@@ -2,7 +2,7 @@
 //! build links no URL parser of its own (`mcp_auth_core::platform_url`). Browsers, workers and
 //! Node ≥ 18 all have a global `URL`, implementing the standard the CLI's `url` crate does.
 
-use mcp_auth_core::platform_url::web::{set_form_codec, set_parser, FormCodec, Parts};
+use mcp_auth_core::platform_url::web::{set_platform, FormCodec, Parts};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
@@ -88,9 +88,11 @@ fn form_parse(query: &str) -> Vec<(String, String)> {
 /// Called once from the module's start function.
 pub(crate) fn register() {
     // false only when already registered: nothing to do then.
-    let _ = set_parser(parse);
-    let _ = set_form_codec(FormCodec {
-        serialize: form_serialize,
-        parse: form_parse,
-    });
+    let _ = set_platform(
+        parse,
+        FormCodec {
+            serialize: form_serialize,
+            parse: form_parse,
+        },
+    );
 }

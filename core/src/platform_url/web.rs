@@ -37,14 +37,6 @@ pub struct Parts {
 /// refuses the URL.
 pub type UrlParser = fn(&str, Option<&str>) -> Option<Parts>;
 
-static PARSER: OnceLock<UrlParser> = OnceLock::new();
-
-/// Registers the platform's URL parser for the rest of the process (the wasm shell does it
-/// at start-up). Returns false, changing nothing, when one is already registered.
-pub fn set_parser(parser: UrlParser) -> bool {
-    PARSER.set(parser).is_ok()
-}
-
 /// The platform's `application/x-www-form-urlencoded` serializer and parser (the URL
 /// Standard's, as `URLSearchParams` has them): `pairs` → text, and a query → its pairs.
 #[derive(Clone, Copy)]
@@ -53,12 +45,17 @@ pub struct FormCodec {
     pub parse: fn(&str) -> Vec<(String, String)>,
 }
 
-static FORM: OnceLock<FormCodec> = OnceLock::new();
+/// The platform's URL parser and form codec, registered together (one `OnceLock`).
+static PLATFORM: OnceLock<(UrlParser, FormCodec)> = OnceLock::new();
 
-/// Registers the platform's form codec (the wasm shell does it at start-up, with the URL
-/// parser). Returns false, changing nothing, when one is already registered.
-pub fn set_form_codec(codec: FormCodec) -> bool {
-    FORM.set(codec).is_ok()
+/// Registers the platform's URL parser and form codec for the rest of the process (the wasm
+/// shell does it at start-up). Returns false, changing nothing, when they are registered.
+pub fn set_platform(parser: UrlParser, codec: FormCodec) -> bool {
+    PLATFORM.set((parser, codec)).is_ok()
+}
+
+fn parser() -> Option<UrlParser> {
+    PLATFORM.get().map(|p| p.0)
 }
 
 /// [`FormCodec::serialize`]; empty before a codec is registered (no URL parses then either,
@@ -68,8 +65,9 @@ pub fn set_form_codec(codec: FormCodec) -> bool {
     allow(dead_code)
 )]
 pub(crate) fn form_serialize(pairs: &[(&str, &str)]) -> String {
-    FORM.get()
-        .map_or_else(String::new, |c| (c.serialize)(pairs))
+    PLATFORM
+        .get()
+        .map_or_else(String::new, |p| (p.1.serialize)(pairs))
 }
 
 /// [`FormCodec::parse`]; no pairs before a codec is registered. Only the wasm build calls it.
@@ -78,7 +76,7 @@ pub(crate) fn form_serialize(pairs: &[(&str, &str)]) -> String {
     allow(dead_code)
 )]
 pub(crate) fn form_parse(query: &str) -> Vec<(String, String)> {
-    FORM.get().map_or_else(Vec::new, |c| (c.parse)(query))
+    PLATFORM.get().map_or_else(Vec::new, |p| (p.1.parse)(query))
 }
 
 /// Why a URL was refused. The platform says only that it refused one, so the reason is
@@ -253,12 +251,12 @@ fn read_pieces(part: &str, out: &mut [u16; 8]) -> Option<usize> {
 impl Url {
     /// Parses an absolute URL with the registered parser.
     pub fn parse(input: &str) -> Result<Url, ParseError> {
-        parse_with(PARSER.get().copied(), input, None)
+        parse_with(parser(), input, None)
     }
 
     /// Resolves `input` against this URL.
     pub fn join(&self, input: &str) -> Result<Url, ParseError> {
-        parse_with(PARSER.get().copied(), input, Some(&self.href))
+        parse_with(parser(), input, Some(&self.href))
     }
 
     pub fn as_str(&self) -> &str {
@@ -369,7 +367,7 @@ impl Url {
     /// Were the platform to refuse it (it does not refuse what it serialised itself, with
     /// an encoded query or fragment), `href` is kept as it is.
     fn reparse(&mut self, href: String) {
-        match parse_with(PARSER.get().copied(), &href, None) {
+        match parse_with(parser(), &href, None) {
             Ok(url) => *self = url,
             Err(_) => self.href = href,
         }
@@ -723,7 +721,19 @@ mod tests {
     fn answers_as_the_url_crate_does() {
         // the setters and `join` parse through the registered parser: `url`'s (natively, only
         // this module's tests register one)
-        let _ = set_parser(platform);
+        let _ = set_platform(
+            platform,
+            FormCodec {
+                serialize: crate::platform_url::form_serialize,
+                parse: |query| {
+                    let mut out = Vec::new();
+                    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+                        out.push((k.into_owned(), v.into_owned()));
+                    }
+                    out
+                },
+            },
+        );
         let inputs = [
             "https://example.com",
             "https://Example.COM:443/a/b/?x=1&y=%20z#frag",
