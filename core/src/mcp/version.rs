@@ -101,6 +101,11 @@ pub fn newest_mutual(supported: &[&str]) -> Option<&'static str> {
     VERSIONS.iter().copied().find(|v| supported.contains(v))
 }
 
+/// `version` when this client speaks it (as the `'static` name).
+pub(crate) fn spoken(version: &str) -> Option<&'static str> {
+    newest_mutual(&[version])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

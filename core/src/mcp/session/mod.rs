@@ -28,7 +28,7 @@ use crate::json::Json;
 use crate::mcp::answer::{self, RpcError, UNSUPPORTED_VERSION};
 use crate::mcp::headers::{param_values, printable, ParamHeader};
 use crate::mcp::request;
-use crate::mcp::version::{newest_mutual, Era, Protocol, LATEST, VERSIONS, VERSIONS_LISTED};
+use crate::mcp::version::{newest_mutual, spoken, Era, Protocol, LATEST, VERSIONS_LISTED};
 use crate::sorted::SortedMap;
 
 /// The legacy revision asked for in `initialize` when falling back.
@@ -295,11 +295,7 @@ impl Session {
             (Protocol::Fixed(v), _) => v,
             (Protocol::Auto, Some(h)) => {
                 self.hinted = true;
-                VERSIONS
-                    .iter()
-                    .copied()
-                    .find(|v| *v == h.version)
-                    .unwrap_or(LATEST)
+                spoken(&h.version).unwrap_or(LATEST)
             }
             (Protocol::Auto, None) => LATEST,
         };
@@ -368,11 +364,7 @@ impl Session {
                     // 2025-03-26+: a 404 to a request with a session id means the session
                     // ended; start a new one once.
                     self.reinitialized = true;
-                    let v = VERSIONS
-                        .iter()
-                        .copied()
-                        .find(|x| *x == version)
-                        .unwrap_or(LEGACY_DEFAULT);
+                    let v = spoken(&version).unwrap_or(LEGACY_DEFAULT);
                     return self.enter(v);
                 }
                 Err(answer::http_error(&method, &resp).boxed())
