@@ -167,7 +167,7 @@ fn for_reparse(s: &str, query: bool) -> String {
     if query {
         out = out.replace('#', "%23");
     }
-    let kept = out.trim_end_matches(|c: char| c <= ' ').len();
+    let kept = out.bytes().rposition(|b| b > b' ').map_or(0, |at| at + 1);
     let tail = out.split_off(kept);
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for b in tail.bytes() {
@@ -450,9 +450,9 @@ fn refused(input: &str, base: Option<&str>) -> ParseError {
     if scheme.is_none() && base.is_none() {
         return ParseError::RelativeUrlWithoutBase;
     }
-    let rest = rest.trim_start_matches(['/', '\\']);
-    let authority = rest.split(['/', '\\', '?', '#']).next().unwrap_or_default();
-    if !authority.is_ascii() || has_punycode(authority) {
+    let rest = cut(rest, |b| b != b'/' && b != b'\\').1;
+    let authority = cut(rest, |b| matches!(b, b'/' | b'\\' | b'?' | b'#')).0;
+    if !ascii(authority) || has_punycode(authority) {
         ParseError::IdnaError
     } else {
         ParseError::Invalid
@@ -462,7 +462,7 @@ fn refused(input: &str, base: Option<&str>) -> ParseError {
 /// `input`'s scheme, if it starts with one (an ASCII letter, then letters, digits, `+`, `-`
 /// or `.`, then `:`; leading spaces and controls ignored), and the rest after the `:`.
 fn split_scheme(input: &str) -> (Option<&str>, &str) {
-    let trimmed = input.trim_start_matches(|c: char| c <= ' ');
+    let trimmed = cut(input, |b| b > b' ').1;
     match trimmed.split_once(':') {
         Some((scheme, rest))
             if scheme.starts_with(|c: char| c.is_ascii_alphabetic())
@@ -474,6 +474,23 @@ fn split_scheme(input: &str) -> (Option<&str>, &str) {
         }
         _ => (None, trimmed),
     }
+}
+
+/// `s` cut before its first byte that `stop` takes: one loop where `trim_start_matches` and
+/// `split` link a searcher each. (A cut inside a character would give empty parts; the
+/// predicates here take ASCII bytes or every byte above the space, so it falls between
+/// characters.)
+fn cut(s: &str, stop: fn(u8) -> bool) -> (&str, &str) {
+    let at = s.bytes().position(stop).unwrap_or(s.len());
+    (
+        s.get(..at).unwrap_or_default(),
+        s.get(at..).unwrap_or_default(),
+    )
+}
+
+/// `s` is ASCII (a short loop: `str::is_ascii` links a word-at-a-time version for this).
+fn ascii(s: &str) -> bool {
+    !s.bytes().any(|b| b >= 0x80)
 }
 
 fn has_punycode(s: &str) -> bool {
@@ -543,7 +560,7 @@ fn punycode_decode(input: &str) -> Option<String> {
         Some(at) if at > 0 => (input.get(..at)?, input.get(at + 1..)?),
         _ => ("", input),
     };
-    if !basic.is_ascii() {
+    if !ascii(basic) {
         return None;
     }
     let mut out = Vec::new();
