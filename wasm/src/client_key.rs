@@ -77,7 +77,7 @@ fn read(text: &str) -> Result<(Alg, Material)> {
     }
     let Some(body) = text
         .strip_prefix("-----BEGIN PRIVATE KEY-----")
-        .and_then(|rest| rest.trim_end().strip_suffix("-----END PRIVATE KEY-----"))
+        .and_then(|rest| rest.strip_suffix("-----END PRIVATE KEY-----"))
     else {
         return Err(key_error(
             "privateKey must be a PKCS#8 PEM (-----BEGIN PRIVATE KEY-----) or a private JWK; \
