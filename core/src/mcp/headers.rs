@@ -15,7 +15,8 @@ pub fn encode_value(s: &str) -> String {
     let safe = s
         .bytes()
         .all(|b| (0x21..=0x7e).contains(&b) || b == b' ' || b == b'\t');
-    let padded = s.starts_with([' ', '\t']) || s.ends_with([' ', '\t']);
+    let blank = |b: Option<u8>| matches!(b, Some(b' ' | b'\t'));
+    let padded = blank(s.bytes().next()) || blank(s.bytes().last());
     let looks_encoded = s.starts_with(SENTINEL_START) && s.ends_with(SENTINEL_END);
     if safe && !padded && !looks_encoded {
         s.to_string()
@@ -158,6 +159,10 @@ mod tests {
             "=?base64?SGVsbG8sIOS4lueVjA==?="
         );
         assert_eq!(encode_value(" padded "), "=?base64?IHBhZGRlZCA=?=");
+        for padded in [" x", "x ", "\tx", "x\t", "\t", " "] {
+            assert!(encode_value(padded).starts_with("=?base64?"), "{padded:?}");
+        }
+        assert_eq!(encode_value("x\ty"), "x\ty");
         assert_eq!(encode_value("line1\nline2"), "=?base64?bGluZTEKbGluZTI=?=");
         assert_eq!(
             encode_value("=?base64?literal?="),
