@@ -374,8 +374,9 @@ impl Index {
                     .or_else(|| k.strip_prefix("protocol:"))
                     .is_some_and(|r| {
                         r == identity
-                            || r.strip_prefix(identity)
-                                .is_some_and(|rest| rest.starts_with(['/', '?']))
+                            || r.strip_prefix(identity).is_some_and(|rest| {
+                                matches!(rest.bytes().next(), Some(b'/' | b'?'))
+                            })
                     });
             if mine {
                 out.push(k.clone());

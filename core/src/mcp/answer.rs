@@ -62,7 +62,12 @@ impl RpcError {
 }
 
 fn is_event_stream(resp: &HttpResponse) -> bool {
-    resp.header("content-type").is_some_and(|c| {
+    is_event_stream_type(resp.header("content-type"))
+}
+
+/// Whether a `Content-Type` is `text/event-stream` (any case, parameters allowed).
+pub(crate) fn is_event_stream_type(content_type: Option<&str>) -> bool {
+    content_type.is_some_and(|c| {
         c.trim_start()
             .to_ascii_lowercase()
             .starts_with("text/event-stream")

@@ -465,10 +465,13 @@ fn split_scheme(input: &str) -> (Option<&str>, &str) {
     let trimmed = cut(input, |b| b > b' ').1;
     match trimmed.split_once(':') {
         Some((scheme, rest))
-            if scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            if scheme
+                .bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphabetic())
                 && scheme
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')) =>
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')) =>
         {
             (Some(scheme), rest)
         }

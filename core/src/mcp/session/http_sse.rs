@@ -17,11 +17,7 @@ impl Session {
     /// a fresh token first).
     pub fn on_stream_open(&mut self, status: u16, content_type: Option<&str>) -> Result<Step> {
         self.count_step()?;
-        let sse = content_type.is_some_and(|c| {
-            c.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("text/event-stream")
-        });
+        let sse = crate::mcp::answer::is_event_stream_type(content_type);
         if (200..300).contains(&status) && sse {
             self.awaiting = Awaiting::Endpoint;
             return Ok(Step::ReadStream);
