@@ -163,9 +163,13 @@ fn is_special(scheme: &str) -> bool {
 /// input where the setters encode them (every percent-encode set holds them). `#` in a query
 /// is encoded here too, where the parser would take it to start the fragment.
 fn for_reparse(s: &str, query: bool) -> String {
-    let mut out = s.replace(['\t', '\n', '\r'], "");
-    if query {
-        out = out.replace('#', "%23");
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\t' | '\n' | '\r' => {}
+            '#' if query => out.push_str("%23"),
+            c => out.push(c),
+        }
     }
     let kept = out.bytes().rposition(|b| b > b' ').map_or(0, |at| at + 1);
     let tail = out.split_off(kept);
