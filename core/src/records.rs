@@ -467,10 +467,11 @@ pub(crate) fn encode<T: json::ToJson>(record: &T) -> String {
     json::to_string(record)
 }
 
-/// Splits a space-separated scope string.
+/// Splits a space-separated scope string (RFC 6749 §3.3; tabs and line breaks are taken as
+/// separators too, other characters, a non-ASCII space included, as part of a scope token).
 pub fn split_scope(scope: Option<&str>) -> Vec<String> {
     let mut out = Vec::new();
-    for part in scope.unwrap_or("").split_whitespace() {
+    for part in scope.unwrap_or("").split_ascii_whitespace() {
         out.push(part.to_string());
     }
     out
@@ -480,7 +481,7 @@ pub fn split_scope(scope: Option<&str>) -> Vec<String> {
 pub fn join_scopes(scopes: &[&str]) -> Option<String> {
     let mut seen = Vec::<&str>::new();
     for s in scopes {
-        for part in s.split_whitespace() {
+        for part in s.split_ascii_whitespace() {
             if !seen.contains(&part) {
                 seen.push(part);
             }
@@ -496,6 +497,17 @@ pub fn join_scopes(scopes: &[&str]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scopes_are_split_at_ascii_whitespace() {
+        assert_eq!(split_scope(None), Vec::<String>::new());
+        assert_eq!(split_scope(Some(" a  b\tc\r\nd ")), ["a", "b", "c", "d"]);
+        assert_eq!(split_scope(Some("a\u{a0}b c")), ["a\u{a0}b", "c"]);
+        assert_eq!(
+            join_scopes(&["a\u{3000}b a"]).as_deref(),
+            Some("a\u{3000}b a")
+        );
+    }
 
     #[test]
     fn join_scopes_keeps_the_first_occurrence_of_each() {
