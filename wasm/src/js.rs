@@ -54,10 +54,12 @@ pub(crate) fn set(target: &JsValue, name: &str, value: &JsValue) {
 /// `Map`'s entries); any other item is skipped.
 pub(crate) fn string_pairs(iterable: &JsValue) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for pair in items(iterable).unwrap_or_default() {
-        let pair: js_sys::Array = pair.unchecked_into();
-        if let (Some(n), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
-            out.push((n, v));
+    if let Some(items) = items(iterable) {
+        for pair in items.iter() {
+            let pair: js_sys::Array = pair.unchecked_into();
+            if let (Some(n), Some(v)) = (pair.get(0).as_string(), pair.get(1).as_string()) {
+                out.push((n, v));
+            }
         }
     }
     out
@@ -73,12 +75,12 @@ pub(crate) fn bytes(array: &js_sys::Uint8Array) -> Vec<u8> {
 /// The items of a JS iterable, `None` when `value` is not one (its `Symbol.iterator` is not a
 /// function) or its iteration throws. Collected by `Array.from` (one import, where
 /// `js_sys::try_iter` links an iterator protocol of its own).
-pub(crate) fn items(value: &JsValue) -> Option<Vec<JsValue>> {
+pub(crate) fn items(value: &JsValue) -> Option<js_sys::Array> {
     let iterator = Reflect::get(value, &js_sys::Symbol::iterator()).ok()?;
     if !iterator.is_function() {
         return None;
     }
-    array_from(value).ok().map(|a| a.to_vec())
+    array_from(value).ok()
 }
 
 /// An optional string property: `undefined`/`null` is `None`, anything but a string an error.

@@ -480,8 +480,8 @@ fn http_request(server_url: &str, request: &JsValue) -> Result<HttpRequest, JsVa
             }
         };
         let pairs = crate::js::items(&headers)
-            .unwrap_or_else(|| Object::entries(headers.unchecked_ref::<Object>()).to_vec());
-        for pair in pairs {
+            .unwrap_or_else(|| Object::entries(headers.unchecked_ref::<Object>()));
+        for pair in pairs.iter() {
             add(pair)?;
         }
     }
