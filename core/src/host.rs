@@ -129,10 +129,7 @@ impl HttpResponse {
 
     /// All values of a header (WWW-Authenticate may come several times).
     pub fn header_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.headers
-            .iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        all_named(&self.headers, name)
     }
 
     pub fn is_success(&self) -> bool {
@@ -153,7 +150,19 @@ impl fmt::Debug for HttpResponse {
     }
 }
 
-fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+/// All values of header `name` (any case) among `headers`: one iterator type for every
+/// caller, so that a reader of header values has one instance.
+pub(crate) fn all_named<'a>(
+    headers: &'a [(String, String)],
+    name: &'a str,
+) -> impl Iterator<Item = &'a str> + 'a {
+    headers
+        .iter()
+        .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+pub(crate) fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))

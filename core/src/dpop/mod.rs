@@ -185,17 +185,14 @@ pub fn is_rs_nonce_challenge(resp: &HttpResponse) -> bool {
 
 /// [`is_rs_nonce_challenge`] on a status and headers (an event stream's answer).
 pub(crate) fn rs_nonce_challenge(status: u16, headers: &[(String, String)]) -> bool {
-    let named = |name: &'static str| {
-        headers
-            .iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    };
     status == 401
-        && named(NONCE_HEADER).next().is_some()
-        && crate::www_authenticate::parse_challenges(named("www-authenticate"))
-            .iter()
-            .any(|c| c.scheme == "dpop" && c.param("error") == Some("use_dpop_nonce"))
+        && crate::host::find_header(headers, NONCE_HEADER).is_some()
+        && crate::www_authenticate::parse_challenges(crate::host::all_named(
+            headers,
+            "www-authenticate",
+        ))
+        .iter()
+        .any(|c| c.scheme == "dpop" && c.param("error") == Some("use_dpop_nonce"))
 }
 
 /// The nonces servers handed out, by origin, for the life of the process.
