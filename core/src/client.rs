@@ -503,12 +503,13 @@ impl<H: Host> McpAuth<H> {
             };
         }
         let prefix = format!("client:{identity}|");
-        for key in self.index().await?.keys {
+        let idx = self.index().await?;
+        for key in idx.keys.iter() {
             if !key.starts_with(&prefix) {
                 continue;
             }
             if let Ok(Some(rec)) = self
-                .stored(&key)
+                .stored(key)
                 .await
                 .and_then(Stored::decode::<ClientRecord>)
             {

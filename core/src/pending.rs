@@ -30,12 +30,12 @@ impl<H: Host> McpAuth<H> {
             *last = Some(now);
         }
         let mut keys = Vec::new();
-        for k in self.index().await?.keys {
+        for k in self.index().await?.keys.iter() {
             if keys.len() == PRUNE_BATCH {
                 break;
             }
             if k.starts_with("pending:") {
-                keys.push(k);
+                keys.push(k.clone());
             }
         }
         let mut pruned = 0;
