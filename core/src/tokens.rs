@@ -279,10 +279,14 @@ impl<H: Host> McpAuth<H> {
         let idx = self.index().await?;
         let keys = idx.token_keys_of(&id);
         // the broadest record: the shortest resource, the first of equals (no sort needed)
-        match keys
-            .iter()
-            .min_by_key(|(_, r)| r.as_ref().map_or(0, String::len))
-        {
+        let resource_len = |(_, r): &(String, Option<String>)| r.as_ref().map_or(0, String::len);
+        let mut broadest = None;
+        for k in &keys {
+            if broadest.is_none_or(|b| resource_len(k) < resource_len(b)) {
+                broadest = Some(k);
+            }
+        }
+        match broadest {
             Some((key, _)) => self.status_of_key(&id, key).await,
             None => Ok(TokenStatus::absent(id, None)),
         }
