@@ -45,7 +45,7 @@ fn function(target: &JsValue, name: &str, what: &str) -> Result<Function, JsValu
 /// An optional function among the client's options: `undefined` or `null` is `None`.
 fn opt_function(options: &JsValue, name: &str) -> Result<Option<Function>, JsValue> {
     let v = get(options, name);
-    if v.is_undefined() || v.is_null() {
+    if v.is_null_or_undefined() {
         return Ok(None);
     }
     function(options, name, "McpAuthClient options").map(Some)
@@ -200,7 +200,7 @@ impl Host for JsHost {
             .call1(&self.storage, &JsValue::from_str(key))
             .map_err(|e| storage_error("get", key, &e))?;
         let v = settle(v).await.map_err(|e| storage_error("get", key, &e))?;
-        if v.is_undefined() || v.is_null() {
+        if v.is_null_or_undefined() {
             return Ok(None);
         }
         v.as_string().map(Some).ok_or_else(|| {
@@ -301,7 +301,7 @@ impl Host for JsHost {
             )
             .map_err(|e| failed(&e))?;
         let v = settle(v).await.map_err(|e| failed(&e))?;
-        if v.is_undefined() || v.is_null() {
+        if v.is_null_or_undefined() {
             return Ok(None);
         }
         v.as_string().map(Some).ok_or_else(|| {
@@ -355,7 +355,7 @@ impl ChunkStream for JsChunks {
 /// A response's body stream; `None` when it has none (or a `fetch` offers none).
 fn body_of(resp: &Response) -> Option<JsValue> {
     let body = get(resp, "body");
-    (!body.is_undefined() && !body.is_null()).then_some(body)
+    (!body.is_null_or_undefined()).then_some(body)
 }
 
 fn fetch_failed(url: &str, e: &JsValue) -> Box<HostError> {

@@ -86,7 +86,7 @@ pub(crate) fn items(value: &JsValue) -> Option<js_sys::Array> {
 /// An optional string property: `undefined`/`null` is `None`, anything but a string an error.
 pub(crate) fn opt_str(target: &JsValue, name: &str) -> Result<Option<String>, JsValue> {
     let v = get(target, name);
-    if v.is_undefined() || v.is_null() {
+    if v.is_null_or_undefined() {
         return Ok(None);
     }
     v.as_string()
@@ -96,7 +96,7 @@ pub(crate) fn opt_str(target: &JsValue, name: &str) -> Result<Option<String>, Js
 
 pub(crate) fn opt_bool(target: &JsValue, name: &str) -> Result<Option<bool>, JsValue> {
     let v = get(target, name);
-    if v.is_undefined() || v.is_null() {
+    if v.is_null_or_undefined() {
         return Ok(None);
     }
     v.as_bool()
@@ -118,7 +118,7 @@ pub(crate) fn message_of(err: &JsValue) -> String {
     }
     let message = get(err, "message").as_string();
     let cause = get(err, "cause");
-    let cause = if cause.is_undefined() || cause.is_null() {
+    let cause = if cause.is_null_or_undefined() {
         None
     } else {
         get(&cause, "message")

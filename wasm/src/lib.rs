@@ -141,7 +141,7 @@ impl Inner {
             client_name: self.client_name.clone(),
             ..AuthOptions::default()
         };
-        if options.is_undefined() || options.is_null() {
+        if options.is_null_or_undefined() {
             return Ok(o);
         }
         if !options.is_object() {
@@ -450,7 +450,7 @@ impl McpAuthClient {
 /// message endpoint); there is no way to send the token elsewhere.
 fn http_request(server_url: &str, request: &JsValue) -> Result<HttpRequest, JsValue> {
     let mut req = HttpRequest::get(server_url).max_body(mcp_auth_core::host::MCP_MAX_BODY);
-    if request.is_undefined() || request.is_null() {
+    if request.is_null_or_undefined() {
         return Ok(req);
     }
     if !request.is_object() {
@@ -492,7 +492,7 @@ fn http_request(server_url: &str, request: &JsValue) -> Result<HttpRequest, JsVa
         req.body = Some(crate::js::bytes(body.unchecked_ref::<Uint8Array>()));
     } else if body.is_instance_of::<js_sys::ArrayBuffer>() {
         req.body = Some(crate::js::bytes(&Uint8Array::new(&body)));
-    } else if !body.is_undefined() && !body.is_null() {
+    } else if !body.is_null_or_undefined() {
         return Err(invalid(
             "the request body must be a string, Uint8Array or ArrayBuffer",
         ));

@@ -47,7 +47,7 @@ pub(crate) async fn open(
 
 /// A JS value as JSON (`undefined` → none).
 fn json_of(v: &JsValue) -> Result<Option<Json>, JsValue> {
-    if v.is_undefined() || v.is_null() {
+    if v.is_null_or_undefined() {
         return Ok(None);
     }
     let text: String = js_sys::JSON::stringify(v)
