@@ -15,10 +15,16 @@ use wasm_bindgen::prelude::*;
 /// An MCP session with one server. One request at a time: await each before the next.
 #[wasm_bindgen]
 pub struct McpSession {
+    state: Rc<State>,
+}
+
+/// A session's parts, shared with its running request: one `Rc` (each `Rc` type is its own
+/// allocation and drop code).
+struct State {
     inner: Rc<Inner>,
-    opts: Rc<AuthOptions>,
-    conn: Rc<RefCell<Option<McpConnection>>>,
-    version: Rc<RefCell<Option<String>>>,
+    opts: AuthOptions,
+    conn: RefCell<Option<McpConnection>>,
+    version: RefCell<Option<String>>,
 }
 
 pub(crate) async fn open(
@@ -37,10 +43,12 @@ pub(crate) async fn open(
         .await
         .map_err(js_error)?;
     Ok(McpSession {
-        inner,
-        opts: Rc::new(opts),
-        conn: Rc::new(RefCell::new(Some(conn))),
-        version: Rc::new(RefCell::new(None)),
+        state: Rc::new(State {
+            inner,
+            opts,
+            conn: RefCell::new(Some(conn)),
+            version: RefCell::new(None),
+        }),
     }
     .into())
 }
@@ -69,24 +77,21 @@ enum Op {
 
 impl McpSession {
     fn run(&self, op: Op) -> js_sys::Promise {
-        let inner = self.inner.clone();
-        let opts = self.opts.clone();
-        let cell = self.conn.clone();
-        let version = self.version.clone();
+        let state = self.state.clone();
         spawn(async move {
-            let mut conn = cell.borrow_mut().take().ok_or_else(|| {
+            let mut conn = state.conn.borrow_mut().take().ok_or_else(|| {
                 invalid("this MCP session is busy with another request (await it first) or closed")
             })?;
-            let auth = &inner.auth;
+            let (auth, opts) = (&state.inner.auth, &state.opts);
             let result = match op {
-                Op::Request(m, p) => auth.mcp_request(&mut conn, &m, p, &opts).await,
-                Op::ListTools => auth.mcp_list_tools(&mut conn, &opts).await.map(Json::Array),
-                Op::CallTool(n, a) => auth.mcp_call_tool(&mut conn, &n, a, &opts).await,
-                Op::Discover => auth.mcp_discover(&mut conn, &opts).await,
-                Op::Close => auth.mcp_close(&mut conn, &opts).await.map(|_| Json::Null),
+                Op::Request(m, p) => auth.mcp_request(&mut conn, &m, p, opts).await,
+                Op::ListTools => auth.mcp_list_tools(&mut conn, opts).await.map(Json::Array),
+                Op::CallTool(n, a) => auth.mcp_call_tool(&mut conn, &n, a, opts).await,
+                Op::Discover => auth.mcp_discover(&mut conn, opts).await,
+                Op::Close => auth.mcp_close(&mut conn, opts).await.map(|_| Json::Null),
             };
-            *version.borrow_mut() = conn.protocol_version().map(str::to_string);
-            *cell.borrow_mut() = Some(conn);
+            *state.version.borrow_mut() = conn.protocol_version().map(str::to_string);
+            *state.conn.borrow_mut() = Some(conn);
             match result.map_err(js_error)? {
                 Json::Null => Ok(JsValue::UNDEFINED),
                 v => js_sys::JSON::parse(&json::print(&v)),
@@ -133,6 +138,6 @@ impl McpSession {
     /// The revision spoken, once the server has answered (`undefined` before the first request).
     #[wasm_bindgen(getter, js_name = protocolVersion)]
     pub fn protocol_version(&self) -> Option<String> {
-        self.version.borrow().clone()
+        self.state.version.borrow().clone()
     }
 }
