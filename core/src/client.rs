@@ -689,7 +689,7 @@ impl<H: Host> McpAuth<H> {
         disc: &DiscoveryRecord,
         offline: bool,
     ) -> Option<String> {
-        if let Some(s) = opts.scope.as_deref().filter(|s| !s.trim().is_empty()) {
+        if let Some(s) = opts.scope.as_deref().filter(|s| !s.trim_ascii().is_empty()) {
             return join_scopes(&[s]);
         }
         let base = challenge.and_then(|c| c.scope.clone()).or_else(|| {

@@ -60,7 +60,7 @@ impl SigningKey {
     /// Reads a private key given as PEM or as a JWK (JSON), telling them apart by the first
     /// character.
     pub fn parse(text: &str) -> Result<SigningKey> {
-        if text.trim_start().starts_with('{') {
+        if text.trim_ascii_start().starts_with('{') {
             SigningKey::from_jwk(text)
         } else {
             SigningKey::from_pem(text)
@@ -70,7 +70,7 @@ impl SigningKey {
     /// Reads a PEM private key: PKCS#8 (`PRIVATE KEY`), SEC1 (`EC PRIVATE KEY`) or PKCS#1
     /// (`RSA PRIVATE KEY`).
     pub fn from_pem(pem: &str) -> Result<SigningKey> {
-        let (label, der) = pem_rfc7468::decode_vec(pem.trim().as_bytes()).map_err(|_| {
+        let (label, der) = pem_rfc7468::decode_vec(pem.trim_ascii().as_bytes()).map_err(|_| {
             key_error("not a PEM private key (expected a -----BEGIN PRIVATE KEY----- block, or EC PRIVATE KEY / RSA PRIVATE KEY)".to_string())
         })?;
         match label {

@@ -81,7 +81,7 @@ pub fn validate_callback(
     issuer: &str,
     iss_required: bool,
 ) -> Result<AuthorizationCode> {
-    let url = platform_url::parse(callback_url.trim())
+    let url = platform_url::parse(callback_url.trim_ascii())
         .map_err(|e| Error::invalid_url(callback_url, e))?;
     let mut state = None;
     let mut iss = None;
@@ -376,7 +376,7 @@ pub fn parse_token_response(
             ))
         })?),
         Some(Json::String(s)) => {
-            let digits = s.trim();
+            let digits = s.trim_ascii();
             Some(
                 crate::text::decimal(digits.strip_prefix('+').unwrap_or(digits)).ok_or_else(
                     || Error::InvalidTokenResponse(format!("expires_in `{s}` is not a number")),
@@ -405,7 +405,7 @@ pub fn parse_token_response(
         expires_at: expires_in.map(|e| now.saturating_add(e)),
         scope: raw
             .scope
-            .filter(|s| !s.trim().is_empty())
+            .filter(|s| !s.trim_ascii().is_empty())
             .or_else(|| requested_scope.map(str::to_string)),
         id_token: raw.id_token.map(AccessToken::new),
         dpop_jkt: None,

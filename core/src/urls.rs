@@ -6,7 +6,7 @@ use crate::platform_url::{Host as UrlHost, Url};
 
 /// Parses a URL that core will talk to: http(s) only, with a host.
 pub fn parse_http_url(input: &str) -> Result<Url> {
-    let url = platform_url::parse(input.trim()).map_err(|e| Error::invalid_url(input, e))?;
+    let url = platform_url::parse(input.trim_ascii()).map_err(|e| Error::invalid_url(input, e))?;
     match url.scheme() {
         "http" | "https" => {}
         other => {
@@ -172,6 +172,21 @@ fn longest_first(lens: Vec<usize>) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A URL's surrounding whitespace is ASCII whitespace, as the URL Standard strips (with
+    /// the other C0 controls): a non-ASCII space is part of the input, as `new URL()` has it.
+    #[test]
+    fn urls_are_trimmed_of_ascii_whitespace_only() {
+        let url = parse_http_url(" \thttps://Example.com/mcp\r\n").unwrap();
+        assert_eq!(url.as_str(), "https://example.com/mcp");
+        for u in [
+            "\u{a0}https://example.com/mcp",
+            "\u{3000}https://example.com/mcp",
+        ] {
+            let e = parse_http_url(u).unwrap_err();
+            assert_eq!(e.code(), "invalid_url", "{u:?}");
+        }
+    }
 
     #[test]
     fn loopback_hosts() {

@@ -51,7 +51,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 /// Reads the key text: its algorithm, and what WebCrypto imports.
 fn read(text: &str) -> Result<(Alg, Material)> {
-    let text = text.trim();
+    let text = text.trim_ascii();
     if text.starts_with('{') {
         let jwk = match json::parse(text.as_bytes()) {
             Ok(Json::Object(jwk)) => jwk,
@@ -124,7 +124,7 @@ pub(crate) fn client_key(text: &str, signing_alg: Option<&str>) -> Result<Signin
     }
     Ok(SigningKey::held_by_host(WebCryptoClientKey {
         alg,
-        material: ClientSecret::new(text.trim()),
+        material: ClientSecret::new(text.trim_ascii()),
         public,
         imported: RefCell::new(None),
     }))

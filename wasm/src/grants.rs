@@ -24,7 +24,7 @@ fn browser_refuses(what: &str) -> JsValue {
 
 fn required(options: &JsValue, name: &str, grant: &str) -> Result<String, JsValue> {
     opt_str(options, name)?
-        .filter(|v| !v.trim().is_empty())
+        .filter(|v| !v.trim_ascii().is_empty())
         .ok_or_else(|| invalid(format!("grant `{grant}` needs the option `{name}`")))
 }
 

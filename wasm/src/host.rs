@@ -141,7 +141,7 @@ impl Host for JsHost {
         let declared = headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-            .and_then(|(_, v)| mcp_auth_core::text::decimal(v.trim()));
+            .and_then(|(_, v)| mcp_auth_core::text::decimal(v.trim_ascii()));
         if declared.is_some_and(|n| n > cap as u64) {
             if let Some(body) = body_of(&resp) {
                 // best effort: stop the download

@@ -35,6 +35,13 @@ test("hosts IDNA refuses: code invalid_url and the CLI's reason", () => {
   }
 });
 
+test("a URL is trimmed of ASCII whitespace only (a non-ASCII space is part of it, as for new URL())", () => {
+  assert.equal(identity(" \thttps://Example.com/mcp\r\n"), "https://example.com");
+  for (const input of ["\u00a0https://example.com/mcp", "\u3000https://example.com/mcp"]) {
+    assert.throws(() => identity(input), (e) => e.code === "invalid_url", JSON.stringify(input));
+  }
+});
+
 test("a client given a non-ASCII server URL looks its tokens up under the CLI's identity", async () => {
   const client = new McpAuthClient({ storage: memoryStorage(), redirect: () => {} });
   const st = await client.tokenStatus("https://bücher.example/mcp");

@@ -62,7 +62,7 @@ crate::json_enum!(DpopMode {
 impl DpopMode {
     /// A configured mode: its name, in any case, surrounding spaces ignored.
     pub fn parse(s: &str) -> Option<Self> {
-        Self::from_name(&s.trim().to_ascii_lowercase())
+        Self::from_name(&s.trim_ascii().to_ascii_lowercase())
     }
 }
 
@@ -226,7 +226,7 @@ impl Nonces {
         let (Some(origin), Some(nonce)) = (Self::origin(url), nonce) else {
             return;
         };
-        let nonce = nonce.trim();
+        let nonce = nonce.trim_ascii();
         // a nonce is a non-empty run of visible ASCII (RFC 9449 §8.1); anything else is ignored
         if !crate::text::is_visible_ascii(nonce) {
             return;

@@ -339,7 +339,7 @@ impl<H: Host> McpAuth<H> {
                 source.describe()
             ))
         })?;
-        let trimmed = assertion.secret().trim();
+        let trimmed = assertion.secret().trim_ascii();
         if trimmed.is_empty() {
             return Err(Error::Assertion(format!(
                 "the {what} from {} is empty",

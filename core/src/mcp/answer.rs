@@ -68,7 +68,7 @@ fn is_event_stream(resp: &HttpResponse) -> bool {
 /// Whether a `Content-Type` is `text/event-stream` (any case, parameters allowed).
 pub(crate) fn is_event_stream_type(content_type: Option<&str>) -> bool {
     content_type.is_some_and(|c| {
-        c.trim_start()
+        c.trim_ascii_start()
             .to_ascii_lowercase()
             .starts_with("text/event-stream")
     })
@@ -175,7 +175,7 @@ fn looks_like_html(resp: &HttpResponse) -> bool {
         c.as_bytes()
             .windows(4)
             .any(|w| w.eq_ignore_ascii_case(b"html"))
-    }) || resp.text().trim_start().starts_with('<')
+    }) || resp.text().trim_ascii_start().starts_with('<')
 }
 
 /// An HTTP status that is not an answer, in words (with the server's JSON-RPC error when it
@@ -191,7 +191,7 @@ pub fn http_error(method: &str, resp: &HttpResponse) -> Error {
         // an error page of a proxy or web server: its markup says nothing to the user
         "an HTML page, not an MCP answer".to_string()
     } else {
-        printable(resp.text().trim(), QUOTE)
+        printable(resp.text().trim_ascii(), QUOTE)
     };
     Error::McpProtocol(format!(
         "{method}: the server answered HTTP {}{}",

@@ -48,7 +48,7 @@ impl Session {
                         printable(&event.event, 40)
                     )).boxed());
                 }
-                let endpoint = checked_endpoint(&self.url, event.data.trim())?;
+                let endpoint = checked_endpoint(&self.url, event.data.trim_ascii())?;
                 let id = self.id();
                 self.awaiting = Awaiting::StreamInitialize(id);
                 let params = request::initialize_params("2024-11-05").into();
