@@ -83,9 +83,15 @@ impl Object {
         Object(members)
     }
 
-    /// Builder form of [`Object::insert`].
-    pub fn with(mut self, key: impl Into<String>, value: impl Into<Json>) -> Self {
-        self.insert(key, value);
+    /// Builder form of [`Object::insert`] (every caller names the key as a literal).
+    pub fn with(self, key: &str, value: impl Into<Json>) -> Self {
+        self.with_json(key, value.into())
+    }
+
+    /// [`Object::with`] after the value's conversion: out of line, one copy for every call.
+    #[inline(never)]
+    fn with_json(mut self, key: &str, value: Json) -> Self {
+        self.set(key.to_string(), value);
         self
     }
 
