@@ -238,9 +238,8 @@ impl McpAuthClient {
         let host = JsHost::from_options(&options)?;
         let redirect_uri = match opt_str(&options, "redirectUri")? {
             Some(u) => u,
-            None => {
-                host::page_redirect_uri().unwrap_or_else(|| AuthOptions::default().redirect_uri)
-            }
+            None => host::page_redirect_uri()
+                .unwrap_or_else(|| mcp_auth_core::client::DEFAULT_REDIRECT_URI.to_string()),
         };
         let client_name = opt_str(&options, "clientName")?.unwrap_or_else(|| "mcp-auth".into());
         Ok(McpAuthClient {
