@@ -4,8 +4,15 @@
 use base64ct::{Base64UrlUnpadded, Encoding};
 
 /// base64url without padding (PKCE, JWS, JWK members, thumbprints).
+#[inline]
 pub fn url(bytes: impl AsRef<[u8]>) -> String {
-    Base64UrlUnpadded::encode_string(bytes.as_ref())
+    url_of(bytes.as_ref())
+}
+
+/// [`url`] past the conversion: one copy for every argument type.
+#[inline(never)]
+fn url_of(bytes: &[u8]) -> String {
+    Base64UrlUnpadded::encode_string(bytes)
 }
 
 /// Decodes base64url without padding; `None` for anything else (padding, other alphabets,
@@ -24,8 +31,15 @@ pub fn url_decode_into<'a>(text: &str, out: &'a mut [u8]) -> Option<&'a [u8]> {
 ///
 /// Made from the url alphabet's encoding, as the two alphabets differ only in `-` and `_`
 /// against `+` and `/`, and in padding: one encoder serves both in the wasm build.
+#[inline]
 pub fn standard(bytes: impl AsRef<[u8]>) -> String {
-    let url = url(bytes);
+    standard_of(bytes.as_ref())
+}
+
+/// [`standard`] past the conversion: one copy for every argument type.
+#[inline(never)]
+fn standard_of(bytes: &[u8]) -> String {
+    let url = url_of(bytes);
     let mut out = String::with_capacity(url.len() + 2);
     for c in url.chars() {
         out.push(match c {
