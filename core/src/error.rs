@@ -2,6 +2,12 @@
 
 use std::fmt;
 
+/// A message that is all of an error's text, written as it is (`"{0}"` would go through
+/// the formatting machinery and `str`'s padding for nothing).
+fn text(message: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    f.write_str(message)
+}
+
 /// What went wrong, with a stable [`Error::code`] for scripts and JS callers and a message
 /// that says what to do. Messages never carry a secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -12,11 +18,11 @@ pub enum Error {
     InsecureUrl { url: String },
     #[error("the server `{server}` named `{url}`, an address on this machine; refusing to send it anything (only a server on this machine may name one)")]
     LocalTarget { url: String, server: String },
-    #[error("{0}")]
+    #[error(fmt = text)]
     Network(String),
-    #[error("{0}")]
+    #[error(fmt = text)]
     Storage(String),
-    #[error("{0}")]
+    #[error(fmt = text)]
     Browser(String),
     #[error("protected resource metadata at {url} is for `{found}`, not for this server (`{expected}`); refusing to authorize, it may be a malicious server")]
     ResourceMismatch {
@@ -88,16 +94,16 @@ pub enum Error {
         code: i64,
         message: String,
     },
-    #[error("{0}")]
+    #[error(fmt = text)]
     McpProtocol(String),
-    #[error("{0}")]
+    #[error(fmt = text)]
     ProtocolUnsupported(String),
     #[error("{method}: the server asks the client for more input (resultType `input_required`); mcp-auth does not support multi round-trip requests")]
     InputRequired { method: String },
     #[error("the server named `{endpoint}` as its HTTP+SSE endpoint, which {reason}; refusing to send it requests (they carry your token)")]
     UnsafeEndpoint { endpoint: String, reason: String },
     /// An assertion (workload token, ID token) the host could not produce.
-    #[error("{0}")]
+    #[error(fmt = text)]
     Assertion(String),
     /// A grant refused by the party named in `party` (the identity provider, or the MCP
     /// authorization server), with the OAuth error it gave.
@@ -115,7 +121,7 @@ pub enum Error {
     /// A private key (or the algorithm asked of it) that cannot sign; never carries key bytes.
     #[error("signing key: {0}")]
     SigningKey(String),
-    #[error("{0}")]
+    #[error(fmt = text)]
     Invalid(String),
 }
 
