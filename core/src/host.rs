@@ -76,14 +76,20 @@ impl HttpRequest {
     }
 
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
-        self.headers.push((name.to_string(), value.into()));
+        self.add_header(name, value.into());
         self
     }
 
     /// Replaces (or adds) a header, matching the name case-insensitively.
     pub fn set_header(&mut self, name: &str, value: impl Into<String>) {
         self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-        self.headers.push((name.to_string(), value.into()));
+        self.add_header(name, value.into());
+    }
+
+    /// [`HttpRequest::header`] after the value's conversion (one copy for every value type).
+    #[inline(never)]
+    fn add_header(&mut self, name: &str, value: String) {
+        self.headers.push((name.to_string(), value));
     }
 
     pub fn header_value(&self, name: &str) -> Option<&str> {

@@ -37,6 +37,10 @@ pub use types::*;
 extern "C" {
     #[wasm_bindgen(js_namespace = console, js_name = error)]
     fn console_error(message: &str);
+
+    // `catch`: a warning is never worth failing the call it came from
+    #[wasm_bindgen(js_namespace = console, js_name = warn, catch)]
+    fn console_warn_js(message: &str) -> Result<(), JsValue>;
 }
 
 /// The module's start function: registers the platform's `JSON` (text) and `URL` (IDNA) with
@@ -95,13 +99,7 @@ pub(crate) fn coded_error(message: &str, code: &str) -> JsValue {
 
 /// Core's warnings (e.g. refreshed tokens the storage would not save) go to `console.warn`.
 fn console_warn(message: &str) {
-    let console = get(&js_sys::global(), "console");
-    if let Ok(warn) = get(&console, "warn").dyn_into::<js_sys::Function>() {
-        let _ = warn.call1(
-            &console,
-            &JsValue::from_str(&format!("mcp-auth: {message}")),
-        );
-    }
+    let _ = console_warn_js(&format!("mcp-auth: {message}"));
 }
 
 /// Whether this runs in a browser page or worker (where a client secret is readable by any

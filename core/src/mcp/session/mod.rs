@@ -349,11 +349,15 @@ impl Session {
     pub fn on_response(&mut self, resp: HttpResponse) -> Result<Step> {
         self.count_step()?;
         let method = self.method();
-        match (self.awaiting, self.state.clone()) {
+        // matched by reference (no copy of the state's strings); each arm takes what it
+        // needs by value before it changes the session
+        match (self.awaiting, &self.state) {
             (Awaiting::Answer(id), State::Probing(v) | State::Modern(v)) => {
+                let v = *v;
                 self.modern_answer(&method, id, v, &resp)
             }
             (Awaiting::Answer(id), State::Legacy { version, .. }) => {
+                let again = spoken(version).unwrap_or(LEGACY_DEFAULT);
                 if resp.is_success() {
                     self.awaiting = Awaiting::Nothing;
                     let a = answer::answer_to(answer::messages(&resp)?, id)
@@ -364,8 +368,7 @@ impl Session {
                     // 2025-03-26+: a 404 to a request with a session id means the session
                     // ended; start a new one once.
                     self.reinitialized = true;
-                    let v = spoken(&version).unwrap_or(LEGACY_DEFAULT);
-                    return self.enter(v);
+                    return self.enter(again);
                 }
                 Err(answer::http_error(&method, &resp).boxed())
             }
@@ -385,6 +388,7 @@ impl Session {
                 Ok(Step::ReadStream)
             }
             (Awaiting::Initialize(id), State::Initializing(asked)) => {
+                let asked = *asked;
                 if resp.is_success() {
                     let a = answer::answer_to(answer::messages(&resp)?, id)
                         .ok_or_else(|| no_answer("initialize"))?;
