@@ -100,10 +100,9 @@ pub fn account_from_id_token(id_token: &str) -> Result<ChatGptAccount> {
     let payload = id_token
         .split('.')
         .nth(1)
-        .ok_or_else(|| Error::InvalidTokenResponse("the id_token is not a JWT".into()))?;
-    let bytes = crate::b64::url_decode(payload.trim_end_matches('=')).ok_or_else(|| {
-        Error::InvalidTokenResponse("the id_token payload is not base64url".into())
-    })?;
+        .ok_or_else(|| Error::invalid_token_response("the id_token is not a JWT"))?;
+    let bytes = crate::b64::url_decode(payload.trim_end_matches('='))
+        .ok_or_else(|| Error::invalid_token_response("the id_token payload is not base64url"))?;
     let claims: Claims = crate::json::from_slice(&bytes).map_err(|e| {
         Error::InvalidTokenResponse(format!("the id_token payload is not JSON ({e})"))
     })?;

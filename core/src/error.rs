@@ -178,6 +178,19 @@ impl Error {
         Box::new(self)
     }
 
+    /// An MCP protocol error with a fixed message, boxed (out of line: one copy of the
+    /// string's allocation for the places that have no detail to add).
+    #[inline(never)]
+    pub(crate) fn mcp_protocol(message: &str) -> Box<Error> {
+        Error::McpProtocol(message.to_string()).boxed()
+    }
+
+    /// [`Error::InvalidTokenResponse`] with a fixed message, boxed (as [`Error::mcp_protocol`]).
+    #[inline(never)]
+    pub(crate) fn invalid_token_response(message: &str) -> Box<Error> {
+        Error::InvalidTokenResponse(message.to_string()).boxed()
+    }
+
     /// Whether the case is "log in (again)": no token, or a grant that ended.
     pub fn needs_login(&self) -> bool {
         matches!(

@@ -354,10 +354,10 @@ pub fn parse_token_response(
     let access_token = raw
         .access_token
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| Error::InvalidTokenResponse("no access_token".into()))?;
+        .ok_or_else(|| Error::invalid_token_response("no access_token"))?;
     let token_type = raw
         .token_type
-        .ok_or_else(|| Error::InvalidTokenResponse("no token_type".into()))?;
+        .ok_or_else(|| Error::invalid_token_response("no token_type"))?;
     let token_type = if token_type.eq_ignore_ascii_case("bearer") {
         "Bearer"
     } else if token_type.eq_ignore_ascii_case("dpop") {
@@ -391,9 +391,9 @@ pub fn parse_token_response(
         }
     };
     if expires_in.is_some_and(|e| e > MAX_EXPIRES_IN) {
-        return Err(
-            Error::InvalidTokenResponse("expires_in is longer than ten years".into()).boxed(),
-        );
+        return Err(Error::invalid_token_response(
+            "expires_in is longer than ten years",
+        ));
     }
     Ok(TokenGrant {
         access_token: AccessToken::new(access_token),
@@ -430,10 +430,9 @@ impl TokenGrant {
     /// never use such a token (RFC 9449 §5).
     pub fn bind(mut self, dpop_jkt: Option<String>) -> Result<Self> {
         if self.token_type == "DPoP" && dpop_jkt.is_none() {
-            return Err(Error::InvalidTokenResponse(
-                "token_type is DPoP, but the request carried no DPoP proof".into(),
-            )
-            .boxed());
+            return Err(Error::invalid_token_response(
+                "token_type is DPoP, but the request carried no DPoP proof",
+            ));
         }
         self.dpop_jkt = dpop_jkt;
         Ok(self)

@@ -324,10 +324,10 @@ async fn next_event_step(conn: &mut McpConnection) -> Result<Step> {
             }
         }
         let Some(stream) = conn.stream.as_mut() else {
-            return Err(Error::McpProtocol("the event stream is not open".into()).boxed());
+            return Err(Error::mcp_protocol("the event stream is not open"));
         };
         let chunk = stream.next_chunk().await?.ok_or_else(|| {
-            Error::McpProtocol("the server closed the event stream before answering".into())
+            Error::mcp_protocol("the server closed the event stream before answering")
         })?;
         let events = conn.parser.feed(&chunk).map_err(|e| {
             Error::McpProtocol(format!(

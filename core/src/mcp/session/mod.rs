@@ -202,7 +202,7 @@ impl Session {
     /// Begins a request; returns the first step.
     pub fn start(&mut self, method: &str, params: Option<Json>) -> Result<Step> {
         if matches!(self.state, State::Closed) {
-            return Err(Error::McpProtocol("the MCP session is closed".into()).boxed());
+            return Err(Error::mcp_protocol("the MCP session is closed"));
         }
         if matches!(
             self.state,
@@ -232,7 +232,7 @@ impl Session {
     /// The step that sends the pending request in the current state.
     fn send_pending(&mut self) -> Result<Step> {
         let Some(p) = self.pending.clone() else {
-            return Err(Error::McpProtocol("no MCP request is pending".into()).boxed());
+            return Err(Error::mcp_protocol("no MCP request is pending"));
         };
         match self.state.clone() {
             State::Fresh => self.begin(),
@@ -281,9 +281,9 @@ impl Session {
                     None,
                 )))
             }
-            State::Closed => Err(Error::McpProtocol("the MCP session is closed".into()).boxed()),
+            State::Closed => Err(Error::mcp_protocol("the MCP session is closed")),
             State::Initializing(_) | State::StreamOpening | State::StreamInitializing { .. } => {
-                Err(Error::McpProtocol("the MCP session is still being set up".into()).boxed())
+                Err(Error::mcp_protocol("the MCP session is still being set up"))
             }
         }
     }
@@ -443,10 +443,9 @@ impl Session {
                 self.awaiting = Awaiting::Nothing;
                 self.send_pending()
             }
-            _ => Err(Error::McpProtocol(
-                "an MCP response arrived that no request was waiting for".into(),
-            )
-            .boxed()),
+            _ => Err(Error::mcp_protocol(
+                "an MCP response arrived that no request was waiting for",
+            )),
         }
     }
 
