@@ -61,16 +61,23 @@ pub(crate) fn form_serialize(pairs: &[(&str, &str)]) -> String {
 pub(crate) fn query_pairs(url: &Url) -> Vec<(String, String)> {
     #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
     {
-        let mut out = Vec::new();
-        for (k, v) in url.query_pairs() {
-            out.push((k.into_owned(), v.into_owned()));
-        }
-        out
+        form_parse(url.query().unwrap_or_default())
     }
     #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
     {
         web::form_parse(url.query().unwrap_or_default())
     }
+}
+
+/// A query's `application/x-www-form-urlencoded` pairs, decoded by `form_urlencoded` (the
+/// native build's codec; `web`'s tests register it as the platform's too).
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+pub(crate) fn form_parse(query: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+        out.push((k.into_owned(), v.into_owned()));
+    }
+    out
 }
 
 #[cfg(test)]

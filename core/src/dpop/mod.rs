@@ -19,7 +19,7 @@ use crate::client::McpAuth;
 use crate::error::{Error, Result};
 use crate::host::{Host, HttpRequest, HttpResponse, Method};
 use crate::jose::{self, Alg, JwsSigner};
-use crate::json::Object;
+use crate::json::{Json, Object};
 use crate::metadata::AuthServerMetadata;
 use crate::secret::AccessToken;
 use crate::sorted::{SortedMap, SortedSet};
@@ -172,9 +172,7 @@ pub fn is_as_nonce_challenge(resp: &HttpResponse) -> bool {
     resp.status == 400
         && resp.header(NONCE_HEADER).is_some()
         && crate::json::parse(&resp.body)
-            .ok()
-            .and_then(|body| body.get("error")?.as_str().map(|e| e == "use_dpop_nonce"))
-            == Some(true)
+            .is_ok_and(|body| body.get("error").and_then(Json::as_str) == Some("use_dpop_nonce"))
 }
 
 /// Whether a resource server answer asks for (another) nonce: 401 with a `DPoP` challenge

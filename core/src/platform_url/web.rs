@@ -749,13 +749,7 @@ mod tests {
             platform,
             FormCodec {
                 serialize: crate::platform_url::form_serialize,
-                parse: |query| {
-                    let mut out = Vec::new();
-                    for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-                        out.push((k.into_owned(), v.into_owned()));
-                    }
-                    out
-                },
+                parse: crate::platform_url::form_parse,
             },
         );
         let inputs = [
