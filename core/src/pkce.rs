@@ -41,8 +41,10 @@ pub fn challenge_s256(verifier: &PkceCodeVerifier) -> String {
 /// Whether a verifier meets RFC 7636 §4.1: 43 to 128 characters of [A-Za-z0-9-._~].
 pub fn verifier_is_valid(v: &str) -> bool {
     (43..=128).contains(&v.len())
-        && v.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+        && crate::text::find_byte(v, |b| {
+            !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+        })
+        .is_none()
 }
 
 /// A fresh `state`: 256 random bits, base64url.

@@ -164,15 +164,45 @@ pub(crate) fn lossy(mut bytes: &[u8]) -> String {
     }
 }
 
+/// The index of the first byte of `s` that `f` takes. One loop for every predicate:
+/// `bytes().any`, `all`, `position` each link an iterator fold for their closure (issue 11).
+/// `all` is `find_byte(s, |b| !f(b)).is_none()`.
+#[inline(never)]
+pub fn find_byte(s: &str, f: fn(u8) -> bool) -> Option<usize> {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if f(bytes[i]) {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The index of the last byte of `s` that `f` takes (see [`find_byte`]).
+#[inline(never)]
+pub fn rfind_byte(s: &str, f: fn(u8) -> bool) -> Option<usize> {
+    let bytes = s.as_bytes();
+    let mut i = bytes.len();
+    while i > 0 {
+        i -= 1;
+        if f(bytes[i]) {
+            return Some(i);
+        }
+    }
+    None
+}
+
 /// `s` is non-empty and all visible ASCII (0x21–0x7e), as an MCP session id or a DPoP nonce
 /// must be.
 pub(crate) fn is_visible_ascii(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic())
+    !s.is_empty() && find_byte(s, |b| !b.is_ascii_graphic()).is_none()
 }
 
 /// `s` is non-empty and all ASCII digits.
 pub(crate) fn is_digits(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+    !s.is_empty() && find_byte(s, |b| !b.is_ascii_digit()).is_none()
 }
 
 /// `s` as a decimal number: one or more ASCII digits, `None` otherwise or past `u64::MAX`
@@ -290,6 +320,19 @@ mod tests {
         assert!(is_digits("0123"));
         assert!(!is_digits(""));
         assert!(!is_digits("12a"));
+    }
+
+    /// `find_byte` and `rfind_byte` give what `bytes().position` and `rposition` give.
+    #[test]
+    fn byte_searches_agree_with_the_iterator_forms() {
+        let cases = ["", "-", "a-b-c", "abc", "--", "é-ü", " x "];
+        let preds: [fn(u8) -> bool; 3] = [|b| b == b'-', |b| b >= 0x80, |b| b > b' '];
+        for s in cases {
+            for f in preds {
+                assert_eq!(find_byte(s, f), s.bytes().position(f), "{s:?}");
+                assert_eq!(rfind_byte(s, f), s.bytes().rposition(f), "{s:?}");
+            }
+        }
     }
 
     #[test]

@@ -131,7 +131,7 @@ fn write_value(out: &mut String, value: &Json) {
 /// string holds no lone surrogate, the only other thing it escapes); any other goes to
 /// `JSON.stringify`.
 fn write_string(out: &mut String, s: &str) {
-    if s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+    if mcp_auth_core::text::find_byte(s, |b| b < 0x20 || b == b'"' || b == b'\\').is_some() {
         write_js(out, &JsValue::from_str(s));
     } else {
         out.push('"');

@@ -12,9 +12,10 @@ const SENTINEL_END: &str = "?=";
 /// inner spaces or tabs), else Base64 of its UTF-8 bytes in the sentinel form. A plain value
 /// that looks like the sentinel is encoded too, so it cannot be misread.
 pub fn encode_value(s: &str) -> String {
-    let safe = s
-        .bytes()
-        .all(|b| (0x21..=0x7e).contains(&b) || b == b' ' || b == b'\t');
+    let safe = crate::text::find_byte(s, |b| {
+        !(0x21..=0x7e).contains(&b) && b != b' ' && b != b'\t'
+    })
+    .is_none();
     let blank = |b: Option<u8>| matches!(b, Some(b' ' | b'\t'));
     let padded = blank(s.bytes().next()) || blank(s.bytes().last());
     let looks_encoded = s.starts_with(SENTINEL_START) && s.ends_with(SENTINEL_END);
@@ -65,7 +66,7 @@ fn collect(
             return Err("x-mcp-header outside a chain of `properties`".into());
         }
         let name = h.as_str().ok_or("x-mcp-header is not a string")?;
-        if name.is_empty() || !name.bytes().all(is_tchar) {
+        if name.is_empty() || crate::text::find_byte(name, |b| !is_tchar(b)).is_some() {
             return Err(format!(
                 "x-mcp-header `{}` is not a header name",
                 printable(name, 60)

@@ -171,7 +171,7 @@ fn for_reparse(s: &str, query: bool) -> String {
             c => out.push(c),
         }
     }
-    let kept = out.bytes().rposition(|b| b > b' ').map_or(0, |at| at + 1);
+    let kept = crate::text::rfind_byte(&out, |b| b > b' ').map_or(0, |at| at + 1);
     let tail = out.split_off(kept);
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for b in tail.bytes() {
@@ -388,7 +388,7 @@ impl Url {
             }
             None if is_special(scheme) => match ipv4_of(&p.hostname) {
                 Some(ip) => HostKind::Ipv4(ip),
-                None if p.hostname.bytes().any(forbidden_in_domain) => {
+                None if crate::text::find_byte(&p.hostname, forbidden_in_domain).is_some() => {
                     return Err(ParseError::Invalid)
                 }
                 None => HostKind::Domain,
@@ -473,9 +473,10 @@ fn split_scheme(input: &str) -> (Option<&str>, &str) {
                 .bytes()
                 .next()
                 .is_some_and(|b| b.is_ascii_alphabetic())
-                && scheme
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')) =>
+                && crate::text::find_byte(scheme, |b| {
+                    !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+                })
+                .is_none() =>
         {
             (Some(scheme), rest)
         }
@@ -488,7 +489,7 @@ fn split_scheme(input: &str) -> (Option<&str>, &str) {
 /// predicates here take ASCII bytes or every byte above the space, so it falls between
 /// characters.)
 fn cut(s: &str, stop: fn(u8) -> bool) -> (&str, &str) {
-    let at = s.bytes().position(stop).unwrap_or(s.len());
+    let at = crate::text::find_byte(s, stop).unwrap_or(s.len());
     (
         s.get(..at).unwrap_or_default(),
         s.get(at..).unwrap_or_default(),
@@ -497,7 +498,7 @@ fn cut(s: &str, stop: fn(u8) -> bool) -> (&str, &str) {
 
 /// `s` is ASCII (a short loop: `str::is_ascii` links a word-at-a-time version for this).
 fn ascii(s: &str) -> bool {
-    !s.bytes().any(|b| b >= 0x80)
+    crate::text::find_byte(s, |b| b >= 0x80).is_none()
 }
 
 fn has_punycode(s: &str) -> bool {
@@ -563,7 +564,7 @@ fn punycode_decode(input: &str) -> Option<String> {
     // the basic code points stand before the last delimiter; one at the very start is not
     // a delimiter but the first digit (which fails: `-` is no digit)
     // (found by a byte loop: `rsplit_once` would link `memrchr` for this alone)
-    let (basic, deltas) = match input.bytes().rposition(|b| b == b'-') {
+    let (basic, deltas) = match crate::text::rfind_byte(input, |b| b == b'-') {
         Some(at) if at > 0 => (input.get(..at)?, input.get(at + 1..)?),
         _ => ("", input),
     };
