@@ -63,7 +63,7 @@ pub fn protected_resource_metadata_urls(
     let origin = url.origin().ascii_serialization();
     let mut out = Vec::new();
     if let Some(h) = from_header {
-        out.push(discovered_url(h, &url)?.to_string());
+        out.push(discovered_url(h, &url)?.as_str().to_string());
     }
     let path = url.path().trim_end_matches('/');
     if !path.is_empty() {

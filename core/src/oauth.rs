@@ -496,7 +496,7 @@ pub fn registration_request(
         body.insert("scope", s);
     }
     let body = Json::from(body.with("token_endpoint_auth_method", "none"));
-    HttpRequest::post(endpoint, "application/json", body.to_string().into_bytes())
+    HttpRequest::post(endpoint, "application/json", crate::json::print(&body).into_bytes())
         .header("accept", "application/json")
 }
 

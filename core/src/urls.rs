@@ -40,7 +40,7 @@ pub fn require_secure(url: &Url) -> Result<()> {
         Ok(())
     } else {
         Err(Error::InsecureUrl {
-            url: url.to_string(),
+            url: url.as_str().to_string(),
         }
         .boxed())
     }
@@ -73,7 +73,7 @@ pub fn discovered_url(input: &str, server: &Url) -> Result<Url> {
     let url = secure_url(input)?;
     if reaches_this_machine(&url) && !reaches_this_machine(server) {
         return Err(Error::LocalTarget {
-            url: url.to_string(),
+            url: url.as_str().to_string(),
             server: server.origin().ascii_serialization(),
         }
         .boxed());

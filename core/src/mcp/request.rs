@@ -91,7 +91,7 @@ pub fn modern(
         .and_then(Json::as_str)
         .map(encode_value);
     let payload = body(Some(id), method, Some(Json::Object(params)));
-    let mut req = HttpRequest::post(url, "application/json", payload.to_string().into_bytes())
+    let mut req = HttpRequest::post(url, "application/json", crate::json::print(&payload).into_bytes())
         .max_body(MCP_MAX_BODY)
         .header("accept", ACCEPT)
         .header("mcp-protocol-version", version)
@@ -122,7 +122,7 @@ pub fn legacy(
     session_id: Option<&str>,
     version_header: Option<&str>,
 ) -> HttpRequest {
-    let payload = body(id, method, params).to_string().into_bytes();
+    let payload = crate::json::print(&body(id, method, params)).into_bytes();
     let mut req = HttpRequest::post(url, "application/json", payload)
         .max_body(MCP_MAX_BODY)
         .header("accept", ACCEPT);

@@ -128,5 +128,5 @@ pub fn checked_endpoint(stream_url: &str, data: &str) -> Result<String> {
     if ep.scheme() != "https" && !(ep.scheme() == "http" && is_loopback(&ep)) {
         return Err(refuse("uses plain http off a loopback host").boxed());
     }
-    Ok(ep.to_string())
+    Ok(ep.as_str().to_string())
 }
