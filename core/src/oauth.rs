@@ -495,8 +495,8 @@ pub fn registration_request(
     if let Some(s) = scope {
         body.insert("scope", s);
     }
-    let body = Json::from(body.with("token_endpoint_auth_method", "none"));
-    HttpRequest::post(endpoint, "application/json", crate::json::print(&body).into_bytes())
+    let text = crate::json::print(&body.with("token_endpoint_auth_method", "none").into());
+    HttpRequest::post(endpoint, "application/json", text.into_bytes())
         .header("accept", "application/json")
 }
 

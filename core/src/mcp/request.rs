@@ -91,7 +91,8 @@ pub fn modern(
         .and_then(Json::as_str)
         .map(encode_value);
     let payload = body(Some(id), method, Some(Json::Object(params)));
-    let mut req = HttpRequest::post(url, "application/json", crate::json::print(&payload).into_bytes())
+    let text = crate::json::print(&payload);
+    let mut req = HttpRequest::post(url, "application/json", text.into_bytes())
         .max_body(MCP_MAX_BODY)
         .header("accept", ACCEPT)
         .header("mcp-protocol-version", version)
